@@ -1,0 +1,1 @@
+"""Pure data: pydantic models of the wire contract and the Story API resources. No I/O here."""

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+pytest_plugins = ["tests.fixtures.nats", "tests.fixtures.sandbox"]
+
+
+@pytest.fixture(autouse=True)
+def clean_environ() -> Iterator[None]:
+    """Settings read the environment: strip ours per test so a developer's shell cannot leak in."""
+    saved = dict(os.environ)
+    for name in list(os.environ):
+        if name.startswith(("STORYBRIDGE_", "SLEEPERHIT_")):
+            del os.environ[name]
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
