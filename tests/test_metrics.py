@@ -1,0 +1,130 @@
+"""Metrics: one registry per bridge, bounded labels, Prometheus text output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from bridge.api.ratelimit import Priority
+from bridge.metrics import OTHER, Metrics, route_template
+
+
+@dataclass
+class _Error:
+    code: str
+
+
+@dataclass
+class _Outcome:
+    command: str
+    ok: bool
+    error: _Error | None = None
+
+
+@dataclass
+class _Execution:
+    outcome: _Outcome
+    duration: float
+
+
+def _sample(metrics: Metrics, name: str, **labels: str) -> float | None:
+    """The value of one sample in the rendered text, as a scraper would read it."""
+    for family in text_string_to_metric_families(metrics.render().decode()):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return sample.value
+    return None
+
+
+@pytest.mark.parametrize(
+    ("path", "route"),
+    [
+        ("/story-jobs/cmj_123/cancel", "/story-jobs/{id}/cancel"),
+        ("/api/v1/story-jobs/cmj1x2y3z4", "/api/v1/story-jobs/{id}"),
+        ("/story-projects/cmp9/sources/cmdoc7?limit=5", "/story-projects/{id}/sources/{id}"),
+        ("/artifacts/cma42/render-video", "/artifacts/{id}/render-video"),
+        ("/story-projects", "/story-projects"),
+        ("credits", "/credits"),
+    ],
+)
+def test_route_template_replaces_ids_and_keeps_endpoint_words(path: str, route: str) -> None:
+    """Ids (digits/underscores) become {id}; endpoint words, versions stay; the query goes."""
+    assert route_template(path) == route
+
+
+def test_two_metrics_objects_do_not_share_a_registry() -> None:
+    """Each Metrics has its own registry: two bridges in one process never mix."""
+    first, second = Metrics(), Metrics()
+    first.watch_stalled()
+    assert _sample(first, "storybridge_watch_stalled_total") == 1.0
+    assert _sample(second, "storybridge_watch_stalled_total") == 0.0
+
+
+def test_command_outcomes_are_counted_by_name_and_error_code() -> None:
+    """A success counts as outcome=ok, a failure as its error code; durations observed."""
+    m = Metrics()
+    m.observe_command(_Execution(_Outcome("plan.approve", True), 0.2), "durable")
+    m.observe_command(
+        _Execution(_Outcome("plan.approve", False, _Error("insufficient_credits")), 0.1), "request"
+    )
+    ok = _sample(m, "storybridge_commands_total", command="plan.approve", outcome="ok")
+    failed = _sample(
+        m, "storybridge_commands_total", command="plan.approve", outcome="insufficient_credits"
+    )
+    assert (ok, failed) == (1.0, 1.0)
+    assert _sample(m, "storybridge_command_duration_seconds_count", command="plan.approve") == 2.0
+
+
+def test_command_names_beyond_the_cap_collapse_into_other() -> None:
+    """Random subjects cannot grow the scrape without bound: past the cap, names become `other`."""
+    m = Metrics(max_commands=2, process=False)
+    for name in ("a.x", "b.x", "c.x", "d.x"):
+        m.observe_command(_Execution(_Outcome(name, False, _Error("invalid_command")), 0.0))
+    assert _sample(m, "storybridge_commands_total", command=OTHER) == 2.0
+    assert _sample(m, "storybridge_commands_total", command="c.x") is None
+
+
+def test_api_requests_are_labelled_by_template_and_status() -> None:
+    """Two calls on different job ids land in one series; a transport error has status=error."""
+    m = Metrics()
+    m.observe_api_request("get", "/story-jobs/cmj_1", 200, 0.05)
+    m.observe_api_request("GET", "/story-jobs/cmj_2", 200, 0.05)
+    m.observe_api_request("POST", "/story-jobs/cmj_2/cancel", None, 1.0)
+    route = "/story-jobs/{id}"
+    assert _sample(m, "storybridge_api_requests_total", route=route, status="200") == 2.0
+    cancel = "/story-jobs/{id}/cancel"
+    assert _sample(m, "storybridge_api_requests_total", route=cancel, status="error") == 1.0
+    assert _sample(m, "storybridge_api_request_duration_seconds_count", route=route) == 2.0
+
+
+def test_rate_wait_accumulates_seconds_per_priority() -> None:
+    """The RateBudget on_wait hook adds waited seconds under the priority's lower-case name."""
+    m = Metrics()
+    m.observe_rate_wait(Priority.POLL, 1.5)
+    m.observe_rate_wait(Priority.POLL, 0.5)
+    m.observe_rate_wait(Priority.COMMAND, 0.0)
+    assert _sample(m, "storybridge_rate_limit_wait_seconds_total", priority="poll") == 2.0
+    assert _sample(m, "storybridge_rate_limit_wait_seconds_total", priority="command") is None
+
+
+def test_detection_latency_is_publish_time_minus_previous_poll() -> None:
+    """An event with a previous poll records the bound; a first sighting only counts the event."""
+    m = Metrics()
+    kind = "studio.sleeperhit.story.job.running"
+    m.observe_event_published(kind, previous_poll_at=100.0, published_at=104.0)
+    m.observe_event_published(kind)
+    assert _sample(m, "storybridge_events_published_total", type=kind) == 2.0
+    assert _sample(m, "storybridge_detection_latency_seconds_count") == 1.0
+    assert _sample(m, "storybridge_detection_latency_seconds_sum") == 4.0
+
+
+def test_gauges_report_the_latest_value() -> None:
+    """watches_active and poll_lag are set, not accumulated; negative lag reads as 0."""
+    m = Metrics()
+    m.set_watches_active("job", 3)
+    m.set_watches_active("job", 2)
+    m.set_poll_lag(-1.0)
+    assert _sample(m, "storybridge_watches_active", kind="job") == 2.0
+    assert _sample(m, "storybridge_poll_lag_seconds") == 0.0
