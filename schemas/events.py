@@ -1,0 +1,49 @@
+"""CloudEvents 1.0 in structured mode, as the bridge publishes them."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, field_serializer
+
+CONTENT_TYPE = "application/cloudevents+json"
+EVENT_TYPE_PREFIX = "studio.sleeperhit.story"
+
+
+class ResourceEventData(BaseModel):
+    """`data` of a status-change event. `snapshot` is the resource exactly as the API returned it."""
+
+    resource: str
+    id: str
+    projectId: str | None = None
+    status: str
+    previousStatus: str | None = None
+    facet: str | None = None
+    snapshot: dict[str, Any]
+
+
+class CloudEvent(BaseModel):
+    specversion: Literal["1.0"] = "1.0"
+    id: str
+    source: str
+    type: str
+    subject: str | None = None
+    time: datetime
+    datacontenttype: Literal["application/json"] = "application/json"
+    data: Any = None
+
+    @field_serializer("time")
+    def _rfc3339(self, value: datetime) -> str:
+        return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    def to_dict(self) -> dict[str, Any]:
+        # Not exclude_none: it would also strip nulls inside `data` (previousStatus: null is contract).
+        doc = self.model_dump(mode="json")
+        if doc["subject"] is None:
+            del doc["subject"]
+        return doc
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.to_dict(), separators=(",", ":")).encode()
