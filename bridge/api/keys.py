@@ -1,0 +1,92 @@
+"""The Story API key, and the redaction every log line and error message passes through.
+
+A key is ``sh_<18 hex>_<64 hex>``. The prefix (``sh_<18 hex>``) identifies the key and is safe to
+log; the trailing 64 hex characters are the secret. The secret lives only inside a ``SecretStr``
+on :class:`ApiKey` and leaves it in exactly one place: :attr:`ApiKey.authorization`, the header
+value handed to httpx. Everything else (repr, str, errors) shows the prefix only.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from pydantic import SecretStr
+
+__all__ = ["KEY_FORMAT", "ApiKey", "redact"]
+
+KEY_FORMAT: Final = "sh_<18 hex>_<64 hex>"
+_KEY_RE: Final = re.compile(r"^sh_([0-9a-f]{18})_([0-9a-f]{64})$")
+
+# Full keys anywhere in a text (keep the prefix), then any leftover bare 64-hex run (a secret
+# printed on its own). Word boundaries are hex-aware so a longer hex blob is redacted whole.
+_EMBEDDED_KEY_RE: Final = re.compile(r"(sh_[0-9a-fA-F]{18})_[0-9a-fA-F]{64}(?![0-9a-fA-F])")
+_BARE_SECRET_RE: Final = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64,}(?![0-9a-fA-F])")
+
+
+def redact(text: str) -> str:
+    """Replace every API key with ``<prefix>_***`` and every bare 64-hex run with ``***``.
+
+    Cheap enough to run on every log value: two regex passes, and a fast path for text that cannot
+    hold a secret.
+    """
+    if len(text) < 64:
+        return text
+    text = _EMBEDDED_KEY_RE.sub(r"\1_***", text)
+    return _BARE_SECRET_RE.sub("***", text)
+
+
+class ApiKey:
+    """A validated Story API key whose secret never shows up in reprs, logs or exceptions."""
+
+    __slots__ = ("_prefix", "_secret")
+
+    def __init__(self, prefix: str, secret: SecretStr) -> None:
+        self._prefix = prefix
+        self._secret = secret
+
+    @classmethod
+    def parse(cls, raw: str | SecretStr) -> ApiKey:
+        """Validate ``raw`` against ``sh_<18 hex>_<64 hex>``.
+
+        The error names the expected format and, when the prefix part is well formed, the prefix;
+        it never echoes the input (a near-miss key is still mostly secret).
+        """
+        value = raw.get_secret_value() if isinstance(raw, SecretStr) else raw
+        if not isinstance(value, str):
+            raise TypeError("an API key must be a str or SecretStr")
+        match = _KEY_RE.match(value.strip())
+        if match is None:
+            raise ValueError(
+                f"malformed Story API key: expected the format {KEY_FORMAT} "
+                "(lower-case hex; the prefix is sh_ plus 18 hex characters, the secret 64 hex "
+                "characters); the value was not echoed"
+            ) from None
+        return cls(f"sh_{match.group(1)}", SecretStr(match.group(2)))
+
+    @property
+    def prefix(self) -> str:
+        """``sh_<18 hex>``: identifies the key, safe to store and log."""
+        return self._prefix
+
+    @property
+    def authorization(self) -> str:
+        """The ``Authorization`` header value. The only way the secret leaves this object."""
+        return f"Bearer {self._prefix}_{self._secret.get_secret_value()}"
+
+    def __repr__(self) -> str:
+        return f"ApiKey({self._prefix!r})"
+
+    def __str__(self) -> str:
+        return f"{self._prefix}_***"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ApiKey):
+            return NotImplemented
+        return self.authorization == other.authorization
+
+    def __hash__(self) -> int:
+        return hash(self._prefix)
+
+    def __reduce__(self) -> str | tuple[object, ...]:
+        raise TypeError("ApiKey is not picklable: the secret must not leave the process")

@@ -1,0 +1,136 @@
+"""RateBudget: one shared budget, commands before polls, server hints and 429 blocks."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bridge.api.ratelimit import Priority, RateBudget
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class TestLocalWindow:
+    def test_grants_at_most_per_minute_in_a_window(self) -> None:
+        """After per_minute grants, the next command must wait for the window to roll."""
+        clock = FakeClock()
+        budget = RateBudget(per_minute=3, reserve=1, clock=clock)
+        for _ in range(3):
+            assert budget.delay_for(Priority.COMMAND) == 0
+            budget._grant()
+        assert budget.delay_for(Priority.COMMAND) == pytest.approx(60.0)
+        clock.now += 60.0
+        assert budget.delay_for(Priority.COMMAND) == 0
+
+    def test_polls_cannot_use_the_reserve(self) -> None:
+        """The last `reserve` slots of the window are for commands only."""
+        budget = RateBudget(per_minute=3, reserve=1, clock=FakeClock())
+        budget._grant()
+        budget._grant()
+        assert budget.delay_for(Priority.POLL) > 0
+        assert budget.delay_for(Priority.COMMAND) == 0
+
+    def test_reserve_must_leave_room_for_polls(self) -> None:
+        """A reserve as large as the budget would starve polls forever: refuse it."""
+        with pytest.raises(ValueError, match="reserve"):
+            RateBudget(per_minute=2, reserve=2)
+
+
+class TestServerHints:
+    def test_nothing_remaining_blocks_everyone_until_reset(self) -> None:
+        """RateLimit-Remaining: 0 makes commands and polls wait RateLimit-Reset seconds."""
+        clock = FakeClock()
+        budget = RateBudget(per_minute=100, reserve=5, clock=clock)
+        budget.observe({"RateLimit-Remaining": "0", "RateLimit-Reset": "12"})
+        assert budget.delay_for(Priority.COMMAND) == pytest.approx(12)
+        assert budget.delay_for(Priority.POLL) == pytest.approx(12)
+        clock.now += 12
+        assert budget.delay_for(Priority.COMMAND) == 0
+
+    def test_low_remaining_holds_polls_but_not_commands(self) -> None:
+        """Within the reserve, only commands proceed."""
+        budget = RateBudget(per_minute=100, reserve=5, clock=FakeClock())
+        budget.observe({"ratelimit-remaining": "3", "ratelimit-reset": "7"})
+        assert budget.delay_for(Priority.POLL) == pytest.approx(7)
+        assert budget.delay_for(Priority.COMMAND) == 0
+
+    def test_local_grants_count_down_the_server_remaining(self) -> None:
+        """Grants made after an observation use up what the server said remains."""
+        budget = RateBudget(per_minute=100, reserve=1, clock=FakeClock())
+        budget.observe({"RateLimit-Remaining": "1", "RateLimit-Reset": "5"})
+        assert budget.delay_for(Priority.COMMAND) == 0
+        budget._grant()
+        assert budget.delay_for(Priority.COMMAND) == pytest.approx(5)
+
+    def test_ignores_headers_it_cannot_read(self) -> None:
+        """Garbage headers change nothing."""
+        budget = RateBudget(per_minute=10, clock=FakeClock())
+        budget.observe({"RateLimit-Remaining": "soon", "RateLimit-Reset": "x"})
+        assert budget.delay_for(Priority.POLL) == 0
+
+
+class TestBlock:
+    def test_block_for_holds_every_priority_exactly_that_long(self) -> None:
+        """After a 429 nobody is granted anything until Retry-After elapsed."""
+        clock = FakeClock()
+        budget = RateBudget(per_minute=100, clock=clock)
+        budget.block_for(3)
+        assert budget.delay_for(Priority.COMMAND) == pytest.approx(3)
+        assert budget.delay_for(Priority.POLL) == pytest.approx(3)
+        clock.now += 3
+        assert budget.delay_for(Priority.COMMAND) == 0
+
+    async def test_acquire_waits_out_the_block_and_counts_it(self) -> None:
+        """A waiter blocked by a 429 waits at least the block and the wait is recorded."""
+        seen: list[tuple[Priority, float]] = []
+        budget = RateBudget(per_minute=100, on_wait=lambda p, s: seen.append((p, s)))
+        budget.block_for(0.05)
+        waited = await budget.acquire(Priority.POLL)
+        assert waited >= 0.05
+        assert budget.wait_seconds[Priority.POLL] == waited
+        assert seen == [(Priority.POLL, waited)]
+
+
+class TestOrdering:
+    async def test_waiting_commands_are_served_before_waiting_polls(self) -> None:
+        """Polls that queued first still go after commands that queued later."""
+        budget = RateBudget(per_minute=100)
+        budget.block_for(0.05)
+        order: list[str] = []
+
+        async def take(name: str, priority: Priority) -> None:
+            async with budget.slot(priority):
+                order.append(name)
+
+        tasks = []
+        for name, prio in [
+            ("poll-1", Priority.POLL),
+            ("poll-2", Priority.POLL),
+            ("cmd-1", Priority.COMMAND),
+            ("cmd-2", Priority.COMMAND),
+        ]:
+            tasks.append(asyncio.create_task(take(name, prio)))
+            await asyncio.sleep(0)
+        assert budget.waiting == {Priority.COMMAND: 2, Priority.POLL: 2}
+        await asyncio.gather(*tasks)
+        assert order == ["cmd-1", "cmd-2", "poll-1", "poll-2"]
+
+    async def test_a_cancelled_waiter_leaves_the_queue(self) -> None:
+        """Cancelling a waiting request does not stall the ones behind it."""
+        budget = RateBudget(per_minute=100)
+        budget.block_for(0.05)
+        first = asyncio.create_task(budget.acquire(Priority.COMMAND))
+        await asyncio.sleep(0)
+        second = asyncio.create_task(budget.acquire(Priority.COMMAND))
+        await asyncio.sleep(0)
+        first.cancel()
+        await asyncio.sleep(0)
+        assert await second >= 0.0
+        assert budget.waiting == {Priority.COMMAND: 0, Priority.POLL: 0}

@@ -1,0 +1,110 @@
+"""The key's 64-hex secret appears nowhere: logs, exception strings, reprs or chains."""
+
+from __future__ import annotations
+
+import io
+import logging
+import traceback
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import structlog
+
+from bridge.api import errors as e
+from bridge.api.client import StoryClient
+from bridge.api.keys import ApiKey
+from bridge.api.ratelimit import Priority
+from bridge.api.transport import RetryPolicy
+from bridge.logging import configure_logging
+from tests.fixtures.client import TEST_TIMEOUT, set_faults
+
+
+@pytest.fixture
+def json_logs() -> Iterator[io.StringIO]:
+    """Logging configured as in production (JSON, DEBUG so httpx talks too) into a buffer."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    buf = io.StringIO()
+    configure_logging("json", level="DEBUG", stream=buf)
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    yield buf
+    root.handlers[:] = saved_handlers
+    root.setLevel(saved_level)
+    structlog.reset_defaults()
+
+
+def exception_texts(exc: BaseException) -> list[str]:
+    """Everything a handler could print about an exception, its chain and attributes."""
+    texts = ["".join(traceback.format_exception(exc))]
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        item = todo.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        texts += [str(item), repr(item), repr(getattr(item, "__dict__", {}))]
+        todo += [item.__cause__, item.__context__, getattr(item, "last", None)]
+    return texts
+
+
+async def collect(coro: Any) -> BaseException:
+    try:
+        await coro
+    except Exception as exc:
+        return exc
+    raise AssertionError("expected an exception")
+
+
+async def test_secret_never_leaks_through_errors_retries_or_logs(
+    sandbox: Any,
+    sandbox_key: str,
+    json_logs: io.StringIO,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Drive every failure path with logging on, then search everything for the secret."""
+    secret = sandbox_key.split("_")[2]
+    caplog.set_level(logging.DEBUG)
+    retry = RetryPolicy(budget_seconds=1.5, base_delay=0.01, max_delay=0.05)
+    failures: list[BaseException] = []
+    async with StoryClient(sandbox.base_url, sandbox_key, retry=retry, timeout=TEST_TIMEOUT) as api:
+        failures.append(await collect(api.get_project("cmp_missing")))
+        set_faults(
+            sandbox,
+            {"path": "/story-projects", "method": "POST", "error_rate": 1.0, "times": 2},
+            {"path": "/credits", "storm_429": True, "retry_after": 1, "times": 1},
+            {"path": "/capabilities", "drop": True, "times": 1},
+            {"path": "/story-jobs", "method": "POST", "drop": True},
+            {"path": "/story-plans/*", "error_rate": 1.0, "status": 503},
+        )
+        await api.create_project({"name": "x"}, idempotency_key="k-secret")
+        await api.get_credits()
+        await api.get_capabilities(priority=Priority.POLL)
+        failures.append(await collect(api.create_job({"storyPlanId": "cmpl_x"})))
+        failures.append(await collect(api.get_plan("cmpl_x")))
+        failures.append(await collect(api.create_project({"name": ""})))
+        structlog.get_logger("test").error("failure", exc_info=failures[-2])
+        structlog.get_logger("test").info("client", client=api, key=api.key)
+        set_faults(sandbox)
+        failures.append(await collect(api.request("GET", "story-jobs/x", priority=Priority.POLL)))
+    failures.append(await collect(_parse_near_miss(sandbox_key)))
+
+    kinds = {type(f) for f in failures}
+    assert {e.ProjectNotFound, e.TransportError, e.UpstreamUnavailable} <= kinds
+    assert e.RequestValidationError in kinds and ValueError in kinds
+    for failure in failures:
+        for text in exception_texts(failure):
+            assert secret not in text
+    out = capsys.readouterr()
+    logs = json_logs.getvalue()
+    assert '"api.retry"' in logs  # the retries were logged at all
+    for text in (logs, caplog.text, out.out, out.err, repr(api), str(api.key)):
+        assert secret not in text
+    assert all(secret not in repr(record.__dict__) for record in caplog.records)
+
+
+async def _parse_near_miss(key: str) -> None:
+    ApiKey.parse(key + "0")
