@@ -1,0 +1,114 @@
+"""The sandbox's in-memory Story API account: every resource and its lazily advanced state.
+
+One account: every key shares the world. Resource behaviour lives in one mixin per concern
+(world_projects, world_sources, world_plans, world_jobs, world_artifacts, world_script); the shared
+records, indexes, scheduler and ledger in world_state / world_base. Each public method takes the
+world lock and first applies every transition due by the sandbox clock, so reads always agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge.sandbox.clock import SandboxClock
+from bridge.sandbox.config import SandboxConfig
+from bridge.sandbox.world_plans import PlansMixin
+from bridge.sandbox.world_projects import ProjectsMixin
+from bridge.sandbox.world_script import ScriptMixin
+from bridge.sandbox.world_sources import SourcesMixin
+
+MAX_INLINE_BYTES = 1_000_000
+
+
+class World(ProjectsMixin, SourcesMixin, PlansMixin, ScriptMixin):
+    """`World(config, clock)`; the app holds one and hands it to every endpoint as `call.world`."""
+
+    def __init__(self, config: SandboxConfig, clock: SandboxClock) -> None:
+        super().__init__(config, clock)
+
+    def capabilities(self) -> dict[str, Any]:
+        with self.lock:
+            source_types: list[dict[str, Any]] = []
+            for kind, availability in self.source_type_availability.items():
+                entry: dict[str, Any] = {"type": kind, "availability": availability}
+                if kind in ("text", "markdown"):
+                    entry["maxInlineBytes"] = MAX_INLINE_BYTES
+                else:
+                    entry["note"] = "Fetched asynchronously behind SSRF, redirect and size guards."
+                source_types.append(entry)
+            artifacts: dict[str, Any] = {
+                kind: {"availability": availability}
+                for kind, availability in self.artifact_type_availability.items()
+            }
+            artifacts["table_read"].update(
+                outputs=["theater_url", "theater_fullscreen_url", "live_audio", "video"],
+                modes=["documentary", "podcast", "drama"],
+            )
+            docs = {
+                name: {"url": url, "availability": "available"}
+                for name, url in (
+                    ("openapi", "/api/v1/openapi.json"),
+                    ("examples", "/api/v1/examples"),
+                    ("llms", "/llms.txt"),
+                )
+            }
+            return {
+                "version": "v1",
+                "status": "foundation",
+                "auth": {
+                    "schemes": ["bearer_api_key"],
+                    "scopes": [
+                        "story:read",
+                        "story:write",
+                        "source:read",
+                        "source:write",
+                        "artifact:read",
+                        "artifact:publish",
+                        "credits:read",
+                        "webhook:write",
+                    ],
+                    "supportsIdempotency": True,
+                },
+                "projects": {
+                    "available": True,
+                    "crudScopes": {"read": "story:read", "write": "story:write"},
+                },
+                "sources": {
+                    "types": source_types,
+                    "retentionPolicies": ["EXTRACTED_ONLY", "STORE_ORIGINAL", "METADATA_ONLY"],
+                    "digest": {
+                        "availability": "available",
+                        "statuses": [
+                            "NOT_STARTED",
+                            "PENDING",
+                            "RUNNING",
+                            "READY",
+                            "FAILED",
+                            "SKIPPED",
+                        ],
+                        "fields": [
+                            "summary",
+                            "thesis",
+                            "claims",
+                            "evidence",
+                            "gaps",
+                            "rightsNotes",
+                        ],
+                    },
+                },
+                "artifacts": artifacts,
+                "jobs": {
+                    "available": True,
+                    "statuses": [
+                        "PENDING",
+                        "RESERVED",
+                        "RUNNING",
+                        "PARTIAL",
+                        "READY",
+                        "FAILED",
+                        "CANCELED",
+                    ],
+                    "artifactStatuses": ["PENDING", "RUNNING", "READY", "FAILED"],
+                },
+                "docs": docs,
+            }
