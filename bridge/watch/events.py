@@ -1,0 +1,131 @@
+"""CloudEvents 1.0 (structured JSON) for observed changes, with deterministic ids.
+
+The id is a UUIDv5 over (provider, resource, id, facet, status, revision, occurrence): the same
+transition always gets the same id on every replica and after every restart, so JetStream's
+`Nats-Msg-Id` dedup and the outbox's beyond-window check can recognise it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from bridge.watch.model import Observation, PendingEvent, WatchSpec
+
+CONTENT_TYPE = "application/cloudevents+json"
+EVENT_ID_NAMESPACE = uuid.UUID("6f1d2c8e-5b0a-4e53-9a57-3c1b7d2e8f40")
+_SUBJECT_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def event_id(provider: str, obs: Observation, occurrence: int) -> str:
+    """Deterministic id of one transition; `occurrence` counts repeats of (status, revision)."""
+    name = "|".join(
+        [
+            provider,
+            obs.resource,
+            obs.id,
+            obs.facet or "",
+            obs.status,
+            str(obs.revision),
+            str(occurrence),
+        ]
+    )
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, name))
+
+
+def stalled_event_id(spec: WatchSpec, episode: int) -> str:
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{spec.key}|watch.stalled|{episode}"))
+
+
+def subject_token(value: str) -> str:
+    """A status as one NATS subject token: lower case, anything but [a-z0-9_-] becomes `_`."""
+    return _SUBJECT_UNSAFE.sub("_", value.lower()) or "_"
+
+
+def iso_time(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+def cloudevent(
+    *,
+    id: str,
+    source: str,
+    type: str,
+    subject: str,
+    time: float,
+    data: dict[str, Any],
+) -> dict[str, Any]:
+    """A structured-mode CloudEvent document (the JSON that goes on the wire)."""
+    return {
+        "specversion": "1.0",
+        "id": id,
+        "source": source,
+        "type": type,
+        "subject": subject,
+        "time": iso_time(time),
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+
+
+def change_event(
+    *,
+    event_id: str,
+    subject: str,
+    source: str,
+    type: str,
+    obs: Observation,
+    previous: str | None,
+    observed_at: float,
+) -> PendingEvent:
+    """The pending event for one observed change (`subject` is the full NATS subject)."""
+    data: dict[str, Any] = {
+        "resource": obs.resource,
+        "id": obs.id,
+        "projectId": obs.project_id,
+        "status": obs.status,
+        "previousStatus": previous,
+        "revision": obs.revision,
+        "snapshot": obs.snapshot,
+    }
+    if obs.facet is not None:
+        data["facet"] = obs.facet
+    doc = cloudevent(
+        id=event_id, source=source, type=type, subject=obs.subject_path, time=observed_at, data=data
+    )
+    return PendingEvent(id=event_id, subject=subject, payload=doc, staged_at=observed_at)
+
+
+def stalled_event(
+    *,
+    spec: WatchSpec,
+    episode: int,
+    subject: str,
+    source: str,
+    type_prefix: str,
+    subject_path: str,
+    project_id: str | None,
+    failures: int,
+    last_error: str,
+    observed_at: float,
+) -> PendingEvent:
+    """`{p}.evt.watch.stalled`: the resource could not be read for `failures` probes in a row."""
+    eid = stalled_event_id(spec, episode)
+    data = {
+        "resource": spec.kind,
+        "id": spec.id,
+        "projectId": project_id,
+        "failures": failures,
+        "lastError": last_error,
+    }
+    doc = cloudevent(
+        id=eid,
+        source=source,
+        type=f"{type_prefix}.watch.stalled",
+        subject=subject_path,
+        time=observed_at,
+        data=data,
+    )
+    return PendingEvent(id=eid, subject=subject, payload=doc, staged_at=observed_at)

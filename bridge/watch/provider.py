@@ -1,0 +1,60 @@
+"""The seam between the watch engine and one upstream API (the Story API today, others later).
+
+The engine schedules, stores, deduplicates and publishes; a `Provider` only knows how to read its
+resources (batched however is cheapest), how to split what it read into facet observations, when a
+watch is finished, how often to poll, and how its events are named. Nothing upstream-specific may
+live in the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Protocol, runtime_checkable
+
+from bridge.watch.model import Observation, ReadError, Snapshot, WatchSpec
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """One upstream API. `name` is the first token of watch keys and part of every event id."""
+
+    name: str
+    kinds: tuple[str, ...]
+    source: str  # the CloudEvent `source`: the API base URL
+    type_prefix: str  # CloudEvent type prefix, e.g. "studio.sleeperhit.story"
+
+    async def read(self, specs: Sequence[WatchSpec]) -> dict[str, Snapshot | ReadError]:
+        """Read every spec, keyed by `spec.key`. A missing key counts as a failed read."""
+        ...
+
+    def observe(self, spec: WatchSpec, snapshot: Snapshot) -> list[Observation]:
+        """Every facet state in `snapshot` that this watch follows, in publishing order."""
+        ...
+
+    def is_terminal(self, spec: WatchSpec, observations: Sequence[Observation]) -> bool:
+        """True when every followed facet reached a state that will not change by itself."""
+        ...
+
+    def interval_bounds(self, kind: str) -> tuple[float, float]:
+        """(min, max) seconds between polls of this kind, before `interval_scale`."""
+        ...
+
+    def event_subject(self, obs: Observation) -> str:
+        """The subject suffix after `{p}.evt.`, e.g. `job.ready`, `source.digest.ready`."""
+        ...
+
+    def event_type(self, obs: Observation) -> str:
+        """The CloudEvent `type`, e.g. `studio.sleeperhit.story.job.ready`."""
+        ...
+
+    def subject_path(self, spec: WatchSpec) -> str:
+        """The CloudEvent `subject` for the watched resource itself (used by watch.stalled)."""
+        ...
+
+    def project_id(self, spec: WatchSpec) -> str | None:
+        """The parent project of the watched resource when known (used by watch.stalled)."""
+        ...
+
+    def discover(self) -> AsyncIterator[WatchSpec]:
+        """Non-terminal resources to watch without being told (origin "discovery")."""
+        ...

@@ -1,0 +1,90 @@
+"""Knobs of the watch engine, and the per-watch poll schedule (kept in memory, not in KV).
+
+The schedule is deliberately not persisted: writing a KV record on every unchanged poll would cost
+one write per poll per watch. A replica that takes a watch over simply polls it at once.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class WatchSettings:
+    """`interval_scale` multiplies EVERY poll interval and backoff (fast tests, the sandbox)."""
+
+    interval_scale: float = 1.0
+    stall_after: int = 5
+    backoff_cap: float = 60.0
+    lease_seconds: float = 30.0
+    shards: int = 32
+    duplicate_window: float = 120.0
+    window_margin: float = 30.0
+    discovery_interval: float = 0.0  # 0 = discovery off
+    batch_size: int = 100
+    retain_done_seconds: float = 7 * 24 * 3600.0  # as long as the events stream keeps events
+    stretch: float = 1.5
+    jitter: float = 0.1
+    replica_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> WatchSettings:
+        """From `bridge.config.Settings` (contract names), plus explicit overrides."""
+        values: dict[str, Any] = {
+            "stall_after": settings.stall_after_failures,
+            "lease_seconds": settings.watch_lease_seconds,
+            "duplicate_window": settings.events_duplicate_window_seconds,
+            "discovery_interval": settings.discovery_interval_seconds,
+            "interval_scale": getattr(settings, "poll_interval_scale", None) or 1.0,
+        }
+        values.update(overrides)
+        return cls(**values)
+
+
+@dataclass
+class Schedule:
+    """When one watch is next due, its current interval and its run of failed reads."""
+
+    next_at: float
+    interval: float = 0.0
+    failures: int = 0
+    last_poll_at: float | None = None
+
+    def after_read(
+        self, now: float, bounds: tuple[float, float], settings: WatchSettings, *, changed: bool
+    ) -> None:
+        """Snap back to the minimum on change, else stretch by `stretch` up to the maximum."""
+        low, high = (b * settings.interval_scale for b in bounds)
+        if changed or self.interval <= 0:
+            self.interval = low
+        else:
+            self.interval = min(high, max(low, self.interval * settings.stretch))
+        self.failures = 0
+        self.last_poll_at = now
+        self.next_at = now + _jittered(self.interval, settings.jitter)
+
+    def after_failure(
+        self,
+        now: float,
+        bounds: tuple[float, float],
+        settings: WatchSettings,
+        *,
+        retry_after: float | None = None,
+    ) -> None:
+        """Exponential backoff from the minimum interval, capped at `backoff_cap` (scaled).
+
+        A `Retry-After` from the API is a floor: no poll of this watch is sent before it passes.
+        """
+        low = bounds[0] * settings.interval_scale
+        cap = settings.backoff_cap * settings.interval_scale
+        self.failures += 1
+        self.interval = min(cap, low * (2 ** min(self.failures - 1, 16)))
+        self.last_poll_at = now
+        self.next_at = now + max(_jittered(self.interval, settings.jitter), retry_after or 0.0)
+
+
+def _jittered(seconds: float, jitter: float) -> float:
+    return seconds * (1.0 + random.uniform(-jitter, jitter))

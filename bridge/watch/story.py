@@ -1,0 +1,186 @@
+"""The Story API behind the watch engine's `Provider` seam.
+
+Reads go through `StoryClient` at `Priority.POLL`, so the shared rate budget keeps commands first
+and honours Retry-After. Several watched sources or plans of one project are read with one list
+call; jobs and artifacts are read one by one (a job's own GET carries its artifacts and manifests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import structlog
+
+from bridge.api.errors import NotFound, RateLimited, StoryApiError, UpstreamUnavailable
+from bridge.api.ratelimit import Priority
+from bridge.watch import story_facets as facets
+from bridge.watch.model import Observation, ReadError, Snapshot, WatchSpec
+
+log = structlog.get_logger(__name__)
+
+POLL = Priority.POLL
+TYPE_PREFIX = "studio.sleeperhit.story"
+# (min, max) seconds between polls, from the API docs and FIELD-NOTES.
+INTERVALS: dict[str, tuple[float, float]] = {
+    "source": (2.0, 5.0),
+    "plan": (5.0, 15.0),
+    "job": (5.0, 15.0),
+    "artifact": (3.0, 15.0),
+}
+LIST_ITEMS = {"source": "sources", "plan": "plans"}
+Result = Snapshot | ReadError
+
+
+class StoryProvider:
+    """Watches Story API sources, plans, jobs and artifacts (see `story_facets` for the facets)."""
+
+    name: str = "story"
+    kinds: tuple[str, ...] = ("source", "plan", "job", "artifact")
+    type_prefix: str = TYPE_PREFIX
+    source: str
+
+    def __init__(
+        self, client: Any, *, base_url: str | None = None, concurrency: int = 8, batch_min: int = 2
+    ) -> None:
+        self.client = client
+        self.source = (base_url or str(getattr(client, "base_url", ""))).rstrip("/")
+        self.batch_min = batch_min
+        self._gate = asyncio.Semaphore(concurrency)
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    async def read(self, specs: Sequence[WatchSpec]) -> dict[str, Result]:
+        out: dict[str, Result] = {}
+        singles: list[WatchSpec] = []
+        groups: dict[tuple[str, str], list[WatchSpec]] = {}
+        for spec in specs:
+            project = spec.parents.get("projectId")
+            if spec.kind in LIST_ITEMS and project:
+                groups.setdefault((spec.kind, project), []).append(spec)
+            else:
+                singles.append(spec)
+        for (kind, project), group in groups.items():
+            if len(group) < self.batch_min:
+                singles.extend(group)
+                continue
+            found = await self._list(kind, project)
+            for spec in group:
+                if isinstance(found, ReadError):
+                    out[spec.key] = found
+                elif spec.id in found:
+                    out[spec.key] = Snapshot(found[spec.id])
+                else:
+                    singles.append(spec)  # beyond the first page, or just created
+        results = await asyncio.gather(*(self._read_one(spec) for spec in singles))
+        out.update({spec.key: res for spec, res in zip(singles, results, strict=True)})
+        return out
+
+    async def _list(self, kind: str, project: str) -> dict[str, Any] | ReadError:
+        call = self.client.list_sources if kind == "source" else self.client.list_plans
+        try:
+            async with self._gate:
+                resp = await call(project, limit=100, priority=POLL)
+        except StoryApiError as err:
+            return _read_error(err)
+        items = (resp.raw or {}).get(LIST_ITEMS[kind]) or []
+        return {str(item.get("id")): item for item in items if isinstance(item, dict)}
+
+    async def _read_one(self, spec: WatchSpec) -> Result:
+        try:
+            async with self._gate:
+                return await self._get(spec)
+        except StoryApiError as err:
+            return _read_error(err)
+
+    async def _get(self, spec: WatchSpec) -> Result:
+        c = self.client
+        if spec.kind == "source":
+            project = spec.parents.get("projectId")
+            if not project:
+                return ReadError("a source watch needs projectId", gone=True)
+            return Snapshot(_body(await c.get_source(project, spec.id, priority=POLL), "source"))
+        if spec.kind == "plan":
+            return Snapshot(_body(await c.get_plan(spec.id, priority=POLL), "plan"))
+        if spec.kind == "job":
+            return Snapshot(_body(await c.get_job(spec.id, priority=POLL), "job"))
+        if spec.kind != "artifact":
+            return ReadError(f"unknown kind {spec.kind!r}", gone=True)
+        art = _body(await c.get_artifact(spec.id, priority=POLL), "artifact")
+        extra: dict[str, Any] = {}
+        wanted = spec.facets or facets.default_facets(spec)
+        if "music" in wanted:
+            extra["music"] = _body(await c.get_artifact_music(spec.id, priority=POLL), "music")
+        if "coverage" in wanted:
+            report = spec.parents.get("reportId")
+            resp = await c.get_artifact_coverage(spec.id, report_id=report, priority=POLL)
+            extra["coverage"] = _body(resp, "coverage")
+        return Snapshot(art, extra)
+
+    # -- naming and rules (pure, in story_facets) ------------------------------------------------
+
+    def observe(self, spec: WatchSpec, snapshot: Snapshot) -> list[Observation]:
+        return facets.observe(spec, snapshot)
+
+    def is_terminal(self, spec: WatchSpec, observations: Sequence[Observation]) -> bool:
+        return facets.is_terminal(spec, observations)
+
+    def interval_bounds(self, kind: str) -> tuple[float, float]:
+        return INTERVALS.get(kind, (5.0, 15.0))
+
+    def event_subject(self, obs: Observation) -> str:
+        return facets.event_subject(obs)
+
+    def event_type(self, obs: Observation) -> str:
+        return f"{TYPE_PREFIX}.{facets.event_subject(obs)}"
+
+    def subject_path(self, spec: WatchSpec) -> str:
+        return facets.subject_path(spec.kind, spec.id, spec.parents.get("projectId"))
+
+    def project_id(self, spec: WatchSpec) -> str | None:
+        return spec.parents.get("projectId")
+
+    # -- discovery -------------------------------------------------------------------------------
+
+    async def discover(self) -> AsyncIterator[WatchSpec]:
+        """Non-terminal plans and jobs of every project (origin "discovery")."""
+        c = self.client
+        async for project in c.iter_projects(priority=POLL):
+            pid = str(_field(project, "id"))
+            plans = c.iter_plans(pid, priority=POLL)
+            jobs = c.iter_jobs(project_id=pid, priority=POLL)
+            listings = (("plan", plans, facets.PLAN_TERMINAL), ("job", jobs, facets.JOB_TERMINAL))
+            for kind, items, terminal in listings:
+                async for item in items:
+                    if facets.lower(_field(item, "status"), "pending") not in terminal:
+                        yield WatchSpec(
+                            provider=self.name,
+                            kind=kind,
+                            id=str(_field(item, "id")),
+                            parents={"projectId": pid},
+                            origin="discovery",
+                        )
+
+
+def _body(resp: Any, envelope: str) -> Any:
+    """The object as the API returned it (envelope removed), not the parsed model."""
+    raw = getattr(resp, "raw", None)
+    if isinstance(raw, dict) and envelope in raw:
+        return raw[envelope]
+    return raw
+
+
+def _field(obj: Any, name: str) -> Any:
+    value = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+    return getattr(value, "value", value)
+
+
+def _read_error(err: StoryApiError) -> ReadError:
+    if isinstance(err, NotFound):
+        return ReadError(f"{err.code}: {err.message}", gone=True)
+    retry_after = getattr(err, "retry_after", None)
+    last = getattr(err, "last", None)
+    if isinstance(err, UpstreamUnavailable) and isinstance(last, RateLimited):
+        retry_after = last.retry_after
+    return ReadError(f"{err.code}: {err.message}", retry_after=retry_after)
