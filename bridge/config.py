@@ -14,7 +14,9 @@ DEFAULT_BASE_URL = "https://sleeperhit.studio/api/v1"
 class Settings(BaseSettings):
     """Every knob of the bridge. Contract names first; the rest are storybridge additions."""
 
-    model_config = SettingsConfigDict(env_prefix="STORYBRIDGE_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="STORYBRIDGE_", extra="ignore", populate_by_name=True
+    )
 
     # --- contract ---------------------------------------------------------------------------
     api_key: SecretStr | None = Field(
@@ -46,10 +48,11 @@ class Settings(BaseSettings):
     discovery_interval_seconds: float = 0.0  # 0 = discovery off
     stall_after_failures: int = 5
     watch_lease_seconds: float = 15.0
+    poll_interval_scale: float | None = None  # None: 1.0, or faster with the sandbox's fast clock
 
     # --- embedded NATS --------------------------------------------------------------------------
     data_dir: Path = Path(".storybridge")
-    nats_port: int = 0  # 0 = pick a free port
+    nats_port: int = 4222  # taken when free, else any free port
 
     @field_validator("subject_prefix")
     @classmethod

@@ -1,1 +1,19 @@
-"""Thin command handlers, one module per resource: validate -> call the client -> start a watch -> outcome."""
+"""Thin command handlers, one module per resource: validate -> call the client -> start a watch -> outcome.
+
+`HANDLERS` maps every contract command name (`<resource>.<action>`) to its handler.
+"""
+
+from __future__ import annotations
+
+from handlers import artifacts, jobs, plans, projects, series_bible, sources, watches
+from handlers.base import Handler
+
+HANDLERS: dict[str, Handler] = {
+    **projects.HANDLERS,
+    **sources.HANDLERS,
+    **plans.HANDLERS,
+    **jobs.HANDLERS,
+    **artifacts.HANDLERS,
+    **series_bible.HANDLERS,
+    **watches.HANDLERS,
+}

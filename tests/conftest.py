@@ -5,7 +5,13 @@ from collections.abc import Iterator
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.nats", "tests.fixtures.sandbox"]
+pytest_plugins = [
+    "tests.fixtures.nats",
+    "tests.fixtures.sandbox",
+    "tests.fixtures.client",
+    "tests.fixtures.bridge",
+    "tests.fixtures.process",
+]
 
 
 @pytest.fixture(autouse=True)

@@ -45,10 +45,25 @@ def find_nats_server() -> str:
     )
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+def free_port(host: str = "127.0.0.1", preferred: int = 0) -> int:
+    """`preferred` when it is free, else any free port."""
+    for port in (preferred, 0) if preferred else (0,):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise EmbeddedNatsError("no free TCP port")
+
+
+URL_FILE = "nats.url"
+
+
+def discover_url(data_dir: Path) -> str | None:
+    """The URL a local `storybridge run` wrote for its embedded server, if it is there."""
+    path = Path(data_dir) / "nats" / URL_FILE
+    return path.read_text().strip() if path.is_file() else None
 
 
 class EmbeddedNats:
@@ -64,7 +79,7 @@ class EmbeddedNats:
     ) -> None:
         self.store_dir = Path(store_dir)
         self.host = host
-        self.port = port or free_port(host)
+        self.port = free_port(host, preferred=port)
         self.max_payload = max_payload
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -97,14 +112,21 @@ class EmbeddedNats:
                 raise EmbeddedNatsError(
                     f"nats-server exited with {self._proc.returncode}; see {log_file}"
                 )
-            with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), 0.2):
-                log.info("embedded nats-server started", url=self.url, store_dir=str(self.store_dir))
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection((self.host, self.port), 0.2),
+            ):
+                (self.store_dir / URL_FILE).write_text(self.url + "\n")
+                log.info(
+                    "embedded nats-server started", url=self.url, store_dir=str(self.store_dir)
+                )
                 return self
             time.sleep(0.05)
         self.stop()
         raise EmbeddedNatsError(f"nats-server did not listen on {self.url} within {timeout}s")
 
     def stop(self, timeout: float = 10.0) -> None:
+        (self.store_dir / URL_FILE).unlink(missing_ok=True)
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:
             return

@@ -95,7 +95,9 @@ def events_stream_config(subjects: Subjects, *, duplicate_window: float) -> Stre
     )
 
 
-def commands_consumer_config(*, ack_wait: float, max_deliver: int, max_ack_pending: int) -> ConsumerConfig:
+def commands_consumer_config(
+    *, ack_wait: float, max_deliver: int, max_ack_pending: int
+) -> ConsumerConfig:
     return ConsumerConfig(
         durable_name=COMMANDS_CONSUMER,
         description="shared by every storybridge replica",

@@ -1,0 +1,217 @@
+"""The `storybridge` command line: run, sandbox, send, tail, demo, bench, asyncapi."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.json import JSON
+
+from bridge.config import Settings
+
+app = typer.Typer(
+    name="storybridge",
+    help="Event bridge between NATS and the Sleeper Hit Studio Story API: commands in, CloudEvents out.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals could hold the API key
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _settings(**overrides: Any) -> Settings:
+    """Environment first, then explicit options on top (only the ones given)."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _servers(nats_url: str | None, data_dir: Path | None = None) -> list[str]:
+    """An explicit URL, else a local `storybridge run`'s embedded server, else the NATS default."""
+    from bridge.nats.embedded import discover_url
+
+    url = nats_url or os.environ.get("STORYBRIDGE_NATS_URL")
+    url = url or discover_url(data_dir or Settings().data_dir) or "nats://127.0.0.1:4222"
+    return [u.strip() for u in url.split(",") if u.strip()]
+
+
+@app.command()
+def run(
+    sandbox: bool | None = typer.Option(
+        None, "--sandbox", help="Run against the bundled API sandbox."
+    ),
+    api_key: str | None = typer.Option(
+        None, envvar="SLEEPERHIT_API_KEY", show_envvar=True, help="Story API key."
+    ),
+    base_url: str | None = typer.Option(None, help="API base incl. /api/v1 (SLEEPERHIT_BASE_URL)."),
+    nats_url: str | None = typer.Option(
+        None, help="NATS URL(s), comma-separated (STORYBRIDGE_NATS_URL)."
+    ),
+    subject_prefix: str | None = typer.Option(
+        None, help="First subject token (STORYBRIDGE_SUBJECT_PREFIX)."
+    ),
+    http_port: int | None = typer.Option(None, help="Health/metrics port (STORYBRIDGE_HTTP_PORT)."),
+    log_format: str | None = typer.Option(None, help="json or console (STORYBRIDGE_LOG_FORMAT)."),
+    data_dir: Path | None = typer.Option(None, help="Where the embedded NATS keeps its store."),
+) -> None:
+    """Run the bridge. With no NATS URL it starts an embedded nats-server; --sandbox needs no key."""
+    from bridge.logging import configure_logging
+    from bridge.service import serve
+
+    settings = _settings(
+        sandbox=sandbox,
+        api_key=api_key,
+        base_url=base_url,
+        nats_url=nats_url,
+        subject_prefix=subject_prefix,
+        http_port=http_port,
+        log_format=log_format,
+        data_dir=data_dir,
+    )
+    configure_logging(settings.log_format)
+    asyncio.run(serve(settings))
+
+
+@app.command()
+def sandbox(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    speed: float = typer.Option(1.0, help="Clock speed: 10 = state machines run 10x faster."),
+    rate_limit: int = typer.Option(120, help="Requests per minute per key before 429."),
+    credits: int = typer.Option(1000, help="Starting Studio Credit balance."),
+    seed: int = typer.Option(0, help="Seed for ids and injected faults (runs repeat)."),
+    faults: str | None = typer.Option(None, help="JSON list of fault rules (see bridge/sandbox)."),
+) -> None:
+    """Serve the Story API sandbox alone at http://HOST:PORT/api/v1."""
+    from bridge.sandbox import SandboxConfig
+    from bridge.sandbox.server import serve as serve_sandbox
+
+    config = SandboxConfig(
+        speed=speed,
+        rate_limit_per_minute=rate_limit,
+        initial_credits=credits,
+        seed=seed,
+        faults=json.loads(faults) if faults else [],
+    )
+    console.print(
+        f"Story API sandbox on http://{host}:{port}/api/v1 (any sh_<18 hex>_<64 hex> key)"
+    )
+    serve_sandbox(config, host=host, port=port)
+
+
+@app.command()
+def send(
+    command: str = typer.Argument(..., help="<resource>.<action>, e.g. project.create"),
+    payload: str = typer.Argument("{}", help="The command as a JSON object."),
+    durable: bool = typer.Option(
+        False, "--durable", help="Publish to the commands stream instead."
+    ),
+    command_id: str | None = typer.Option(
+        None, help="commandId (default: from the payload, else new)."
+    ),
+    nats_url: str | None = typer.Option(None, help="NATS URL (default: the local bridge's)."),
+    prefix: str = typer.Option("story", envvar="STORYBRIDGE_SUBJECT_PREFIX"),
+    timeout: float = typer.Option(90.0, help="Seconds to wait for the outcome."),
+) -> None:
+    """Send one command and print its outcome; exits 1 when the outcome is ok:false."""
+    from bridge.nats.streams import Subjects
+    from bridge.send import ensure_command_id, publish_durable, request
+
+    try:
+        body = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        err_console.print(f"[red]payload is not JSON:[/red] {exc}")
+        raise typer.Exit(2) from None
+    subjects = Subjects(prefix)
+    servers = _servers(nats_url)
+    if durable:
+        if not isinstance(body, dict):
+            err_console.print("[red]payload must be a JSON object[/red]")
+            raise typer.Exit(2)
+        cid = ensure_command_id(body, command_id)
+        outcome = asyncio.run(
+            publish_durable(
+                servers,
+                subjects,
+                command,
+                json.dumps(body).encode(),
+                command_id=cid,
+                timeout=timeout,
+            )
+        )
+    else:
+        if isinstance(body, dict) and command_id:
+            body["commandId"] = command_id
+        outcome = asyncio.run(
+            request(servers, subjects, command, json.dumps(body).encode(), timeout=timeout)
+        )
+    style = "green" if outcome.get("ok") else "red"
+    console.rule(f"[{style}]{command}: {'ok' if outcome.get('ok') else 'failed'}")
+    console.print(JSON.from_data(outcome))
+    if not outcome.get("ok"):
+        raise typer.Exit(1)
+
+
+@app.command()
+def tail(
+    pattern: str | None = typer.Argument(None, help="Subject pattern (default: {prefix}.evt.>)."),
+    nats_url: str | None = typer.Option(None, help="NATS URL (default: the local bridge's)."),
+    prefix: str = typer.Option("story", envvar="STORYBRIDGE_SUBJECT_PREFIX"),
+    limit: int | None = typer.Option(None, help="Stop after this many events."),
+) -> None:
+    """Print events live, one readable line each."""
+    from bridge.tail import tail as tail_events
+
+    subject = pattern or f"{prefix}.evt.>"
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(tail_events(_servers(nats_url), subject, console=console, limit=limit))
+
+
+@app.command()
+def demo(
+    timeout: float = typer.Option(300.0, help="Give up after this many seconds."),
+) -> None:
+    """Walk the happy path (project, source, plan, approval, job, finalize) on embedded defaults."""
+    from bridge.demo import run_demo
+
+    ok = asyncio.run(run_demo(console, timeout=timeout))
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def bench(
+    jobs: int = typer.Option(1000, help="Watched jobs for the poller benchmark."),
+    projects: int = typer.Option(10, help="Projects the jobs are spread over."),
+    rate: int = typer.Option(120, help="API budget, requests per minute."),
+    commands: int = typer.Option(300, help="Commands per concurrency level."),
+) -> None:
+    """Measure the poller and the command path against the sandbox; print ratios to baselines."""
+    from bridge.bench import run_bench
+
+    asyncio.run(run_bench(console, jobs=jobs, projects=projects, rate=rate, commands=commands))
+
+
+@app.command()
+def asyncapi(
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write here instead of stdout."
+    ),
+    prefix: str = typer.Option("story", envvar="STORYBRIDGE_SUBJECT_PREFIX"),
+) -> None:
+    """Export the AsyncAPI document of every command and event subject."""
+    from bridge.asyncapi import asyncapi_document
+
+    text = json.dumps(asyncapi_document(prefix), indent=2)
+    if output:
+        output.write_text(text + "\n")
+        console.print(f"wrote {output}")
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,223 @@
+"""Command execution shared by both intake paths: bytes in, one outcome out, at most one API effect.
+
+The durable path and request/reply both call `CommandExecutor.execute`; only acking differs. Nothing a
+command carries can crash the executor: every failure becomes an outcome with a stable code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+
+from bridge.api.client import StoryClient
+from bridge.api.errors import (
+    ApiError,
+    RequestValidationError,
+    RetryableApiError,
+    StoryApiError,
+    TransportError,
+    UpstreamUnavailable,
+)
+from handlers import HANDLERS
+from handlers.base import CommandContext, Reply, Watches
+from schemas.commands import COMMAND_MODELS, COMMAND_ROUTES, Command
+from schemas.outcome import Outcome, OutcomeError
+
+log = structlog.get_logger("storybridge.commands")
+
+# Fixed forever: changing it would change every Idempotency-Key and break replay of in-flight commands.
+IDEMPOTENCY_NAMESPACE = uuid.UUID("5b0f1c9e-6a43-4f59-9d55-2f1b7a0e8c31")
+COMMAND_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+INVALID_COMMAND = "invalid_command"
+UPSTREAM_UNAVAILABLE = "upstream_unavailable"
+BRIDGE_ERROR = "bridge_error"
+
+
+def idempotency_key(command: str, command_id: str) -> str:
+    """The one Idempotency-Key of a logical operation: same on every redelivery, replica and path."""
+    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{command}:{command_id}"))
+
+
+def resolve_command_id(payload: Any, headers: Mapping[str, str] | None, fallback: str) -> str:
+    """Body `commandId`, then the `Nats-Msg-Id` header, then `fallback` (the same order on both paths)."""
+    if isinstance(payload, dict):
+        body_id = payload.get("commandId")
+        if isinstance(body_id, str) and COMMAND_ID_RE.match(body_id):
+            return body_id
+    header_id = (headers or {}).get("Nats-Msg-Id")
+    if header_id and COMMAND_ID_RE.match(header_id):
+        return header_id
+    return fallback
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One execution of one command: its outcome, and what the log line and metrics need."""
+
+    outcome: Outcome
+    duration: float
+    route: str | None = None
+
+
+def _field_of(err: ValidationError) -> str:
+    first = err.errors()[0]
+    return ".".join(str(part) for part in first["loc"]) or "payload"
+
+
+def _invalid(command_id: str, command: str, message: str, field: str) -> Outcome:
+    return Outcome.failure(
+        command_id=command_id,
+        command=command,
+        error=OutcomeError(
+            code=INVALID_COMMAND,
+            message=message,
+            requestId=None,
+            status=None,
+            retryable=False,
+            field=field,
+        ),
+    )
+
+
+class CommandExecutor:
+    """Parses, validates and runs one command against the Story API."""
+
+    def __init__(self, api: StoryClient, watches: Watches, *, max_bytes: int) -> None:
+        self.api = api
+        self.watches = watches
+        self.max_bytes = max_bytes
+
+    async def execute(
+        self,
+        command: str | None,
+        data: bytes,
+        headers: Mapping[str, str] | None,
+        *,
+        fallback_id: str | None = None,
+    ) -> Execution:
+        started = time.perf_counter()
+        name = command or ""
+        fallback = fallback_id or str(uuid.uuid4())
+        outcome, request_id = await self._run(name, data, headers, fallback)
+        route = COMMAND_ROUTES.get(name)
+        duration = time.perf_counter() - started
+        self._log(outcome, route, request_id, duration)
+        return Execution(outcome=outcome, duration=duration, route=route)
+
+    async def _run(
+        self, name: str, data: bytes, headers: Mapping[str, str] | None, fallback: str
+    ) -> tuple[Outcome, str | None]:
+        if len(data) > self.max_bytes:
+            command_id = resolve_command_id(None, headers, fallback)
+            message = f"command is {len(data)} bytes; the limit is {self.max_bytes}"
+            return _invalid(command_id, name, message, "payload"), None
+        try:
+            payload = json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            command_id = resolve_command_id(None, headers, fallback)
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+            return _invalid(command_id, name, f"payload is not JSON: {reason}", "payload"), None
+        command_id = resolve_command_id(payload, headers, fallback)
+        if not isinstance(payload, dict):
+            message = f"payload must be a JSON object, got {type(payload).__name__}"
+            return _invalid(command_id, name, message, "payload"), None
+        model = COMMAND_MODELS.get(name)
+        handler = HANDLERS.get(name)
+        if model is None or handler is None:
+            message = f"unknown command {name!r}; known: {', '.join(sorted(COMMAND_MODELS))}"
+            return _invalid(command_id, name, message, "subject"), None
+        try:
+            cmd: Command = model.model_validate(payload)
+        except ValidationError as err:
+            field = _field_of(err)
+            message = f"{field}: {err.errors()[0]['msg']}"
+            return _invalid(command_id, name, message, field), None
+
+        ctx = CommandContext(
+            api=self.api,
+            watches=self.watches,
+            command_id=command_id,
+            idempotency_key=idempotency_key(name, command_id),
+        )
+        try:
+            reply: Reply = await handler(cmd, ctx)
+        except StoryApiError as err:
+            failure = self._failure(command_id, name, err)
+            return failure, failure.error.requestId if failure.error else None
+        except Exception as err:  # our own bug: answer it, never crash the consumer
+            log.error("handler crashed", command=name, commandId=command_id, error=repr(err))
+            error = OutcomeError(
+                code=BRIDGE_ERROR,
+                message=f"storybridge failed to execute {name}: {type(err).__name__}",
+                requestId=None,
+                status=None,
+                retryable=False,
+            )
+            return Outcome.failure(command_id=command_id, command=name, error=error), None
+        outcome = Outcome.success(
+            command_id=command_id,
+            command=name,
+            status=reply.status,
+            replayed=reply.replayed,
+            result=reply.raw,
+        )
+        return outcome, getattr(reply, "request_id", None)
+
+    @staticmethod
+    def _failure(command_id: str, name: str, err: StoryApiError) -> Outcome:
+        if isinstance(err, RequestValidationError):
+            return _invalid(command_id, name, str(err), err.field or "payload")
+        if isinstance(err, UpstreamUnavailable | TransportError | RetryableApiError):
+            last = err.last if isinstance(err, UpstreamUnavailable) else err
+            error = OutcomeError(
+                code=UPSTREAM_UNAVAILABLE,
+                message=str(err),
+                requestId=getattr(last, "request_id", None),
+                status=getattr(last, "status", None),
+                retryable=True,
+            )
+        elif isinstance(err, ApiError):
+            error = OutcomeError(
+                code=err.code,
+                message=err.message,
+                requestId=err.request_id,
+                status=err.status,
+                retryable=False,
+                details=err.details,
+            )
+        else:
+            error = OutcomeError(
+                code=BRIDGE_ERROR,
+                message=str(err),
+                requestId=None,
+                status=None,
+                retryable=False,
+            )
+        return Outcome.failure(command_id=command_id, command=name, error=error)
+
+    def _log(
+        self, outcome: Outcome, route: str | None, request_id: str | None, duration: float
+    ) -> None:
+        error = outcome.error
+        log.info(
+            "command",
+            commandId=outcome.commandId,
+            command=outcome.command,
+            ok=outcome.ok,
+            route=route,
+            status=outcome.status if outcome.ok else (error.status if error else None),
+            code=error.code if error else None,
+            requestId=request_id,
+            replayed=outcome.replayed,
+            duration_ms=round(duration * 1000, 1),
+            key=self.api.key.prefix,
+        )

@@ -1,0 +1,68 @@
+"""`storybridge send`: publish one command and show its outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+import nats
+from nats.aio.msg import Msg
+
+from bridge.nats.streams import Subjects
+
+
+async def request(
+    servers: list[str], subjects: Subjects, command: str, payload: bytes, *, timeout: float
+) -> dict[str, Any]:
+    """Request/reply: the reply is the outcome document."""
+    nc = await nats.connect(servers=servers)
+    try:
+        reply = await nc.request(subjects.request(command), payload, timeout=timeout)
+        return dict(json.loads(reply.data))
+    finally:
+        await nc.close()
+
+
+async def publish_durable(
+    servers: list[str],
+    subjects: Subjects,
+    command: str,
+    payload: bytes,
+    *,
+    command_id: str,
+    timeout: float,
+) -> dict[str, Any]:
+    """Durable: publish into the commands stream, then wait for this command's outcome event."""
+    nc = await nats.connect(servers=servers)
+    try:
+        found: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+
+        async def on_event(msg: Msg) -> None:
+            event = json.loads(msg.data)
+            data = event.get("data") or {}
+            if data.get("commandId") == command_id and not found.done():
+                found.set_result(data)
+
+        sub = await nc.subscribe(subjects.event("command.*"), cb=on_event)
+        ack = await nc.jetstream().publish(
+            subjects.command(command), payload, headers={"Nats-Msg-Id": command_id}
+        )
+        if ack.duplicate:
+            raise RuntimeError(
+                f"the stream already has commandId {command_id!r} from the last few minutes"
+            )
+        try:
+            return await asyncio.wait_for(found, timeout)
+        finally:
+            await sub.unsubscribe()
+    finally:
+        await nc.close()
+
+
+def ensure_command_id(payload: dict[str, Any], command_id: str | None) -> str:
+    """The commandId the command carries (explicit flag > body > a fresh one), written into the body."""
+    chosen = command_id or payload.get("commandId") or f"cli-{uuid.uuid4()}"
+    payload["commandId"] = chosen
+    return str(chosen)

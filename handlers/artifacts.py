@@ -1,0 +1,94 @@
+"""artifact.* commands. Long-running ones (refine, finalize, render_video, coverage, music) start watches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.base import CommandContext, Reply
+
+
+async def refine(cmd: Any, ctx: CommandContext) -> Reply:
+    reply = await ctx.api.artifact_refine(
+        cmd.artifactId, cmd.body(), idempotency_key=ctx.idempotency_key
+    )
+    job = reply.data
+    await ctx.watches.watch("job", job.id, project_id=getattr(job, "projectId", None))
+    await ctx.watches.watch("artifact", cmd.artifactId, facets=("revised",))
+    return reply
+
+
+async def finalize(cmd: Any, ctx: CommandContext) -> Reply:
+    reply = await ctx.api.artifact_finalize(
+        cmd.artifactId, cmd.body(), idempotency_key=ctx.idempotency_key
+    )
+    facet = "video" if str(getattr(cmd, "mode", None) or "audio") == "video" else "finalize"
+    await ctx.watches.watch("artifact", cmd.artifactId, facets=(facet,))
+    return reply
+
+
+async def render_video(cmd: Any, ctx: CommandContext) -> Reply:
+    reply = await ctx.api.artifact_render_video(cmd.artifactId, idempotency_key=ctx.idempotency_key)
+    await ctx.watches.watch("artifact", cmd.artifactId, facets=("video",))
+    return reply
+
+
+async def coverage(cmd: Any, ctx: CommandContext) -> Reply:
+    reply = await ctx.api.artifact_coverage(
+        cmd.artifactId, cmd.body(), idempotency_key=ctx.idempotency_key
+    )
+    report_id = getattr(reply.data, "reportId", None)
+    parents = {"reportId": report_id} if report_id else None
+    await ctx.watches.watch("artifact", cmd.artifactId, facets=("coverage",), parents=parents)
+    return reply
+
+
+async def music(cmd: Any, ctx: CommandContext) -> Reply:
+    reply = await ctx.api.artifact_music(
+        cmd.artifactId, cmd.body(), idempotency_key=ctx.idempotency_key
+    )
+    await ctx.watches.watch("artifact", cmd.artifactId, facets=("music",))
+    return reply
+
+
+async def voice(cmd: Any, ctx: CommandContext) -> Reply:
+    return await ctx.api.artifact_voice(
+        cmd.artifactId, cmd.body(), idempotency_key=ctx.idempotency_key
+    )
+
+
+async def sfx(cmd: Any, ctx: CommandContext) -> Reply:
+    return await ctx.api.artifact_sfx(
+        cmd.artifactId, cmd.body(), idempotency_key=ctx.idempotency_key
+    )
+
+
+async def cast(cmd: Any, ctx: CommandContext) -> Reply:
+    return await ctx.api.artifact_cast(
+        cmd.artifactId, cmd.body(), idempotency_key=ctx.idempotency_key
+    )
+
+
+async def avatar(cmd: Any, ctx: CommandContext) -> Reply:
+    return await ctx.api.artifact_avatar(
+        cmd.artifactId, cmd.body(), idempotency_key=ctx.idempotency_key
+    )
+
+
+async def voice_modification(cmd: Any, ctx: CommandContext) -> Reply:
+    return await ctx.api.artifact_voice_modification(
+        cmd.artifactId, cmd.body(), idempotency_key=ctx.idempotency_key
+    )
+
+
+HANDLERS = {
+    "artifact.refine": refine,
+    "artifact.finalize": finalize,
+    "artifact.render_video": render_video,
+    "artifact.coverage": coverage,
+    "artifact.music": music,
+    "artifact.voice": voice,
+    "artifact.sfx": sfx,
+    "artifact.cast": cast,
+    "artifact.avatar": avatar,
+    "artifact.voice_modification": voice_modification,
+}

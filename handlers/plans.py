@@ -1,0 +1,26 @@
+"""plan.create / plan.approve / plan.reject. A created plan is watched until it settles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.base import CommandContext, Reply
+
+
+async def create(cmd: Any, ctx: CommandContext) -> Reply:
+    reply = await ctx.api.create_plan(
+        cmd.projectId, cmd.body(), idempotency_key=ctx.idempotency_key
+    )
+    await ctx.watches.watch("plan", reply.data.id, project_id=cmd.projectId)
+    return reply
+
+
+async def approve(cmd: Any, ctx: CommandContext) -> Reply:
+    return await ctx.api.approve_plan(cmd.planId, idempotency_key=ctx.idempotency_key)
+
+
+async def reject(cmd: Any, ctx: CommandContext) -> Reply:
+    return await ctx.api.reject_plan(cmd.planId, cmd.body(), idempotency_key=ctx.idempotency_key)
+
+
+HANDLERS = {"plan.create": create, "plan.approve": approve, "plan.reject": reject}

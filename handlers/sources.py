@@ -1,0 +1,27 @@
+"""source.create / source.delete. Inline sources are READY at once; url/pdf ones are watched."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.base import CommandContext, Reply
+
+ASYNC_TYPES = frozenset({"url", "pdf"})
+
+
+async def create(cmd: Any, ctx: CommandContext) -> Reply:
+    reply = await ctx.api.create_source(
+        cmd.projectId, cmd.body(), idempotency_key=ctx.idempotency_key
+    )
+    if str(cmd.type) in ASYNC_TYPES:
+        await ctx.watches.watch("source", reply.data.id, project_id=cmd.projectId)
+    return reply
+
+
+async def delete(cmd: Any, ctx: CommandContext) -> Reply:
+    return await ctx.api.delete_source(
+        cmd.projectId, cmd.sourceId, idempotency_key=ctx.idempotency_key
+    )
+
+
+HANDLERS = {"source.create": create, "source.delete": delete}

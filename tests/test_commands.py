@@ -1,0 +1,290 @@
+"""Commands over NATS against the sandbox: every contract command, both paths, one effect each."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from nats.aio.client import Client as NatsClient
+
+from tests.fixtures.bridge import SUBJECTS, Outcomes, StartBridge, send
+
+PATHS = ["request", "durable"]
+TARGET = {
+    "audience": "enterprise buyers",
+    "objective": "explain the launch",
+    "outcome": "book a demo",
+}
+TABLE_READ = [{"type": "table_read", "mode": "documentary"}]
+
+
+async def eventually(probe: Callable[[], Awaitable[Any]], *, timeout: float = 30.0) -> Any:
+    """Poll `probe` until it returns something truthy (the sandbox clock runs fast in tests)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.05)
+
+
+def requests_log(sandbox: Any, path: str) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = sandbox.control.get("/requests").json()["requests"]
+    return [e for e in entries if e["path"].endswith(path)]
+
+
+class Flow:
+    """Drives one contract command after another by `path`, asserting each one succeeds."""
+
+    def __init__(self, nc: NatsClient, outcomes: Outcomes, path: str) -> None:
+        self.nc, self.outcomes, self.path = nc, outcomes, path
+        self.seen: set[str] = set()
+
+    async def ok(self, command: str, payload: dict[str, Any]) -> Any:
+        outcome = await send(self.nc, self.outcomes, self.path, command, payload)
+        assert outcome["ok"] is True, outcome
+        assert outcome["command"] == command
+        assert outcome["replayed"] is False
+        self.seen.add(command)
+        return outcome["result"]
+
+
+@pytest.mark.parametrize("path", PATHS)
+async def test_every_contract_command_succeeds(
+    path: str, start_bridge: StartBridge, nc: NatsClient, outcomes: Outcomes, story_client: Any
+) -> None:
+    """Each command of the contract's table executes through this intake path and answers ok."""
+    from schemas.commands import COMMAND_MODELS
+
+    await start_bridge()
+    f = Flow(nc, outcomes, path)
+    project = (await f.ok("project.create", {"name": "every command"}))["project"]
+    pid = project["id"]
+    await f.ok("project.update", {"projectId": pid, "description": "updated"})
+    source = (
+        await f.ok("source.create", {"projectId": pid, "type": "text", "content": "x" * 400})
+    )["source"]
+    spare = (
+        await f.ok("source.create", {"projectId": pid, "type": "markdown", "content": "# hi"})
+    )["source"]
+    await f.ok("source.delete", {"projectId": pid, "sourceId": spare["id"]})
+    await f.ok("series_bible.generate", {"projectId": pid, "instructions": "a 3-episode arc"})
+    await f.ok("series_bible.update", {"projectId": pid, "content": {"logline": "x"}})
+
+    # A plan to reject, then a plan to approve (creating the second supersedes nothing rejected).
+    doomed = (
+        await f.ok(
+            "plan.create",
+            {"projectId": pid, "target": TARGET, "artifactRequests": TABLE_READ},
+        )
+    )["plan"]
+    await eventually(
+        lambda: _plan_status(story_client, doomed["id"], "REQUIRES_APPROVAL"), timeout=30
+    )
+    await f.ok("plan.reject", {"planId": doomed["id"], "reason": "tone"})
+    plan = (
+        await f.ok(
+            "plan.create",
+            {
+                "projectId": pid,
+                "target": TARGET,
+                "artifactRequests": TABLE_READ,
+                "sourceIds": [source["id"]],
+            },
+        )
+    )["plan"]
+    await eventually(lambda: _plan_status(story_client, plan["id"], "REQUIRES_APPROVAL"))
+    await f.ok("plan.approve", {"planId": plan["id"]})
+
+    cancel_me = (await f.ok("job.create", {"storyPlanId": plan["id"]}))["job"]
+    await f.ok("job.cancel", {"jobId": cancel_me["id"]})
+    job = (
+        await f.ok(
+            "job.create", {"storyPlanId": plan["id"], "projectId": pid, "commandId": f"{path}-job2"}
+        )
+    )["job"]
+    ready = await eventually(lambda: _job_if(story_client, job["id"], "READY"))
+    aid = ready.artifacts[0].id
+
+    await f.ok("watch.add", {"resource": "job", "id": job["id"]})
+    await f.ok("watch.remove", {"resource": "job", "id": job["id"]})
+    await f.ok(
+        "artifact.voice",
+        {"artifactId": aid, "character": "NARRATOR", "voiceId": "v1", "voiceName": "Warm"},
+    )
+    await f.ok(
+        "artifact.sfx",
+        {"artifactId": aid, "op": "add", "entryIndex": 1, "label": "knock", "prompt": "knock"},
+    )
+    await f.ok("artifact.cast", {"artifactId": aid, "avatarStyle": "ink"})
+    await f.ok("artifact.avatar", {"artifactId": aid, "character": "NARRATOR"})
+    await f.ok(
+        "artifact.voice_modification", {"artifactId": aid, "startEntryIndex": 0, "endEntryIndex": 2}
+    )
+    await f.ok("artifact.coverage", {"artifactId": aid, "focusPrompt": "midpoint"})
+    await f.ok("artifact.music", {"artifactId": aid, "musicCoveragePercent": 0.35})
+    await f.ok("artifact.finalize", {"artifactId": aid, "mode": "audio"})
+    await f.ok("artifact.render_video", {"artifactId": aid})
+    await f.ok("artifact.refine", {"artifactId": aid, "instruction": "make the host warmer"})
+    await f.ok("project.delete", {"projectId": pid})
+
+    assert f.seen == set(COMMAND_MODELS), sorted(set(COMMAND_MODELS) - f.seen)
+
+
+async def _plan_status(client: Any, plan_id: str, status: str) -> bool:
+    return bool((await client.get_plan(plan_id)).data.status == status)
+
+
+async def _job_if(client: Any, job_id: str, status: str) -> Any:
+    job = (await client.get_job(job_id)).data
+    return job if job.status == status else None
+
+
+async def test_same_command_id_four_times_makes_one_resource(
+    start_bridge: StartBridge, nc: NatsClient, outcomes: Outcomes, sandbox: Any
+) -> None:
+    """Three durable sends and one request with one commandId: one project, one Idempotency-Key."""
+    await start_bridge()
+    payload = {"name": "only once", "commandId": "order-42"}
+    results = [await send(nc, outcomes, "durable", "project.create", payload) for _ in range(3)]
+    results.append(await send(nc, outcomes, "request", "project.create", payload))
+
+    assert all(r["ok"] for r in results)
+    assert {r["result"]["project"]["id"] for r in results} == {
+        results[0]["result"]["project"]["id"]
+    }
+    assert [r["replayed"] for r in results] == [False, True, True, True]
+    posts = [e for e in requests_log(sandbox, "/story-projects") if e["method"] == "POST"]
+    assert len(posts) == 4
+    assert len({e["idempotencyKey"] for e in posts}) == 1
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    ("command", "payload", "field"),
+    [
+        ("project.create", b"{not json", "payload"),
+        ("project.create", b"[1, 2]", "payload"),
+        ("nothing.here", b"{}", "subject"),
+        ("project.create", b'{"name": ""}', "name"),
+        ("plan.create", b'{"projectId": "p", "target": {"audience": "a"}}', "target.objective"),
+        ("project.create", json.dumps({"name": "x" * (1024 * 1024 + 1000)}).encode(), "payload"),
+    ],
+    ids=["not-json", "not-object", "unknown-subject", "empty-name", "missing-field", "too-large"],
+)
+async def test_bad_input_is_answered_invalid_command(
+    path: str,
+    command: str,
+    payload: bytes,
+    field: str,
+    start_bridge: StartBridge,
+    nc: NatsClient,
+    outcomes: Outcomes,
+) -> None:
+    """Bad input gets invalid_command naming the field; the bridge keeps serving."""
+    await start_bridge()
+    outcome = await send(nc, outcomes, path, command, payload, command_id=f"bad-{path}")
+    assert outcome["ok"] is False
+    assert outcome["error"]["code"] == "invalid_command"
+    assert outcome["error"]["retryable"] is False
+    assert field in outcome["error"]["message"] or outcome["error"].get("field") == field
+
+    after = await send(nc, outcomes, path, "project.create", {"name": "still serving"})
+    assert after["ok"] is True
+
+
+async def test_bad_durable_command_is_not_redelivered(
+    start_bridge: StartBridge, nc: NatsClient, outcomes: Outcomes
+) -> None:
+    """A poison message is terminated: one outcome, nothing pending on the consumer afterwards."""
+    bridge = await start_bridge(ack_wait_seconds=1.0)
+    await send(nc, outcomes, "durable", "project.create", b"{oops", command_id="poison-1")
+    await asyncio.sleep(2.5)  # longer than ack_wait: a message left unacked would be redelivered
+    assert len(outcomes.for_command("poison-1")) == 1
+    info = await nc.jetstream().consumer_info("STORYBRIDGE_COMMANDS", "storybridge")
+    assert info.num_ack_pending == 0
+    assert info.num_pending == 0
+    assert bridge.intake is not None and bridge.intake.bound
+
+
+async def test_terminal_api_error_is_answered_at_once_with_the_api_code(
+    start_bridge: StartBridge, nc: NatsClient, outcomes: Outcomes, sandbox: Any
+) -> None:
+    """A terminal 4xx is not retried: one API request, the API's code and requestId in the outcome."""
+    await start_bridge()
+    outcome = await send(nc, outcomes, "request", "job.cancel", {"jobId": "cmj_missing"})
+    assert outcome["ok"] is False
+    assert outcome["error"]["code"] == "story_job_not_found"
+    assert outcome["error"]["status"] == 404
+    assert outcome["error"]["retryable"] is False
+    assert outcome["error"]["requestId"]
+    assert len(requests_log(sandbox, "/story-jobs/cmj_missing/cancel")) == 1
+
+
+async def test_server_error_storm_ends_as_upstream_unavailable(
+    start_bridge: StartBridge, nc: NatsClient, outcomes: Outcomes, sandbox: Any
+) -> None:
+    """5xx on every try: retried with the same key within the budget, then upstream_unavailable."""
+    await start_bridge(retry_budget_seconds=2.0)
+    sandbox.control.put(
+        "/faults",
+        json=[{"path": "/story-projects", "method": "POST", "error_rate": 1.0, "status": 500}],
+    )
+    outcome = await send(nc, outcomes, "request", "project.create", {"name": "storm"})
+    assert outcome["ok"] is False
+    assert outcome["error"]["code"] == "upstream_unavailable"
+    assert outcome["error"]["retryable"] is True
+    posts = [e for e in requests_log(sandbox, "/story-projects") if e["method"] == "POST"]
+    assert len(posts) >= 2
+    assert len({e["idempotencyKey"] for e in posts}) == 1
+
+
+async def test_rate_limited_command_waits_retry_after_then_succeeds(
+    start_bridge: StartBridge, nc: NatsClient, outcomes: Outcomes, sandbox: Any
+) -> None:
+    """A 429 with Retry-After: 2 delays the command by 2 s, then it succeeds."""
+    await start_bridge(retry_budget_seconds=10.0)
+    sandbox.control.put(
+        "/faults",
+        json=[
+            {
+                "path": "/story-projects",
+                "method": "POST",
+                "storm_429": True,
+                "retry_after": 2,
+                "times": 1,
+            }
+        ],
+    )
+    outcome = await send(nc, outcomes, "durable", "project.create", {"name": "patient"})
+    assert outcome["ok"] is True
+    first, second = [e for e in requests_log(sandbox, "/story-projects") if e["method"] == "POST"][
+        :2
+    ]
+    assert first["status"] == 429
+    assert second["status"] == 200
+    assert second["time"] - first["time"] >= 2.0
+
+
+async def test_two_replicas_share_the_durable_consumer(
+    start_bridge: StartBridge, nc: NatsClient, outcomes: Outcomes, sandbox: Any
+) -> None:
+    """Commands published to the stream are each handled once across two replicas."""
+    await start_bridge()
+    await start_bridge()
+    js = nc.jetstream()
+    ids = [f"rep-{i}" for i in range(40)]
+    for cid in ids:
+        body = json.dumps({"name": cid, "commandId": cid}).encode()
+        await js.publish(SUBJECTS.command("project.create"), body)
+    for cid in ids:
+        await outcomes.wait_for(cid)
+    await asyncio.sleep(0.5)
+    assert all(len(outcomes.for_command(cid)) == 1 for cid in ids)
+    posts = [e for e in requests_log(sandbox, "/story-projects") if e["method"] == "POST"]
+    assert len(posts) == len(ids)

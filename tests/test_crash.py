@@ -1,0 +1,142 @@
+"""kill -9 at the worst moments: no second effect on the API, no lost or duplicated event."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pytest
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+
+from tests.fixtures.bridge import SUBJECTS, Outcomes
+
+pytestmark = pytest.mark.slow
+
+
+def _posts(sandbox: Any, path: str) -> list[dict[str, Any]]:
+    log = sandbox.control.get("/requests").json()["requests"]
+    return [e for e in log if e["method"] == "POST" and e["path"] == path]
+
+
+async def _wait(probe: Any, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+async def test_command_killed_between_api_call_and_ack_replays_once(
+    bridge_process: Any, nc: NatsClient, outcomes: Outcomes, sandbox: Any
+) -> None:
+    """SIGKILL after the API created the project but before the ack: the restart replays, one project."""
+    # The sandbox does the work, then holds the answer back: the bridge dies waiting for it.
+    sandbox.control.put(
+        "/faults",
+        json=[
+            {"path": "/story-projects", "method": "POST", "respond_latency_ms": 5000, "times": 1}
+        ],
+    )
+    first = bridge_process()
+    body = json.dumps({"name": "crash-safe", "commandId": "crash-1"}).encode()
+    await nc.jetstream().publish(SUBJECTS.command("project.create"), body)
+    await _wait(lambda: _posts(sandbox, "/story-projects"))  # the effect happened upstream
+    first.kill()
+
+    bridge_process()  # the replacement takes the unacked command
+    outcome = (await outcomes.wait_for("crash-1", timeout=60))[-1]
+
+    assert outcome["ok"] is True
+    assert outcome["replayed"] is True  # the API replayed the first effect
+    posts = _posts(sandbox, "/story-projects")
+    assert len(posts) == 2
+    assert len({p["idempotencyKey"] for p in posts}) == 1
+    projects = [p for p in _list_projects(sandbox) if p["name"] == "crash-safe"]
+    assert len(projects) == 1
+
+
+def _list_projects(sandbox: Any) -> list[dict[str, Any]]:
+    import httpx
+
+    from tests.fixtures.sandbox import any_key
+
+    reply = httpx.get(
+        f"{sandbox.base_url}/story-projects?limit=100",
+        headers={"Authorization": f"Bearer {any_key()}"},
+    )
+    return list(reply.json()["projects"])
+
+
+class EventLog:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, Any], str | None]] = []
+
+    async def on_msg(self, msg: Msg) -> None:
+        self.events.append(
+            (msg.subject, json.loads(msg.data), (msg.headers or {}).get("Nats-Msg-Id"))
+        )
+
+    def subjects_for(self, resource_id: str) -> list[str]:
+        return [s for s, e, _ in self.events if (e.get("data") or {}).get("id") == resource_id]
+
+
+async def test_job_ready_while_bridge_is_down_is_published_once(
+    bridge_process: Any, nc: NatsClient, outcomes: Outcomes, sandbox: Any, story_client: Any
+) -> None:
+    """Kill the bridge while a job runs, let it reach READY, restart: one job.ready, no id twice."""
+    events = EventLog()
+    await nc.subscribe(SUBJECTS.event(">"), cb=events.on_msg)
+    first = bridge_process()
+
+    project = (await story_client.create_project({"name": "down-time"}, idempotency_key="k-p")).data
+    plan = (
+        await story_client.create_plan(
+            project.id,
+            {
+                "target": {"audience": "a", "objective": "o", "outcome": "x"},
+                "artifactRequests": [{"type": "table_read"}],
+            },
+            idempotency_key="k-plan",
+        )
+    ).data
+    await _wait_async(lambda: _status(story_client.get_plan(plan.id), "REQUIRES_APPROVAL"))
+    await story_client.approve_plan(plan.id, idempotency_key="k-approve")
+
+    reply = await nc.request(
+        SUBJECTS.request("job.create"),
+        json.dumps({"storyPlanId": plan.id, "commandId": "down-job"}).encode(),
+        timeout=30,
+    )
+    job_id = json.loads(reply.data)["result"]["job"]["id"]
+    await _wait(lambda: any(s.startswith("story.evt.job.") for s in events.subjects_for(job_id)))
+    first.kill()
+
+    await _wait_async(lambda: _status(story_client.get_job(job_id), "READY"))
+    bridge_process()
+    await _wait(lambda: "story.evt.job.ready" in events.subjects_for(job_id), timeout=60)
+    await asyncio.sleep(1.0)  # anything duplicated would arrive now
+
+    job_subjects = [s for s in events.subjects_for(job_id) if s.startswith("story.evt.job.")]
+    assert job_subjects.count("story.evt.job.ready") == 1
+    ids = [msg_id for _, _, msg_id in events.events]
+    assert len(ids) == len(set(ids)), "an event id was published twice"
+    stream = await nc.jetstream().stream_info("STORYBRIDGE_EVENTS")
+    assert stream.state.messages == len(events.events)
+
+
+async def _status(coro: Any, status: str) -> bool:
+    return bool((await coro).data.status == status)
+
+
+async def _wait_async(probe: Any, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await probe():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not reached in time")
