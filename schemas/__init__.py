@@ -1,18 +1,32 @@
 """Pure data: pydantic models of the wire contract and the Story API resources. No I/O here."""
 
+from schemas.base import ApiModel, RequestModel
 from schemas.commands import COMMAND_MODELS, Command, UnknownCommand, parse_command
+from schemas.envelopes import ENVELOPE_KEYS, PAGE_KEYS, Page, unwrap
+from schemas.errors import ERROR_CODES, KNOWN_ERROR_CODES, ErrorBody, ErrorEnvelope, is_ambiguous
 from schemas.events import CONTENT_TYPE, EVENT_TYPE_PREFIX, CloudEvent, ResourceEventData
 from schemas.outcome import Outcome, OutcomeError
 
 __all__ = [
     "COMMAND_MODELS",
     "CONTENT_TYPE",
+    "ENVELOPE_KEYS",
+    "ERROR_CODES",
     "EVENT_TYPE_PREFIX",
+    "KNOWN_ERROR_CODES",
+    "PAGE_KEYS",
+    "ApiModel",
     "CloudEvent",
     "Command",
+    "ErrorBody",
+    "ErrorEnvelope",
     "Outcome",
     "OutcomeError",
+    "Page",
+    "RequestModel",
     "ResourceEventData",
     "UnknownCommand",
+    "is_ambiguous",
     "parse_command",
+    "unwrap",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from schemas import requests as q
 from schemas.base import RequestModel
@@ -25,8 +25,12 @@ class UnknownCommand(ValueError):
 class Command(RequestModel):
     """Base of every command: the optional `commandId` that names the logical operation."""
 
+    command: ClassVar[str]
+    """The contract name, `<resource>.<action>` (not `name`: project.create has a `name` field)."""
     path_fields: ClassVar[tuple[str, ...]] = ()
+    """Fields that go into the URL path, in path order."""
     body_model: ClassVar[type[RequestModel] | None] = None
+    """The request body model; None for commands that send no body."""
 
     commandId: CommandId | None = None
 
@@ -34,29 +38,28 @@ class Command(RequestModel):
         return {name: getattr(self, name) for name in self.path_fields}
 
     def body(self) -> RequestModel | None:
-        """The request body built from the fields that were set (path fields and commandId excluded)."""
+        """The request body built from the fields that were set (path fields and commandId excluded).
+
+        Built from `exclude_unset` so a PATCH keeps an explicit null and sends nothing it was not given.
+        """
         if self.body_model is None:
             return None
-        skip = {*self.path_fields, "commandId"}
-        fields = {k: getattr(self, k) for k in self.model_fields_set if k not in skip}
-        return self.body_model.model_validate(
-            {
-                k: v.model_dump(exclude_unset=True) if isinstance(v, RequestModel) else v
-                for k, v in fields.items()
-            }
-        )
+        data = self.model_dump(exclude={*self.path_fields, "commandId"}, exclude_unset=True)
+        return self.body_model.model_validate(data)
 
 
 # --- projects -------------------------------------------------------------------------------------
 class ProjectCreateCommand(Command, q.ProjectCreate):
     """Create a project (POST /story-projects)."""
 
+    command = "project.create"
     body_model = q.ProjectCreate
 
 
 class ProjectUpdateCommand(Command, q.ProjectUpdate):
     """Update a project (PATCH /story-projects/{projectId})."""
 
+    command = "project.update"
     path_fields = ("projectId",)
     body_model = q.ProjectUpdate
     projectId: Id
@@ -65,6 +68,7 @@ class ProjectUpdateCommand(Command, q.ProjectUpdate):
 class ProjectDeleteCommand(Command):
     """Soft-delete a project (DELETE /story-projects/{projectId})."""
 
+    command = "project.delete"
     path_fields = ("projectId",)
     projectId: Id
 
@@ -73,6 +77,7 @@ class ProjectDeleteCommand(Command):
 class SourceCreateCommand(Command, q.SourceCreate):
     """Attach a source (POST /story-projects/{projectId}/sources)."""
 
+    command = "source.create"
     path_fields = ("projectId",)
     body_model = q.SourceCreate
     projectId: Id
@@ -81,6 +86,7 @@ class SourceCreateCommand(Command, q.SourceCreate):
 class SourceDeleteCommand(Command):
     """Soft-delete a source (DELETE /story-projects/{projectId}/sources/{sourceId})."""
 
+    command = "source.delete"
     path_fields = ("projectId", "sourceId")
     projectId: Id
     sourceId: Id
@@ -90,6 +96,7 @@ class SourceDeleteCommand(Command):
 class PlanCreateCommand(Command, q.PlanCreate):
     """Generate a StoryPlan (POST /story-projects/{projectId}/story-plans)."""
 
+    command = "plan.create"
     path_fields = ("projectId",)
     body_model = q.PlanCreate
     projectId: Id
@@ -98,6 +105,7 @@ class PlanCreateCommand(Command, q.PlanCreate):
 class PlanApproveCommand(Command):
     """Approve a plan at REQUIRES_APPROVAL (POST /story-plans/{planId}/approve)."""
 
+    command = "plan.approve"
     path_fields = ("planId",)
     planId: Id
 
@@ -105,6 +113,7 @@ class PlanApproveCommand(Command):
 class PlanRejectCommand(Command, q.PlanReject):
     """Reject a plan (POST /story-plans/{planId}/reject)."""
 
+    command = "plan.reject"
     path_fields = ("planId",)
     body_model = q.PlanReject
     planId: Id
@@ -114,12 +123,14 @@ class PlanRejectCommand(Command, q.PlanReject):
 class JobCreateCommand(Command, q.JobCreate):
     """Create a job from an APPROVED plan; reserves credits (POST /story-jobs)."""
 
+    command = "job.create"
     body_model = q.JobCreate
 
 
 class JobCancelCommand(Command):
     """Cancel a job and release its credits (POST /story-jobs/{jobId}/cancel)."""
 
+    command = "job.cancel"
     path_fields = ("jobId",)
     jobId: Id
 
@@ -133,58 +144,69 @@ class _ArtifactCommand(Command):
 class ArtifactRefineCommand(_ArtifactCommand, q.ArtifactRefine):
     """Revise a table read in place (POST /artifacts/{artifactId}/refine)."""
 
+    command = "artifact.refine"
     body_model = q.ArtifactRefine
 
 
 class ArtifactFinalizeCommand(_ArtifactCommand, q.ArtifactFinalize):
     """Render a durable MP3 or MP4 (POST /artifacts/{artifactId}/finalize)."""
 
+    command = "artifact.finalize"
     body_model = q.ArtifactFinalize
 
 
 class ArtifactRenderVideoCommand(_ArtifactCommand):
     """Render the opt-in MP4 (POST /artifacts/{artifactId}/render-video)."""
 
+    command = "artifact.render_video"
+
 
 class ArtifactVoiceCommand(_ArtifactCommand, q.ArtifactVoice):
     """Recast one character voice (POST /artifacts/{artifactId}/voice)."""
 
+    command = "artifact.voice"
     body_model = q.ArtifactVoice
 
 
 class ArtifactCoverageCommand(_ArtifactCommand, q.ArtifactCoverage):
     """Generate script coverage (POST /artifacts/{artifactId}/coverage)."""
 
+    command = "artifact.coverage"
     body_model = q.ArtifactCoverage
 
 
 class ArtifactMusicCommand(_ArtifactCommand, q.ArtifactMusic):
     """Generate or tune adaptive music (POST /artifacts/{artifactId}/music)."""
 
+    command = "artifact.music"
     body_model = q.ArtifactMusic
 
 
 class ArtifactSfxCommand(_ArtifactCommand, q.ArtifactSfx):
     """Add, update or remove a sound-effect cue (POST /artifacts/{artifactId}/sfx)."""
 
+    command = "artifact.sfx"
     body_model = q.ArtifactSfx
 
 
 class ArtifactCastCommand(_ArtifactCommand, q.ArtifactCast):
     """Restyle or recast the cast (POST /artifacts/{artifactId}/cast)."""
 
+    command = "artifact.cast"
     body_model = q.ArtifactCast
 
 
 class ArtifactAvatarCommand(_ArtifactCommand, q.ArtifactAvatar):
     """Re-render one character avatar (POST /artifacts/{artifactId}/avatar)."""
 
+    command = "artifact.avatar"
     body_model = q.ArtifactAvatar
 
 
 class ArtifactVoiceModificationCommand(_ArtifactCommand, q.ArtifactVoiceModification):
     """Apply a voice effect to a range of lines (POST /artifacts/{artifactId}/voice-modification)."""
 
+    command = "artifact.voice_modification"
     body_model = q.ArtifactVoiceModification
 
 
@@ -192,6 +214,7 @@ class ArtifactVoiceModificationCommand(_ArtifactCommand, q.ArtifactVoiceModifica
 class SeriesBibleGenerateCommand(Command, q.SeriesBibleGenerate):
     """Generate or refresh the Series Bible (POST /story-projects/{projectId}/series-bible)."""
 
+    command = "series_bible.generate"
     path_fields = ("projectId",)
     body_model = q.SeriesBibleGenerate
     projectId: Id
@@ -200,6 +223,7 @@ class SeriesBibleGenerateCommand(Command, q.SeriesBibleGenerate):
 class SeriesBibleUpdateCommand(Command, q.SeriesBibleUpdate):
     """Save caller-authored Series Bible content (PATCH /story-projects/{projectId}/series-bible)."""
 
+    command = "series_bible.update"
     path_fields = ("projectId",)
     body_model = q.SeriesBibleUpdate
     projectId: Id
@@ -211,49 +235,57 @@ class WatchCommand(Command):
 
     resource: Literal["source", "plan", "job", "artifact"]
     id: Id
-    projectId: Id | None = None
+    # Sources are read under their project (GET /story-projects/{projectId}/sources/{id}).
+    projectId: Id | None = Field(default=None, validate_default=True)
 
-    @model_validator(mode="after")
-    def _sources_need_project(self) -> WatchCommand:
-        if self.resource == "source" and not self.projectId:
+    @field_validator("projectId")
+    @classmethod
+    def _sources_need_project(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("resource") == "source" and not value:
             raise ValueError("projectId is required to watch a source")
-        return self
+        return value
 
 
 class WatchAddCommand(WatchCommand):
     """Watch a resource until it reaches a terminal state."""
 
+    command = "watch.add"
+
 
 class WatchRemoveCommand(WatchCommand):
     """Stop watching a resource."""
 
+    command = "watch.remove"
 
-COMMAND_MODELS: dict[str, type[Command]] = {
-    "project.create": ProjectCreateCommand,
-    "project.update": ProjectUpdateCommand,
-    "project.delete": ProjectDeleteCommand,
-    "source.create": SourceCreateCommand,
-    "source.delete": SourceDeleteCommand,
-    "plan.create": PlanCreateCommand,
-    "plan.approve": PlanApproveCommand,
-    "plan.reject": PlanRejectCommand,
-    "job.create": JobCreateCommand,
-    "job.cancel": JobCancelCommand,
-    "artifact.refine": ArtifactRefineCommand,
-    "artifact.finalize": ArtifactFinalizeCommand,
-    "artifact.render_video": ArtifactRenderVideoCommand,
-    "artifact.voice": ArtifactVoiceCommand,
-    "artifact.coverage": ArtifactCoverageCommand,
-    "artifact.music": ArtifactMusicCommand,
-    "artifact.sfx": ArtifactSfxCommand,
-    "artifact.cast": ArtifactCastCommand,
-    "artifact.avatar": ArtifactAvatarCommand,
-    "artifact.voice_modification": ArtifactVoiceModificationCommand,
-    "series_bible.generate": SeriesBibleGenerateCommand,
-    "series_bible.update": SeriesBibleUpdateCommand,
-    "watch.add": WatchAddCommand,
-    "watch.remove": WatchRemoveCommand,
-}
+
+_ALL: tuple[type[Command], ...] = (
+    ProjectCreateCommand,
+    ProjectUpdateCommand,
+    ProjectDeleteCommand,
+    SourceCreateCommand,
+    SourceDeleteCommand,
+    PlanCreateCommand,
+    PlanApproveCommand,
+    PlanRejectCommand,
+    JobCreateCommand,
+    JobCancelCommand,
+    ArtifactRefineCommand,
+    ArtifactFinalizeCommand,
+    ArtifactRenderVideoCommand,
+    ArtifactVoiceCommand,
+    ArtifactCoverageCommand,
+    ArtifactMusicCommand,
+    ArtifactSfxCommand,
+    ArtifactCastCommand,
+    ArtifactAvatarCommand,
+    ArtifactVoiceModificationCommand,
+    SeriesBibleGenerateCommand,
+    SeriesBibleUpdateCommand,
+    WatchAddCommand,
+    WatchRemoveCommand,
+)
+COMMAND_MODELS: dict[str, type[Command]] = {model.command: model for model in _ALL}
+"""Every command of the contract, by its `<resource>.<action>` name (the subject suffix)."""
 
 
 def _route(model: type[Command]) -> str | None:

@@ -8,6 +8,8 @@ from schemas.base import ApiModel
 
 
 class ErrorBody(ApiModel):
+    """`error` of every API error response. Match on `code`; `message` is prose that changes."""
+
     code: str
     message: str = ""
     requestId: str | None = None
@@ -15,6 +17,8 @@ class ErrorBody(ApiModel):
 
 
 class ErrorEnvelope(ApiModel):
+    """`{"error": {...}}`, the one shape of every API error response."""
+
     error: ErrorBody
 
 
@@ -54,7 +58,12 @@ FIELD_NOTE_CODES: dict[str, int] = {
     "cast_precondition_failed": 409,
 }
 
+KNOWN_ERROR_CODES: dict[str, int] = {**ERROR_CODES, **FIELD_NOTE_CODES}
+"""Every stable code we know, documented or seen in production. ERROR_CODES stays the documented
+set (the sandbox reproduces exactly those)."""
+
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+"""Ambiguous answers: the request may have been accepted upstream (FIELD-NOTES.md)."""
 
 
 def is_ambiguous(status: int) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, field_serializer
@@ -25,6 +25,8 @@ class ResourceEventData(BaseModel):
 
 
 class CloudEvent(BaseModel):
+    """A CloudEvents 1.0 event; `to_json()` is the structured-mode body (`CONTENT_TYPE`)."""
+
     specversion: Literal["1.0"] = "1.0"
     id: str
     source: str
@@ -36,7 +38,10 @@ class CloudEvent(BaseModel):
 
     @field_serializer("time")
     def _rfc3339(self, value: datetime) -> str:
-        return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        # RFC 3339 needs an offset: a naive time is taken as UTC, every time is written in UTC ("Z").
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     def to_dict(self) -> dict[str, Any]:
         # Not exclude_none: it would also strip nulls inside `data` (previousStatus: null is contract).

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 
 
 class OutcomeError(BaseModel):
+    """Why a command failed. `code` is the API's stable code, or the bridge's own
+    (`invalid_command`, `upstream_unavailable`); `retryable` says whether re-sending can help.
+    `details` and `field` are additions to the contract, emitted only when set."""
+
     code: str
     message: str
     requestId: str | None = None
@@ -19,6 +23,8 @@ class OutcomeError(BaseModel):
 
 
 class Outcome(BaseModel):
+    """One command's result. Build it with `success()` / `failure()`; emit it with `to_json()`."""
+
     commandId: str
     command: str
     ok: bool
@@ -26,6 +32,14 @@ class Outcome(BaseModel):
     replayed: bool | None = None
     result: Any = None
     error: OutcomeError | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Outcome:
+        if self.ok and (self.status is None or self.error is not None):
+            raise ValueError("an ok outcome has a status and no error")
+        if not self.ok and self.error is None:
+            raise ValueError("a failed outcome has an error")
+        return self
 
     @classmethod
     def success(
@@ -50,8 +64,7 @@ class Outcome(BaseModel):
         if self.ok:
             doc.update(status=self.status, replayed=bool(self.replayed), result=self.result)
         else:
-            assert self.error is not None
-            error = self.error.model_dump(mode="json")
+            error = self.error.model_dump(mode="json") if self.error else {}
             for optional in ("details", "field"):
                 if error.get(optional) is None:
                     error.pop(optional)

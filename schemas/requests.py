@@ -1,11 +1,16 @@
-"""Request bodies, with the limits the API reference documents, checked before a body leaves."""
+"""Request bodies, with the limits the API reference documents, checked before a body leaves.
+
+Conditional rules ("content is required for text sources") are field validators with
+`validate_default=True` rather than model validators, so the error's `loc` names the field: the
+bridge answers `invalid_command` with that field, and a model-level error would only say "payload".
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
 from schemas.base import RequestModel
 from schemas.enums import (
@@ -22,47 +27,73 @@ from schemas.enums import (
 MAX_CONTENT_BYTES = 1_000_000
 MAX_ARTIFACT_REQUESTS = 6
 MAX_SOURCE_IDS = 20
+MAX_STYLE_ITEMS = 10
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Label = Annotated[str, Field(max_length=200)]
-ShortList = Annotated[list[str], Field(max_length=10)]
+Required = Annotated[str, Field(min_length=1)]
+ShortList = Annotated[list[str], Field(max_length=MAX_STYLE_ITEMS)]
+Description = Annotated[str, Field(max_length=4000)]
+
+
+def _utf8_bytes_at_most_limit(value: str) -> str:
+    # The limit is in UTF-8 bytes, not characters: 500,001 "é" are 1,000,002 bytes.
+    size = len(value.encode("utf-8"))
+    if size > MAX_CONTENT_BYTES:
+        raise ValueError(f"content is {size} bytes (UTF-8); the limit is {MAX_CONTENT_BYTES}")
+    return value
+
+
+def _http_url(value: str) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError("uri must be an absolute http or https URL")
+    return value
+
+
+def _optional(**kwargs: Any) -> Any:
+    """A None default that is still validated, so a field validator can say it is required."""
+    return Field(default=None, validate_default=True, **kwargs)
 
 
 class ProjectCreate(RequestModel):
     name: Name
-    description: Annotated[str, Field(max_length=4000)] | None = None
+    description: Description | None = None
     metadata: dict[str, Any] | None = None
 
 
 class ProjectUpdate(RequestModel):
+    """PATCH: every field optional; an explicit `description: null` clears it (sent, not dropped)."""
+
     name: Name | None = None
-    description: Annotated[str, Field(max_length=4000)] | None = None
+    description: Description | None = None
     metadata: dict[str, Any] | None = None
     archived: bool | None = None
 
 
 class SourceCreate(RequestModel):
     type: SourceType
-    content: str | None = None
-    uri: str | None = None
+    content: Annotated[str, AfterValidator(_utf8_bytes_at_most_limit)] | None = _optional()
+    uri: Annotated[str, AfterValidator(_http_url)] | None = _optional()
     label: Label | None = None
     retentionPolicy: RetentionPolicy | None = None
     metadata: dict[str, Any] | None = None
 
-    @model_validator(mode="after")
-    def _content_or_uri(self) -> SourceCreate:
-        if self.type in (SourceType.TEXT, SourceType.MARKDOWN):
-            if not self.content:
-                raise ValueError(f"content is required for {self.type.value} sources")
-            size = len(self.content.encode("utf-8"))
-            if size > MAX_CONTENT_BYTES:
-                raise ValueError(f"content is {size} bytes; the limit is {MAX_CONTENT_BYTES}")
-        else:
-            if not self.uri:
-                raise ValueError(f"uri is required for {self.type.value} sources")
-            if urlparse(self.uri).scheme not in ("http", "https") or not urlparse(self.uri).netloc:
-                raise ValueError("uri must be an absolute http or https URL")
-        return self
+    @field_validator("content")
+    @classmethod
+    def _content_for_inline_types(cls, value: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("type")
+        if kind in (SourceType.TEXT, SourceType.MARKDOWN) and not value:
+            raise ValueError(f"content is required for {kind.value} sources")
+        return value
+
+    @field_validator("uri")
+    @classmethod
+    def _uri_for_fetched_types(cls, value: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("type")
+        if kind in (SourceType.URL, SourceType.PDF) and not value:
+            raise ValueError(f"uri is required for {kind.value} sources")
+        return value
 
 
 class Target(RequestModel):
@@ -98,6 +129,8 @@ ArtifactRequests = Annotated[
 
 
 class PlanCreate(RequestModel):
+    """`creativeBrief` is not in the reference body table but the agent guide's happy path sends it."""
+
     title: Annotated[str, Field(max_length=200)] | None = None
     target: Target
     artifactRequests: ArtifactRequests
@@ -112,13 +145,21 @@ class PlanReject(RequestModel):
 
 
 class JobCreate(RequestModel):
-    storyPlanId: Annotated[str, Field(min_length=1)]
+    """`projectId` is an optional cross-check; `artifactRequests` overrides the plan's own."""
+
+    storyPlanId: Required
     projectId: str | None = None
     artifactRequests: ArtifactRequests | None = None
 
 
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("instruction must not be blank")
+    return value
+
+
 class ArtifactRefine(RequestModel):
-    instruction: Annotated[str, Field(min_length=1)]
+    instruction: Annotated[str, AfterValidator(_not_blank)]
     scope: RefineScope | None = None
 
 
@@ -127,9 +168,9 @@ class ArtifactFinalize(RequestModel):
 
 
 class ArtifactVoice(RequestModel):
-    character: Annotated[str, Field(min_length=1)]
-    voiceId: Annotated[str, Field(min_length=1)]
-    voiceName: Annotated[str, Field(min_length=1)]
+    character: Required
+    voiceId: Required
+    voiceName: Required
     gender: str | None = None
     provider: str | None = None
 
@@ -139,6 +180,8 @@ class ArtifactCoverage(RequestModel):
 
 
 class ArtifactMusic(RequestModel):
+    """All optional. musicCoveragePercent is a fraction (0.35) or a whole percent (35): the API clamps."""
+
     musicCoveragePercent: Annotated[float, Field(ge=0, le=100)] | None = None
     sceneIndex: Annotated[int, Field(ge=0)] | None = None
     prompt: str | None = None
@@ -147,63 +190,90 @@ class ArtifactMusic(RequestModel):
 
 
 class ArtifactSfx(RequestModel):
+    """One cue edit: `add` needs entryIndex and a label or prompt; `update`/`remove` need the cue id."""
+
     op: SfxOp
-    id: str | None = None
-    entryIndex: Annotated[int, Field(ge=0)] | None = None
-    label: str | None = None
-    prompt: str | None = None
+    id: Required | None = _optional()
+    entryIndex: Annotated[int, Field(ge=0)] | None = _optional()
+    label: Label | None = None
+    prompt: str | None = _optional()
     volume: Annotated[float, Field(ge=0, le=1)] | None = None
     triggerOffset: Literal["before", "with", "after"] | None = None
     regenerate: bool | None = None
 
-    @model_validator(mode="after")
-    def _op_fields(self) -> ArtifactSfx:
-        if self.op in (SfxOp.UPDATE, SfxOp.REMOVE) and not self.id:
-            raise ValueError(f"id is required for op {self.op.value}")
-        if self.op is SfxOp.ADD and (self.entryIndex is None or not (self.label or self.prompt)):
-            raise ValueError("op add needs entryIndex and a label or prompt")
-        return self
+    @field_validator("id")
+    @classmethod
+    def _id_for_existing_cue(cls, value: str | None, info: ValidationInfo) -> str | None:
+        op = info.data.get("op")
+        if op in (SfxOp.UPDATE, SfxOp.REMOVE) and not value:
+            raise ValueError(f"id is required for op {op.value}")
+        return value
+
+    @field_validator("entryIndex")
+    @classmethod
+    def _entry_for_add(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if info.data.get("op") is SfxOp.ADD and value is None:
+            raise ValueError("entryIndex is required for op add")
+        return value
+
+    @field_validator("prompt")
+    @classmethod
+    def _label_or_prompt_for_add(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("op") is SfxOp.ADD and not (value or info.data.get("label")):
+            raise ValueError("op add needs a label or a prompt")
+        return value
 
 
 class CastEntry(RequestModel):
-    character: Annotated[str, Field(min_length=1)]
+    character: Required
     voiceId: str | None = None
     voiceName: str | None = None
     gender: str | None = None
     provider: str | None = None
     avatar: bool | None = None
+    avatarStyle: str | None = None
     refinement: str | None = None
     style: str | None = None
 
 
 class ArtifactCast(RequestModel):
-    avatarStyle: str | None = None
-    entries: list[CastEntry] | None = None
+    """Restyle every avatar (`avatarStyle`) and/or recast per character (`entries`): at least one."""
 
-    @model_validator(mode="after")
-    def _something(self) -> ArtifactCast:
-        if not self.avatarStyle and not self.entries:
+    avatarStyle: str | None = None
+    entries: list[CastEntry] | None = _optional()
+
+    @field_validator("entries")
+    @classmethod
+    def _something_to_do(
+        cls, value: list[CastEntry] | None, info: ValidationInfo
+    ) -> list[CastEntry] | None:
+        if not value and not info.data.get("avatarStyle"):
             raise ValueError("provide avatarStyle or at least one entries item")
-        return self
+        return value
 
 
 class ArtifactAvatar(RequestModel):
-    character: Annotated[str, Field(min_length=1)]
+    character: Required
     refinement: str | None = None
     style: str | None = None
 
 
 class ArtifactVoiceModification(RequestModel):
+    """A voice effect over lines startEntryIndex..endEntryIndex, both inclusive."""
+
     startEntryIndex: Annotated[int, Field(ge=0)]
     endEntryIndex: Annotated[int, Field(ge=0)]
-    effect: Literal["autotune"] | None = None
+    # The API applies autotune when absent; the default is not sent (bodies exclude unset fields).
+    effect: Required = "autotune"
     params: dict[str, Any] | None = None
 
-    @model_validator(mode="after")
-    def _range(self) -> ArtifactVoiceModification:
-        if self.endEntryIndex < self.startEntryIndex:
-            raise ValueError("endEntryIndex must not be before startEntryIndex")
-        return self
+    @field_validator("endEntryIndex")
+    @classmethod
+    def _not_before_start(cls, value: int, info: ValidationInfo) -> int:
+        start = info.data.get("startEntryIndex")
+        if start is not None and value < start:
+            raise ValueError(f"endEntryIndex {value} is before startEntryIndex {start}")
+        return value
 
 
 class SeriesBibleGenerate(RequestModel):
@@ -211,5 +281,7 @@ class SeriesBibleGenerate(RequestModel):
 
 
 class SeriesBibleUpdate(RequestModel):
+    """A partial update: only the fields set are sent."""
+
     title: str | None = None
     content: dict[str, Any] | None = None

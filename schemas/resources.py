@@ -1,16 +1,47 @@
-"""Story API resources as returned (inner objects; the client unwraps the envelopes).
+"""Story API resources as returned (inner objects; `schemas.envelopes` unwraps the envelopes).
 
-Every model is tolerant (`ApiModel`): statuses are plain strings so new values parse, unknown fields
-are kept, and everything not always present is optional.
+Every model is tolerant (`ApiModel`): statuses are plain strings so new values parse (compare them
+with `schemas.enums`), unknown fields are kept, and everything not always present is optional.
+The artifact actions' answers and side resources live in `schemas.actions` and are re-exported here.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
+from schemas.actions import (
+    AvatarResult,
+    Cast,
+    CastMember,
+    CastResult,
+    Coverage,
+    CoverageRequested,
+    CoverageStarted,
+    FinalizeResult,
+    FinalizeState,
+    Music,
+    MusicResult,
+    RenderVideoResult,
+    Script,
+    SeriesBible,
+    Sfx,
+    SfxCue,
+    SfxResult,
+    VoiceModificationResult,
+    VoiceResult,
+)
 from schemas.base import ApiModel
+
+
+def _null_as(default: int) -> BeforeValidator:
+    return BeforeValidator(lambda value: default if value is None else value)
+
+
+# Counters the docs say start at 1 / 0: an explicit null reads as the start value, not a parse error.
+Version = Annotated[int, _null_as(1)]
+Count = Annotated[int, _null_as(0)]
 
 
 class Project(ApiModel):
@@ -30,11 +61,20 @@ class Claim(ApiModel):
     attribution: str | None = None
 
 
+class Evidence(ApiModel):
+    """Support for `claims[claimIndex]`."""
+
+    claimIndex: int | None = None
+    support: str | None = None
+
+
 class Digest(ApiModel):
+    """A source's digest, populated when `digestStatus` is READY."""
+
     summary: str | None = None
     thesis: str | None = None
     claims: list[Claim] = Field(default_factory=list)
-    evidence: list[dict[str, Any]] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
     gaps: list[str] = Field(default_factory=list)
     rightsNotes: list[str] = Field(default_factory=list)
 
@@ -60,6 +100,7 @@ class Source(ApiModel):
     digest: Digest | None = None
     digestFailureCode: str | None = None
     digestFailureMessage: str | None = None
+    digestedAt: str | None = None
     createdAt: str | None = None
     updatedAt: str | None = None
 
@@ -86,6 +127,8 @@ class Quote(ApiModel):
 
 
 class Plan(ApiModel):
+    """`plan` (the plan envelope) is set at REQUIRES_APPROVAL and APPROVED; kept as a dict."""
+
     id: str
     projectId: str | None = None
     status: str
@@ -101,14 +144,13 @@ class Plan(ApiModel):
     approvedAt: str | None = None
     rejectedAt: str | None = None
     rejectionReason: str | None = None
-    currentVersion: int = 1
+    styleConstraints: dict[str, Any] | None = None
+    modelUsed: str | None = None
+    providerUsed: str | None = None
+    generatedAt: str | None = None
+    currentVersion: Version = 1
     createdAt: str | None = None
     updatedAt: str | None = None
-
-
-class FinalizeState(ApiModel):
-    status: str | None = None
-    error: Any = None
 
 
 class ManifestAudio(ApiModel):
@@ -119,15 +161,21 @@ class ManifestAudio(ApiModel):
     recordingDurationMs: int | None = None
     finalize: FinalizeState | None = None
     voiceMap: dict[str, Any] | None = None
+    # Field notes: per-range status of POST /voice-modification.
+    modifications: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class ManifestVideo(ApiModel):
+    """`status` is a VideoStatus value; `url` is set once complete."""
+
     status: str | None = None
     renderUrl: str | None = None
     url: str | None = None
 
 
 class Manifest(ApiModel):
+    """Populated when the artifact is READY; poll it for audio.finalize.status and video.status."""
+
     type: str | None = None
     status: str | None = None
     shareToken: str | None = None
@@ -144,8 +192,8 @@ class Artifact(ApiModel):
     type: str | None = None
     status: str
     manifest: Manifest | None = None
-    currentVersion: int = 1
-    refineCount: int = 0
+    currentVersion: Version = 1
+    refineCount: Count = 0
     tableReadShareLinkId: str | None = None
     failureCode: str | None = None
     failureMessage: str | None = None
@@ -161,6 +209,8 @@ class JobCredits(ApiModel):
 
 
 class Job(ApiModel):
+    """A job carries its artifacts; `credits` is the quoted/reserved/settled/released story."""
+
     id: str
     projectId: str | None = None
     storyPlanId: str | None = None
@@ -172,7 +222,8 @@ class Job(ApiModel):
     progress: Any = None
     failureCode: str | None = None
     failureMessage: str | None = None
-    currentVersion: int = 1
+    modelUsed: str | None = None
+    currentVersion: Version = 1
     startedAt: str | None = None
     completedAt: str | None = None
     artifacts: list[Artifact] = Field(default_factory=list)
@@ -191,124 +242,60 @@ class Credits(ApiModel):
 
 
 class Capabilities(ApiModel):
+    """The live feature manifest: kept loose on purpose, it changes as features ship."""
+
     version: str | None = None
     status: str | None = None
     auth: dict[str, Any] | None = None
+    projects: dict[str, Any] | None = None
     sources: dict[str, Any] | None = None
     artifacts: dict[str, Any] | None = None
     jobs: dict[str, Any] | None = None
+    docs: dict[str, Any] | None = None
 
 
 class Deleted(ApiModel):
+    """DELETE answers `{id, deletedAt}` (not enveloped)."""
+
     id: str
     deletedAt: str | None = None
 
 
-class SeriesBible(ApiModel):
-    id: str | None = None
-    projectId: str | None = None
-    kind: str | None = None
-    title: str | None = None
-    currentVersion: int | None = None
-    content: dict[str, Any] | None = None
-
-
-class FinalizeResult(ApiModel):
-    artifactId: str | None = None
-    mode: str | None = None
-    finalize: FinalizeState | None = None
-
-
-class RenderVideoResult(ApiModel):
-    artifactId: str | None = None
-    render: dict[str, Any] | None = None
-
-
-class VoiceResult(ApiModel):
-    artifactId: str | None = None
-    character: str | None = None
-    voiceMap: dict[str, Any] | None = None
-
-
-class CoverageStarted(ApiModel):
-    reportId: str | None = None
-    status: str | None = None
-
-
-class Coverage(ApiModel):
-    id: str | None = None
-    reportId: str | None = None
-    status: str | None = None
-    report: dict[str, Any] | None = None
-
-
-class MusicResult(ApiModel):
-    artifactId: str | None = None
-    status: str | None = None
-    coveragePercent: float | None = None
-    totalScenes: int | None = None
-
-
-class Music(ApiModel):
-    artifactId: str | None = None
-    status: str | None = None
-    coveragePercent: float | None = None
-    totalScenes: int | None = None
-
-
-class SfxCue(ApiModel):
-    id: str | None = None
-    label: str | None = None
-    entryIndex: int | None = None
-    soundUrl: str | None = None
-    isDraft: bool | None = None
-
-
-class SfxResult(ApiModel):
-    artifactId: str | None = None
-    cue: SfxCue | None = None
-
-
-class Sfx(ApiModel):
-    artifactId: str | None = None
-    cues: list[SfxCue] = Field(default_factory=list)
-
-
-class CastMember(ApiModel):
-    character: str | None = None
-    voiceId: str | None = None
-    voiceName: str | None = None
-    avatarUrl: str | None = None
-    avatarStatus: str | None = None
-
-
-class Cast(ApiModel):
-    artifactId: str | None = None
-    avatarStyle: str | None = None
-    cast: list[CastMember] = Field(default_factory=list)
-
-
-class CastResult(ApiModel):
-    artifactId: str | None = None
-    voiceMap: dict[str, Any] | None = None
-    avatars: list[dict[str, Any]] = Field(default_factory=list)
-
-
-class AvatarResult(ApiModel):
-    artifactId: str | None = None
-    character: str | None = None
-    status: str | None = None
-    chatToolJobId: str | None = None
-
-
-class VoiceModificationResult(ApiModel):
-    artifactId: str | None = None
-    modificationId: str | None = None
-    status: str | None = None
-
-
-class Script(ApiModel):
-    artifactId: str | None = None
-    scope: str | None = None
-    pageCount: int | None = None
-    totalEntries: int | None = None
+__all__ = [
+    "Artifact",
+    "AvatarResult",
+    "Capabilities",
+    "Cast",
+    "CastMember",
+    "CastResult",
+    "Claim",
+    "Coverage",
+    "CoverageRequested",
+    "CoverageStarted",
+    "Credits",
+    "Deleted",
+    "Digest",
+    "Evidence",
+    "FinalizeResult",
+    "FinalizeState",
+    "Job",
+    "JobCredits",
+    "LineItem",
+    "Manifest",
+    "ManifestAudio",
+    "ManifestVideo",
+    "Music",
+    "MusicResult",
+    "Plan",
+    "Project",
+    "Quote",
+    "RenderVideoResult",
+    "Script",
+    "SeriesBible",
+    "Sfx",
+    "SfxCue",
+    "SfxResult",
+    "Source",
+    "VoiceModificationResult",
+    "VoiceResult",
+]
