@@ -188,6 +188,7 @@ def test_finalize_audio_walks_its_stages_and_charges_once(sandbox_api: SandboxAp
     assert audio["recordingUrl"].endswith(".mp3") and audio["recordingDurationMs"] > 0
     again = sandbox_api.ok(sandbox_api.post(path, {"mode": "audio"}))
     assert again["finalize"]["status"] == "complete"
+    assert again["finalize"]["recordingUrl"] == audio["recordingUrl"]  # as seen in production
     assert balance(sandbox_api) == before - 6
 
 
@@ -277,3 +278,31 @@ def test_a_marked_text_gets_a_failed_digest(sandbox_api: SandboxApi) -> None:
     source = sandbox_api.ok(sandbox_api.get(f"/story-projects/{project_id}/sources/{source_id}"))
     assert (source["source"]["status"], source["source"]["digestStatus"]) == ("READY", "FAILED")
     assert source["source"]["digestFailureCode"] == "digest_failed"
+
+
+def test_side_reads_answer_while_a_refine_runs(sandbox_api: SandboxApi) -> None:
+    """Mid-refine the artifact is RUNNING: music, sfx and cast still read; mutations are 409."""
+    _, artifact_id = sandbox_api.ready_artifact()
+    base = f"/artifacts/{artifact_id}"
+    sandbox_api.ok(sandbox_api.post(f"{base}/refine", {"instruction": "warmer"}))
+    sandbox_api.advance(3)
+    assert artifact(sandbox_api, artifact_id)["status"] == "RUNNING"
+    for read in ("music", "sfx", "cast"):
+        assert sandbox_api.get(f"{base}/{read}").status_code == 200, read
+    refused = sandbox_api.post(f"{base}/finalize", {"mode": "audio"})
+    assert refused.json()["error"]["code"] == "artifact_not_ready"
+
+
+def test_quirks_add_unknown_fields_and_drop_a_ready_source_status(
+    sandbox: SandboxServer, sandbox_api: SandboxApi
+) -> None:
+    """Off by default; on: resources carry an unknown field, READY sources omit status."""
+    project_id = sandbox_api.project()
+    plain = sandbox_api.ok(sandbox_api.get(f"/story-projects/{project_id}"))["project"]
+    assert "sandboxUnknownField" not in plain
+    sandbox.control.put("/quirks", json={"enabled": True}).raise_for_status()
+    source_id = sandbox_api.text_source(project_id)
+    source = sandbox_api.ok(sandbox_api.get(f"/story-projects/{project_id}/sources/{source_id}"))
+    assert "status" not in source["source"] and "sandboxUnknownField" in source["source"]
+    listed = sandbox_api.ok(sandbox_api.get("/story-projects"))["projects"]
+    assert all("sandboxUnknownField" in p for p in listed)

@@ -277,3 +277,30 @@ class TestRequestLog:
         ]
         sandbox.control.delete("/requests").raise_for_status()
         assert sandbox.control.get("/requests").json()["requests"] == []
+
+
+class TestEdges:
+    def test_unknown_route_is_a_logged_404_envelope(
+        self, sandbox: SandboxServer, sandbox_api: SandboxApi
+    ) -> None:
+        """A path the API does not have: 404 not_found in the envelope, with a request id."""
+        response = sandbox_api.http.delete("/no-such-thing")
+        assert response.status_code == 404
+        assert response.json()["error"]["requestId"] == response.headers["X-Request-Id"]
+        logged = sandbox.control.get("/requests", params={"path": "/no-such-thing"}).json()
+        assert [e["status"] for e in logged["requests"]] == [404]
+
+    def test_invalid_json_body_is_validation_failed(self, sandbox_api: SandboxApi) -> None:
+        """A body that is not JSON is 422 validation_failed naming the body."""
+        response = sandbox_api.http.post(
+            "/story-projects", content=b"{nope", headers={"Idempotency-Key": "bad-json"}
+        )
+        assert response.status_code == 422
+        assert response.json()["error"]["message"].startswith("body")
+
+    def test_control_rejects_a_bad_fault_rule(self, sandbox: SandboxServer) -> None:
+        """PUT /faults with an invalid rule is refused and the rules in force stay."""
+        sandbox.control.put("/faults", json=[{"path": "/credits", "status": 503}])
+        refused = sandbox.control.put("/faults", json=[{"error_rate": 2}])
+        assert refused.status_code == 422
+        assert sandbox.control.get("/faults").json()["faults"][0]["status"] == 503

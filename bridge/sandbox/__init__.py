@@ -1,6 +1,13 @@
-"""The Story API sandbox: a faithful stand-in for the real API, for development, demos and tests."""
+"""The Story API sandbox: a faithful stand-in for the real API, for development, demos and tests.
+
+Layout: `server` (uvicorn runner), `app` (the request pipeline), `auth` / `ratelimit` /
+`idempotency` / `faults` / `requestlog` (one cross-cutting rule each), `control` (the `/_sandbox`
+control API), `routes_*` (endpoints per resource), `world*` (resources and their lazily advanced
+state machines on the sandbox clock), `config` (speed, limits, durations, faults).
+"""
 
 from bridge.sandbox.config import Durations, FaultRule, SandboxConfig
-from bridge.sandbox.server import SandboxServer
+from bridge.sandbox.server import SandboxServer, serve
+from bridge.sandbox.state import SandboxState
 
-__all__ = ["Durations", "FaultRule", "SandboxConfig", "SandboxServer"]
+__all__ = ["Durations", "FaultRule", "SandboxConfig", "SandboxServer", "SandboxState", "serve"]

@@ -27,6 +27,7 @@ from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
 from bridge.sandbox import (
+    quirks,
     routes_artifacts,
     routes_jobs,
     routes_misc,
@@ -54,6 +55,13 @@ ENDPOINT_MODULES = (
     routes_misc,
 )
 HANG_SECONDS = 3600.0
+
+
+async def _no_handler(call: Call) -> Any:
+    raise AssertionError("never called")
+
+
+UNKNOWN = Endpoint("GET", "/{rest:path}", _no_handler, None)
 
 
 class DroppedConnectionError(ConnectionAbortedError):
@@ -186,9 +194,18 @@ class Pipeline:
             self.log(ex, ex.status)
             if rule is not None and rule.respond_latency_ms:
                 await asyncio.sleep(rule.respond_latency_ms / 1000)
-            return JSONResponse(ex.body, status_code=ex.status, headers=ex.headers)
+            body = quirks.apply(ex.body) if self.state.config.quirks else ex.body
+            return JSONResponse(body, status_code=ex.status, headers=ex.headers)
 
         return view
+
+    async def unknown(self, request: Request) -> Response:
+        """No such route: a 404 in the envelope (code not_found), logged like any request."""
+        ex = Exchange(request, UNKNOWN)
+        err = SandboxError("not_found", f"No route {ex.method} {request.url.path}.", status=404)
+        headers = {**self.state.limiter.peek(ex.bucket), "X-Request-Id": ex.request_id}
+        self.log(ex, 404)
+        return JSONResponse(err.body(ex.request_id), status_code=404, headers=headers)
 
     async def handle(self, ex: Exchange, rule: FaultRule | None) -> None:
         state, endpoint = self.state, ex.endpoint
@@ -236,12 +253,6 @@ class Pipeline:
             state.idempotency.remember(account, str(key), Stored(fingerprint, ex.status, ex.body))
 
 
-async def _unknown(request: Request) -> Response:
-    request_id = str(uuid.uuid4())
-    err = SandboxError("not_found", f"No route {request.method} {request.url.path}", status=404)
-    return JSONResponse(err.body(request_id), status_code=404, headers={"X-Request-Id": request_id})
-
-
 def _quiet_injected_drops() -> None:
     logger = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, _QuietDrops) for f in logger.filters):
@@ -257,7 +268,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
         for ep in module.ENDPOINTS
     ]
     api_routes.append(
-        Route("/{rest:path}", _unknown, methods=["GET", "POST", "PATCH", "DELETE", "PUT"])
+        Route("/{rest:path}", pipeline.unknown, methods=["GET", "POST", "PATCH", "DELETE", "PUT"])
     )
     app = Starlette(
         routes=[

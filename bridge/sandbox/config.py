@@ -58,7 +58,6 @@ class Durations(BaseModel):
     coverage: float = 8.0
     avatar: float = 5.0
     voice_modification: float = 4.0
-    series_bible: float = 5.0
 
 
 class SandboxConfig(BaseModel):
@@ -71,5 +70,6 @@ class SandboxConfig(BaseModel):
     accept_any_key: bool = True  # any well-formed key authenticates (else only minted keys)
     any_key_scopes: list[str] | None = None  # scopes of such keys; None: every scope
     recording_available: bool = True  # finalize audio finds a recording (else needs_recording)
+    quirks: bool = False  # production quirks from FIELD-NOTES.md (see bridge.sandbox.quirks)
     faults: list[FaultRule] = Field(default_factory=list)
     durations: Durations = Field(default_factory=Durations)

@@ -120,6 +120,10 @@ def control_routes(state: SandboxState) -> list[Route]:
         state.config.recording_available = bool((await _json(request))["available"])
         return {"available": state.config.recording_available}
 
+    async def put_quirks(request: Request) -> Any:
+        state.config.quirks = bool((await _json(request))["enabled"])
+        return {"enabled": state.config.quirks}
+
     async def reset_ratelimit(request: Request) -> Any:
         state.limiter.reset()
         return {"reset": True}
@@ -140,6 +144,7 @@ def control_routes(state: SandboxState) -> list[Route]:
         Route("/credits", _guard(put_credits), methods=["PUT"]),
         Route("/capabilities/sources/{type}", _guard(put_source_availability), methods=["PUT"]),
         Route("/recording", _guard(put_recording), methods=["PUT"]),
+        Route("/quirks", _guard(put_quirks), methods=["PUT"]),
         Route("/ratelimit", _guard(reset_ratelimit), methods=["DELETE"]),
         Route("/reset", _guard(reset), methods=["POST"]),
     ]

@@ -1,7 +1,8 @@
 """The sandbox's in-memory Story API account: every resource and its lazily advanced state.
 
 One account: every key shares the world. Resource behaviour lives in one mixin per concern
-(world_projects, world_sources, world_plans, world_jobs, world_artifacts, world_script); the shared
+(world_projects, world_sources, world_plans, world_jobrun + world_jobs, world_artifact_core,
+world_artifacts, world_media, world_script); the shared
 records, indexes, scheduler and ledger in world_state / world_base. Each public method takes the
 world lock and first applies every transition due by the sandbox clock, so reads always agree.
 """
@@ -12,6 +13,8 @@ from typing import Any
 
 from bridge.sandbox.clock import SandboxClock
 from bridge.sandbox.config import SandboxConfig
+from bridge.sandbox.world_artifacts import ArtifactOpsMixin
+from bridge.sandbox.world_media import MediaMixin
 from bridge.sandbox.world_plans import PlansMixin
 from bridge.sandbox.world_projects import ProjectsMixin
 from bridge.sandbox.world_script import ScriptMixin
@@ -20,7 +23,7 @@ from bridge.sandbox.world_sources import SourcesMixin
 MAX_INLINE_BYTES = 1_000_000
 
 
-class World(ProjectsMixin, SourcesMixin, PlansMixin, ScriptMixin):
+class World(ProjectsMixin, SourcesMixin, PlansMixin, ScriptMixin, MediaMixin, ArtifactOpsMixin):
     """`World(config, clock)`; the app holds one and hands it to every endpoint as `call.world`."""
 
     def __init__(self, config: SandboxConfig, clock: SandboxClock) -> None:

@@ -1,4 +1,4 @@
-"""Post-creation operations on a READY table read: finalize, video, recast, coverage, music, sfx.
+"""Post-creation operations on a READY table read: finalize (audio, video), recast, cast, avatars.
 
 None creates a revision or moves a share URL. Paid ones (finalize audio 6, video 12) are replay-safe:
 while a run is in flight or complete, asking again returns its status without a second charge.
@@ -9,11 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.sandbox.errors import SandboxError
+from bridge.sandbox.world_artifact_core import ArtifactsMixin
 from bridge.sandbox.world_base import iso
-from bridge.sandbox.world_content import coverage_report
-from bridge.sandbox.world_jobs import JobsMixin
 from bridge.sandbox.world_state import ArtifactRec, view
-from schemas.requests import ArtifactMusic, ArtifactSfx, ArtifactVoice
+from schemas.requests import ArtifactVoice
 
 FINALIZE_AUDIO_CREDITS = 6
 FINALIZE_VIDEO_CREDITS = 12
@@ -22,7 +21,7 @@ VIDEO_IN_FLIGHT = ("queued", "rendering", "complete")
 RECORDING_MS = 184_000
 
 
-class ArtifactOpsMixin(JobsMixin):
+class ArtifactOpsMixin(ArtifactsMixin):
     def _staged(
         self, art: ArtifactRec, start: float, step: float, stages: list[str], apply: Any
     ) -> None:
@@ -69,6 +68,8 @@ class ArtifactOpsMixin(JobsMixin):
                     )
                     audio["recordingDurationMs"] = RECORDING_MS
                     audio["finalize"]["completedAt"] = iso(at)
+                    # Seen in production: finalize may already carry the URL (nothing to poll).
+                    audio["finalize"]["recordingUrl"] = audio["recordingUrl"]
 
             self._staged(
                 art,
@@ -127,8 +128,9 @@ class ArtifactOpsMixin(JobsMixin):
     def get_cast(self, artifact_id: str) -> dict[str, Any]:
         with self.lock:
             self.sync()
-            art = self._artifact(artifact_id)
-            voice_map = art.body["manifest"]["audio"].get("voiceMap") or {}
+            art = self._artifact(artifact_id, ready=False)  # reads work mid-refine
+            manifest = art.body["manifest"] or {"audio": {}}
+            voice_map = manifest["audio"].get("voiceMap") or {}
             cast = []
             for character, gender in art.cast:
                 voice = voice_map.get(character, {})
@@ -223,143 +225,3 @@ class ArtifactOpsMixin(JobsMixin):
                 avatars = [self._queue_avatar(art, c, None, now) for c, _ in art.cast]
             self.stamp(art.body, now)
             return {"artifactId": art.id, "voiceMap": view(voice_map), "avatars": avatars}
-
-    # -- coverage -------------------------------------------------------------------------------
-
-    def start_coverage(self, artifact_id: str, focus: str | None) -> dict[str, Any]:
-        with self.lock:
-            now = self.sync()
-            art = self._artifact(artifact_id)
-            report_id = self.ids.next("cmcov")
-            record: dict[str, Any] = {
-                "id": report_id,
-                "reportId": report_id,
-                "artifactId": art.id,
-                "status": "generating",
-                "focusPrompt": focus,
-                "report": None,
-                "createdAt": iso(now),
-                "completedAt": None,
-            }
-            art.coverage.append(record)
-
-            def complete(at: float) -> None:
-                record.update(status="complete", report=coverage_report(focus), completedAt=iso(at))
-
-            self.scheduler.at(now + self.durations.coverage, complete)
-            return {"reportId": report_id, "status": "generating"}
-
-    def get_coverage(self, artifact_id: str, report_id: str | None) -> dict[str, Any] | None:
-        with self.lock:
-            self.sync()
-            art = self._artifact(artifact_id, ready=False)
-            if report_id:
-                for record in art.coverage:
-                    if record["reportId"] == report_id:
-                        return view(record)
-                raise SandboxError(
-                    "validation_failed",
-                    f"reportId: {report_id} is not a coverage report of artifact {artifact_id}",
-                    details={"field": "reportId"},
-                )
-            return view(art.coverage[-1]) if art.coverage else None
-
-    # -- music and sfx --------------------------------------------------------------------------
-
-    def post_music(self, artifact_id: str, req: ArtifactMusic) -> dict[str, Any]:
-        with self.lock:
-            now = self.sync()
-            art = self._artifact(artifact_id)
-            music = art.music
-            if req.sceneIndex is not None:
-                if req.sceneIndex >= music["totalScenes"]:
-                    raise SandboxError(
-                        "validation_failed",
-                        f"sceneIndex: {req.sceneIndex} is out of range (0..{music['totalScenes'] - 1})",
-                        details={"field": "sceneIndex"},
-                    )
-                direction = art.scene_directions.setdefault(
-                    req.sceneIndex,
-                    {"sceneIndex": req.sceneIndex, "prompt": None, "weight": 0.5, "enabled": True},
-                )
-                for name in ("prompt", "weight", "enabled"):
-                    if getattr(req, name) is not None:
-                        direction[name] = getattr(req, name)
-                video = art.body["manifest"]["video"]
-                if video["status"] == "complete":
-                    video["status"] = "stale"
-                self.stamp(art.body, now)
-                return {
-                    "artifactId": art.id,
-                    "status": "ready",
-                    "sceneIndex": req.sceneIndex,
-                    "adaptiveSceneDirection": dict(direction),
-                }
-            percent = req.musicCoveragePercent
-            if percent is None:
-                percent = music["coveragePercent"] if music["coveragePercent"] is not None else 0.35
-            elif percent > 1:
-                percent = percent / 100
-            music.update(status="generating", coveragePercent=max(0.0, min(1.0, float(percent))))
-            music["generation"] = music.get("generation", 0) + 1
-            generation = music["generation"]
-
-            def ready(_at: float) -> None:
-                if music["generation"] == generation:
-                    music["status"] = "ready"
-
-            self.scheduler.at(now + self.durations.music, ready)
-            return {
-                "artifactId": art.id,
-                "status": "generating",
-                "coveragePercent": music["coveragePercent"],
-                "totalScenes": music["totalScenes"],
-            }
-
-    def get_music(self, artifact_id: str) -> dict[str, Any]:
-        with self.lock:
-            self.sync()
-            art = self._artifact(artifact_id)
-            music = art.music
-            return {
-                "artifactId": art.id,
-                "status": music["status"],
-                "coveragePercent": music["coveragePercent"],
-                "totalScenes": music["totalScenes"],
-                "scenes": [art.scene_directions[k] for k in sorted(art.scene_directions)],
-            }
-
-    def get_sfx(self, artifact_id: str) -> dict[str, Any]:
-        with self.lock:
-            self.sync()
-            art = self._artifact(artifact_id)
-            return {"artifactId": art.id, "cues": view({"c": art.cues})["c"]}
-
-    def post_sfx(self, artifact_id: str, req: ArtifactSfx) -> dict[str, Any]:
-        with self.lock:
-            now = self.sync()
-            art = self._artifact(artifact_id)
-            fields = req.model_dump(
-                mode="json", exclude_none=True, exclude={"op", "id", "regenerate"}
-            )
-            if req.op.value == "add":
-                cue = {"id": self.ids.next("sfx"), "soundUrl": None, "isDraft": True, **fields}
-                art.cues.append(cue)
-                self.stamp(art.body, now)
-                return {"artifactId": art.id, "cue": dict(cue)}
-            found = next((c for c in art.cues if c["id"] == req.id), None)
-            if found is None:
-                raise SandboxError(
-                    "validation_failed",
-                    f"id: {req.id} is not a sound-effect cue of artifact {artifact_id}",
-                    details={"field": "id"},
-                )
-            if req.op.value == "remove":
-                art.cues.remove(found)
-                self.stamp(art.body, now)
-                return {"artifactId": art.id, "removed": found["id"]}
-            found.update(fields)
-            if req.regenerate:
-                found.update(soundUrl=None, isDraft=True)
-            self.stamp(art.body, now)
-            return {"artifactId": art.id, "cue": dict(found)}

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bridge.sandbox.errors import SandboxError
-from bridge.sandbox.world_artifacts import ArtifactOpsMixin
+from bridge.sandbox.world_artifact_core import ArtifactsMixin
 from bridge.sandbox.world_base import iso
 from bridge.sandbox.world_content import ENTRIES_PER_PAGE, script_entries
 from schemas.requests import ArtifactVoiceModification
@@ -35,7 +35,7 @@ def _int(query: Mapping[str, str], name: str, default: int) -> int:
         raise _bad(name, "must be an integer") from None
 
 
-class ScriptMixin(ArtifactOpsMixin):
+class ScriptMixin(ArtifactsMixin):
     def get_script(self, artifact_id: str, query: Mapping[str, str]) -> dict[str, Any]:
         with self.lock:
             self.sync()
