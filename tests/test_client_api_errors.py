@@ -21,6 +21,12 @@ from tests.fixtures.client import (
 )
 
 
+@pytest.fixture
+def sandbox_config() -> SandboxConfig:
+    """Time moves only when a scenario says so: no race against a fast clock."""
+    return SandboxConfig(manual_clock=True, rate_limit_per_minute=100_000)
+
+
 def key() -> str:
     return str(uuid4())
 
@@ -46,8 +52,7 @@ async def _plan(api: StoryClient, sandbox: Any, *, approve: bool = False) -> str
 async def _artifact(api: StoryClient, sandbox: Any, *, ready: bool) -> str:
     plan_id = await _plan(api, sandbox, approve=True)
     job = (await api.create_job({"storyPlanId": plan_id}, idempotency_key=key())).data
-    if ready:
-        advance_clock(sandbox, 600)
+    advance_clock(sandbox, 600 if ready else 5)  # 5 s: RUNNING, its artifact not ready yet
     job = (await api.get_job(job.id)).data
     if job.artifacts:
         return job.artifacts[0].id
