@@ -177,7 +177,9 @@ def demo(
 ) -> None:
     """Walk the happy path (project, source, plan, approval, job, finalize) on embedded defaults."""
     from bridge.demo import run_demo
+    from bridge.logging import configure_logging
 
+    configure_logging("console", level="WARNING")  # the events are the show
     ok = asyncio.run(run_demo(console, timeout=timeout))
     raise typer.Exit(0 if ok else 1)
 
@@ -188,11 +190,27 @@ def bench(
     projects: int = typer.Option(10, help="Projects the jobs are spread over."),
     rate: int = typer.Option(120, help="API budget, requests per minute."),
     commands: int = typer.Option(300, help="Commands per concurrency level."),
+    speed: float = typer.Option(
+        20.0, help="Sandbox clock speed (poller figures stay in API time)."
+    ),
+    window: float = typer.Option(120.0, help="API seconds over which the jobs become READY."),
 ) -> None:
     """Measure the poller and the command path against the sandbox; print ratios to baselines."""
     from bridge.bench import run_bench
+    from bridge.logging import configure_logging
 
-    asyncio.run(run_bench(console, jobs=jobs, projects=projects, rate=rate, commands=commands))
+    configure_logging("console", level="WARNING")  # the tables are the output
+    asyncio.run(
+        run_bench(
+            console,
+            jobs=jobs,
+            projects=projects,
+            rate=rate,
+            commands=commands,
+            speed=speed,
+            window=window,
+        )
+    )
 
 
 @app.command()

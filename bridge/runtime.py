@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 from typing import Any
 
@@ -150,6 +151,10 @@ class Bridge:
             graceful_timeout=s.shutdown_grace_seconds,
             # The intake drains its own in-flight work first; the connection drain is only a flush.
             drain_timeout=5,
+            # Through our logging (JSON, redacted); per-message access lines only at DEBUG, since
+            # the executor already logs one line per command.
+            logger=logging.getLogger("storybridge.faststream"),
+            log_level=logging.DEBUG,
         )
         await self.broker.connect()
         js: JetStreamContext = self.broker.connection.jetstream()
@@ -195,6 +200,8 @@ class Bridge:
             on_execution=self._observe,
         )
         await self.broker.start()
+        # The server must have our SUBs before anyone is told we are up (else "no responders").
+        await self.broker.connection.flush()
         await self.intake.start()
         log.info(
             "storybridge running",

@@ -92,7 +92,9 @@ def subject_path(kind: str, id: str, project_id: str | None) -> str:
 def _obs(
     resource: str, obj: Any, facet: str | None, status: str, project_id: str | None, **kw: Any
 ) -> Observation:
-    id = str(dig(obj, "id") or kw.pop("id", ""))
+    # An explicit id (the artifact's, for its music/coverage facets) wins over the object's own.
+    explicit = kw.pop("id", None)
+    id = str(explicit or dig(obj, "id") or "")
     return Observation(
         resource=resource,
         id=id,
