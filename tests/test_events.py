@@ -1,0 +1,109 @@
+"""Events out, through the whole bridge: the happy path, replicas sharing watches, take-over."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from itertools import pairwise
+from typing import Any
+
+from cloudevents.core.formats.json import JSONFormat
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from rich.console import Console
+
+from bridge.demo import EventWaiter, walk_happy_path
+from tests.fixtures.bridge import SUBJECTS, StartBridge
+
+HAPPY_PATH_ORDER = {
+    "plan": ["plan.pending", "plan.running", "plan.requires_approval", "plan.approved"],
+    "job": ["job.reserved", "job.running", "job.ready"],
+    "artifact": ["artifact.running", "artifact.ready"],
+    "finalize": ["artifact.finalize.queued", "artifact.finalize.complete"],
+}
+
+
+class Recorder:
+    """Every message on {p}.evt.>, with its headers."""
+
+    def __init__(self) -> None:
+        self.messages: list[Msg] = []
+        self._arrived = asyncio.Condition()
+
+    async def on_msg(self, msg: Msg) -> None:
+        async with self._arrived:
+            self.messages.append(msg)
+            self._arrived.notify_all()
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Wait until `predicate()` holds over the messages so far; False if `timeout` passes first."""
+        try:
+            async with asyncio.timeout(timeout), self._arrived:
+                await self._arrived.wait_for(predicate)
+        except TimeoutError:
+            return False
+        return True
+
+    def resource_events(self) -> list[tuple[str, dict[str, Any]]]:
+        out = []
+        for msg in self.messages:
+            if ".command." not in msg.subject:
+                out.append(
+                    (msg.subject.removeprefix(f"{SUBJECTS.prefix}.evt."), json.loads(msg.data))
+                )
+        return out
+
+
+def _in_order(seen: list[str], expected: list[str]) -> bool:
+    """`expected` appears in `seen` as a subsequence (polling may skip a short-lived state)."""
+    it = iter(seen)
+    return all(any(s == e for s in it) for e in expected)
+
+
+async def test_happy_path_publishes_the_contract_events_in_order(
+    start_bridge: StartBridge, nc: NatsClient
+) -> None:
+    """Plan, job, artifact and finalize events arrive in order, as valid CloudEvents with unique ids."""
+    await start_bridge()
+    recorder = Recorder()
+    waiter = EventWaiter(Console(quiet=True))
+    await nc.subscribe(SUBJECTS.event(">"), cb=recorder.on_msg)
+    await nc.subscribe(SUBJECTS.event(">"), cb=waiter.on_msg)
+
+    await walk_happy_path(nc, SUBJECTS, Console(quiet=True), waiter, timeout=60)
+    await asyncio.sleep(0.5)
+
+    events = recorder.resource_events()
+    subjects = [s for s, _ in events]
+    finals = [s for s in subjects if s.startswith("artifact.finalize.")]
+    assert _in_order([s for s in subjects if s.startswith("plan.")], HAPPY_PATH_ORDER["plan"][2:])
+    assert _in_order([s for s in subjects if s.startswith("job.")], HAPPY_PATH_ORDER["job"])
+    assert _in_order(
+        [s for s in subjects if s.startswith("artifact.") and s.count(".") == 1],
+        HAPPY_PATH_ORDER["artifact"],
+    )
+    assert _in_order(finals, HAPPY_PATH_ORDER["finalize"])
+
+    ids = []
+    for msg in recorder.messages:
+        event = JSONFormat().read(None, msg.data)  # raises unless it is valid CloudEvents 1.0
+        attributes = event.get_attributes()
+        assert attributes["specversion"] == "1.0"
+        assert msg.headers is not None
+        assert msg.headers["Nats-Msg-Id"] == attributes["id"]
+        assert msg.headers["Content-Type"] == "application/cloudevents+json"
+        assert attributes["type"].startswith("studio.sleeperhit.story.")
+        ids.append(attributes["id"])
+    assert len(ids) == len(set(ids))
+
+    # previousStatus chains per resource+facet, starting from null.
+    chains: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+    for _, event in events:
+        data = event["data"]
+        if "status" in data:
+            chains.setdefault((data["id"], data.get("facet")), []).append(data)
+    for chain in chains.values():
+        assert chain[0]["previousStatus"] is None
+        for before, after in pairwise(chain):
+            assert after["previousStatus"] == before["status"]
