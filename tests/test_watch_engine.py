@@ -41,9 +41,11 @@ class ToyProvider:
         self.status: dict[str, str] = {}
         self.failing: set[str] = set()
         self.reads = 0
+        self.batches: list[set[str]] = []
 
     async def read(self, specs: Sequence[WatchSpec]) -> dict[str, Snapshot | ReadError]:
         self.reads += 1
+        self.batches.append({spec.id for spec in specs})
         out: dict[str, Snapshot | ReadError] = {}
         for spec in specs:
             if spec.id in self.failing:
@@ -53,6 +55,9 @@ class ToyProvider:
             else:
                 out[spec.key] = Snapshot({"id": spec.id, "status": self.status[spec.id]})
         return out
+
+    def batch_key(self, spec: WatchSpec) -> str | None:
+        return spec.parents.get("group")
 
     def observe(self, spec: WatchSpec, snapshot: Snapshot) -> list[Observation]:
         status = snapshot.data["status"]
@@ -223,6 +228,28 @@ async def test_changes_are_published_in_order_with_previous_status_chained(
         assert headers["Nats-Msg-Id"] == doc["id"]
         assert headers["Content-Type"] == "application/cloudevents+json"
     assert len({e["id"] for e, _ in got}) == 3
+
+
+async def test_watches_sharing_a_batch_key_are_always_read_together(
+    engine: WatchEngine, toy: ToyProvider, js: JetStreamContext
+) -> None:
+    """Added at different moments (so due at different moments), a group is still read as one:
+    the first of them to fall due brings the others, which one list call would serve."""
+    group = {"g1", "g2", "g3"}
+    for n, id in enumerate(sorted(group), start=1):
+        toy.status[id] = "pending"
+        await engine.add(WatchSpec(provider="toy", kind="thing", id=id, parents={"group": "g"}))
+        await until(lambda n=n: _count(js, n))
+        await asyncio.sleep(0.02)
+    toy.status["solo"] = "pending"
+    await engine.add(spec("solo"))
+    settled = len(toy.batches)
+    toy.status["g2"] = "running"
+    await until(lambda: _has(js, "running"))
+    await until(lambda: len(toy.batches) >= settled + 5)
+    for batch in toy.batches[settled:]:
+        assert batch & group in (set(), group), batch
+    assert any("solo" in batch for batch in toy.batches[settled:])
 
 
 async def test_terminal_watch_is_done_and_polling_stops(

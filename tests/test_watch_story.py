@@ -199,6 +199,37 @@ async def test_job_watched_to_ready_publishes_job_then_artifact_events_in_order(
     assert first["data"]["snapshot"]["id"] == job_id
 
 
+async def test_jobs_of_one_project_are_read_by_listing_the_project(
+    engine: WatchEngine, story_client: Any, sandbox: Any, js: JetStreamContext
+) -> None:
+    """Three watched jobs of one project cost one `GET /story-jobs?projectId=` per poll, not a GET
+    per job, and every job and artifact event still arrives."""
+    pid, plan_id = await approved_plan(story_client)
+    jobs = [
+        str(
+            (await story_client.create_job({"storyPlanId": plan_id}, idempotency_key=key())).raw[
+                "job"
+            ]["id"]
+        )
+        for _ in range(3)
+    ]
+    sandbox.control.delete("/requests")
+    for job_id in jobs:
+        await engine.add(spec("job", job_id, projectId=pid))
+    await until(lambda: engine.snapshot().active == 0, limit=60)
+    log = sandbox.control.get("/requests", params={"path": "/story-jobs*"}).json()["requests"]
+    paths = [r["path"] for r in log if r["method"] == "GET"]
+    # A watch's very first read may be its own (its companions were not added yet); after that
+    # the project's listing serves all three.
+    assert all(paths.count(f"/story-jobs/{job_id}") <= 1 for job_id in jobs), paths
+    assert paths.count("/story-jobs") >= 2, paths
+    evts = await events(js)
+    for job_id in jobs:
+        assert of(evts, job_id)[-1] == "ready"
+    artifacts = {e["data"]["id"] for e in evts if e["data"]["resource"] == "artifact"}
+    assert len(artifacts) == len(jobs)
+
+
 async def test_plan_is_followed_through_requires_approval_to_approved(
     engine: WatchEngine, story_client: Any, js: JetStreamContext
 ) -> None:

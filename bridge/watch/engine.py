@@ -203,14 +203,20 @@ class WatchEngine:
         """Start a read for every due watch we own; reads run as tasks so one slow provider (or a
         Retry-After wait inside the client) never holds up the others or the outbox flushes."""
         now = time.time()
-        due: dict[str, list[WatchSpec]] = {}
+        due: dict[str, set[str]] = {}
+        pollable: dict[str, list[WatchSpec]] = {}
         records = self.store.records()
         live = {record.spec.key for record, _ in records}
         for key in [k for k in self._schedules if k not in live]:
             del self._schedules[key]
+        busy: set[tuple[str, str]] = set()  # (provider, batch key) with a read under way
         for record, _rev in records:
             key = record.spec.key
             if key in self._inflight:
+                provider = self.providers.get(record.spec.provider)
+                group = provider.batch_key(record.spec) if provider is not None else None
+                if group is not None:
+                    busy.add((record.spec.provider, group))
                 continue
             if not self.leases.owns_key(key):
                 self._schedules.pop(key, None)
@@ -222,15 +228,19 @@ class WatchEngine:
                 await self._expire(record, _rev, now)
                 continue
             sched = self._schedules.setdefault(key, Schedule(next_at=now, failures=record.failures))
+            pollable.setdefault(record.spec.provider, []).append(record.spec)
             if sched.next_at <= now:
-                due.setdefault(record.spec.provider, []).append(record.spec)
-        size = self.settings.batch_size
-        for name, specs in due.items():
+                due.setdefault(record.spec.provider, set()).add(key)
+        for name, keys in due.items():
             provider = self.providers.get(name)
             if provider is None:
                 continue
-            for start in range(0, len(specs), size):
-                batch = specs[start : start + size]
+            idle = [
+                spec
+                for spec in pollable[name]
+                if (name, provider.batch_key(spec) or "") not in busy
+            ]
+            for batch in _batches(provider, idle, keys, self.settings.batch_size):
                 self._inflight.update(s.key for s in batch)
                 task = asyncio.create_task(self._poll_batch(provider, batch))
                 self._batches.add(task)
@@ -390,6 +400,34 @@ class WatchEngine:
         for kind, count in snap.by_kind.items():
             self.metrics.set_watches_active(kind, count)
         self.metrics.set_poll_lag(snap.max_poll_lag)
+
+
+def _batches(
+    provider: Provider, pollable: list[WatchSpec], due: set[str], size: int
+) -> list[list[WatchSpec]]:
+    """The due watches, plus every watch sharing a `batch_key` with one of them (the same list
+    call reads them all, so polling them early costs nothing), cut into batches of about `size`
+    that never split a group. The caller leaves out groups with a read under way: their due
+    members wait for it and go together in the next one, instead of a read each."""
+    groups: dict[str | None, list[WatchSpec]] = {}
+    keys = {spec.key: provider.batch_key(spec) for spec in pollable}
+    wanted = {keys[key] for key in due if keys.get(key) is not None}
+    for spec in pollable:
+        group = keys[spec.key]
+        if spec.key in due or (group is not None and group in wanted):
+            groups.setdefault(group, []).append(spec)
+    batches: list[list[WatchSpec]] = []
+    current: list[WatchSpec] = []
+    for group, specs in groups.items():
+        chunks = [specs] if group is not None else [[s] for s in specs]
+        for chunk in chunks:
+            if current and len(current) + len(chunk) > size:
+                batches.append(current)
+                current = []
+            current.extend(chunk)
+    if current:
+        batches.append(current)
+    return batches
 
 
 def _merge(old: WatchSpec, new: WatchSpec) -> WatchSpec:

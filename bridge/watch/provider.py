@@ -27,6 +27,11 @@ class Provider(Protocol):
         """Read every spec, keyed by `spec.key`. A missing key counts as a failed read."""
         ...
 
+    def batch_key(self, spec: WatchSpec) -> str | None:
+        """Watches sharing a key are read by one call (a list endpoint), so the engine polls them
+        together as soon as one of them is due; None for a watch read on its own."""
+        ...
+
     def observe(self, spec: WatchSpec, snapshot: Snapshot) -> list[Observation]:
         """Every facet state in `snapshot` that this watch follows, in publishing order."""
         ...

@@ -1,8 +1,9 @@
 """The Story API behind the watch engine's `Provider` seam.
 
 Reads go through `StoryClient` at `Priority.POLL`, so the shared rate budget keeps commands first
-and honours Retry-After. Several watched sources or plans of one project are read with one list
-call; jobs and artifacts are read one by one (a job's own GET carries its artifacts and manifests).
+and honours Retry-After. Several watched sources, plans or jobs of one project are read with one
+list call (`batch_key` makes the engine poll them together); artifacts, and anything the listing
+does not show, are read one by one.
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ INTERVALS: dict[str, tuple[float, float]] = {
     "job": (5.0, 15.0),
     "artifact": (3.0, 15.0),
 }
-LIST_ITEMS = {"source": "sources", "plan": "plans"}
+LIST_ITEMS = {"source": "sources", "plan": "plans", "job": "jobs"}
+LIST_PAGE = 100  # the API's largest page
+# Further pages are read only while they could replace two or more single reads, and at most this
+# many in all: a project with a long history must not cost more than reading its watches singly.
+MAX_LIST_PAGES = 5
 Result = Snapshot | ReadError
 
 
@@ -48,8 +53,13 @@ class StoryProvider:
         self.source = (base_url or str(getattr(client, "base_url", ""))).rstrip("/")
         self.batch_min = batch_min
         self._gate = asyncio.Semaphore(concurrency)
+        self._listable = set(LIST_ITEMS)  # a kind leaves once its listing proves too thin
 
     # -- reading ---------------------------------------------------------------------------------
+
+    def batch_key(self, spec: WatchSpec) -> str | None:
+        project = spec.parents.get("projectId")
+        return f"{spec.kind}:{project}" if spec.kind in self._listable and project else None
 
     async def read(self, specs: Sequence[WatchSpec]) -> dict[str, Result]:
         out: dict[str, Result] = {}
@@ -57,7 +67,7 @@ class StoryProvider:
         groups: dict[tuple[str, str], list[WatchSpec]] = {}
         for spec in specs:
             project = spec.parents.get("projectId")
-            if spec.kind in LIST_ITEMS and project:
+            if spec.kind in self._listable and project:
                 groups.setdefault((spec.kind, project), []).append(spec)
             else:
                 singles.append(spec)
@@ -65,27 +75,50 @@ class StoryProvider:
             if len(group) < self.batch_min:
                 singles.extend(group)
                 continue
-            found = await self._list(kind, project)
+            found = await self._list(kind, project, {spec.id for spec in group})
             for spec in group:
                 if isinstance(found, ReadError):
                     out[spec.key] = found
                 elif spec.id in found:
                     out[spec.key] = Snapshot(found[spec.id])
                 else:
-                    singles.append(spec)  # beyond the first page, or just created
+                    singles.append(spec)  # beyond the pages read, just created, or too thin
         results = await asyncio.gather(*(self._read_one(spec) for spec in singles))
         out.update({spec.key: res for spec, res in zip(singles, results, strict=True)})
         return out
 
-    async def _list(self, kind: str, project: str) -> dict[str, Any] | ReadError:
-        call = self.client.list_sources if kind == "source" else self.client.list_plans
-        try:
-            async with self._gate:
-                resp = await call(project, limit=100, priority=POLL)
-        except StoryApiError as err:
-            return _read_error(err)
-        items = (resp.raw or {}).get(LIST_ITEMS[kind]) or []
-        return {str(item.get("id")): item for item in items if isinstance(item, dict)}
+    async def _list(self, kind: str, project: str, wanted: set[str]) -> dict[str, Any] | ReadError:
+        """The listed items of `project` whose id is in `wanted`, reading pages while they pay."""
+        found: dict[str, Any] = {}
+        cursor: str | None = None
+        for _ in range(MAX_LIST_PAGES):
+            try:
+                async with self._gate:
+                    resp = await self._list_page(kind, project, cursor)
+            except StoryApiError as err:
+                return found or _read_error(err)
+            raw = resp.raw if isinstance(resp.raw, dict) else {}
+            for item in raw.get(LIST_ITEMS[kind]) or []:
+                if not isinstance(item, dict) or str(item.get("id")) not in wanted:
+                    continue
+                if not _complete(kind, item):
+                    log.info("listing lacks what a watch follows, reading singly", kind=kind)
+                    self._listable.discard(kind)
+                    return found
+                found[str(item["id"])] = item
+            cursor = raw.get("nextCursor")
+            if not cursor or len(wanted - found.keys()) < 2:
+                break
+        return found
+
+    async def _list_page(self, kind: str, project: str, cursor: str | None) -> Any:
+        c = self.client
+        if kind == "job":
+            return await c.list_jobs(
+                project_id=project, cursor=cursor, limit=LIST_PAGE, priority=POLL
+            )
+        call = c.list_sources if kind == "source" else c.list_plans
+        return await call(project, cursor=cursor, limit=LIST_PAGE, priority=POLL)
 
     async def _read_one(self, spec: WatchSpec) -> Result:
         try:
@@ -161,6 +194,12 @@ class StoryProvider:
                             parents={"projectId": pid},
                             origin="discovery",
                         )
+
+
+def _complete(kind: str, item: dict[str, Any]) -> bool:
+    """A listed job without its `artifacts` (a leaner listing) would hide artifact changes: such
+    an item is read again on its own."""
+    return kind != "job" or "artifacts" in item
 
 
 def _body(resp: Any, envelope: str) -> Any:
