@@ -191,7 +191,7 @@ def bench(
     rate: int = typer.Option(120, help="API budget, requests per minute."),
     commands: int = typer.Option(300, help="Commands per concurrency level."),
     speed: float = typer.Option(
-        20.0, help="Sandbox clock speed (poller figures stay in API time)."
+        10.0, help="Sandbox clock speed (poller figures stay in API time)."
     ),
     window: float = typer.Option(120.0, help="API seconds over which the jobs become READY."),
 ) -> None:

@@ -1,0 +1,123 @@
+"""`storybridge bench` end to end with tiny parameters: every figure measured, none judged.
+
+No assertion here is about speed: only that each figure exists, is finite and positive, and that
+the baselines (the naive poller, the raw responder) really ran beside the bridge.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from bridge.bench import run_bench
+from bridge.bench_common import SandboxTimeBudget, Stats, api_seconds, percentile
+from bridge.sandbox.clock import SandboxClock
+
+JOBS, PROJECTS, COMMANDS = 12, 2, 10
+
+
+def positive(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value) and value > 0
+
+
+@pytest.fixture(scope="module")
+def report() -> tuple[dict[str, Any], str]:
+    """One tiny bench run shared by the module's tests (it takes a few seconds)."""
+    import asyncio
+
+    out = io.StringIO()
+    console = Console(file=out, width=120, force_terminal=False)
+    figures = asyncio.run(
+        run_bench(
+            console,
+            jobs=JOBS,
+            projects=PROJECTS,
+            rate=120,
+            commands=COMMANDS,
+            speed=50.0,
+            window=10.0,
+            lead=40.0,
+            concurrency=(1, 4),
+        )
+    )
+    return figures, out.getvalue()
+
+
+def test_both_pollers_see_every_job_ready(report: tuple[dict[str, Any], str]) -> None:
+    """The bridge and the naive poller each detect all jobs, with positive finite latencies."""
+    poller = report[0]["poller"]
+    for name in ("bridge", "naive"):
+        figures = poller[name]
+        assert figures["detected"] == JOBS, name
+        assert figures["latency_seconds"]["count"] == JOBS, name
+        for key in ("p50", "p95", "max"):
+            assert positive(figures["latency_seconds"][key]), (name, key)
+
+
+def test_poller_calls_come_from_the_sandbox_log(report: tuple[dict[str, Any], str]) -> None:
+    """Both pollers made API calls in their window, none rejected, and each read every job."""
+    poller = report[0]["poller"]
+    for name in ("bridge", "naive"):
+        figures = poller[name]
+        assert figures["calls"] > 0, name
+        assert figures["rejected_429"] == 0, name
+        assert positive(figures["calls_per_minute"]), name
+        assert positive(figures["window_api_seconds"]), name
+    assert poller["naive"]["calls"] >= JOBS  # one GET per job at the very least
+
+
+def test_poller_ratios_are_finite(report: tuple[dict[str, Any], str]) -> None:
+    """Every bridge/naive ratio was computed from two measured figures."""
+    for key, value in report[0]["poller"]["ratio"].items():
+        assert positive(value), key
+
+
+def test_command_path_and_its_baseline_both_ran(report: tuple[dict[str, Any], str]) -> None:
+    """At each concurrency the bridge and the raw responder served every command without failure."""
+    commands = report[0]["commands"]
+    assert set(commands) == {"1", "4"}
+    for level, pair in commands.items():
+        for name in ("bridge", "baseline"):
+            run = pair[name]
+            assert (run["count"], run["failures"]) == (COMMANDS, 0), (level, name)
+            assert positive(run["commands_per_second"]), (level, name)
+            assert positive(run["latency_ms"]["p50"]), (level, name)
+            assert positive(run["latency_ms"]["p99"]), (level, name)
+        for key, value in pair["ratio"].items():
+            assert positive(value), (level, key)
+
+
+def test_the_report_prints_header_tables_and_ratios(report: tuple[dict[str, Any], str]) -> None:
+    """The printed output names the machine, both tables and both ratio rows."""
+    figures, text = report
+    assert f"{figures['machine']['cores']} cores" in text
+    assert "Poller:" in text and "Command path:" in text
+    assert "bridge / naive" in text and "bridge / baseline" in text
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    """p50 of 1..10 is 5, p95 is 10; an empty sample gives NaN, not an error."""
+    values = [float(v) for v in range(10, 0, -1)]
+    assert (percentile(sorted(values), 50), percentile(sorted(values), 95)) == (5.0, 10.0)
+    assert Stats.of(values).max == 10.0
+    assert math.isnan(Stats.of([]).p50)
+
+
+def test_api_timestamps_convert_to_sandbox_seconds() -> None:
+    """The sandbox's ISO timestamps map back to seconds since its EPOCH."""
+    assert api_seconds("2026-05-29T10:00:04.250Z") == pytest.approx(4.25)
+
+
+async def test_sandbox_time_budget_paces_per_sandbox_minute() -> None:
+    """On a x600 clock a 3/min budget makes the 4th request wait one sandbox minute, not a wall one."""
+    clock = SandboxClock(speed=600.0)
+    budget = SandboxTimeBudget(3, clock)
+    for _ in range(3):
+        assert await budget.acquire() < 1.0  # sandbox seconds
+    waited = await budget.acquire()
+    # About 60 sandbox s; sleeping the delay as wall seconds would show ~36,000 here.
+    assert 55.0 <= waited < 18_000.0
