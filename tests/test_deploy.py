@@ -313,8 +313,8 @@ def test_prod_scrapes_metrics_and_uses_an_external_nats() -> None:
     assert "StatefulSet" not in kinds(objs)
 
 
-def test_deploy_readme_documents_every_setting() -> None:
-    """deploy/README.md's settings table has a row for every environment name Settings reads."""
-    text = (ROOT / "deploy" / "README.md").read_text()
+def test_readme_documents_every_setting() -> None:
+    """The README's settings table has a row for every environment name Settings reads."""
+    text = (ROOT / "README.md").read_text()
     rows = {line.split("`")[1] for line in text.splitlines() if line.startswith("| `")}
     assert settings_env_names() - rows == set()
