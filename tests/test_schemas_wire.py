@@ -18,7 +18,8 @@ from schemas.errors import ERROR_CODES, KNOWN_ERROR_CODES, is_ambiguous
 from schemas.events import CONTENT_TYPE, EVENT_TYPE_PREFIX, CloudEvent, ResourceEventData
 from schemas.outcome import Outcome, OutcomeError
 
-CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "CONTRACT.md"
+CONTRACT = Path(__file__).resolve().parents[1] / "docs" / "CONTRACT.md"
+SHARED_CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "CONTRACT.md"
 TARGET = {"audience": "a", "objective": "o", "outcome": "x"}
 PLAN_BODY = {"target": TARGET, "artifactRequests": [{"type": "table_read"}]}
 
@@ -127,6 +128,13 @@ def _contract_command_names() -> set[str]:
 
 
 class TestCommandRegistry:
+    @pytest.mark.skipif(
+        not SHARED_CONTRACT.exists(), reason="no ../shared checkout beside this one"
+    )
+    def test_the_vendored_contract_is_the_shared_one(self) -> None:
+        """docs/CONTRACT.md is a verbatim copy of the shared contract other teams build on."""
+        assert CONTRACT.read_text() == SHARED_CONTRACT.read_text()
+
     def test_registry_is_exactly_the_contract_table(self) -> None:
         """Every command of CONTRACT.md's table is registered, and nothing else."""
         assert set(COMMAND_MODELS) == _contract_command_names()
