@@ -1,4 +1,5 @@
-"""source.create / source.delete. Inline sources are READY at once; url/pdf ones are watched."""
+"""source.create / source.delete. url/pdf sources are watched through extraction and digest; inline
+ones are READY at once, so only their digest (which a plan should ideally wait for) is watched."""
 
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ async def create(cmd: Any, ctx: CommandContext) -> Reply:
     )
     if str(cmd.type) in ASYNC_TYPES:
         await ctx.watches.watch("source", reply.data.id, project_id=cmd.projectId)
+    else:
+        await ctx.watches.watch(
+            "source", reply.data.id, project_id=cmd.projectId, facets=("digest",)
+        )
     return reply
 
 

@@ -107,3 +107,30 @@ async def test_happy_path_publishes_the_contract_events_in_order(
         assert chain[0]["previousStatus"] is None
         for before, after in pairwise(chain):
             assert after["previousStatus"] == before["status"]
+
+
+async def test_an_inline_source_has_its_digest_followed_to_ready(
+    start_bridge: StartBridge, nc: NatsClient
+) -> None:
+    """An inline source is READY at once (no status events), but its digest is watched: the
+    source.digest events arrive, ending in ready, and no plain source status event."""
+    await start_bridge()
+    recorder = Recorder()
+    await nc.subscribe(SUBJECTS.event("source.>"), cb=recorder.on_msg)
+    project = await nc.request(
+        SUBJECTS.request("project.create"), json.dumps({"name": "digest"}).encode(), timeout=30
+    )
+    project_id = json.loads(project.data)["result"]["project"]["id"]
+    body = {"projectId": project_id, "type": "text", "content": "A lighthouse keeper. " * 40}
+    reply = await nc.request(
+        SUBJECTS.request("source.create"), json.dumps(body).encode(), timeout=30
+    )
+    source_id = json.loads(reply.data)["result"]["source"]["id"]
+
+    def digest_ready() -> bool:
+        return any(m.subject.endswith("source.digest.ready") for m in recorder.messages)
+
+    assert await recorder.wait_for(digest_ready, timeout=60)
+    events = recorder.resource_events()
+    assert {e["data"]["id"] for _, e in events} == {source_id}
+    assert all(subject.startswith("source.digest.") for subject, _ in events)

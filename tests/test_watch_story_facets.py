@@ -75,6 +75,20 @@ def test_source_without_status_is_ready_and_digest_not_started_is_silent() -> No
     assert not is_terminal(s, running)
 
 
+def test_a_digest_not_started_is_followed_unless_the_source_failed() -> None:
+    """The API queues a digest for every READY source, so NOT_STARTED there is not the end; a
+    FAILED source never gets one, so its watch ends."""
+    s = spec("source", projectId="cmp_1")
+    queued = observe(s, Snapshot({"id": "cmq_1", "status": "READY", "digestStatus": "NOT_STARTED"}))
+    failed = observe(
+        s, Snapshot({"id": "cmq_1", "status": "FAILED", "digestStatus": "NOT_STARTED"})
+    )
+    skipped = observe(s, Snapshot({"id": "cmq_1", "status": "READY", "digestStatus": "SKIPPED"}))
+    assert not is_terminal(s, queued)
+    assert is_terminal(s, failed)
+    assert is_terminal(s, skipped)
+
+
 def test_artifact_facets_name_their_subjects() -> None:
     """finalize and video facets map to artifact.finalize.<stage> / artifact.video.<status>."""
     art = artifact(

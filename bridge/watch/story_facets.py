@@ -19,9 +19,11 @@ def _values(statuses: Iterable[Any], *extra: str) -> frozenset[str]:
 
 # The API's terminal sets (schemas.enums), plus, for a WATCH, the states in which nothing is in
 # flight and nothing will move by itself: no finalize/video/music/coverage requested yet, a stale
-# video (re-rendered only on request), a digest that has not started.
+# video (re-rendered only on request). A digest that has not started is NOT among them: the API
+# queues one for every READY source (SKIPPED where it cannot run); only a FAILED source never gets
+# one (see `is_terminal`).
 SOURCE_TERMINAL = _values(enums.SOURCE_TERMINAL)
-DIGEST_TERMINAL = _values(enums.DIGEST_TERMINAL, "not_started")
+DIGEST_TERMINAL = _values(enums.DIGEST_TERMINAL)
 PLAN_TERMINAL = _values(enums.PLAN_TERMINAL)  # REQUIRES_APPROVAL is followed through
 JOB_TERMINAL = _values(enums.JOB_TERMINAL)
 ARTIFACT_TERMINAL = _values(enums.ARTIFACT_TERMINAL)
@@ -182,6 +184,10 @@ def is_terminal(spec: WatchSpec, observations: Sequence[Observation]) -> bool:
         if obs.facet == "revised":
             # A revision lands through a refine job; follow the artifact until it is settled.
             if lower(dig(obs.snapshot, "status"), "ready") not in ARTIFACT_TERMINAL:
+                return False
+            continue
+        if (obs.resource, obs.facet, obs.status) == ("source", "digest", "not_started"):
+            if lower(dig(obs.snapshot, "status"), "ready") != "failed":
                 return False
             continue
         terminal = TERMINAL.get((obs.resource, obs.facet))
