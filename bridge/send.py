@@ -9,18 +9,34 @@ from typing import Any
 
 import nats
 from nats.aio.msg import Msg
+from nats.errors import NoRespondersError
 
 from bridge.nats.streams import Subjects
+
+NO_RESPONDERS_PATIENCE = 10.0  # seconds
 
 
 async def request(
     servers: list[str], subjects: Subjects, command: str, payload: bytes, *, timeout: float
 ) -> dict[str, Any]:
-    """Request/reply: the reply is the outcome document."""
+    """Request/reply: the reply is the outcome document.
+
+    "No responders" is retried for a few seconds: nothing received the request, so re-sending has
+    no effect to duplicate, and a bridge that is starting (or restarting) answers soon after.
+    """
     nc = await nats.connect(servers=servers)
+    deadline = asyncio.get_running_loop().time() + min(timeout, NO_RESPONDERS_PATIENCE)
+    pause = 0.1
     try:
-        reply = await nc.request(subjects.request(command), payload, timeout=timeout)
-        return dict(json.loads(reply.data))
+        while True:
+            try:
+                reply = await nc.request(subjects.request(command), payload, timeout=timeout)
+                return dict(json.loads(reply.data))
+            except NoRespondersError:
+                if asyncio.get_running_loop().time() + pause > deadline:
+                    raise
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 1.0)
     finally:
         await nc.close()
 
