@@ -140,6 +140,7 @@ class Bridge:
             ),
             retry=RetryPolicy(budget_seconds=s.retry_budget_seconds),
             timeout=s.request_timeout_seconds,
+            on_request=self.metrics.observe_api_request if self.metrics is not None else None,
         )
         self.broker = NatsBroker(
             servers,

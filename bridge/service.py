@@ -33,9 +33,31 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
     # Liveness and a (not yet ready) readiness answer from the first second, as Kubernetes expects.
     await http.start()
     try:
-        await bridge.start()
-        await stop.wait()
+        if await _start_unless_stopped(bridge, stop):
+            await stop.wait()
         log.info("shutting down", grace_seconds=settings.shutdown_grace_seconds)
     finally:
         await bridge.stop()
         await http.stop()
+
+
+async def _start_unless_stopped(bridge: Bridge, stop: asyncio.Event) -> bool:
+    """`bridge.start()`, abandoned if `stop` is set first; True when the bridge started.
+
+    Connecting retries forever while NATS is unreachable (the pod stays alive and not ready), so a
+    SIGTERM in that phase must cancel the start instead of waiting for NATS.
+    """
+    starting = asyncio.create_task(bridge.start(), name="bridge-start")
+    stopping = asyncio.create_task(stop.wait(), name="bridge-stop-wait")
+    try:
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        if not starting.done():
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+    if starting.cancelled():
+        return False
+    starting.result()  # a startup error propagates
+    return True

@@ -22,7 +22,7 @@ from bridge.api.keys import ApiKey
 from bridge.api.plans_jobs import PlansJobsMixin
 from bridge.api.projects import ProjectsMixin
 from bridge.api.ratelimit import Priority, RateBudget
-from bridge.api.transport import ApiResponse, RetryPolicy, Transport
+from bridge.api.transport import ApiResponse, RequestHook, RetryPolicy, Transport
 
 __all__ = ["StoryClient"]
 
@@ -34,7 +34,9 @@ class StoryClient(ProjectsMixin, PlansJobsMixin, ArtifactsMixin):
 
     Share one :class:`RateBudget` between every client that uses the same key (the bridge
     creates one per key); ``transport`` is a seam for tests that need an
-    ``httpx.AsyncBaseTransport`` (prefer the real sandbox).
+    ``httpx.AsyncBaseTransport`` (prefer the real sandbox). ``on_request`` is called after
+    every HTTP attempt (retries included) with method, path, status (``None``: no answer) and
+    seconds, e.g. ``Metrics.observe_api_request``.
     """
 
     def __init__(
@@ -47,6 +49,7 @@ class StoryClient(ProjectsMixin, PlansJobsMixin, ArtifactsMixin):
         timeout: float | httpx.Timeout = 30.0,
         limits: httpx.Limits | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        on_request: RequestHook | None = None,
     ) -> None:
         self.key = key if isinstance(key, ApiKey) else ApiKey.parse(key)
         self._transport = Transport(
@@ -57,6 +60,7 @@ class StoryClient(ProjectsMixin, PlansJobsMixin, ArtifactsMixin):
             timeout=timeout,
             limits=limits,
             transport=transport,
+            on_request=on_request,
         )
 
     def __repr__(self) -> str:

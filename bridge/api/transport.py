@@ -18,7 +18,7 @@ import importlib.metadata
 import json as jsonlib
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -35,12 +35,15 @@ from bridge.api.errors import (
 from bridge.api.keys import ApiKey, redact
 from bridge.api.ratelimit import Priority, RateBudget
 
-__all__ = ["ApiResponse", "RetryPolicy", "Transport"]
+__all__ = ["ApiResponse", "RequestHook", "RetryPolicy", "Transport"]
 
 T = TypeVar("T")
 log = structlog.get_logger("bridge.api")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# Called once per HTTP attempt: (method, path, HTTP status or None when no answer, seconds).
+RequestHook = Callable[[str, str, int | None, float], None]
 
 
 def _version() -> str:
@@ -98,9 +101,11 @@ class Transport:
         timeout: float | httpx.Timeout = 30.0,
         limits: httpx.Limits | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        on_request: RequestHook | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._key = key
+        self._on_request = on_request
         self.budget = budget or RateBudget()
         self.retry = retry or RetryPolicy()
         self._http = httpx.AsyncClient(
@@ -192,6 +197,7 @@ class Transport:
     ) -> tuple[httpx.Response | None, StoryApiError | None]:
         """One HTTP exchange. httpx errors become a sanitized TransportError, never re-raised."""
         failure: str | None = None
+        started = time.perf_counter()
         try:
             response = await self._http.request(
                 method, path.lstrip("/"), content=content, params=params, headers=headers
@@ -203,6 +209,7 @@ class Transport:
         except httpx.HTTPError as exc:  # InvalidURL, decoding errors: still no request reprs
             failure = f"{type(exc).__name__}"
         else:
+            self._report(method, path, response.status_code, started)
             log.debug(
                 "api.response",
                 method=method,
@@ -211,9 +218,19 @@ class Transport:
                 request_id=response.headers.get("x-request-id"),
             )
             return response, None
+        self._report(method, path, None, started)
         # Built outside the except block: no __context__ pointing at the httpx exception.
         message = f"{method} {path}: {failure}"
         return None, TransportError(message, method=method, path=path)
+
+    def _report(self, method: str, path: str, status: int | None, started: float) -> None:
+        """Hand one attempt to `on_request`; a failing hook is logged, never fails the call."""
+        if self._on_request is None:
+            return
+        try:
+            self._on_request(method, path, status, time.perf_counter() - started)
+        except Exception:
+            log.exception("api request hook failed", method=method, path=path)
 
 
 def _json_or_none(response: httpx.Response) -> Any:

@@ -21,7 +21,7 @@ from nats.js.kv import KeyValue
 
 from bridge.nats.streams import Subjects
 from bridge.watch.lease import Leases
-from bridge.watch.model import ReadError, Snapshot, WatchRecord, WatchSpec
+from bridge.watch.model import PendingEvent, ReadError, Snapshot, WatchRecord, WatchSpec
 from bridge.watch.outbox import Outbox, PublishFailed
 from bridge.watch.provider import Provider
 from bridge.watch.settings import Schedule, WatchSettings
@@ -77,6 +77,8 @@ class WatchEngine:
         self._tasks: list[asyncio.Task[None]] = []
         self._batches: set[asyncio.Task[None]] = set()
         self._inflight: set[str] = set()  # keys being read right now (never polled twice at once)
+        # Detection latency: key -> {staged event id: the watch's previous read before the change}.
+        self._detected: dict[str, dict[str, float]] = {}
         self._wake = asyncio.Event()
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -107,6 +109,7 @@ class WatchEngine:
                 await task
         self._tasks, self._batches = [], set()
         self._inflight.clear()
+        self._detected.clear()
         if release:
             with contextlib.suppress(Exception):
                 await self.leases.release_all()
@@ -209,6 +212,7 @@ class WatchEngine:
         live = {record.spec.key for record, _ in records}
         for key in [k for k in self._schedules if k not in live]:
             del self._schedules[key]
+            self._detected.pop(key, None)
         busy: set[tuple[str, str]] = set()  # (provider, batch key) with a read under way
         for record, _rev in records:
             key = record.spec.key
@@ -220,6 +224,7 @@ class WatchEngine:
                 continue
             if not self.leases.owns_key(key):
                 self._schedules.pop(key, None)
+                self._detected.pop(key, None)
                 continue
             if record.outbox:
                 await self._flush(key)
@@ -305,6 +310,7 @@ class WatchEngine:
                 record.done, record.done_reason, record.done_at = True, "terminal", now
             if not await self._commit(record, rev):
                 return
+            self._note_detected(key, events, sched.last_read_at)
             await self._flush(key)
         sched.after_read(now, bounds, self.settings, changed=bool(events))
 
@@ -369,29 +375,51 @@ class WatchEngine:
         for _ in range(5):
             entry = self.store.entries.get(key) or await self.store.get(key)
             if entry is None:
+                self._detected.pop(key, None)
                 return
             record, rev = WatchRecord.decode(entry.value), entry.revision
             if not record.outbox:
+                self._detected.pop(key, None)  # published elsewhere (e.g. by a new shard owner)
                 return
             try:
                 await self.outbox.publish_all(record.outbox, now=time.time())
             except PublishFailed as err:
                 log.warning("event publish failed, kept in outbox", key=key, error=str(err))
                 return
+            published_at = time.time()
             published, record.outbox = record.outbox, []
             try:
                 await self.store.save(record, rev)
             except Conflict:
                 await self.store.get(key)
                 continue
-            self._count(published)
+            self._count(published, self._detected.pop(key, {}), published_at)
             return
 
-    def _count(self, published: Sequence[Any]) -> None:
+    def _note_detected(
+        self, key: str, events: Sequence[PendingEvent], previous_read_at: float | None
+    ) -> None:
+        """Remember, for detection latency, the read before the poll that staged `events`.
+
+        Only changes seen by a poll that had a previous read on this replica count: a first
+        sighting (or a watch taken over, or re-armed) has no "before" to measure from.
+        """
+        if self.metrics is None or previous_read_at is None or not events:
+            return
+        self._detected.setdefault(key, {}).update((e.id, previous_read_at) for e in events)
+
+    def _count(
+        self, published: Sequence[PendingEvent], detected: dict[str, float], published_at: float
+    ) -> None:
         if self.metrics is None:
             return
         for event in published:
-            self.metrics.observe_event_published(event.payload.get("type", ""))
+            previous = detected.get(event.id)
+            self.metrics.observe_event_published(
+                event.payload.get("type", ""),
+                previous_poll_at=previous,
+                published_at=published_at if previous is not None else None,
+            )
 
     def _report(self) -> None:
         if self.metrics is None:

@@ -46,12 +46,17 @@ class WatchSettings:
 
 @dataclass
 class Schedule:
-    """When one watch is next due, its current interval and its run of failed reads."""
+    """When one watch is next due, its current interval and its run of failed reads.
+
+    `last_poll_at` is the last poll, read or failed; `last_read_at` the last successful read, i.e.
+    the last time this replica saw the resource's state (the base of detection latency).
+    """
 
     next_at: float
     interval: float = 0.0
     failures: int = 0
     last_poll_at: float | None = None
+    last_read_at: float | None = None
 
     def after_read(
         self, now: float, bounds: tuple[float, float], settings: WatchSettings, *, changed: bool
@@ -63,7 +68,7 @@ class Schedule:
         else:
             self.interval = min(high, max(low, self.interval * settings.stretch))
         self.failures = 0
-        self.last_poll_at = now
+        self.last_poll_at = self.last_read_at = now
         self.next_at = now + _jittered(self.interval, settings.jitter)
 
     def after_failure(
