@@ -334,6 +334,67 @@ async def test_no_poll_is_sent_during_retry_after_in_a_429_storm(
     assert of(await events(js), job_id)[-1] == "ready"
 
 
+async def test_under_a_429_storm_the_poller_stays_within_its_budget_and_waits_retry_after(
+    js: JetStreamContext, kv: KeyValue, story_client: Any, sandbox: Any, sandbox_key: str
+) -> None:
+    """Twenty watched jobs read one by one through a client with a 30/min budget, while every
+    other job read is answered 429 (Retry-After: 1): over the run the poller sends no more than
+    its budget, and once a 429 is answered the key is silent for the full Retry-After."""
+    from bridge.api.client import StoryClient
+    from bridge.api.ratelimit import RateBudget
+    from tests.fixtures.client import TEST_RETRY, TEST_TIMEOUT
+
+    _, plan_id = await approved_plan(story_client)
+    jobs = [
+        str(
+            (await story_client.create_job({"storyPlanId": plan_id}, idempotency_key=key())).raw[
+                "job"
+            ]["id"]
+        )
+        for _ in range(20)
+    ]
+    budget = 30
+    set_faults(
+        sandbox,
+        [
+            {
+                "path": "/story-jobs/*",
+                "method": "GET",
+                "storm_429": True,
+                "retry_after": 1,
+                "error_rate": 0.5,
+            }
+        ],
+    )
+    sandbox.control.delete("/requests")
+    async with StoryClient(
+        sandbox.base_url,
+        sandbox_key,
+        budget=RateBudget(per_minute=budget),
+        retry=TEST_RETRY,
+        timeout=TEST_TIMEOUT,
+    ) as client:
+        provider = StoryProvider(client, base_url=sandbox.base_url)
+        settings = WatchSettings(interval_scale=0.01, stall_after=100, lease_seconds=5.0, shards=4)
+        eng = WatchEngine(js, kv, {"story": provider}, SUBJECTS, settings)
+        await eng.start()
+        try:
+            for job_id in jobs:
+                await eng.add(spec("job", job_id))  # no projectId: single reads
+            await asyncio.sleep(8.0)  # well inside one minute: the whole run is one budget window
+        finally:
+            await eng.stop()
+    log = sandbox.control.get("/requests").json()["requests"]
+    assert 0 < len(log) <= budget, len(log)
+    assert any(r["status"] == 429 for r in log)
+    # Reads already in flight when a 429 was answered arrive within milliseconds of it (the
+    # provider reads up to 8 at once); none may be SENT after the client saw the 429.
+    in_flight = 0.1
+    for entry in (r for r in log if r["status"] == 429):
+        during = [r["time"] for r in log if in_flight < r["time"] - entry["time"] < 0.95]
+        assert during == [], (entry, during)
+
+
 async def test_a_refine_publishes_artifact_revised_once_per_new_version(
     engine: WatchEngine, story_client: Any, js: JetStreamContext
 ) -> None:
