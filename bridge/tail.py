@@ -30,7 +30,9 @@ def render_event(subject: str, event: dict[str, Any]) -> Text:
     status = subject.rsplit(".", 1)[-1]
     line = Text()
     line.append(str(event.get("time", ""))[11:23] + " ", style="dim")
-    line.append(f"{subject:<42} ", style=STATUS_STYLES.get(status, "cyan"))
+    # The `{p}.evt.` head is the same on every line: the rest is what tells events apart.
+    short = subject.split(".evt.", 1)[-1]
+    line.append(f"{short:<30} ", style=STATUS_STYLES.get(status, "cyan"))
     if "commandId" in data:  # an outcome event
         line.append(f"{data.get('command')} ", style="bold")
         line.append(f"commandId={data.get('commandId')} ")
@@ -67,6 +69,7 @@ async def tail(
             done.set()
 
     await nc.subscribe(pattern, cb=on_msg)
+    await nc.flush()  # the banner promises that events from now on are shown
     console.print(Text(f"tailing {pattern} on {', '.join(servers)} (Ctrl-C to stop)", style="dim"))
     try:
         await done.wait()
