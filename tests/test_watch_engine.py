@@ -7,6 +7,7 @@ status the test sets directly, so the engine's guarantees can be checked one at 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -250,6 +251,29 @@ async def test_watches_sharing_a_batch_key_are_always_read_together(
     for batch in toy.batches[settled:]:
         assert batch & group in (set(), group), batch
     assert any("solo" in batch for batch in toy.batches[settled:])
+
+
+async def test_stop_returns_even_when_a_library_swallows_the_cancellation(
+    js: JetStreamContext, kv: KeyValue, toy: ToyProvider
+) -> None:
+    """nats-py's publish turns a cancellation into TooManyStalledMsgsError; a loop caught in such a
+    call must still end at stop() instead of running on (and hanging the shutdown)."""
+    eng = WatchEngine(js, kv, {"toy": toy}, SUBJECTS, settings())
+    await eng.start()
+    inside = asyncio.Event()
+    real_tick = eng.leases.tick
+
+    async def swallowing_tick() -> None:
+        inside.set()
+        with contextlib.suppress(asyncio.CancelledError):  # what the library does
+            await asyncio.sleep(0.5)
+        await real_tick()
+
+    eng.leases.tick = swallowing_tick  # type: ignore[method-assign]
+    await asyncio.wait_for(inside.wait(), 10)
+    loops = list(eng._tasks)
+    await asyncio.wait_for(eng.stop(), 30)  # a guard against a hang, not a timing assertion
+    assert loops and all(task.done() for task in loops)
 
 
 async def test_terminal_watch_is_done_and_polling_stops(

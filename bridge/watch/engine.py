@@ -31,6 +31,7 @@ from bridge.watch.transition import stage_changes, stage_stall
 log = structlog.get_logger(__name__)
 
 IDLE_TICK = 0.5  # longest the scheduler sleeps without being woken
+STOP_TIMEOUT = 10.0  # longest stop() waits for its tasks
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class WatchEngine:
             lease_seconds=self.settings.lease_seconds,
         )
         self.ready = False
+        self._stopping = False
         self._schedules: dict[str, Schedule] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._batches: set[asyncio.Task[None]] = set()
@@ -84,6 +86,7 @@ class WatchEngine:
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._stopping = False
         await self.store.start()
         await self.leases.tick()
         for record, _ in self.store.records():  # flush what a crash left staged before polling
@@ -101,12 +104,16 @@ class WatchEngine:
     async def stop(self, *, release: bool = True) -> None:
         """Stop polling; `release` hands the shards back so another replica takes over at once."""
         self.ready = False
+        self._stopping = True
         tasks = [*self._tasks, *self._batches]
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if tasks:
+            # A library that turns a cancellation into an ordinary error (nats-py's publish does)
+            # lets a task run on; the loops also check `_stopping`, and this wait is bounded.
+            _, late = await asyncio.wait(tasks, timeout=STOP_TIMEOUT)
+            if late:
+                log.warning("watch tasks still running at stop", tasks=[t.get_name() for t in late])
         self._tasks, self._batches = [], set()
         self._inflight.clear()
         self._detected.clear()
@@ -178,7 +185,7 @@ class WatchEngine:
     # -- loops -----------------------------------------------------------------------------------
 
     async def _lease_loop(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self.settings.lease_seconds / 3)
             try:
                 await self.leases.tick()
@@ -187,7 +194,7 @@ class WatchEngine:
             self._wake.set()
 
     async def _schedule_loop(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 await self._poll_due()
@@ -258,6 +265,8 @@ class WatchEngine:
             except Exception as err:  # a provider bug or outage: every watch in the batch failed
                 results = {s.key: ReadError(f"{type(err).__name__}: {err}") for s in batch}
             for spec in batch:
+                if self._stopping:
+                    break  # unapplied reads are simply read again by the next owner
                 result = results.get(spec.key, ReadError("not read"))
                 try:
                     await self._apply(provider, spec, result)
@@ -268,7 +277,7 @@ class WatchEngine:
             self._wake.set()
 
     async def _discovery_loop(self) -> None:
-        while True:
+        while not self._stopping:
             for provider in self.providers.values():
                 try:
                     async for spec in provider.discover():
