@@ -12,7 +12,7 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from bridge.service import serve
 from tests.fixtures.bridge import bridge_settings
 from tests.fixtures.client import TEST_TIMEOUT, set_faults
 from tests.fixtures.sandbox import JOB_DONE, SandboxApi
+from tests.fixtures.waiting import until
 
 GUARD = 30.0  # seconds: a guard against hangs, never an asserted duration
 TYPE_PREFIX = "studio.sleeperhit.story"
@@ -118,19 +119,6 @@ async def _answers(url: str, task: asyncio.Task[None]) -> bool:
             return (await http.get("/healthz")).status_code == 200
     except httpx.TransportError:
         return False
-
-
-async def until(check: Callable[[], Any], limit: float = GUARD) -> Any:
-    """Wait for an async or sync condition (a guard against hangs, not an asserted time limit)."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        got = check()
-        if asyncio.iscoroutine(got):
-            got = await got
-        if got:
-            return got
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not reached")
 
 
 def settings_for(nats_url: str, sandbox: SandboxServer, key: str, tmp: Path, **kw: Any) -> Settings:

@@ -10,21 +10,21 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from nats.aio.client import Client as NatsClient
 from nats.js.api import DeliverPolicy
 from nats.js.client import JetStreamContext
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
-from bridge.nats.streams import EVENTS_STREAM, Subjects, declare
+from bridge.nats.streams import EVENTS_STREAM, Subjects
 from bridge.watch import WatchEngine, WatchSettings, WatchSpec
 from bridge.watch.events import event_id
 from bridge.watch.model import Observation, PendingEvent, ReadError, Snapshot, WatchRecord
+from tests.fixtures.waiting import until
 
 SUBJECTS = Subjects("story")
 
@@ -137,24 +137,6 @@ def settings(**kw: Any) -> WatchSettings:
 
 
 @pytest.fixture
-async def js(nc: NatsClient) -> JetStreamContext:
-    return nc.jetstream()
-
-
-@pytest.fixture
-async def kv(js: JetStreamContext) -> KeyValue:
-    return await declare(
-        js,
-        SUBJECTS,
-        max_command_bytes=1 << 20,
-        events_duplicate_window=120,
-        ack_wait=30,
-        max_deliver=5,
-        max_ack_pending=64,
-    )
-
-
-@pytest.fixture
 def toy() -> ToyProvider:
     return ToyProvider()
 
@@ -188,19 +170,6 @@ async def events(
     finally:
         await sub.unsubscribe()
     return out
-
-
-async def until(check: Callable[[], Any], limit: float = 15.0) -> None:
-    """Wait for an async or sync condition (a guard against hangs, not an asserted time limit)."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        got = check()
-        if asyncio.iscoroutine(got):
-            got = await got
-        if got:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not reached")
 
 
 async def statuses(js: JetStreamContext) -> list[str]:

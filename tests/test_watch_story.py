@@ -5,40 +5,21 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from cloudevents.core.formats.json import JSONFormat
-from nats.aio.client import Client as NatsClient
 from nats.js.api import DeliverPolicy
 from nats.js.client import JetStreamContext
 from nats.js.kv import KeyValue
 
-from bridge.nats.streams import EVENTS_STREAM, Subjects, declare
+from bridge.nats.streams import EVENTS_STREAM, Subjects
 from bridge.watch import StoryProvider, WatchEngine, WatchSettings, WatchSpec
+from tests.fixtures.waiting import until
 
 SUBJECTS = Subjects("story")
-
-
-@pytest.fixture
-async def js(nc: NatsClient) -> JetStreamContext:
-    return nc.jetstream()
-
-
-@pytest.fixture
-async def kv(js: JetStreamContext) -> KeyValue:
-    return await declare(
-        js,
-        SUBJECTS,
-        max_command_bytes=1 << 20,
-        events_duplicate_window=120,
-        ack_wait=30,
-        max_deliver=5,
-        max_ack_pending=64,
-    )
 
 
 @pytest.fixture
@@ -57,19 +38,6 @@ async def engine(
 
 def key() -> str:
     return str(uuid.uuid4())
-
-
-async def until(check: Callable[[], Any], limit: float = 30.0) -> Any:
-    """Wait for an async or sync condition (a guard against hangs, not an asserted time limit)."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        got = check()
-        if asyncio.iscoroutine(got):
-            got = await got
-        if got:
-            return got
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not reached")
 
 
 async def events(js: JetStreamContext) -> list[dict[str, Any]]:

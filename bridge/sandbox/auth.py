@@ -15,18 +15,18 @@ from dataclasses import dataclass
 from bridge.sandbox.errors import SandboxError
 
 KEY_RE = re.compile(r"^sh_([0-9a-f]{18})_([0-9a-f]{64})$")
-ALL_SCOPES: frozenset[str] = frozenset(
-    {
-        "story:read",
-        "story:write",
-        "source:read",
-        "source:write",
-        "artifact:read",
-        "artifact:publish",
-        "credits:read",
-        "webhook:write",
-    }
+# In the order the docs list them (the capability manifest shows this list).
+SCOPES: tuple[str, ...] = (
+    "story:read",
+    "story:write",
+    "source:read",
+    "source:write",
+    "artifact:read",
+    "artifact:publish",
+    "credits:read",
+    "webhook:write",
 )
+ALL_SCOPES: frozenset[str] = frozenset(SCOPES)
 KEY_STATES = {
     "revoked": ("api_key_revoked", "The API key has been revoked."),
     "expired": ("api_key_expired", "The API key has passed its expiration timestamp."),

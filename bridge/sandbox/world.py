@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bridge.sandbox.auth import SCOPES
 from bridge.sandbox.clock import SandboxClock
 from bridge.sandbox.config import SandboxConfig
 from bridge.sandbox.world_artifacts import ArtifactOpsMixin
@@ -60,16 +61,7 @@ class World(ProjectsMixin, SourcesMixin, PlansMixin, ScriptMixin, MediaMixin, Ar
                 "status": "foundation",
                 "auth": {
                     "schemes": ["bearer_api_key"],
-                    "scopes": [
-                        "story:read",
-                        "story:write",
-                        "source:read",
-                        "source:write",
-                        "artifact:read",
-                        "artifact:publish",
-                        "credits:read",
-                        "webhook:write",
-                    ],
+                    "scopes": list(SCOPES),
                     "supportsIdempotency": True,
                 },
                 "projects": {
