@@ -96,6 +96,7 @@ class Leases:
         for shard in mine[:share]:
             await self._write(shard, value)
         held = min(len(mine), share)
+        taken: list[int] = []
         for shard in range(self.shards):
             if held >= share:
                 break
@@ -107,7 +108,9 @@ class Leases:
                     continue
             if await self._write(shard, value):
                 held += 1
-                log.info("shard lease taken", shard=shard, replica=self.replica_id)
+                taken.append(shard)
+        if taken:  # one line per tick, not one per shard
+            log.info("shard leases taken", shards=taken, replica=self.replica_id, held=held)
 
     async def _write(self, shard: int, value: bytes) -> bool:
         key = f"{LEASE_PREFIX}{shard}"
