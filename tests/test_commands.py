@@ -4,13 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
 from nats.aio.client import Client as NatsClient
 
 from tests.fixtures.bridge import SUBJECTS, Outcomes, StartBridge, send
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_logs(
+    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture, sandbox_key: str
+) -> Iterator[None]:
+    """Every scenario here (bad input, storms, replicas, ...): the captured output and log records
+    never contain the key's secret, while they do name the key by its prefix."""
+    yield
+    out, err = capfd.readouterr()
+    text = out + err + caplog.text
+    prefix, secret = sandbox_key.rsplit("_", 1)
+    assert secret not in text
+    assert prefix in text  # the bridge logged its per-command lines, and we read them
+
 
 PATHS = ["request", "durable"]
 TARGET = {
