@@ -26,6 +26,7 @@ from bridge.api.errors import (
     TransportError,
     UpstreamUnavailable,
 )
+from bridge.tracing import Tracing, annotate_command, current_trace
 from handlers import HANDLERS
 from handlers.base import CommandContext, Reply, Watches
 from schemas.commands import COMMAND_MODELS, COMMAND_ROUTES, Command
@@ -66,6 +67,8 @@ class Execution:
     outcome: Outcome
     duration: float
     route: str | None = None
+    # W3C headers of the command's span (tracing on only): the outcome event carries them.
+    trace: dict[str, str] | None = None
 
 
 def _field_of(err: ValidationError) -> str:
@@ -91,10 +94,18 @@ def _invalid(command_id: str, command: str, message: str, field: str) -> Outcome
 class CommandExecutor:
     """Parses, validates and runs one command against the Story API."""
 
-    def __init__(self, api: StoryClient, watches: Watches, *, max_bytes: int) -> None:
+    def __init__(
+        self,
+        api: StoryClient,
+        watches: Watches,
+        *,
+        max_bytes: int,
+        tracing: Tracing | None = None,
+    ) -> None:
         self.api = api
         self.watches = watches
         self.max_bytes = max_bytes
+        self.tracing = tracing or Tracing()
 
     async def execute(
         self,
@@ -103,15 +114,22 @@ class CommandExecutor:
         headers: Mapping[str, str] | None,
         *,
         fallback_id: str | None = None,
+        subject: str | None = None,
     ) -> Execution:
         started = time.perf_counter()
         name = command or ""
         fallback = fallback_id or str(uuid.uuid4())
-        outcome, request_id = await self._run(name, data, headers, fallback)
+        # Span names stay bounded: a subject nobody handles is "unknown", whatever it was.
+        span_name = name if name in COMMAND_MODELS else "unknown"
+        with self.tracing.command(span_name, subject=subject, headers=headers) as span:
+            outcome, request_id = await self._run(name, data, headers, fallback)
+            error = outcome.error
+            annotate_command(span, outcome.commandId, outcome.ok, error.code if error else None)
+            trace = current_trace()
         route = COMMAND_ROUTES.get(name)
         duration = time.perf_counter() - started
-        self._log(outcome, route, request_id, duration)
-        return Execution(outcome=outcome, duration=duration, route=route)
+        self._log(outcome, route, request_id, duration, subject)
+        return Execution(outcome=outcome, duration=duration, route=route, trace=trace)
 
     async def _run(
         self, name: str, data: bytes, headers: Mapping[str, str] | None, fallback: str
@@ -205,13 +223,19 @@ class CommandExecutor:
         return Outcome.failure(command_id=command_id, command=name, error=error)
 
     def _log(
-        self, outcome: Outcome, route: str | None, request_id: str | None, duration: float
+        self,
+        outcome: Outcome,
+        route: str | None,
+        request_id: str | None,
+        duration: float,
+        subject: str | None,
     ) -> None:
         error = outcome.error
         log.info(
             "command",
             commandId=outcome.commandId,
             command=outcome.command,
+            subject=subject,
             ok=outcome.ok,
             route=route,
             status=outcome.status if outcome.ok else (error.status if error else None),

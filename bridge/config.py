@@ -50,6 +50,18 @@ class Settings(BaseSettings):
     watch_lease_seconds: float = 15.0
     poll_interval_scale: float | None = None  # None: 1.0, or faster with the sandbox's fast clock
 
+    # --- tracing ------------------------------------------------------------------------------
+    tracing: bool = Field(
+        default=False,
+        description=(
+            "STORYBRIDGE_TRACING: OpenTelemetry tracing, command -> API call -> events, with W3C "
+            "`traceparent` in NATS and HTTP headers. Off by default; also on when the standard "
+            "OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_TRACES_EXPORTER "
+            "(otlp, console) is set; OTEL_SDK_DISABLED=true turns it off. Exports over OTLP/HTTP "
+            "as the OTEL_* variables say; needs the `otel` extra (storybridge[otel])."
+        ),
+    )
+
     # --- embedded NATS --------------------------------------------------------------------------
     data_dir: Path = Path(".storybridge")
     nats_port: int = 4222  # taken when free, else any free port

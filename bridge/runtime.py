@@ -27,6 +27,7 @@ from bridge.nats.embedded import EmbeddedNats
 from bridge.nats.intake import DurableIntake, register_requests
 from bridge.nats.outcomes import OutcomePublisher
 from bridge.nats.streams import Subjects, declare
+from bridge.tracing import Tracing, configure_tracing, current_trace
 from bridge.watch import StoryProvider, WatchEngine, WatchSettings, WatchSpec
 
 log = structlog.get_logger("storybridge.runtime")
@@ -67,6 +68,7 @@ class StoryWatches:
                 parents=all_parents,
                 facets=facets,
                 origin="command",
+                trace=current_trace(),  # the command's trace, continued by the watch's events
             )
         )
 
@@ -77,8 +79,11 @@ class StoryWatches:
 class Bridge:
     """One storybridge replica."""
 
-    def __init__(self, settings: Settings, *, metrics: Any = None) -> None:
+    def __init__(
+        self, settings: Settings, *, metrics: Any = None, tracing: Tracing | None = None
+    ) -> None:
         self.settings = settings
+        self.tracing = tracing  # None: from the settings at start (tests inject their own)
         self.subjects = Subjects(settings.subject_prefix)
         self.metrics = metrics
         self.sandbox: Any = None
@@ -127,6 +132,8 @@ class Bridge:
     async def start(self) -> None:
         s = self.settings
         key = self._api_key()
+        if self.tracing is None:
+            self.tracing = configure_tracing(s.tracing)
         if s.sandbox:
             self._start_sandbox()
         servers = self._start_nats()
@@ -180,7 +187,10 @@ class Bridge:
         await self.engine.start()
         outcomes = OutcomePublisher(js, self.subjects, source=self.base_url)
         executor = CommandExecutor(
-            self.api, StoryWatches(self.engine), max_bytes=s.max_command_bytes
+            self.api,
+            StoryWatches(self.engine),
+            max_bytes=s.max_command_bytes,
+            tracing=self.tracing,
         )
         # Subscribers may be added after connect(); they begin consuming at start().
         register_requests(
@@ -255,4 +265,6 @@ class Bridge:
             self.embedded.stop()
         if self.sandbox is not None:
             self.sandbox.stop()
+        if self.tracing is not None:
+            await self.tracing.aclose()
         log.info("storybridge stopped")

@@ -35,6 +35,9 @@ class CloudEvent(BaseModel):
     time: datetime
     datacontenttype: Literal["application/json"] = "application/json"
     data: Any = None
+    # CloudEvents distributed-tracing extension: set only when the bridge traces (absent otherwise).
+    traceparent: str | None = None
+    tracestate: str | None = None
 
     @field_serializer("time")
     def _rfc3339(self, value: datetime) -> str:
@@ -46,8 +49,9 @@ class CloudEvent(BaseModel):
     def to_dict(self) -> dict[str, Any]:
         # Not exclude_none: it would also strip nulls inside `data` (previousStatus: null is contract).
         doc = self.model_dump(mode="json")
-        if doc["subject"] is None:
-            del doc["subject"]
+        for optional in ("subject", "traceparent", "tracestate"):
+            if doc[optional] is None:
+                del doc[optional]
         return doc
 
     def to_json(self) -> bytes:

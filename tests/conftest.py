@@ -16,10 +16,11 @@ pytest_plugins = [
 
 @pytest.fixture(autouse=True)
 def clean_environ() -> Iterator[None]:
-    """Settings read the environment: strip ours per test so a developer's shell cannot leak in."""
+    """Settings read the environment: strip ours per test so a developer's shell cannot leak in
+    (OTEL_* too: an exporter endpoint there would turn tracing on in every bridge)."""
     saved = dict(os.environ)
     for name in list(os.environ):
-        if name.startswith(("STORYBRIDGE_", "SLEEPERHIT_")):
+        if name.startswith(("STORYBRIDGE_", "SLEEPERHIT_", "OTEL_")):
             del os.environ[name]
     yield
     os.environ.clear()

@@ -34,6 +34,7 @@ from bridge.api.errors import (
 )
 from bridge.api.keys import ApiKey, redact
 from bridge.api.ratelimit import Priority, RateBudget
+from bridge.tracing import client_span
 
 __all__ = ["ApiResponse", "RequestHook", "RetryPolicy", "Transport"]
 
@@ -149,7 +150,10 @@ class Transport:
         while True:
             attempt += 1
             await self.budget.acquire(priority)
-            response, error = await self._attempt(method, path, headers, content, query)
+            # A span (and `traceparent`) per attempt when a traced command made this call.
+            with client_span(method, path, headers, attempt=attempt) as traced:
+                response, error = await self._attempt(method, path, traced.headers, content, query)
+                traced.finish(response.status_code if response is not None else None, error)
             if response is not None:
                 self.budget.observe(response.headers)
                 body = _json_or_none(response)

@@ -124,8 +124,9 @@ class DurableIntake:
                 msg.headers,
                 # Stable across redeliveries, so a command without commandId still replays.
                 fallback_id=f"{COMMANDS_STREAM}-{meta.sequence.stream}",
+                subject=msg.subject,
             )
-            await self.outcomes.publish(execution.outcome, token=token)
+            await self.outcomes.publish(execution.outcome, token=token, trace=execution.trace)
             if self.on_execution is not None:
                 self.on_execution(execution, "durable")
             error = execution.outcome.error
@@ -187,10 +188,16 @@ def register_requests(
         # Only the raw message: parsing, size and validation errors belong to the executor.
         raw: Msg = message.raw_message
         execution: Execution = await executor.execute(
-            subjects.command_name(raw.subject), raw.data, raw.headers, fallback_id=str(uuid.uuid4())
+            subjects.command_name(raw.subject),
+            raw.data,
+            raw.headers,
+            fallback_id=str(uuid.uuid4()),
+            subject=raw.subject,
         )
         try:
-            await outcomes.publish(execution.outcome, token=f"req-{uuid.uuid4()}")
+            await outcomes.publish(
+                execution.outcome, token=f"req-{uuid.uuid4()}", trace=execution.trace
+            )
         except Exception as err:  # the requester still gets its answer
             log.warning("outcome event not published", error=repr(err))
         if on_execution is not None:

@@ -22,7 +22,9 @@ class OutcomePublisher:
         self.subjects = subjects
         self.source = source
 
-    def build(self, outcome: Outcome, *, token: str) -> tuple[str, CloudEvent]:
+    def build(
+        self, outcome: Outcome, *, token: str, trace: dict[str, str] | None = None
+    ) -> tuple[str, CloudEvent]:
         kind = "succeeded" if outcome.ok else "failed"
         # One id per execution: a retried publish of the same execution dedups, a redelivery does not.
         event_id = str(
@@ -35,13 +37,19 @@ class OutcomePublisher:
             subject=outcome.command,
             time=datetime.now(UTC),
             data=outcome.to_dict(),
+            # The CloudEvents distributed-tracing extension; None (absent) unless tracing is on.
+            traceparent=(trace or {}).get("traceparent"),
+            tracestate=(trace or {}).get("tracestate"),
         )
         return self.subjects.event(f"command.{kind}"), event
 
-    async def publish(self, outcome: Outcome, *, token: str) -> None:
-        subject, event = self.build(outcome, token=token)
+    async def publish(
+        self, outcome: Outcome, *, token: str, trace: dict[str, str] | None = None
+    ) -> None:
+        """`trace`: the command span's W3C headers, sent along so consumers continue the trace."""
+        subject, event = self.build(outcome, token=token, trace=trace)
         await self.js.publish(
             subject,
             event.to_json(),
-            headers={"Nats-Msg-Id": event.id, "Content-Type": CONTENT_TYPE},
+            headers={**(trace or {}), "Nats-Msg-Id": event.id, "Content-Type": CONTENT_TYPE},
         )

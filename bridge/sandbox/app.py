@@ -156,6 +156,7 @@ class Pipeline:
                 requestId=ex.request_id,
                 sandboxTime=self.state.clock.now(),
                 fault=ex.fault,
+                traceparent=ex.request.headers.get("traceparent"),
             )
         )
 

@@ -2,7 +2,8 @@
 
 GET    /requests[?path=glob|^regex]  the request log, oldest first: method, path (after /api/v1),
                                      query, idempotencyKey, status (0: dropped/hung), replayed,
-                                     time (epoch s), sandboxTime, requestId, fault
+                                     time (epoch s), sandboxTime, requestId, fault,
+                                     traceparent (the W3C header the client sent, or null)
 DELETE /requests                     clear the log
 GET    /faults                       the fault rules in force
 PUT    /faults  [FaultRule, ...]     replace them (fields: see bridge.sandbox.config.FaultRule);

@@ -28,6 +28,7 @@ class LoggedRequest:
     requestId: str
     sandboxTime: float = 0.0  # the sandbox clock when it arrived
     fault: str | None = None  # "error", "storm_429", "drop", "drop_after", "latency"
+    traceparent: str | None = None  # the W3C trace context the client sent, if any
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -12,6 +12,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from bridge.tracing import TRACE_HEADERS
 from bridge.watch.model import Observation, PendingEvent, WatchSpec
 
 CONTENT_TYPE = "application/cloudevents+json"
@@ -129,3 +130,12 @@ def stalled_event(
         data=data,
     )
     return PendingEvent(id=eid, subject=subject, payload=doc, staged_at=observed_at)
+
+
+def with_trace(event: PendingEvent, trace: dict[str, str] | None) -> PendingEvent:
+    """`event` continuing the trace of the command that started its watch: `trace` goes out as NATS
+    headers and as the CloudEvents distributed-tracing extension attributes. The id is unchanged."""
+    carried = {k: v for k, v in (trace or {}).items() if k in TRACE_HEADERS}
+    if "traceparent" not in carried:
+        return event
+    return event.model_copy(update={"payload": {**event.payload, **carried}, "trace": carried})

@@ -33,6 +33,9 @@ class WatchSpec(BaseModel):
     parents: dict[str, str] = Field(default_factory=dict)
     facets: tuple[str, ...] | None = None
     origin: Origin = "command"
+    # W3C trace headers of the command that started the watch (tracing on only), so the events it
+    # publishes later continue that trace. Not part of the key: a re-arm keeps the first trace.
+    trace: dict[str, str] | None = None
 
     @property
     def key(self) -> str:
@@ -68,6 +71,7 @@ class PendingEvent(BaseModel):
     subject: str
     payload: dict[str, Any]
     staged_at: float = Field(default_factory=time.time)
+    trace: dict[str, str] | None = None  # W3C headers sent along with the event (tracing on only)
 
 
 class WatchRecord(BaseModel):

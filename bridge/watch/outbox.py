@@ -70,7 +70,12 @@ class Outbox:
                 body,
                 timeout=self.timeout,
                 stream=self.stream,
-                headers={"Nats-Msg-Id": event.id, "Content-Type": CONTENT_TYPE},
+                # The trace headers first: they can never override the dedup id.
+                headers={
+                    **(event.trace or {}),
+                    "Nats-Msg-Id": event.id,
+                    "Content-Type": CONTENT_TYPE,
+                },
             )
         except Exception as err:  # any failure leaves the event staged for the next attempt
             raise PublishFailed(f"{event.subject}: {type(err).__name__}: {err}") from err

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bridge.nats.streams import Subjects
-from bridge.watch.events import change_event, event_id, stalled_event
+from bridge.watch.events import change_event, event_id, stalled_event, with_trace
 from bridge.watch.model import FacetState, Observation, PendingEvent, WatchRecord
 from bridge.watch.provider import Provider
 
@@ -34,17 +34,16 @@ def stage_changes(
         occurrences = dict(state.occurrences) if state is not None else {}
         occurrence = occurrences.get(occurrence_key, 0)
         eid = event_id(provider.name, obs, occurrence)
-        staged.append(
-            change_event(
-                event_id=eid,
-                subject=subjects.event(provider.event_subject(obs)),
-                source=provider.source,
-                type=provider.event_type(obs),
-                obs=obs,
-                previous=state.status if state is not None else None,
-                observed_at=now,
-            )
+        event = change_event(
+            event_id=eid,
+            subject=subjects.event(provider.event_subject(obs)),
+            source=provider.source,
+            type=provider.event_type(obs),
+            obs=obs,
+            previous=state.status if state is not None else None,
+            observed_at=now,
         )
+        staged.append(with_trace(event, record.spec.trace))
         occurrences[occurrence_key] = occurrence + 1
         record.states[obs.state_key] = FacetState(
             status=obs.status,
@@ -71,7 +70,7 @@ def stage_stall(
     record.stalled = True
     record.failures = failures
     spec = record.spec
-    return stalled_event(
+    event = stalled_event(
         spec=spec,
         episode=record.stalls,
         subject=subjects.event("watch.stalled"),
@@ -83,3 +82,4 @@ def stage_stall(
         last_error=last_error,
         observed_at=now,
     )
+    return with_trace(event, spec.trace)
