@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from itertools import pairwise
 from typing import Any
 
 from cloudevents.core.formats.json import JSONFormat
 from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
 from rich.console import Console
 
 from bridge.demo import EventWaiter, walk_happy_path
-from tests.fixtures.bridge import SUBJECTS, StartBridge
+from tests.fixtures.bridge import SUBJECTS, Recorder, StartBridge
 
 HAPPY_PATH_ORDER = {
     "plan": ["plan.pending", "plan.running", "plan.requires_approval", "plan.approved"],
@@ -22,37 +20,6 @@ HAPPY_PATH_ORDER = {
     "artifact": ["artifact.running", "artifact.ready"],
     "finalize": ["artifact.finalize.queued", "artifact.finalize.complete"],
 }
-
-
-class Recorder:
-    """Every message on {p}.evt.>, with its headers."""
-
-    def __init__(self) -> None:
-        self.messages: list[Msg] = []
-        self._arrived = asyncio.Condition()
-
-    async def on_msg(self, msg: Msg) -> None:
-        async with self._arrived:
-            self.messages.append(msg)
-            self._arrived.notify_all()
-
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
-        """Wait until `predicate()` holds over the messages so far; False if `timeout` passes first."""
-        try:
-            async with asyncio.timeout(timeout), self._arrived:
-                await self._arrived.wait_for(predicate)
-        except TimeoutError:
-            return False
-        return True
-
-    def resource_events(self) -> list[tuple[str, dict[str, Any]]]:
-        out = []
-        for msg in self.messages:
-            if ".command." not in msg.subject:
-                out.append(
-                    (msg.subject.removeprefix(f"{SUBJECTS.prefix}.evt."), json.loads(msg.data))
-                )
-        return out
 
 
 def _in_order(seen: list[str], expected: list[str]) -> bool:

@@ -11,8 +11,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from bridge.sandbox import SandboxConfig
-from tests.fixtures.bridge import SUBJECTS, StartBridge
-from tests.test_events import Recorder
+from tests.fixtures.bridge import SUBJECTS, Recorder, StartBridge
 
 LEASE_SECONDS = 2.0
 TAKE_OVER_BOUND = 30.0

@@ -121,6 +121,14 @@ async def _answers(url: str, task: asyncio.Task[None]) -> bool:
         return False
 
 
+async def counted(url: str, event_type: str) -> Any:
+    """The scraped samples once `/metrics` counts a published event of `event_type`, else None."""
+    samples = await scrape(url)
+    return (
+        samples if sample(samples, "storybridge_events_published_total", type=event_type) else None
+    )
+
+
 def settings_for(nats_url: str, sandbox: SandboxServer, key: str, tmp: Path, **kw: Any) -> Settings:
     return bridge_settings(nats_url, sandbox.base_url, key, tmp, http_port=free_port(), **kw)
 
@@ -298,15 +306,7 @@ async def test_a_watched_job_reaching_ready_counts_events_and_detection_latency(
         first_type = f"{TYPE_PREFIX}.job.{first['data']['status'].lower()}"
         assert first["type"] == first_type
 
-        async def first_counted() -> Any:
-            samples = await scrape(running.url)
-            return (
-                samples
-                if sample(samples, "storybridge_events_published_total", type=first_type)
-                else None
-            )
-
-        seen = await until(first_counted)
+        seen = await until(lambda: counted(running.url, first_type))
         assert sample(seen, "storybridge_events_published_total", type=first_type) == 1
         assert sample(seen, "storybridge_detection_latency_seconds_count") == 0
 
@@ -314,15 +314,7 @@ async def test_a_watched_job_reaching_ready_counts_events_and_detection_latency(
         ready_type = f"{TYPE_PREFIX}.job.ready"
         await until(lambda: events.of_type(ready_type))
 
-        async def ready_counted() -> Any:
-            samples = await scrape(running.url)
-            return (
-                samples
-                if sample(samples, "storybridge_events_published_total", type=ready_type)
-                else None
-            )
-
-        done = await until(ready_counted)
+        done = await until(lambda: counted(running.url, ready_type))
     elapsed = time.time() - started
 
     ready = events.of_type(ready_type)

@@ -3,7 +3,6 @@ events; nothing of it when tracing is off (the default)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 import uuid
@@ -13,7 +12,6 @@ from typing import Any
 
 import pytest
 from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -23,7 +21,7 @@ from opentelemetry.trace import SpanKind
 from bridge.nats.embedded import EmbeddedNats
 from bridge.runtime import Bridge
 from bridge.tracing import Tracing, configure_tracing, extract, tracing_requested
-from tests.fixtures.bridge import SUBJECTS, StartBridge, bridge_settings
+from tests.fixtures.bridge import SUBJECTS, Recorder, StartBridge, bridge_settings
 from tests.fixtures.client import request_log
 from tests.fixtures.sandbox import SandboxApi
 
@@ -40,29 +38,9 @@ def ids_of(traceparent: str) -> tuple[str, str]:
     return trace_id, span_id
 
 
-class Events:
-    """Every message on {p}.evt.>, headers included."""
-
-    def __init__(self) -> None:
-        self.messages: list[Msg] = []
-        self._arrived = asyncio.Condition()
-
-    async def on_msg(self, msg: Msg) -> None:
-        async with self._arrived:
-            self.messages.append(msg)
-            self._arrived.notify_all()
-
-    def on(self, prefix: str) -> list[Msg]:
-        return [m for m in self.messages if m.subject.startswith(SUBJECTS.event(prefix))]
-
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 30) -> None:
-        async with asyncio.timeout(timeout), self._arrived:
-            await self._arrived.wait_for(predicate)
-
-
 @pytest.fixture
-async def events(nc: NatsClient) -> Events:
-    recorder = Events()
+async def events(nc: NatsClient) -> Recorder:
+    recorder = Recorder()
     await nc.subscribe(SUBJECTS.event(">"), cb=recorder.on_msg)
     await nc.flush()
     return recorder
@@ -110,7 +88,7 @@ async def job_create(
     return command_id, plan_id
 
 
-def job_ready(events: Events) -> Callable[[], bool]:
+def job_ready(events: Recorder) -> Callable[[], bool]:
     return lambda: any(m.subject == SUBJECTS.event("job.ready") for m in events.on("job."))
 
 
@@ -119,7 +97,7 @@ class TestTracingOn:
         self,
         traced_bridge: Bridge,
         nc: NatsClient,
-        events: Events,
+        events: Recorder,
         spans: InMemorySpanExporter,
         sandbox: Any,
     ) -> None:
@@ -152,7 +130,7 @@ class TestTracingOn:
         (logged,) = [e for e in request_log(sandbox, "/story-projects") if e["method"] == "POST"]
         assert ids_of(logged["traceparent"]) == (trace_id, f"{http.context.span_id:016x}")
 
-        await events.wait_for(lambda: bool(events.on("command.succeeded")))
+        assert await events.wait_for(lambda: bool(events.on("command.succeeded")))
         (outcome,) = events.on("command.succeeded")
         assert outcome.headers is not None
         sent = outcome.headers["traceparent"]
@@ -164,7 +142,7 @@ class TestTracingOn:
         self,
         traced_bridge: Bridge,
         nc: NatsClient,
-        events: Events,
+        events: Recorder,
         spans: InMemorySpanExporter,
         sandbox_api: SandboxApi,
     ) -> None:
@@ -172,7 +150,7 @@ class TestTracingOn:
         headers and as the CloudEvent `traceparent`; ids and dedup headers are as before."""
         traceparent, trace_id, _ = new_traceparent()
         await job_create(nc, sandbox_api, {"traceparent": traceparent})
-        await events.wait_for(job_ready(events))
+        assert await events.wait_for(job_ready(events))
 
         (command,) = named(spans.get_finished_spans(), "storybridge.command job.create")
         assert f"{command.context.trace_id:032x}" == trace_id
@@ -197,7 +175,7 @@ class TestTracingOff:
         self,
         start_bridge: StartBridge,
         nc: NatsClient,
-        events: Events,
+        events: Recorder,
         sandbox: Any,
         sandbox_api: SandboxApi,
     ) -> None:
@@ -213,8 +191,8 @@ class TestTracingOff:
         )
         assert json.loads(reply.data)["ok"] is True
         await job_create(nc, sandbox_api, {"traceparent": traceparent})
-        await events.wait_for(job_ready(events))
-        await events.wait_for(lambda: len(events.on("command.")) >= 2)
+        assert await events.wait_for(job_ready(events))
+        assert await events.wait_for(lambda: len(events.on("command.")) >= 2)
 
         bridge_requests = [e for e in request_log(sandbox) if e["idempotencyKey"] is not None]
         assert bridge_requests and all(e["traceparent"] is None for e in request_log(sandbox))

@@ -220,14 +220,14 @@ class WatchEngine:
         for key in [k for k in self._schedules if k not in live]:
             del self._schedules[key]
             self._detected.pop(key, None)
-        busy: set[tuple[str, str]] = set()  # (provider, batch key) with a read under way
+        busy: dict[str, set[str]] = {}  # per provider: batch keys with a read under way
         for record, _rev in records:
             key = record.spec.key
             if key in self._inflight:
                 provider = self.providers.get(record.spec.provider)
                 group = provider.batch_key(record.spec) if provider is not None else None
                 if group is not None:
-                    busy.add((record.spec.provider, group))
+                    busy.setdefault(record.spec.provider, set()).add(group)
                 continue
             if not self.leases.owns_key(key):
                 self._schedules.pop(key, None)
@@ -247,12 +247,10 @@ class WatchEngine:
             provider = self.providers.get(name)
             if provider is None:
                 continue
-            idle = [
-                spec
-                for spec in pollable[name]
-                if (name, provider.batch_key(spec) or "") not in busy
-            ]
-            for batch in _batches(provider, idle, keys, self.settings.batch_size):
+            busy_groups = busy.get(name, set())
+            for batch in _batches(
+                provider, pollable[name], keys, busy_groups, self.settings.batch_size
+            ):
                 self._inflight.update(s.key for s in batch)
                 task = asyncio.create_task(self._poll_batch(provider, batch))
                 self._batches.add(task)
@@ -440,17 +438,19 @@ class WatchEngine:
 
 
 def _batches(
-    provider: Provider, pollable: list[WatchSpec], due: set[str], size: int
+    provider: Provider, pollable: list[WatchSpec], due: set[str], busy: set[str], size: int
 ) -> list[list[WatchSpec]]:
     """The due watches, plus every watch sharing a `batch_key` with one of them (the same list
     call reads them all, so polling them early costs nothing), cut into batches of about `size`
-    that never split a group. The caller leaves out groups with a read under way: their due
-    members wait for it and go together in the next one, instead of a read each."""
+    that never split a group. Groups in `busy` have a read under way: their due members wait for
+    it and go together in the next one, instead of a read each."""
     groups: dict[str | None, list[WatchSpec]] = {}
     keys = {spec.key: provider.batch_key(spec) for spec in pollable}
     wanted = {keys[key] for key in due if keys.get(key) is not None}
     for spec in pollable:
         group = keys[spec.key]
+        if group is not None and group in busy:
+            continue
         if spec.key in due or (group is not None and group in wanted):
             groups.setdefault(group, []).append(spec)
     batches: list[list[WatchSpec]] = []
