@@ -47,7 +47,11 @@ async def test_two_replicas_publish_every_transition_once_and_take_over_a_crash(
     first = await start_bridge(watch_lease_seconds=LEASE_SECONDS)
     await start_bridge(watch_lease_seconds=LEASE_SECONDS)
     recorder = Recorder()
-    await nc.subscribe(SUBJECTS.event("job.>"), cb=recorder.on_msg)
+    # Read what STORYBRIDGE_EVENTS holds, as the contract's consumers do: an outbox re-publish
+    # during hand-over reaches core subscribers twice, but the stream dedups it by Nats-Msg-Id.
+    await nc.jetstream().subscribe(
+        SUBJECTS.event("job.>"), cb=recorder.on_msg, ordered_consumer=True
+    )
 
     project_id, plan_id = await _approved_plan(story_client, sandbox)
     jobs = [
