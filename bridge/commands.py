@@ -20,15 +20,17 @@ from pydantic import ValidationError
 from bridge.api.client import StoryClient
 from bridge.api.errors import (
     ApiError,
+    CircuitOpen,
     RequestValidationError,
     RetryableApiError,
     StoryApiError,
     TransportError,
     UpstreamUnavailable,
 )
+from bridge.api.transport import ApiResponse, recording_responses
 from bridge.tracing import Tracing, annotate_command, current_trace
 from handlers import HANDLERS
-from handlers.base import CommandContext, Reply, Watches
+from handlers.base import CommandContext, DeadLetterOps, Reply, Watches, WatchStartFailed
 from schemas.commands import COMMAND_MODELS, COMMAND_ROUTES, Command
 from schemas.outcome import Outcome, OutcomeError
 
@@ -60,6 +62,11 @@ def resolve_command_id(payload: Any, headers: Mapping[str, str] | None, fallback
     return fallback
 
 
+def _last_raw(answered: list[ApiResponse[Any]]) -> Any:
+    """What the API last said yes with, for an outcome that failed after it."""
+    return answered[-1].raw if answered else None
+
+
 @dataclass(frozen=True)
 class Execution:
     """One execution of one command: its outcome, and what the log line and metrics need."""
@@ -69,6 +76,81 @@ class Execution:
     route: str | None = None
     # W3C headers of the command's span (tracing on only): the outcome event carries them.
     trace: dict[str, str] | None = None
+
+
+# Deeper than any command the API takes; far below the interpreter's recursion limit, so nothing
+# later (validation, json.dumps to the API, logging) can recurse out of the stack on a payload.
+MAX_DEPTH = 32
+# JSON numbers past 64 bits mean nothing to the API, and a 4,000-digit one costs real CPU to convert.
+MAX_INT_DIGITS = 19
+
+
+class PayloadRejected(ValueError):
+    """The bytes are not a command we can read: not UTF-8, not JSON, too deep, absurd numbers."""
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise PayloadRejected(f"integer with {len(text)} digits is out of range")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise PayloadRejected(f"number {text[:20]}... is out of range")
+    return value
+
+
+def _reject_constant(name: str) -> Any:
+    raise PayloadRejected(f"{name} is not valid JSON")
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether containers nest deeper than `limit` (iterative: no recursion on hostile input)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        if not isinstance(node, dict | list):
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def parse_payload(data: bytes) -> Any:
+    """The command's JSON, or PayloadRejected with a reason fit for the caller."""
+    try:
+        value = json.loads(
+            data,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+            parse_constant=_reject_constant,
+        )
+    except PayloadRejected:
+        raise
+    except RecursionError:
+        # json.loads recurses per nesting level: ~1,000 levels fit in 2 KB.
+        raise PayloadRejected(f"nested deeper than {MAX_DEPTH} levels") from None
+    except UnicodeDecodeError:
+        raise PayloadRejected("not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise PayloadRejected(exc.msg) from None
+    except ValueError as exc:  # e.g. int conversion limits
+        raise PayloadRejected(str(exc)[:120]) from None
+    if _too_deep(value, MAX_DEPTH):
+        raise PayloadRejected(f"nested deeper than {MAX_DEPTH} levels")
+    return value
+
+
+def _unreadable_header(headers: Mapping[str, str] | None) -> str | None:
+    """The first header whose bytes were not UTF-8 (nats-py decodes them with replacement)."""
+    for name, value in (headers or {}).items():
+        if "\ufffd" in name or "\ufffd" in value:
+            return name.replace("\ufffd", "?")
+    return None
 
 
 def _field_of(err: ValidationError) -> str:
@@ -101,11 +183,13 @@ class CommandExecutor:
         *,
         max_bytes: int,
         tracing: Tracing | None = None,
+        dead_letters: DeadLetterOps | None = None,
     ) -> None:
         self.api = api
         self.watches = watches
         self.max_bytes = max_bytes
         self.tracing = tracing or Tracing()
+        self.dead_letters = dead_letters
 
     async def execute(
         self,
@@ -134,16 +218,20 @@ class CommandExecutor:
     async def _run(
         self, name: str, data: bytes, headers: Mapping[str, str] | None, fallback: str
     ) -> tuple[Outcome, str | None]:
+        unreadable = _unreadable_header(headers)
+        if unreadable is not None:
+            command_id = resolve_command_id(None, None, fallback)
+            message = f"header {unreadable!r} is not valid UTF-8"
+            return _invalid(command_id, name, message, f"headers.{unreadable}"), None
         if len(data) > self.max_bytes:
             command_id = resolve_command_id(None, headers, fallback)
             message = f"command is {len(data)} bytes; the limit is {self.max_bytes}"
             return _invalid(command_id, name, message, "payload"), None
         try:
-            payload = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            payload = parse_payload(data)
+        except PayloadRejected as exc:
             command_id = resolve_command_id(None, headers, fallback)
-            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
-            return _invalid(command_id, name, f"payload is not JSON: {reason}", "payload"), None
+            return _invalid(command_id, name, f"payload is not JSON: {exc}", "payload"), None
         command_id = resolve_command_id(payload, headers, fallback)
         if not isinstance(payload, dict):
             message = f"payload must be a JSON object, got {type(payload).__name__}"
@@ -165,22 +253,27 @@ class CommandExecutor:
             watches=self.watches,
             command_id=command_id,
             idempotency_key=idempotency_key(name, command_id),
+            dead_letters=self.dead_letters,
         )
-        try:
-            reply: Reply = await handler(cmd, ctx)
-        except StoryApiError as err:
-            failure = self._failure(command_id, name, err)
-            return failure, failure.error.requestId if failure.error else None
-        except Exception as err:  # our own bug: answer it, never crash the consumer
-            log.error("handler crashed", command=name, commandId=command_id, error=repr(err))
-            error = OutcomeError(
-                code=BRIDGE_ERROR,
-                message=f"storybridge failed to execute {name}: {type(err).__name__}",
-                requestId=None,
-                status=None,
-                retryable=False,
-            )
-            return Outcome.failure(command_id=command_id, command=name, error=error), None
+        with recording_responses() as answered:
+            try:
+                reply: Reply = await handler(cmd, ctx)
+            except StoryApiError as err:
+                failure = self._failure(command_id, name, err, _last_raw(answered))
+                return failure, failure.error.requestId if failure.error else None
+            except WatchStartFailed as err:
+                # The API call took effect; its watch did not. Retryable: a retry replays the call
+                # under the same Idempotency-Key and records the watch.
+                log.warning("watch not started", command=name, commandId=command_id, error=str(err))
+                return self._bridge_error(
+                    command_id, name, str(err), retryable=True, result=_last_raw(answered)
+                ), None
+            except Exception as err:  # our own bug: answer it, never crash the consumer
+                log.error("handler crashed", command=name, commandId=command_id, error=repr(err))
+                message = f"storybridge failed to execute {name}: {type(err).__name__}"
+                return self._bridge_error(
+                    command_id, name, message, retryable=False, result=_last_raw(answered)
+                ), None
         outcome = Outcome.success(
             command_id=command_id,
             command=name,
@@ -191,10 +284,27 @@ class CommandExecutor:
         return outcome, getattr(reply, "request_id", None)
 
     @staticmethod
-    def _failure(command_id: str, name: str, err: StoryApiError) -> Outcome:
+    def _bridge_error(
+        command_id: str, name: str, message: str, *, retryable: bool, result: Any
+    ) -> Outcome:
+        error = OutcomeError(
+            code=BRIDGE_ERROR, message=message, requestId=None, status=None, retryable=retryable
+        )
+        return Outcome.failure(command_id=command_id, command=name, error=error, result=result)
+
+    @staticmethod
+    def _failure(command_id: str, name: str, err: StoryApiError, result: Any = None) -> Outcome:
         if isinstance(err, RequestValidationError):
             return _invalid(command_id, name, str(err), err.field or "payload")
-        if isinstance(err, UpstreamUnavailable | TransportError | RetryableApiError):
+        if isinstance(err, CircuitOpen):
+            error = OutcomeError(
+                code=err.code,
+                message=err.message,
+                requestId=None,
+                status=err.status,
+                retryable=True,
+            )
+        elif isinstance(err, UpstreamUnavailable | TransportError | RetryableApiError):
             last = err.last if isinstance(err, UpstreamUnavailable) else err
             error = OutcomeError(
                 code=UPSTREAM_UNAVAILABLE,
@@ -220,7 +330,7 @@ class CommandExecutor:
                 status=None,
                 retryable=False,
             )
-        return Outcome.failure(command_id=command_id, command=name, error=error)
+        return Outcome.failure(command_id=command_id, command=name, error=error, result=result)
 
     def _log(
         self,

@@ -10,6 +10,24 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_BASE_URL = "https://sleeperhit.studio/api/v1"
 
+# Deliveries kept for failures of the bridge's own plumbing (crash loops, NATS hiccups) on top of
+# the retry schedule: past them a message is dead-lettered rather than redelivered forever.
+PLUMBING_DELIVERIES = 10
+
+
+def retry_delay(attempt: int, base: float, cap: float) -> float:
+    """Seconds before durable try `attempt + 1` after `attempt` retryable failures: doubling, capped."""
+    return float(min(cap, base * 2 ** min(max(0, attempt - 1), 32)))
+
+
+def retry_deliveries(deadline: float, base: float, cap: float) -> int:
+    """How many deliveries the retry schedule needs to reach `deadline` seconds."""
+    elapsed, attempt = 0.0, 0
+    while elapsed < deadline:
+        attempt += 1
+        elapsed += retry_delay(attempt, base, cap)
+    return attempt + 1
+
 
 class Settings(BaseSettings):
     """Every knob of the bridge. Contract names first; the rest are storybridge additions."""
@@ -35,10 +53,20 @@ class Settings(BaseSettings):
     max_command_bytes: int = 1024 * 1024
     max_in_flight: int = 32
     ack_wait_seconds: float = 30.0
-    max_deliver: int = 10
+    # None: enough deliveries for the retry schedule to reach the deadline, plus
+    # PLUMBING_DELIVERIES for failures of our own (see `effective_max_deliver`).
+    max_deliver: int | None = None
     request_timeout_seconds: float = 30.0
     retry_budget_seconds: float = 60.0
     shutdown_grace_seconds: float = 20.0
+
+    # --- durable retries and dead letters (CONTRACT.md, "No command is lost") -----------------
+    command_deadline_seconds: float = Field(default=86400.0, gt=0)
+    command_retry_base_seconds: float = Field(default=5.0, gt=0)
+    command_retry_max_seconds: float = Field(default=300.0, gt=0)
+
+    # --- circuits -------------------------------------------------------------------------------
+    circuit_probe_seconds: float = Field(default=60.0, gt=0)
 
     # --- API pacing -----------------------------------------------------------------------------
     rate_limit_per_minute: int = 120
@@ -72,6 +100,20 @@ class Settings(BaseSettings):
         if not value or any(ch in value for ch in ".*> \t"):
             raise ValueError("subject prefix must be one NATS token (no '.', '*', '>' or spaces)")
         return value
+
+    @property
+    def effective_max_deliver(self) -> int:
+        """The consumer's max_deliver: never the thing that cuts a retry schedule short."""
+        if self.max_deliver is not None:
+            return self.max_deliver
+        return (
+            retry_deliveries(
+                self.command_deadline_seconds,
+                self.command_retry_base_seconds,
+                self.command_retry_max_seconds,
+            )
+            + PLUMBING_DELIVERIES
+        )
 
     @property
     def nats_servers(self) -> list[str]:

@@ -165,6 +165,26 @@ class Metrics:
             namespace=ns,
             registry=r,
         )
+        self.circuit_open = Gauge(
+            "circuit_open",
+            "1 while the provider's circuit is open (an account-level failure), else 0.",
+            ["provider"],
+            namespace=ns,
+            registry=r,
+        )
+        self.dead_letters = Gauge(
+            "dead_letters",
+            "Messages in STORYBRIDGE_DEAD_LETTERS (refreshed every few seconds).",
+            namespace=ns,
+            registry=r,
+        )
+        self.command_retries_total = Counter(
+            "command_retries_total",
+            "Durable tries that ended retryable and were handed back with a delay.",
+            ["command"],
+            namespace=ns,
+            registry=r,
+        )
         if process:
             ProcessCollector(registry=r)
             PlatformCollector(registry=r)
@@ -218,6 +238,15 @@ class Metrics:
 
     def watch_stalled(self) -> None:
         self.watch_stalled_total.inc()
+
+    def set_circuit(self, provider: str, is_open: bool) -> None:
+        self.circuit_open.labels(provider=provider).set(1 if is_open else 0)
+
+    def set_dead_letters(self, count: int) -> None:
+        self.dead_letters.set(count)
+
+    def command_retried(self, command: str) -> None:
+        self.command_retries_total.labels(command=self._command_label(command)).inc()
 
     # --- exposition -------------------------------------------------------------------------------
     def render(self) -> bytes:

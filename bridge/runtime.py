@@ -16,23 +16,52 @@ from typing import Any
 import structlog
 from faststream.nats import NatsBroker
 from nats.js.client import JetStreamContext
+from nats.js.kv import KeyValue
 
+from bridge.api.circuit import Circuit, CircuitChange
 from bridge.api.client import StoryClient
 from bridge.api.keys import ApiKey
 from bridge.api.ratelimit import RateBudget
 from bridge.api.transport import RetryPolicy
 from bridge.commands import CommandExecutor, Execution
 from bridge.config import Settings
+from bridge.nats.deadletters import DeadLetters
 from bridge.nats.embedded import EmbeddedNats
-from bridge.nats.intake import DurableIntake, register_requests
+from bridge.nats.intake import (
+    CANCEL_WAIT_SECONDS,
+    DurableIntake,
+    DurableRetry,
+    register_requests,
+)
 from bridge.nats.outcomes import OutcomePublisher
-from bridge.nats.streams import Subjects, declare
+from bridge.nats.streams import DEAD_LETTERS_STREAM, Subjects, declare
 from bridge.tracing import Tracing, configure_tracing, current_trace
 from bridge.watch import StoryProvider, WatchEngine, WatchSettings, WatchSpec
+from handlers.base import WatchStartFailed
 
 log = structlog.get_logger("storybridge.runtime")
 
 SANDBOX_SPEED = 20.0
+
+READY_CHECK_TIMEOUT = 0.5
+GAUGE_REFRESH_SECONDS = 5.0
+CIRCUIT_EVENT_ATTEMPTS = 10
+# Shutdown steps after the intake's grace period (see shutdown_budget).
+ENGINE_STOP_SECONDS = 5.0
+BROKER_STOP_SECONDS = 5.0
+# Process exit, the HTTP server, the embedded server's terminate: a margin, not a measured bound.
+EXIT_MARGIN_SECONDS = 3.0
+
+
+def shutdown_budget(settings: Settings) -> float:
+    """The longest `Bridge.stop()` can take: what terminationGracePeriodSeconds must exceed."""
+    return (
+        settings.shutdown_grace_seconds
+        + CANCEL_WAIT_SECONDS
+        + ENGINE_STOP_SECONDS
+        + BROKER_STOP_SECONDS
+        + EXIT_MARGIN_SECONDS
+    )
 
 
 def sandbox_key() -> str:
@@ -60,17 +89,19 @@ class StoryWatches:
         all_parents = dict(parents or {})
         if project_id:
             all_parents["projectId"] = project_id
-        await self.engine.add(
-            WatchSpec(
-                provider=self.provider,
-                kind=kind,
-                id=id,
-                parents=all_parents,
-                facets=facets,
-                origin="command",
-                trace=current_trace(),  # the command's trace, continued by the watch's events
-            )
+        spec = WatchSpec(
+            provider=self.provider,
+            kind=kind,
+            id=id,
+            parents=all_parents,
+            facets=facets,
+            origin="command",
+            trace=current_trace(),  # the command's trace, continued by the watch's events
         )
+        try:
+            await self.engine.add(spec)
+        except Exception as err:
+            raise WatchStartFailed(f"watch of {kind} {id} not recorded: {err!r}") from err
 
     async def unwatch(self, kind: str, id: str) -> bool:
         return bool(await self.engine.remove(self.provider, kind, id))
@@ -92,6 +123,10 @@ class Bridge:
         self.api: StoryClient | None = None
         self.engine: WatchEngine | None = None
         self.intake: DurableIntake | None = None
+        self.circuit: Circuit | None = None
+        self.outcomes: OutcomePublisher | None = None
+        self.dead_letters: DeadLetters | None = None
+        self._gauges: asyncio.Task[None] | None = None
         self.http: Any = None
         self.nats_url = ""
         self.base_url = settings.base_url
@@ -138,9 +173,13 @@ class Bridge:
             self._start_sandbox()
         servers = self._start_nats()
         self.nats_url = ",".join(servers)
+        self.circuit = Circuit(
+            "story", probe_seconds=s.circuit_probe_seconds, on_change=self._circuit_changed
+        )
         self.api = StoryClient(
             self.base_url,
             key,
+            circuit=self.circuit,
             budget=RateBudget(
                 per_minute=s.rate_limit_per_minute,
                 on_wait=self.metrics.observe_rate_wait if self.metrics is not None else None,
@@ -165,16 +204,21 @@ class Bridge:
             log_level=logging.DEBUG,
         )
         await self.broker.connect()
-        js: JetStreamContext = self.broker.connection.jetstream()
-        kv = await declare(
-            js,
-            self.subjects,
-            max_command_bytes=s.max_command_bytes,
-            events_duplicate_window=s.events_duplicate_window_seconds,
-            ack_wait=s.ack_wait_seconds,
-            max_deliver=s.max_deliver,
-            max_ack_pending=max(s.max_in_flight * 4, 64),
-        )
+        nc = self.broker.connection
+        js: JetStreamContext = nc.jetstream()
+
+        async def declare_all() -> KeyValue:
+            return await declare(
+                js,
+                self.subjects,
+                max_command_bytes=s.max_command_bytes,
+                events_duplicate_window=s.events_duplicate_window_seconds,
+                ack_wait=s.ack_wait_seconds,
+                max_deliver=s.effective_max_deliver,
+                max_ack_pending=max(s.max_in_flight * 4, 64),
+            )
+
+        kv = await declare_all()
         provider = StoryProvider(self.api, base_url=self.base_url)
         self.engine = WatchEngine(
             js=js,
@@ -186,11 +230,16 @@ class Bridge:
         )
         await self.engine.start()
         outcomes = OutcomePublisher(js, self.subjects, source=self.base_url)
+        self.outcomes = outcomes
+        self.dead_letters = DeadLetters(nc, js, self.subjects, outcomes)
+        await self.dead_letters.listen()
+        self.circuit.start(self.api.probe)
         executor = CommandExecutor(
             self.api,
             StoryWatches(self.engine),
             max_bytes=s.max_command_bytes,
             tracing=self.tracing,
+            dead_letters=self.dead_letters,
         )
         # Subscribers may be added after connect(); they begin consuming at start().
         register_requests(
@@ -208,12 +257,24 @@ class Bridge:
             self.subjects,
             max_in_flight=s.max_in_flight,
             ack_wait=s.ack_wait_seconds,
+            retry=DurableRetry(
+                deadline_seconds=s.command_deadline_seconds,
+                base_seconds=s.command_retry_base_seconds,
+                max_seconds=s.command_retry_max_seconds,
+                max_deliver=s.effective_max_deliver,
+            ),
+            dead_letters=self.dead_letters,
+            redeclare=declare_all,
             on_execution=self._observe,
+            on_retry=self.metrics.command_retried if self.metrics is not None else None,
         )
         await self.broker.start()
         # The server must have our SUBs before anyone is told we are up (else "no responders").
         await self.broker.connection.flush()
         await self.intake.start()
+        if self.metrics is not None:
+            self.metrics.set_circuit(self.circuit.provider, False)
+            self._gauges = asyncio.create_task(self._refresh_gauges(js), name="storybridge-gauges")
         log.info(
             "storybridge running",
             nats=self.nats_url,
@@ -231,17 +292,58 @@ class Bridge:
         if self.metrics is not None:
             self.metrics.observe_command(execution, path)
 
-    # --- readiness ------------------------------------------------------------------------------
-    async def ready(self) -> tuple[bool, dict[str, bool]]:
-        checks = {"nats": False, "intake": False, "watches": False}
-        if self.broker is not None:
+    async def _refresh_gauges(self, js: JetStreamContext) -> None:
+        assert self.metrics is not None
+        while True:
             with contextlib.suppress(Exception):
-                # A real round trip: a local is_connected flag survives a dead server (faststream #1538).
-                await self.broker.connection.flush(timeout=1)
-                checks["nats"] = True
-        checks["intake"] = bool(self.intake and self.intake.bound)
+                info = await js.stream_info(DEAD_LETTERS_STREAM)
+                self.metrics.set_dead_letters(info.state.messages)
+            await asyncio.sleep(GAUGE_REFRESH_SECONDS)
+
+    async def _circuit_changed(self, change: CircuitChange) -> None:
+        """One `bridge.degraded` / `bridge.recovered` per opening, and the gauge."""
+        if self.metrics is not None:
+            self.metrics.set_circuit(change.provider, change.open)
+        if self.outcomes is None:
+            return
+        since = change.since.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        data = {
+            "provider": change.provider,
+            "code": change.code,
+            "message": change.message,
+            "since": since,
+        }
+        what = "degraded" if change.open else "recovered"
+        # NATS may be down too: keep trying for a while, the id dedups a repeat.
+        for attempt in range(CIRCUIT_EVENT_ATTEMPTS):
+            try:
+                await self.outcomes.publish_bridge(what, data, key=f"{change.provider}:{since}")
+                return
+            except Exception as err:
+                log.warning("bridge event not published yet", event=what, error=repr(err))
+                await asyncio.sleep(min(2.0**attempt, 10.0))
+
+    # --- readiness ------------------------------------------------------------------------------
+    async def ready(self) -> tuple[bool, dict[str, Any]]:
+        checks: dict[str, Any] = {"nats": False, "intake": False, "watches": False}
+        if self.broker is not None:
+            with contextlib.suppress(Exception):  # not connected yet: no connection at all
+                nc = self.broker.connection
+                # flush() returns without a PING while reconnecting: ask the flags, then round-trip.
+                if nc.is_connected and not nc.is_reconnecting:
+                    await nc.flush(timeout=1)
+                    checks["nats"] = True
+        checks["intake"] = bool(
+            checks["nats"] and self.intake and await self.intake.healthy(READY_CHECK_TIMEOUT)
+        )
         checks["watches"] = bool(self.engine and getattr(self.engine, "ready", True))
-        return all(checks.values()), checks
+        ok = all(checks.values())
+        if self.circuit is not None and self.circuit.is_open:
+            # Reported, not failed: every replica shares the key, so restarting or unrouting one
+            # cannot help; the bridge.degraded event and the gauge tell the people who can.
+            opened = self.circuit.opened_by
+            checks["circuits"] = {self.circuit.provider: opened.code if opened else "open"}
+        return ok, checks
 
     def asyncapi(self) -> dict[str, Any]:
         from bridge.asyncapi import asyncapi_document
@@ -250,15 +352,22 @@ class Bridge:
 
     # --- stop -----------------------------------------------------------------------------------
     async def stop(self) -> None:
+        """Every step is bounded; `shutdown_budget()` adds the bounds up for the grace period."""
         grace = self.settings.shutdown_grace_seconds
         if self.intake is not None:
             await self.intake.stop(grace)
+        if self._gauges is not None:
+            self._gauges.cancel()
+        if self.dead_letters is not None:
+            await self.dead_letters.stop()
+        if self.circuit is not None:
+            await self.circuit.stop()
         if self.engine is not None:
             with contextlib.suppress(Exception):
-                await self.engine.stop()
+                await asyncio.wait_for(self.engine.stop(), timeout=ENGINE_STOP_SECONDS)
         if self.broker is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.broker.stop(), timeout=5)
+                await asyncio.wait_for(self.broker.stop(), timeout=BROKER_STOP_SECONDS)
         if self.api is not None:
             await self.api.aclose()
         if self.embedded is not None:

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from handlers import artifacts, jobs, plans, projects, series_bible, sources, watches
+from handlers import admin, artifacts, jobs, plans, projects, series_bible, sources, watches
 from handlers.base import Handler
 
 HANDLERS: dict[str, Handler] = {
@@ -16,4 +16,5 @@ HANDLERS: dict[str, Handler] = {
     **artifacts.HANDLERS,
     **series_bible.HANDLERS,
     **watches.HANDLERS,
+    **admin.HANDLERS,
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from bridge.api.client import StoryClient
@@ -30,8 +31,15 @@ class LocalReply:
     replayed: bool = False
 
 
+class WatchStartFailed(Exception):
+    """A watch could not be recorded (the watch store is unreachable). The API call before it
+    succeeded, so the command is retried (its call replays) rather than leaving work unwatched."""
+
+
 class Watches(Protocol):
-    """Where handlers start and stop watches; provider-specific wiring lives in the runtime."""
+    """Where handlers start and stop watches; provider-specific wiring lives in the runtime.
+
+    `watch` raises WatchStartFailed when the watch could not be recorded."""
 
     async def watch(
         self,
@@ -46,6 +54,18 @@ class Watches(Protocol):
     async def unwatch(self, kind: str, id: str) -> bool: ...
 
 
+class DeadLetterOps(Protocol):
+    """What admin handlers may do with dead letters (`bridge.nats.deadletters.DeadLetters`)."""
+
+    async def redrive(
+        self, *, command: str | None, since: datetime | None, dry_run: bool
+    ) -> RedriveResult: ...
+
+
+class RedriveResult(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class CommandContext:
     """Everything a handler may use. `idempotency_key` is derived from the commandId, never random."""
@@ -54,10 +74,19 @@ class CommandContext:
     watches: Watches
     command_id: str
     idempotency_key: str
+    dead_letters: DeadLetterOps | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 Handler = Callable[[Any, CommandContext], Awaitable[Reply]]
 """A handler takes its own command model (a `Command` subclass) and the context."""
 
-__all__ = ["Command", "CommandContext", "Handler", "LocalReply", "Reply", "Watches"]
+__all__ = [
+    "Command",
+    "CommandContext",
+    "Handler",
+    "LocalReply",
+    "Reply",
+    "WatchStartFailed",
+    "Watches",
+]

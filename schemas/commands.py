@@ -7,6 +7,7 @@ Each command model inherits its body model, so the body's fields and limits are 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
@@ -16,6 +17,26 @@ from schemas.base import RequestModel
 
 CommandId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
 Id = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_since(value: str, *, now: datetime | None = None) -> datetime:
+    """An ISO 8601 time (naive = UTC) or a duration back from now (`90s`, `30m`, `2h`, `7d`)."""
+    text = value.strip()
+    match = _DURATION.match(text)
+    if match:
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+        return (now or datetime.now(UTC)) - timedelta(seconds=seconds)
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is neither an ISO 8601 time nor a duration like 30m, 2h, 7d"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 class UnknownCommand(ValueError):
@@ -258,6 +279,24 @@ class WatchRemoveCommand(WatchCommand):
     command = "watch.remove"
 
 
+# --- admin (request/reply; they touch no API) -----------------------------------------------------
+class AdminRedriveCommand(Command):
+    """Put dead letters back on their command subjects (CONTRACT.md, "Redrive")."""
+
+    command = "admin.redrive"
+    # A command name (`plan.approve`), and an ISO 8601 time or a duration back from now (`2h`).
+    filter_command: str | None = Field(
+        default=None, alias="command", max_length=200, pattern=r"^[a-z_]+(\.[a-z_]+)+$"
+    )
+    since: datetime | None = None
+    dryRun: bool = False
+
+    @field_validator("since", mode="before")
+    @classmethod
+    def _since(cls, value: object) -> object:
+        return parse_since(value) if isinstance(value, str) else value
+
+
 _ALL: tuple[type[Command], ...] = (
     ProjectCreateCommand,
     ProjectUpdateCommand,
@@ -283,6 +322,7 @@ _ALL: tuple[type[Command], ...] = (
     SeriesBibleUpdateCommand,
     WatchAddCommand,
     WatchRemoveCommand,
+    AdminRedriveCommand,
 )
 COMMAND_MODELS: dict[str, type[Command]] = {model.command: model for model in _ALL}
 """Every command of the contract, by its `<resource>.<action>` name (the subject suffix)."""

@@ -55,8 +55,14 @@ class Outcome(BaseModel):
         )
 
     @classmethod
-    def failure(cls, *, command_id: str, command: str, error: OutcomeError) -> Outcome:
-        return cls(commandId=command_id, command=command, ok=False, error=error)
+    def failure(
+        cls, *, command_id: str, command: str, error: OutcomeError, result: Any = None
+    ) -> Outcome:
+        return cls(commandId=command_id, command=command, ok=False, error=error, result=result)
+
+    @property
+    def retryable(self) -> bool:
+        return self.error is not None and self.error.retryable
 
     def to_dict(self) -> dict[str, Any]:
         """Exactly the contract's shape: success has status/replayed/result, failure has error."""
@@ -69,6 +75,9 @@ class Outcome(BaseModel):
                 if error.get(optional) is None:
                     error.pop(optional)
             doc["error"] = error
+            if self.result is not None:
+                # The API said yes before something of ours failed: the caller must see what it did.
+                doc["result"] = self.result
         return doc
 
     def to_json(self) -> bytes:

@@ -147,6 +147,9 @@ async def test_every_contract_command_succeeds(
     await f.ok("artifact.render_video", {"artifactId": aid})
     await f.ok("artifact.refine", {"artifactId": aid, "instruction": "make the host warmer"})
     await f.ok("project.delete", {"projectId": pid})
+    # Dead letters: none here, so a dry run matches nothing (the redrive tests drive real ones).
+    report = await f.ok("admin.redrive", {"dryRun": True})
+    assert report == {"matched": 0, "redriven": 0, "dryRun": True, "commands": {}}
 
     assert f.seen == set(COMMAND_MODELS), sorted(set(COMMAND_MODELS) - f.seen)
 

@@ -18,6 +18,7 @@ from pydantic import SecretStr
 
 from bridge.api.artifacts import ArtifactsMixin
 from bridge.api.base import seg
+from bridge.api.circuit import Circuit
 from bridge.api.keys import ApiKey
 from bridge.api.plans_jobs import PlansJobsMixin
 from bridge.api.projects import ProjectsMixin
@@ -50,6 +51,7 @@ class StoryClient(ProjectsMixin, PlansJobsMixin, ArtifactsMixin):
         limits: httpx.Limits | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         on_request: RequestHook | None = None,
+        circuit: Circuit | None = None,
     ) -> None:
         self.key = key if isinstance(key, ApiKey) else ApiKey.parse(key)
         self._transport = Transport(
@@ -61,6 +63,7 @@ class StoryClient(ProjectsMixin, PlansJobsMixin, ArtifactsMixin):
             limits=limits,
             transport=transport,
             on_request=on_request,
+            circuit=circuit,
         )
 
     def __repr__(self) -> str:
@@ -77,6 +80,14 @@ class StoryClient(ProjectsMixin, PlansJobsMixin, ArtifactsMixin):
     @property
     def retry(self) -> RetryPolicy:
         return self._transport.retry
+
+    @property
+    def circuit(self) -> Circuit | None:
+        return self._transport.circuit
+
+    async def probe(self) -> None:
+        """The circuit's probe: one cheap authenticated read (the capability manifest)."""
+        await self.get_capabilities()
 
     async def aclose(self) -> None:
         await self._transport.aclose()

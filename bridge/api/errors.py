@@ -24,6 +24,8 @@ StoryApiError                    base of everything the client raises (.code, .r
 │       └── GenerationFailed     422 story_plan_failed, artifact_generation_failed
 ├── TransportError               no answer (connect, read, timeout, drop): ambiguous, retried
 ├── UpstreamUnavailable          retries exhausted (.last), code "upstream_unavailable"
+├── CircuitOpen                  the provider's circuit is open (an account-level failure): not sent,
+│                                    code = the account-level code that opened it, retryable
 └── RequestValidationError       a body failed validation before it left (.field),
                                  code "validation_failed"
 ```
@@ -41,13 +43,18 @@ import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import structlog
+
 from bridge.api.keys import redact
+
+log = structlog.get_logger(__name__)
 
 __all__ = [
     "ApiError",
     "ArtifactNotFound",
     "ArtifactNotReady",
     "AuthenticationError",
+    "CircuitOpen",
     "GenerationFailed",
     "IdempotencyConflict",
     "IdempotencyKeyRequired",
@@ -73,10 +80,28 @@ __all__ = [
     "TransportError",
     "UpstreamUnavailable",
     "ValidationFailed",
+    "is_account_level",
     "parse_retry_after",
 ]
 
 AMBIGUOUS_STATUSES = frozenset({408, 425, 429})
+
+# Failures of the key or the account, not of one request: every later call fails the same way until
+# someone acts, so they open the provider's circuit (CONTRACT.md, "Account-level failures").
+ACCOUNT_LEVEL_CODES = frozenset(
+    {
+        "authentication_required",
+        "invalid_api_key",
+        "api_key_revoked",
+        "api_key_expired",
+        "account_disabled",
+        "ip_not_allowed",
+    }
+)
+
+# A Retry-After or RateLimit-Reset beyond this is a broken header, not an instruction: obeying
+# `inf` or an epoch timestamp read as seconds would block every request forever.
+MAX_RATE_WAIT_SECONDS = 600.0
 
 
 class StoryApiError(Exception):
@@ -113,11 +138,14 @@ class ApiError(StoryApiError):
         status: int,
         request_id: str | None = None,
         details: Mapping[str, Any] | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message, code=code)
         self.status = status
         self.request_id = request_id
         self.details: dict[str, Any] = dict(details or {})
+        # Seconds the server asked us to wait (Retry-After), on 429 and on any other answer.
+        self.retry_after = retry_after
 
     def __str__(self) -> str:
         rid = f" [request_id={self.request_id}]" if self.request_id else ""
@@ -157,8 +185,7 @@ class ApiError(StoryApiError):
             "request_id": str(request_id) if request_id else None,
             "details": details,
         }
-        if issubclass(error_cls, RateLimited):
-            kwargs["retry_after"] = parse_retry_after(_header(headers, "retry-after"))
+        kwargs["retry_after"] = parse_retry_after(_header(headers, "retry-after"))
         return error_cls(message, **kwargs)
 
 
@@ -170,10 +197,6 @@ class RetryableApiError(ApiError):
 
 class RateLimited(RetryableApiError):
     """429: wait exactly ``retry_after`` seconds (no extra backoff) before sending anything."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
 
 
 class ServerError(RetryableApiError):
@@ -213,7 +236,18 @@ class IdempotencyKeyRequired(TerminalApiError):
 
 
 class IdempotencyConflict(TerminalApiError):
-    """409: the key was used with a different body, or the original is still processing."""
+    """409: the key was used with a different body, or the original is still processing.
+
+    The API's own message says which when it can ("already processing"); `in_progress` reads it.
+    While the first attempt runs, asking again with the same key later is the documented move.
+    """
+
+    @property
+    def in_progress(self) -> bool:
+        reason = str(self.details.get("reason", "")).lower()
+        if reason:
+            return reason in {"in_progress", "processing"}
+        return "processing" in self.message.lower()
 
 
 class ValidationFailed(TerminalApiError):
@@ -319,6 +353,28 @@ class UpstreamUnavailable(StoryApiError):
         return out
 
 
+class CircuitOpen(StoryApiError):
+    """The provider's circuit is open after an account-level failure: the request was not sent.
+
+    `code` is the account-level code that opened the circuit (e.g. `api_key_revoked`). Retryable:
+    the circuit closes by itself once a probe succeeds. `pauses_polling` tells the watch engine this
+    is not a failed read of one resource.
+    """
+
+    retryable = True
+    pauses_polling = True
+
+    def __init__(self, message: str, *, code: str, provider: str, status: int | None) -> None:
+        super().__init__(message, code=code)
+        self.provider = provider
+        self.status = status
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["status"] = self.status
+        return out
+
+
 class RequestValidationError(StoryApiError, ValueError):
     """A request body failed validation before it left; ``field`` names the offending field."""
 
@@ -407,19 +463,42 @@ def _classify(code: str | None, status: int, message: str) -> type[ApiError]:
     return TerminalApiError if 400 <= status < 500 else ApiError
 
 
+def is_account_level(error: StoryApiError) -> bool:
+    """Whether this error is about the key or the account rather than one request."""
+    return isinstance(error, ApiError) and error.code in ACCOUNT_LEVEL_CODES
+
+
+def clamp_wait(seconds: float, *, header: str) -> float:
+    """A server-given wait bounded to [0, MAX_RATE_WAIT_SECONDS]; NaN counts as no wait."""
+    if seconds != seconds:  # NaN
+        return 0.0
+    if seconds > MAX_RATE_WAIT_SECONDS:
+        log.warning(
+            "rate limit header out of bounds; clamped",
+            header=header,
+            value=seconds,
+            clamped_to=MAX_RATE_WAIT_SECONDS,
+        )
+        return MAX_RATE_WAIT_SECONDS
+    return max(0.0, seconds)
+
+
 def parse_retry_after(value: str | None) -> float | None:
-    """``Retry-After`` as seconds: delta-seconds or an HTTP date; ``None`` when absent or bad."""
+    """``Retry-After`` as seconds: delta-seconds or an HTTP date; ``None`` when absent or bad.
+
+    Bounded by MAX_RATE_WAIT_SECONDS: `inf`, `1e308` or a date years ahead is a broken header.
+    """
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        return clamp_wait(float(value), header="Retry-After")
     except ValueError:
         pass
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    return clamp_wait(when.timestamp() - time.time(), header="Retry-After")
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

@@ -25,6 +25,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from enum import IntEnum
 
+from bridge.api.errors import clamp_wait
+
 __all__ = ["Priority", "RateBudget"]
 
 WINDOW_SECONDS = 60.0
@@ -117,12 +119,13 @@ class RateBudget:
         if remaining is None or reset is None:
             return
         self._server_remaining = int(remaining)
-        self._server_reset_at = self._clock() + max(0.0, reset)
+        self._server_reset_at = self._clock() + reset_seconds(reset)
         self._notify()
 
     def block_for(self, seconds: float) -> None:
         """After a 429: grant nothing to anyone for ``seconds`` (``Retry-After``), exactly."""
-        self._blocked_until = max(self._blocked_until, self._clock() + max(0.0, seconds))
+        seconds = clamp_wait(seconds, header="Retry-After")
+        self._blocked_until = max(self._blocked_until, self._clock() + seconds)
         self.blocks += 1
         self._notify()
 
@@ -174,6 +177,17 @@ class RateBudget:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(changed.wait(), delay)
+
+
+# Above this a "seconds until reset" value can only be a Unix timestamp sent where seconds belong.
+_EPOCH_THRESHOLD = 1_000_000_000.0
+
+
+def reset_seconds(reset: float) -> float:
+    """``RateLimit-Reset`` as seconds from now, bounded: an epoch timestamp is read as one."""
+    if reset > _EPOCH_THRESHOLD:
+        reset -= time.time()
+    return clamp_wait(reset, header="RateLimit-Reset")
 
 
 def _number(value: str | None) -> float | None:

@@ -4,8 +4,16 @@ Ambiguous failures (no answer, timeouts, 408, 425, 429, 5xx) may have been accep
 they are retried only when a retry cannot duplicate work: GET, or a request carrying an
 ``Idempotency-Key``, always re-sent with the same key and the same body bytes. A 429 waits exactly
 ``Retry-After`` through the shared :class:`RateBudget` (so nobody else sends either); other
-ambiguous failures back off exponentially with jitter. Terminal 4xx raise at once. When the time
-budget runs out the caller gets :class:`UpstreamUnavailable`.
+ambiguous failures back off exponentially with jitter. A ``409 idempotency_conflict`` that says the
+first request with this key is still processing is waited out the same way (asking again later with
+the same key is the documented move). Other terminal 4xx raise at once. When the time budget runs
+out the caller gets :class:`UpstreamUnavailable`.
+
+With a :class:`~bridge.api.circuit.Circuit`, an account-level answer opens it and every later request
+fails fast with :class:`CircuitOpen` until a probe gets through.
+
+Every success is also appended to the list that :func:`recording_responses` installed, so a caller
+that fails after the API said yes still knows what the API answered.
 
 httpx exceptions hold the request, and the request holds the Authorization header: they are
 turned into our own :class:`TransportError` outside the ``except`` block so no chain keeps them.
@@ -14,19 +22,22 @@ turned into our own :class:`TransportError` outside the ``except`` block so no c
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import importlib.metadata
 import json as jsonlib
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 import structlog
 
 from bridge.api.errors import (
     ApiError,
+    IdempotencyConflict,
     RateLimited,
     StoryApiError,
     TransportError,
@@ -36,7 +47,10 @@ from bridge.api.keys import ApiKey, redact
 from bridge.api.ratelimit import Priority, RateBudget
 from bridge.tracing import client_span
 
-__all__ = ["ApiResponse", "RequestHook", "RetryPolicy", "Transport"]
+if TYPE_CHECKING:
+    from bridge.api.circuit import Circuit
+
+__all__ = ["ApiResponse", "RequestHook", "RetryPolicy", "Transport", "recording_responses"]
 
 T = TypeVar("T")
 log = structlog.get_logger("bridge.api")
@@ -89,6 +103,26 @@ class ApiResponse(Generic[T]):
         )
 
 
+_responses: contextvars.ContextVar[list[ApiResponse[Any]] | None] = contextvars.ContextVar(
+    "storybridge_responses", default=None
+)
+
+
+@contextlib.contextmanager
+def recording_responses() -> Iterator[list[ApiResponse[Any]]]:
+    """Collect every successful response sent from this context (the command executor uses it)."""
+    seen: list[ApiResponse[Any]] = []
+    token = _responses.set(seen)
+    try:
+        yield seen
+    finally:
+        _responses.reset(token)
+
+
+def _in_progress(error: StoryApiError) -> bool:
+    return isinstance(error, IdempotencyConflict) and error.in_progress
+
+
 class Transport:
     """A pooled ``httpx.AsyncClient`` plus the retry loop. One per :class:`StoryClient`."""
 
@@ -103,10 +137,12 @@ class Transport:
         limits: httpx.Limits | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         on_request: RequestHook | None = None,
+        circuit: Circuit | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._key = key
         self._on_request = on_request
+        self.circuit = circuit
         self.budget = budget or RateBudget()
         self.retry = retry or RetryPolicy()
         self._http = httpx.AsyncClient(
@@ -149,6 +185,8 @@ class Transport:
         attempt = 0
         while True:
             attempt += 1
+            if self.circuit is not None:
+                self.circuit.check()
             await self.budget.acquire(priority)
             # A span (and `traceparent`) per attempt when a traced command made this call.
             with client_span(method, path, headers, attempt=attempt) as traced:
@@ -158,16 +196,23 @@ class Transport:
                 self.budget.observe(response.headers)
                 body = _json_or_none(response)
                 if response.is_success:
-                    return _success(response, body)
+                    if self.circuit is not None:
+                        self.circuit.observe(None)
+                    return _record(_success(response, body))
                 error = ApiError.from_response(response.status_code, body, response.headers)
+                if self.circuit is not None:
+                    error = self.circuit.observe(error)
                 if isinstance(error, RateLimited):
                     self.budget.block_for(self._rate_wait(error, attempt))
             assert error is not None
-            if not (error.retryable and retry_allowed):
+            waiting_out = _in_progress(error) and idempotency_key is not None
+            if not ((error.retryable or waiting_out) and retry_allowed):
                 raise error
-            delay = self._rate_wait(error, attempt) if isinstance(error, RateLimited) else None
+            delay = getattr(error, "retry_after", None)
             delay = self.retry.backoff(attempt) if delay is None else delay
             if time.monotonic() + delay > deadline:
+                # Still "processing" after the whole budget is not a failure either: the first
+                # attempt may yet land, and a later try with the same key replays it.
                 raise UpstreamUnavailable(
                     f"{method} {path} failed after {attempt} attempt(s) within the "
                     f"{self.retry.budget_seconds:g}s retry budget; last: {error.code}",
@@ -235,6 +280,13 @@ class Transport:
             self._on_request(method, path, status, time.perf_counter() - started)
         except Exception:
             log.exception("api request hook failed", method=method, path=path)
+
+
+def _record(response: ApiResponse[Any]) -> ApiResponse[Any]:
+    seen = _responses.get()
+    if seen is not None:
+        seen.append(response)
+    return response
 
 
 def _json_or_none(response: httpx.Response) -> Any:

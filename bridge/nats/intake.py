@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -19,8 +22,19 @@ from faststream.nats.annotations import NatsMessage
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
 
 from bridge.commands import INVALID_COMMAND, CommandExecutor, Execution
+from bridge.config import retry_delay
+from bridge.nats.deadletters import (
+    DEADLINE,
+    MAX_DELIVERIES,
+    UNPROCESSABLE,
+    DeadLetters,
+    Grave,
+    exhausted_outcome,
+    fallback_command_id,
+)
 from bridge.nats.outcomes import OutcomePublisher
 from bridge.nats.streams import COMMANDS_CONSUMER, COMMANDS_STREAM, QUEUE_GROUP, Subjects
 
@@ -29,10 +43,20 @@ log = structlog.get_logger("storybridge.intake")
 # A failure of our own plumbing (e.g. NATS briefly unavailable while publishing the outcome) hands the
 # command back with this delay; the API call it made replays under the same Idempotency-Key.
 PLUMBING_RETRY_DELAY = 2.0
+# After the grace period, how long cancelled commands get to hand their messages back.
+CANCEL_WAIT_SECONDS = 5.0
 
 
 class DurableIntake:
-    """Consumes `{p}.cmd.>` through the shared durable consumer, with explicit acks."""
+    """Consumes `{p}.cmd.>` through the shared durable consumer, with explicit acks.
+
+    Per message: execute, then exactly one of
+    * ack (term for `invalid_command`) after publishing the final outcome;
+    * nak with a growing delay after publishing `command.retrying`, while the outcome is retryable
+      and the command is younger than its deadline;
+    * dead-letter, when it is past the deadline or on its last delivery.
+    A failure of our own plumbing naks with a short delay; on the last delivery it dead-letters.
+    """
 
     def __init__(
         self,
@@ -43,7 +67,11 @@ class DurableIntake:
         *,
         max_in_flight: int,
         ack_wait: float,
+        retry: DurableRetry,
+        dead_letters: DeadLetters,
+        redeclare: Callable[[], Awaitable[object]] | None = None,
         on_execution: Any = None,
+        on_retry: Callable[[str], None] | None = None,
     ) -> None:
         self.js = js
         self.executor = executor
@@ -51,19 +79,47 @@ class DurableIntake:
         self.subjects = subjects
         self.max_in_flight = max_in_flight
         self.heartbeat_every = max(ack_wait / 3, 0.5)
+        self.retry = retry
+        self.dead_letters = dead_letters
+        self.redeclare = redeclare
         self.on_execution = on_execution
+        self.on_retry = on_retry
         self._slots = asyncio.Semaphore(max_in_flight)
         self._inflight: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._sub: JetStreamContext.PullSubscription | None = None
+        # True from a good bind until the next fetch error: what readiness combines with a round trip.
         self.bound = False
 
     async def start(self) -> None:
         self._loop_task = asyncio.create_task(self._fetch_loop(), name="storybridge-intake")
 
+    async def healthy(self, timeout: float = 0.5) -> bool:
+        """A real round trip to the consumer (not a flag): False while it cannot be fetched from."""
+        if not self.bound or self._loop_task is None or self._loop_task.done():
+            return False
+        try:
+            await self.js.consumer_info(COMMANDS_STREAM, COMMANDS_CONSUMER, timeout=timeout)
+        except Exception:
+            return False
+        return True
+
     async def _bind(self) -> JetStreamContext.PullSubscription:
-        sub = await self.js.pull_subscribe_bind(durable=COMMANDS_CONSUMER, stream=COMMANDS_STREAM)
+        try:
+            sub = await self.js.pull_subscribe_bind(
+                durable=COMMANDS_CONSUMER, stream=COMMANDS_STREAM
+            )
+            await self.js.consumer_info(COMMANDS_STREAM, COMMANDS_CONSUMER)
+        except NotFoundError:
+            # The stream or consumer is gone (a server that lost its store): declare them again.
+            if self.redeclare is None:
+                raise
+            log.warning("commands consumer missing; declaring it again")
+            await self.redeclare()
+            sub = await self.js.pull_subscribe_bind(
+                durable=COMMANDS_CONSUMER, stream=COMMANDS_STREAM
+            )
         self._sub = sub
         self.bound = True
         return sub
@@ -74,27 +130,14 @@ class DurableIntake:
             try:
                 if sub is None:
                     sub = await self._bind()
-                await self._slots.acquire()
-                free = 1
-                # Take every other free slot too, without waiting for them.
-                while free < self.max_in_flight and not self._slots.locked():
-                    await self._slots.acquire()
-                    free += 1
-                try:
-                    msgs = await sub.fetch(batch=free, timeout=1.0)
-                except (TimeoutError, NatsTimeoutError):
-                    msgs = []
-                for _ in range(free - len(msgs)):
-                    self._slots.release()
-                for msg in msgs:
-                    task = asyncio.create_task(self._handle(msg))
-                    self._inflight.add(task)
-                    task.add_done_callback(self._done)
+                await self._fetch_some(sub)
             except asyncio.CancelledError:
                 raise
             except Exception as err:
-                # Pull subscriptions are not always restored after a server restart (nats.py #504): re-bind.
-                log.warning("intake fetch failed; re-binding", error=repr(err))
+                # Pull subscriptions are not always restored after a server restart (nats.py #504),
+                # and a restarting server answers fetches with 503s: re-bind, whatever it was.
+                if self.bound:
+                    log.warning("intake fetch failed; re-binding", error=repr(err))
                 self.bound = False
                 if sub is not None:
                     with contextlib.suppress(Exception):
@@ -102,6 +145,29 @@ class DurableIntake:
                 sub = None
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), 1.0)
+
+    async def _fetch_some(self, sub: JetStreamContext.PullSubscription) -> None:
+        """Fetch as many messages as there are free slots; every slot taken is given back or
+        handed to a task, on every path."""
+        await self._slots.acquire()
+        taken = 1
+        try:
+            # Take every other free slot too, without waiting for them.
+            while taken < self.max_in_flight and not self._slots.locked():
+                await self._slots.acquire()
+                taken += 1
+            try:
+                msgs = await sub.fetch(batch=taken, timeout=1.0)
+            except (TimeoutError, NatsTimeoutError):
+                msgs = []
+            for msg in msgs:
+                task = asyncio.create_task(self._handle(msg))
+                self._inflight.add(task)
+                task.add_done_callback(self._done)
+                taken -= 1
+        finally:
+            for _ in range(taken):
+                self._slots.release()
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
@@ -115,35 +181,82 @@ class DurableIntake:
 
     async def _handle(self, msg: Msg) -> None:
         beat = asyncio.create_task(self._heartbeat(msg))
+        meta = msg.metadata
+        grave = Grave(
+            subject=msg.subject,
+            data=msg.data,
+            headers=msg.headers,
+            stream_seq=meta.sequence.stream,
+            stored_at=meta.timestamp,
+            deliveries=meta.num_delivered,
+        )
+        last = meta.num_delivered >= self.retry.max_deliver > 0
         try:
-            meta = msg.metadata
-            token = f"js-{meta.sequence.stream}-{meta.num_delivered}"
             execution = await self.executor.execute(
                 self.subjects.command_name(msg.subject),
                 msg.data,
                 msg.headers,
                 # Stable across redeliveries, so a command without commandId still replays.
-                fallback_id=f"{COMMANDS_STREAM}-{meta.sequence.stream}",
+                fallback_id=fallback_command_id(grave.stream_seq, grave.stored_at),
                 subject=msg.subject,
             )
-            await self.outcomes.publish(execution.outcome, token=token, trace=execution.trace)
             if self.on_execution is not None:
                 self.on_execution(execution, "durable")
-            error = execution.outcome.error
-            if error is not None and error.code == INVALID_COMMAND:
-                await msg.term()  # never redeliver what can never succeed
-            else:
-                await msg.ack_sync()
+            await self._settle(msg, grave, execution, last=last)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await msg.nak()  # hand it back: another replica (or we, later) replays it
             raise
         except Exception as err:
             log.warning("command handed back after a plumbing failure", error=repr(err))
-            with contextlib.suppress(Exception):
-                await msg.nak(delay=PLUMBING_RETRY_DELAY)
+            await self._plumbing_failed(msg, grave, err, last=last)
         finally:
             beat.cancel()
+
+    async def _settle(self, msg: Msg, grave: Grave, execution: Execution, *, last: bool) -> None:
+        outcome = execution.outcome
+        token = f"js-{grave.stream_seq}-{grave.deliveries}"
+        if not outcome.retryable:
+            await self.outcomes.publish(outcome, token=token, trace=execution.trace)
+            error = outcome.error
+            if error is not None and error.code == INVALID_COMMAND:
+                await msg.term()  # never redeliver what can never succeed
+            else:
+                await msg.ack_sync()
+            return
+        now = datetime.now(UTC)
+        deadline = grave.stored_at + timedelta(seconds=self.retry.deadline_seconds)
+        if now >= deadline or last:
+            reason = DEADLINE if now >= deadline else MAX_DELIVERIES
+            await self.dead_letters.bury(grave, reason=reason, outcome=outcome)
+            await msg.ack_sync()
+            return
+        delay = min(self.retry.delay(grave.deliveries), (deadline - now).total_seconds())
+        delay = max(delay, 0.0)
+        next_at = now + timedelta(seconds=delay)
+        await self.outcomes.publish(
+            outcome,
+            token=token,
+            trace=execution.trace,
+            event="retrying",
+            extra={
+                "attempt": grave.deliveries,
+                "nextAttemptAt": next_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            },
+        )
+        await msg.nak(delay=delay)
+        if self.on_retry is not None:
+            self.on_retry(outcome.command)
+
+    async def _plumbing_failed(self, msg: Msg, grave: Grave, err: Exception, *, last: bool) -> None:
+        if last:
+            outcome = exhausted_outcome(grave, self.subjects)
+            with contextlib.suppress(Exception):
+                await self.dead_letters.bury(grave, reason=UNPROCESSABLE, outcome=outcome)
+                await msg.ack_sync()
+                return
+        with contextlib.suppress(Exception):
+            await msg.nak(delay=PLUMBING_RETRY_DELAY)
 
     async def stop(self, grace: float) -> None:
         """Stop fetching, let in-flight commands finish within `grace`, hand back the rest."""
@@ -157,13 +270,26 @@ class DurableIntake:
             for task in pending:
                 task.cancel()
             if pending:
-                await asyncio.wait(pending, timeout=5)
+                await asyncio.wait(pending, timeout=CANCEL_WAIT_SECONDS)
         # A pull subscription left open makes the connection's drain wait out its whole timeout.
         if self._sub is not None:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()
             self._sub = None
         self.bound = False
+
+
+@dataclass(frozen=True)
+class DurableRetry:
+    """When a retryable durable command is tried again, and when the bridge gives up on it."""
+
+    deadline_seconds: float
+    base_seconds: float
+    max_seconds: float
+    max_deliver: int
+
+    def delay(self, attempt: int) -> float:
+        return retry_delay(attempt, self.base_seconds, self.max_seconds)
 
 
 def register_requests(

@@ -1,9 +1,15 @@
-"""Outcome events: one CloudEvent per command execution on `{p}.evt.command.succeeded|failed`."""
+"""Command events: one CloudEvent per execution on `{p}.evt.command.<what>`, and the bridge's own.
+
+`<what>` is `succeeded` or `failed` for a final outcome, `retrying` for a durable try that will be
+tried again, `dead_lettered` for one moved to STORYBRIDGE_DEAD_LETTERS. `bridge.degraded` and
+`bridge.recovered` announce a provider's circuit (CONTRACT.md, additions of 2026-12-01).
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any, Literal
 
 from nats.js.client import JetStreamContext
 
@@ -13,9 +19,11 @@ from schemas.outcome import Outcome
 
 OUTCOME_NAMESPACE = uuid.UUID("0f9d3c58-2b7e-4d1a-8c61-7e2f4b9a5d10")
 
+CommandEvent = Literal["succeeded", "failed", "retrying", "dead_lettered"]
+
 
 class OutcomePublisher:
-    """Publishes outcomes into STORYBRIDGE_EVENTS and checks the stream's ack."""
+    """Publishes command and bridge events into STORYBRIDGE_EVENTS and checks the stream's ack."""
 
     def __init__(self, js: JetStreamContext, subjects: Subjects, *, source: str) -> None:
         self.js = js
@@ -23,33 +31,64 @@ class OutcomePublisher:
         self.source = source
 
     def build(
-        self, outcome: Outcome, *, token: str, trace: dict[str, str] | None = None
+        self,
+        outcome: Outcome,
+        *,
+        token: str,
+        trace: dict[str, str] | None = None,
+        event: CommandEvent | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> tuple[str, CloudEvent]:
-        kind = "succeeded" if outcome.ok else "failed"
+        what: CommandEvent = event or ("succeeded" if outcome.ok else "failed")
         # One id per execution: a retried publish of the same execution dedups, a redelivery does not.
-        event_id = str(
-            uuid.uuid5(OUTCOME_NAMESPACE, f"{outcome.command}:{outcome.commandId}:{token}")
-        )
-        event = CloudEvent(
-            id=event_id,
+        key = f"{outcome.command}:{outcome.commandId}:{token}"
+        if what in ("retrying", "dead_lettered"):
+            key = f"{what}:{key}"
+        cloud_event = CloudEvent(
+            id=str(uuid.uuid5(OUTCOME_NAMESPACE, key)),
             source=self.source,
-            type=f"{EVENT_TYPE_PREFIX}.command.{kind}",
+            type=f"{EVENT_TYPE_PREFIX}.command.{what}",
             subject=outcome.command,
             time=datetime.now(UTC),
-            data=outcome.to_dict(),
+            data={**outcome.to_dict(), **(extra or {})},
             # The CloudEvents distributed-tracing extension; None (absent) unless tracing is on.
             traceparent=(trace or {}).get("traceparent"),
             tracestate=(trace or {}).get("tracestate"),
         )
-        return self.subjects.event(f"command.{kind}"), event
+        return self.subjects.event(f"command.{what}"), cloud_event
 
     async def publish(
-        self, outcome: Outcome, *, token: str, trace: dict[str, str] | None = None
+        self,
+        outcome: Outcome,
+        *,
+        token: str,
+        trace: dict[str, str] | None = None,
+        event: CommandEvent | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         """`trace`: the command span's W3C headers, sent along so consumers continue the trace."""
-        subject, event = self.build(outcome, token=token, trace=trace)
+        subject, cloud_event = self.build(
+            outcome, token=token, trace=trace, event=event, extra=extra
+        )
+        await self._send(subject, cloud_event, trace)
+
+    async def publish_bridge(self, what: str, data: dict[str, Any], *, key: str) -> None:
+        """`{p}.evt.bridge.<what>` (degraded, recovered); `key` names the occurrence for its id."""
+        cloud_event = CloudEvent(
+            id=str(uuid.uuid5(OUTCOME_NAMESPACE, f"bridge.{what}:{key}")),
+            source=self.source,
+            type=f"{EVENT_TYPE_PREFIX}.bridge.{what}",
+            subject=str(data.get("provider") or "bridge"),
+            time=datetime.now(UTC),
+            data=data,
+        )
+        await self._send(self.subjects.event(f"bridge.{what}"), cloud_event, None)
+
+    async def _send(
+        self, subject: str, cloud_event: CloudEvent, trace: dict[str, str] | None
+    ) -> None:
         await self.js.publish(
             subject,
-            event.to_json(),
-            headers={**(trace or {}), "Nats-Msg-Id": event.id, "Content-Type": CONTENT_TYPE},
+            cloud_event.to_json(),
+            headers={**(trace or {}), "Nats-Msg-Id": cloud_event.id, "Content-Type": CONTENT_TYPE},
         )

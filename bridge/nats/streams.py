@@ -26,12 +26,15 @@ log = structlog.get_logger(__name__)
 
 COMMANDS_STREAM = "STORYBRIDGE_COMMANDS"
 EVENTS_STREAM = "STORYBRIDGE_EVENTS"
+DEAD_LETTERS_STREAM = "STORYBRIDGE_DEAD_LETTERS"
 WATCHES_BUCKET = "STORYBRIDGE_WATCHES"
 COMMANDS_CONSUMER = "storybridge"
 QUEUE_GROUP = "storybridge"
 
 # Commands are work: kept until acked. Events are a log: kept a week for late subscribers.
 EVENTS_MAX_AGE_SECONDS = 7 * 24 * 3600.0
+# Dead letters wait for a person: long enough to survive a holiday, bounded so they cannot pile up.
+DEAD_LETTERS_MAX_AGE_SECONDS = 30 * 24 * 3600.0
 MIN_DUPLICATE_WINDOW_SECONDS = 120.0
 
 
@@ -53,8 +56,18 @@ class Subjects:
     def events(self) -> str:
         return f"{self.prefix}.evt.>"
 
+    @property
+    def dead_letters(self) -> str:
+        return f"{self.prefix}.dlq.>"
+
     def command(self, name: str) -> str:
         return f"{self.prefix}.cmd.{name}"
+
+    def dead_letter(self, name: str) -> str:
+        return f"{self.prefix}.dlq.{name}"
+
+    def max_deliveries_advisory(self) -> str:
+        return f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{COMMANDS_STREAM}.{COMMANDS_CONSUMER}"
 
     def request(self, name: str) -> str:
         return f"{self.prefix}.req.{name}"
@@ -64,7 +77,7 @@ class Subjects:
 
     def command_name(self, subject: str) -> str | None:
         """`story.cmd.plan.approve` -> `plan.approve`; None when the subject is not ours."""
-        for kind in ("cmd", "req"):
+        for kind in ("cmd", "req", "dlq"):
             head = f"{self.prefix}.{kind}."
             if subject.startswith(head):
                 return subject[len(head) :]
@@ -92,6 +105,18 @@ def events_stream_config(subjects: Subjects, *, duplicate_window: float) -> Stre
         storage=StorageType.FILE,
         max_age=EVENTS_MAX_AGE_SECONDS,
         duplicate_window=max(duplicate_window, MIN_DUPLICATE_WINDOW_SECONDS),
+    )
+
+
+def dead_letters_stream_config(subjects: Subjects) -> StreamConfig:
+    return StreamConfig(
+        name=DEAD_LETTERS_STREAM,
+        description="storybridge dead letters: commands that could not be executed; redrive them",
+        subjects=[subjects.dead_letters],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=DEAD_LETTERS_MAX_AGE_SECONDS,
+        duplicate_window=MIN_DUPLICATE_WINDOW_SECONDS,
     )
 
 
@@ -136,11 +161,13 @@ async def declare(
     max_deliver: int,
     max_ack_pending: int,
 ) -> KeyValue:
-    """Create or update the commands stream and consumer, the events stream and the watch bucket."""
+    """Create or update the commands stream and consumer, the events and dead-letter streams and
+    the watch bucket."""
     await _ensure_stream(js, commands_stream_config(subjects, max_msg_size=-1))
     await _ensure_stream(
         js, events_stream_config(subjects, duplicate_window=events_duplicate_window)
     )
+    await _ensure_stream(js, dead_letters_stream_config(subjects))
     await _ensure_consumer(
         js,
         COMMANDS_STREAM,
@@ -151,7 +178,7 @@ async def declare(
     kv = await watches_bucket(js)
     log.info(
         "jetstream declared",
-        streams=[COMMANDS_STREAM, EVENTS_STREAM],
+        streams=[COMMANDS_STREAM, EVENTS_STREAM, DEAD_LETTERS_STREAM],
         consumer=COMMANDS_CONSUMER,
         bucket=WATCHES_BUCKET,
         max_command_bytes=max_command_bytes,

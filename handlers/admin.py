@@ -1,0 +1,22 @@
+"""admin.redrive: put dead letters back on their command subjects (no API call)."""
+
+from __future__ import annotations
+
+from handlers.base import CommandContext, LocalReply, Reply
+from schemas.commands import AdminRedriveCommand
+
+
+class AdminUnavailable(RuntimeError):
+    """This executor was built without dead-letter access (a bug in the wiring, not the input)."""
+
+
+async def redrive(cmd: AdminRedriveCommand, ctx: CommandContext) -> Reply:
+    if ctx.dead_letters is None:
+        raise AdminUnavailable("admin.redrive needs the dead-letter stream")
+    report = await ctx.dead_letters.redrive(
+        command=cmd.filter_command, since=cmd.since, dry_run=cmd.dryRun
+    )
+    return LocalReply(raw=report.to_dict())
+
+
+HANDLERS = {"admin.redrive": redrive}
