@@ -1,4 +1,4 @@
-"""The `storybridge` command line: run, sandbox, send, tail, demo, bench, asyncapi."""
+"""The `storybridge` command line: run, sandbox, send, redrive, tail, demo, bench, asyncapi."""
 
 from __future__ import annotations
 
@@ -154,6 +154,41 @@ def send(
     console.print(JSON.from_data(outcome))
     if not outcome.get("ok"):
         raise typer.Exit(1)
+
+
+@app.command()
+def redrive(
+    command: str | None = typer.Option(
+        None, "--command", help="Only dead letters of this command, e.g. plan.approve."
+    ),
+    since: str | None = typer.Option(
+        None, help="Only those dead-lettered since: an ISO 8601 time or a duration (30m, 2h, 7d)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count what would be redriven."),
+    nats_url: str | None = typer.Option(None, help="NATS URL (default: the local bridge's)."),
+    prefix: str = typer.Option("story", envvar="STORYBRIDGE_SUBJECT_PREFIX"),
+) -> None:
+    """Put dead letters back on their command subjects with their original commandId."""
+    from rich.table import Table
+
+    from bridge.redrive import redrive as run_redrive
+    from schemas.commands import parse_since
+
+    try:
+        after = parse_since(since) if since else None
+    except ValueError as exc:
+        err_console.print(f"[red]--since:[/red] {exc}")
+        raise typer.Exit(2) from None
+    report = asyncio.run(
+        run_redrive(_servers(nats_url), prefix, command=command, since=after, dry_run=dry_run)
+    )
+    verb = "would redrive" if dry_run else "redrove"
+    table = Table(title=f"{verb} {report.matched if dry_run else report.redriven} dead letter(s)")
+    table.add_column("command")
+    table.add_column("count", justify="right")
+    for name, count in sorted(report.commands.items()):
+        table.add_row(name, str(count))
+    console.print(table)
 
 
 @app.command()

@@ -103,7 +103,11 @@ class DeadLetters:
     async def bury(self, grave: Grave, *, reason: str, outcome: Outcome) -> None:
         """Dead-letter one command; raise if any step failed (the caller keeps the message)."""
         name = self.subjects.command_name(grave.subject) or "unknown"
-        headers = {k: v for k, v in (grave.headers or {}).items() if k != "Nats-Msg-Id"}
+        headers = {
+            k: v
+            for k, v in (grave.headers or {}).items()
+            if k != "Nats-Msg-Id" and not k.startswith("Nats-Expected")
+        }
         original_id = (grave.headers or {}).get("Nats-Msg-Id")
         if original_id:
             headers[ORIGINAL_MSG_ID_HEADER] = original_id
@@ -223,9 +227,9 @@ def revived(data: bytes, headers: Mapping[str, str]) -> tuple[bytes, dict[str, s
     """The command as first sent, carrying its original commandId in the body when it had to be
     resolved from a header or a fallback (the stream's dedup would hide a reused Nats-Msg-Id)."""
     command_id = headers.get(COMMAND_ID_HEADER)
-    kept = {
-        k: v for k, v in headers.items() if not k.startswith("Storybridge-") and k != "Nats-Msg-Id"
-    }
+    # JetStream's own publish headers (Nats-Msg-Id, Nats-Expected-Stream, ...) belong to the
+    # dead-letter publish, not to the command.
+    kept = {k: v for k, v in headers.items() if not k.startswith(("Storybridge-", "Nats-"))}
     if not command_id or not COMMAND_ID_RE.match(command_id):
         return data, kept
     try:

@@ -18,6 +18,7 @@ from typing import Any
 
 import structlog
 from faststream.nats import NatsBroker
+from faststream.message import StreamMessage
 from faststream.nats.annotations import NatsMessage
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -292,6 +293,13 @@ class DurableRetry:
         return retry_delay(attempt, self.base_seconds, self.max_seconds)
 
 
+async def _raw_body(message: StreamMessage[Any]) -> bytes:
+    """faststream would json-decode every body before our handler: a 2 KB payload nested 1,100
+    deep (RecursionError) or a 5,000-digit number (ValueError) would then fail outside the
+    executor and the requester would never be answered. The executor parses; we pass bytes."""
+    return bytes(message.body)
+
+
 def register_requests(
     broker: NatsBroker,
     executor: CommandExecutor,
@@ -306,6 +314,7 @@ def register_requests(
     @broker.subscriber(
         subjects.requests,
         queue=QUEUE_GROUP,
+        decoder=_raw_body,
         max_workers=max_workers,
         title="storybridge commands (request/reply)",
         description="Core-NATS request to {p}.req.<resource>.<action>; the reply is the outcome document.",

@@ -237,6 +237,24 @@ class Pipeline:
             if stored is not None:
                 ex.status, ex.body, ex.replayed = stored.status, stored.body, True
                 return
+            state.idempotency.begin(account, str(key), fingerprint)
+            try:
+                await self._apply(ex, rule, account, payload, fingerprint)
+            finally:
+                state.idempotency.end(account, str(key))
+            return
+        await self._apply(ex, rule, account, payload, fingerprint)
+
+    async def _apply(
+        self, ex: Exchange, rule: FaultRule | None, account: str, payload: Any, fingerprint: str
+    ) -> None:
+        """Run the endpoint and, for a keyed request, store its answer before anyone can ask again."""
+        state, endpoint = self.state, ex.endpoint
+        if rule is not None and rule.hold_ms:
+            # The API is working on it: a same-key request meanwhile sees "already processing".
+            await asyncio.sleep(rule.hold_ms / 1000)
+        key = ex.idempotency_key
+        remember = endpoint.idempotency != "none" and bool(key)
         call = Call(
             world=state.world,
             params=dict(ex.request.path_params),

@@ -65,6 +65,18 @@ class Keys:
         self._minted[key] = MintedKey(chosen, state, ips)
         return key
 
+    def set_state(self, key: str, state: str) -> None:
+        """Revoke, expire, disable or reactivate a key (a key never minted keeps its any-key
+        scopes), as an account owner would in the dashboard."""
+        if state not in STATES:
+            raise ValueError(f"state must be one of {', '.join(STATES)}, not {state!r}")
+        if KEY_RE.match(key) is None:
+            raise ValueError("key: expected sh_<18 hex>_<64 hex>")
+        known = self._minted.get(key)
+        scopes = known.scopes if known is not None else self.any_key_scopes
+        ips = known.allowed_ips if known is not None else None
+        self._minted[key] = MintedKey(scopes, state, ips)
+
     def authenticate(self, header: str | None, client_ip: str) -> tuple[str, frozenset[str]]:
         """The account (key prefix) and its scopes, or the documented 401/403."""
         scheme, _, raw = (header or "").partition(" ")

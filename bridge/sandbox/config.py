@@ -35,6 +35,8 @@ class FaultRule(BaseModel):
     code: str | None = None  # the injected error's code (default: derived from the status)
     latency_ms: int = Field(default=0, ge=0)  # before the request is handled
     respond_latency_ms: int = Field(default=0, ge=0)  # after: the work is done, the answer waits
+    # while handling, before the effect: the API is "processing" (same-key requests get 409)
+    hold_ms: int = Field(default=0, ge=0)
     hang: bool = False  # never answer (until the client gives up)
     drop: bool = False  # close the connection before handling the request
     drop_after: bool = False  # handle the request, then close the connection without the answer

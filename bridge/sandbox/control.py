@@ -14,6 +14,7 @@ POST   /clock/advance {seconds}      move sandbox time forward; due transitions 
 POST   /keys {scopes?, state?, allowedIps?} -> {key}
                                      mint a key; state: active|revoked|expired|disabled;
                                      scopes default to all, allowedIps to any
+PUT    /keys/state {key, state}      change a key's state (revoke it, or make it active again)
 PUT    /credits {balance}            set the Studio Credit balance
 PUT    /capabilities/sources/{type} {availability}   e.g. make pdf "planned" (then a pdf source
                                      is 422 source_type_unsupported)
@@ -104,6 +105,11 @@ def control_routes(state: SandboxState) -> list[Route]:
         )
         return {"key": key}
 
+    async def put_key_state(request: Request) -> Any:
+        spec = await _json(request)
+        state.keys.set_state(str(spec["key"]), str(spec["state"]))
+        return {"state": spec["state"]}
+
     async def put_credits(request: Request) -> Any:
         balance = int((await _json(request))["balance"])
         state.world.set_balance(balance)
@@ -142,6 +148,7 @@ def control_routes(state: SandboxState) -> list[Route]:
         Route("/clock", _guard(get_clock), methods=["GET"]),
         Route("/clock/advance", _guard(advance), methods=["POST"]),
         Route("/keys", _guard(mint_key), methods=["POST"]),
+        Route("/keys/state", _guard(put_key_state), methods=["PUT"]),
         Route("/credits", _guard(put_credits), methods=["PUT"]),
         Route("/capabilities/sources/{type}", _guard(put_source_availability), methods=["PUT"]),
         Route("/recording", _guard(put_recording), methods=["PUT"]),

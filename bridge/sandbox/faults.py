@@ -6,8 +6,9 @@ probability `error_rate`, or always when `error_rate` is 0; `times` caps how oft
 fired rule applies, in order: `latency_ms` (delay before the request is handled), then one of
 `hang` (never answer), `drop` (close the connection before doing anything), `storm_429` (429
 rate_limited with `Retry-After: retry_after`), an error (`status`, default 500 `internal_error`;
-see `is_error`), or - after the request was handled normally - `drop_after` (the effect
-happened, the answer is lost) and `respond_latency_ms`.
+see `is_error`), or `hold_ms` (the request is held while being handled, before its effect: a
+same-key request meanwhile is 409 "already processing"), or - after the request was handled
+normally - `drop_after` (the effect happened, the answer is lost) and `respond_latency_ms`.
 
 The RNG is `random.Random(seed)`, reseeded whenever the rules are replaced, and drawn only for
 rules with 0 < error_rate < 1: the same seed and the same requests give the same faults.
@@ -69,7 +70,14 @@ def is_error(rule: FaultRule) -> bool:
     """
     if rule.storm_429 or rule.status is not None:
         return True
-    other = rule.latency_ms or rule.respond_latency_ms or rule.hang or rule.drop or rule.drop_after
+    other = (
+        rule.latency_ms
+        or rule.respond_latency_ms
+        or rule.hold_ms
+        or rule.hang
+        or rule.drop
+        or rule.drop_after
+    )
     return rule.error_rate > 0 and not other
 
 

@@ -2,6 +2,8 @@
 
 Keys are scoped per account (API key prefix), as the API scopes them. The fingerprint covers method,
 path and the parsed JSON body, so key order or whitespace in the body do not count as a change.
+While the first request with a key is still being handled, another with the same key and request
+is 409 idempotency_conflict "already processing" (the agent guide's meaning), as the live API does.
 Only successful answers are stored: an error (402, 409, 422...) leaves the key free, so the caller
 can fix the cause (add credits, wait for READY) and retry with the same key. An injected fault
 never reaches the store either; a `drop_after` fault drops the answer AFTER it was stored, which is
@@ -29,7 +31,31 @@ class Stored:
 class IdempotencyStore:
     def __init__(self) -> None:
         self._entries: dict[tuple[str, str], Stored] = {}
+        self._processing: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
+
+    def begin(self, account: str, key: str, fingerprint: str) -> None:
+        """Mark the key as being handled; 409 if another request holds it."""
+        with self._lock:
+            holder = self._processing.get((account, key))
+            if holder is None:
+                self._processing[(account, key)] = fingerprint
+                return
+        if holder == fingerprint:
+            raise SandboxError(
+                "idempotency_conflict",
+                "A request with the supplied Idempotency-Key is already processing.",
+                details={"reason": "in_progress"},
+            )
+        raise SandboxError(
+            "idempotency_conflict",
+            "A request with the supplied Idempotency-Key used incompatible parameters.",
+            details={"reason": "incompatible_parameters"},
+        )
+
+    def end(self, account: str, key: str) -> None:
+        with self._lock:
+            self._processing.pop((account, key), None)
 
     @staticmethod
     def fingerprint(method: str, path: str, body: Any) -> str:
@@ -44,6 +70,7 @@ class IdempotencyStore:
             raise SandboxError(
                 "idempotency_conflict",
                 "A request with the supplied Idempotency-Key used incompatible parameters.",
+                details={"reason": "incompatible_parameters"},
             )
         return stored
 
@@ -54,3 +81,4 @@ class IdempotencyStore:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._processing.clear()
