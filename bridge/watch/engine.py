@@ -30,6 +30,9 @@ from bridge.watch.transition import stage_changes, stage_stall
 
 log = structlog.get_logger(__name__)
 
+# How soon a watch paused by an open circuit is looked at again (the probe decides when it opens).
+PAUSED_RECHECK_SECONDS = 1.0
+
 IDLE_TICK = 0.5  # longest the scheduler sleeps without being woken
 STOP_TIMEOUT = 10.0  # longest stop() waits for its tasks
 
@@ -332,6 +335,10 @@ class WatchEngine:
         now: float,
     ) -> None:
         key = record.spec.key
+        if error.paused:
+            # An open circuit: the account, not this resource. Ask again later, count nothing.
+            sched.next_at = now + max(bounds[0], PAUSED_RECHECK_SECONDS)
+            return
         if error.gone:
             log.warning("watched resource is gone, watch ended", key=key, error=error.message)
             record.done, record.done_reason, record.done_at = True, "gone", now

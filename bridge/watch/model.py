@@ -133,6 +133,8 @@ class ReadError:
     message: str
     gone: bool = False
     retry_after: float | None = None
+    # The provider's circuit is open: not this resource's failure; nothing counts toward a stall.
+    paused: bool = False
 
 
 @dataclass(frozen=True)

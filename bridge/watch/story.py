@@ -216,6 +216,8 @@ def _field(obj: Any, name: str) -> Any:
 
 
 def _read_error(err: StoryApiError) -> ReadError:
+    if getattr(err, "pauses_polling", False):
+        return ReadError(f"{err.code}: {err.message}", paused=True)
     if isinstance(err, NotFound):
         return ReadError(f"{err.code}: {err.message}", gone=True)
     retry_after = getattr(err, "retry_after", None)

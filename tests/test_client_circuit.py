@@ -1,0 +1,34 @@
+"""The circuit's states, without a network: what opens it, what closes it, what passes."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridge.api.circuit import Circuit
+from bridge.api.errors import ApiError, CircuitOpen
+
+
+class TestCircuit:
+    def test_an_account_level_answer_opens_it_and_later_calls_fail_fast(self) -> None:
+        """The opening answer itself becomes CircuitOpen (retryable), so a durable command is held."""
+        circuit = Circuit("story")
+        revoked = ApiError("revoked", code="api_key_revoked", status=401)
+        raised = circuit.observe(revoked)
+        assert isinstance(raised, CircuitOpen)
+        assert raised.code == "api_key_revoked" and raised.retryable and raised.pauses_polling
+        assert circuit.is_open and circuit.paused("story") and not circuit.paused("syllaby")
+        with pytest.raises(CircuitOpen):
+            circuit.check()
+        with circuit.probing():
+            circuit.check()  # the probe goes through
+
+    def test_other_errors_leave_it_alone_and_a_judged_request_closes_it(self) -> None:
+        circuit = Circuit("story")
+        scope = ApiError("scope", code="insufficient_scope", status=403)
+        assert circuit.observe(scope) is scope and not circuit.is_open
+        circuit.observe(ApiError("gone", code="account_disabled", status=403))
+        assert circuit.is_open
+        server = ApiError("boom", code="internal_error", status=500)
+        assert circuit.observe(server) is server and circuit.is_open  # says nothing of the key
+        circuit.observe(ApiError("missing", code="project_not_found", status=404))
+        assert not circuit.is_open
