@@ -123,11 +123,12 @@ class PlanCreateCommand(Command, q.PlanCreate):
     projectId: Id
 
 
-class PlanApproveCommand(Command):
+class PlanApproveCommand(Command, q.PlanApprove):
     """Approve a plan at REQUIRES_APPROVAL (POST /story-plans/{planId}/approve)."""
 
     command = "plan.approve"
     path_fields = ("planId",)
+    body_model = q.PlanApprove
     planId: Id
 
 
@@ -324,7 +325,12 @@ _ALL: tuple[type[Command], ...] = (
     WatchRemoveCommand,
     AdminRedriveCommand,
 )
+# --- project additions (docs/CONTRACT.md "Project additions"), kept in their own module -------------
+# Imported here, below `Command`, because those models build on it.
+from schemas.commands_pipeline import PIPELINE_COMMANDS  # noqa: E402
+
 COMMAND_MODELS: dict[str, type[Command]] = {model.command: model for model in _ALL}
+COMMAND_MODELS.update({model.command: model for model in PIPELINE_COMMANDS})
 """Every command of the contract, by its `<resource>.<action>` name (the subject suffix)."""
 
 
