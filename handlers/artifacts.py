@@ -1,4 +1,6 @@
-"""artifact.* commands. Long-running ones (refine, finalize, render_video, coverage, music) start watches."""
+"""artifact.* commands. Those that start work finishing later start watches: refine, finalize,
+render_video, coverage, music (and its defined clips), and, as project additions, sfx (cue sounds),
+cast / avatar (avatars) and voice_modification (its ranges)."""
 
 from __future__ import annotations
 
@@ -46,8 +48,15 @@ async def music(cmd: Any, ctx: CommandContext) -> Reply:
     reply = await ctx.api.artifact_music(
         cmd.artifactId, cmd.body(), idempotency_key=ctx.idempotency_key
     )
-    await ctx.watches.watch("artifact", cmd.artifactId, facets=("music",))
+    # The defined-clip shapes (directive, clip, regenerateScenes) render beds: follow them too.
+    clips = ("music_clips", "music_clip") if _defined_clips(cmd) else ()
+    await ctx.watches.watch("artifact", cmd.artifactId, facets=("music", *clips))
     return reply
+
+
+def _defined_clips(cmd: Any) -> bool:
+    fields = ("scope", "mode", "musicMode", "clip", "regenerateScenes")
+    return any(getattr(cmd, name, None) is not None for name in fields)
 
 
 async def voice(cmd: Any, ctx: CommandContext) -> Reply:
@@ -57,27 +66,36 @@ async def voice(cmd: Any, ctx: CommandContext) -> Reply:
 
 
 async def sfx(cmd: Any, ctx: CommandContext) -> Reply:
-    return await ctx.api.artifact_sfx(
+    reply = await ctx.api.artifact_sfx(
         cmd.artifactId, cmd.body(), idempotency_key=ctx.idempotency_key
     )
+    if str(getattr(cmd, "op", "")) != "remove":  # a cue's sound is generated after the answer
+        await ctx.watches.watch("artifact", cmd.artifactId, facets=("sfx",))
+    return reply
 
 
 async def cast(cmd: Any, ctx: CommandContext) -> Reply:
-    return await ctx.api.artifact_cast(
+    reply = await ctx.api.artifact_cast(
         cmd.artifactId, cmd.body(), idempotency_key=ctx.idempotency_key
     )
+    await ctx.watches.watch("artifact", cmd.artifactId, facets=("avatar",))
+    return reply
 
 
 async def avatar(cmd: Any, ctx: CommandContext) -> Reply:
-    return await ctx.api.artifact_avatar(
+    reply = await ctx.api.artifact_avatar(
         cmd.artifactId, cmd.body(), idempotency_key=ctx.idempotency_key
     )
+    await ctx.watches.watch("artifact", cmd.artifactId, facets=("avatar",))
+    return reply
 
 
 async def voice_modification(cmd: Any, ctx: CommandContext) -> Reply:
-    return await ctx.api.artifact_voice_modification(
+    reply = await ctx.api.artifact_voice_modification(
         cmd.artifactId, cmd.body(), idempotency_key=ctx.idempotency_key
     )
+    await ctx.watches.watch("artifact", cmd.artifactId, facets=("voice_modification",))
+    return reply
 
 
 HANDLERS = {
