@@ -330,8 +330,8 @@ _ALL: tuple[type[Command], ...] = (
 from schemas.commands_pipeline import PIPELINE_COMMANDS  # noqa: E402
 
 COMMAND_MODELS: dict[str, type[Command]] = {model.command: model for model in _ALL}
-COMMAND_MODELS.update({model.command: model for model in PIPELINE_COMMANDS})
 """Every command of the contract, by its `<resource>.<action>` name (the subject suffix)."""
+COMMAND_MODELS.update({model.command: model for model in PIPELINE_COMMANDS})
 
 
 def _route(model: type[Command]) -> str | None:
