@@ -57,6 +57,15 @@ def run(
     http_port: int | None = typer.Option(None, help="Health/metrics port (STORYBRIDGE_HTTP_PORT)."),
     log_format: str | None = typer.Option(None, help="json or console (STORYBRIDGE_LOG_FORMAT)."),
     data_dir: Path | None = typer.Option(None, help="Where the embedded NATS keeps its store."),
+    command_extra_fields: str | None = typer.Option(
+        None,
+        help="pass or forbid: unknown command fields reach the API or are refused "
+        "(STORYBRIDGE_COMMAND_EXTRA_FIELDS, default pass).",
+    ),
+    discovery_interval_seconds: float | None = typer.Option(
+        None,
+        help="Seconds between discovery sweeps; 0 = off (STORYBRIDGE_DISCOVERY_INTERVAL_SECONDS).",
+    ),
 ) -> None:
     """Run the bridge. With no NATS URL it starts an embedded nats-server; --sandbox needs no key."""
     from bridge.logging import configure_logging
@@ -71,6 +80,8 @@ def run(
         http_port=http_port,
         log_format=log_format,
         data_dir=data_dir,
+        command_extra_fields=command_extra_fields,
+        discovery_interval_seconds=discovery_interval_seconds,
     )
     configure_logging(settings.log_format)
     asyncio.run(serve(settings))

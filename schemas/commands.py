@@ -14,6 +14,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from schemas import requests as q
 from schemas.base import RequestModel
+from schemas.extra_fields import allowing_extra
 
 CommandId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
 Id = Annotated[str, Field(min_length=1, max_length=200)]
@@ -66,7 +67,9 @@ class Command(RequestModel):
         if self.body_model is None:
             return None
         data = self.model_dump(exclude={*self.path_fields, "commandId"}, exclude_unset=True)
-        return self.body_model.model_validate(data)
+        # Fields the bridge does not know, let through by the extra-fields policy, go along.
+        body_model = allowing_extra(self.body_model) if self.model_extra else self.body_model
+        return body_model.model_validate(data)
 
 
 # --- projects -------------------------------------------------------------------------------------
