@@ -39,7 +39,8 @@ def render_event(subject: str, event: dict[str, Any]) -> Text:
     lifecycle (`watch.*`: no status of a resource, but a reason), and resource changes
     (`previous -> status`, with the part a facet follows when it has one).
     """
-    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    raw = event.get("data")
+    data: dict[str, Any] = raw if isinstance(raw, dict) else {}
     short = subject.split(".evt.", 1)[-1]  # `{p}.evt.` is the same on every line
     family, _, kind = short.partition(".")
     line = Text()

@@ -77,6 +77,9 @@ class SandboxConfig(BaseModel):
     seed: int = 0  # ids and fault decisions repeat for a seed
     accept_any_key: bool = True  # any well-formed key authenticates (else only minted keys)
     any_key_scopes: list[str] | None = None  # scopes of such keys; None: every scope
+    # Keys accepted with exactly these scopes (None: every scope), e.g. from `storybridge sandbox
+    # --key`; they authenticate whether or not `accept_any_key` is on.
+    keys: dict[str, list[str] | None] = Field(default_factory=dict)
     recording_available: bool = True  # finalize audio finds a recording (else needs_recording)
     quirks: bool = False  # production quirks from FIELD-NOTES.md (see bridge.sandbox.quirks)
     faults: list[FaultRule] = Field(default_factory=list)
