@@ -16,6 +16,7 @@ import structlog
 
 from bridge.api.errors import NotFound, RateLimited, StoryApiError, UpstreamUnavailable
 from bridge.api.ratelimit import Priority
+from bridge.watch import story_discovery
 from bridge.watch import story_facets as facets
 from bridge.watch import story_facets_extra as added
 from bridge.watch.model import Observation, ReadError, Snapshot, WatchSpec
@@ -214,23 +215,9 @@ class StoryProvider:
     # -- discovery -------------------------------------------------------------------------------
 
     async def discover(self) -> AsyncIterator[WatchSpec]:
-        """Non-terminal plans and jobs of every project (origin "discovery")."""
-        c = self.client
-        async for project in c.iter_projects(priority=POLL):
-            pid = str(_field(project, "id"))
-            plans = c.iter_plans(pid, priority=POLL)
-            jobs = c.iter_jobs(project_id=pid, priority=POLL)
-            listings = (("plan", plans, facets.PLAN_TERMINAL), ("job", jobs, facets.JOB_TERMINAL))
-            for kind, items, terminal in listings:
-                async for item in items:
-                    if facets.lower(_field(item, "status"), "pending") not in terminal:
-                        yield WatchSpec(
-                            provider=self.name,
-                            kind=kind,
-                            id=str(_field(item, "id")),
-                            parents={"projectId": pid},
-                            origin="discovery",
-                        )
+        """What is in progress elsewhere (see `story_discovery` for what and its API cost)."""
+        async for spec in story_discovery.discover(self.client, self.name):
+            yield spec
 
 
 def facets_extra_side(facet: str) -> str | None:
