@@ -23,8 +23,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def sandbox_config() -> SandboxConfig:
-    """Work long enough (about a second of wall time) for a 0.2 s discovery sweep to find it."""
-    durations = Durations(source_extract=200, finalize_stage=100, voice_modification=200)
+    """Work long enough (seconds of wall time) for a 0.2 s discovery sweep to find it in flight."""
+    durations = Durations(source_extract=200, finalize_stage=200, voice_modification=600)
     return SandboxConfig(speed=TEST_SPEED, rate_limit_per_minute=100_000, durations=durations)
 
 
@@ -61,10 +61,12 @@ async def test_an_artifact_finalizing_elsewhere_is_found_and_followed(
     _, aid = sandbox_api.ready_artifact()
     recorder = Recorder()
     await nc.subscribe(SUBJECTS.event("artifact.>"), cb=recorder.on_msg)
-    await start_bridge(discovery_interval_seconds=0.2)
+    # Both started before the bridge: a sweep between the two would watch the artifact with the
+    # first facet only (an artifact already watched is left alone by later sweeps).
     await story_client.artifact_finalize(aid, {"mode": "audio"}, idempotency_key="f-1")
     body = {"startEntryIndex": 0, "endEntryIndex": 1}
     await story_client.artifact_voice_modification(aid, body, idempotency_key="vm-1")
+    await start_bridge(discovery_interval_seconds=0.2)
 
     def done() -> bool:
         finals = [d["status"] for d in _data(recorder, "artifact.finalize.") if d["id"] == aid]
