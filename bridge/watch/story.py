@@ -164,8 +164,8 @@ class StoryProvider:
         return Snapshot(art, extra)
 
     async def _get_release(self, spec: WatchSpec) -> Result:
-        """The API has no single-release read: find it in its series' listing (newest pages are
-        not first, so read at most MAX_LIST_PAGES pages)."""
+        """The API has no single-release read: find it in its series' listing (oldest first; at
+        most MAX_LIST_PAGES pages, like the other listings)."""
         series = spec.parents.get("seriesId")
         if not series:
             return ReadError("a release watch needs seriesId", gone=True)
@@ -237,11 +237,6 @@ def _body(resp: Any, envelope: str) -> Any:
     if isinstance(raw, dict) and envelope in raw:
         return raw[envelope]
     return raw
-
-
-def _field(obj: Any, name: str) -> Any:
-    value = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
-    return getattr(value, "value", value)
 
 
 def _read_error(err: StoryApiError) -> ReadError:
