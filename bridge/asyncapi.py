@@ -49,13 +49,21 @@ EVENT_SUBJECTS: dict[str, tuple[str, ...]] = {
     "artifact.coverage": ("generating", "complete", "failed"),
 }
 SINGLE_EVENTS = ("artifact.revised", "watch.stalled", "command.succeeded", "command.failed")
+# Project additions (docs/CONTRACT.md "Project additions"): facets with parts, and releases.
+PROJECT_EVENT_SUBJECTS: dict[str, tuple[str, ...]] = {
+    "artifact.voice_modification": ("queued", "rendering", "ready", "failed"),
+    "artifact.sfx": ("draft", "ready", "failed"),
+    "artifact.avatar": ("queued", "rendering", "ready", "failed"),
+    "artifact.music_clips": ("rendering", "settled"),
+    "artifact.music_clip": ("failed",),
+    "release": ("draft", "publishing", "published", "failed"),
+}
 
 
 def event_subject_suffixes() -> list[str]:
     """Every `{p}.evt.` suffix of the contract, concrete (no wildcards)."""
-    suffixes = [
-        f"{base}.{status}" for base, statuses in EVENT_SUBJECTS.items() for status in statuses
-    ]
+    tables = {**EVENT_SUBJECTS, **PROJECT_EVENT_SUBJECTS}
+    suffixes = [f"{base}.{status}" for base, statuses in tables.items() for status in statuses]
     return suffixes + list(SINGLE_EVENTS)
 
 

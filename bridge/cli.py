@@ -30,6 +30,16 @@ def _settings(**overrides: Any) -> Settings:
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
+def _scope_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _sandbox_key(spec: str) -> tuple[str, list[str] | None]:
+    """`KEY` (every scope) or `KEY=scope,scope`; the secret is never printed back."""
+    raw, sep, scopes = spec.partition("=")
+    return raw.strip(), (_scope_list(scopes) if sep else None)
+
+
 def _servers(nats_url: str | None, data_dir: Path | None = None) -> list[str]:
     """An explicit URL, else a local `storybridge run`'s embedded server, else the NATS default."""
     from bridge.nats.embedded import discover_url
@@ -57,6 +67,15 @@ def run(
     http_port: int | None = typer.Option(None, help="Health/metrics port (STORYBRIDGE_HTTP_PORT)."),
     log_format: str | None = typer.Option(None, help="json or console (STORYBRIDGE_LOG_FORMAT)."),
     data_dir: Path | None = typer.Option(None, help="Where the embedded NATS keeps its store."),
+    command_extra_fields: str | None = typer.Option(
+        None,
+        help="pass or forbid: unknown command fields reach the API or are refused "
+        "(STORYBRIDGE_COMMAND_EXTRA_FIELDS, default pass).",
+    ),
+    discovery_interval_seconds: float | None = typer.Option(
+        None,
+        help="Seconds between discovery sweeps; 0 = off (STORYBRIDGE_DISCOVERY_INTERVAL_SECONDS).",
+    ),
 ) -> None:
     """Run the bridge. With no NATS URL it starts an embedded nats-server; --sandbox needs no key."""
     from bridge.logging import configure_logging
@@ -71,6 +90,8 @@ def run(
         http_port=http_port,
         log_format=log_format,
         data_dir=data_dir,
+        command_extra_fields=command_extra_fields,
+        discovery_interval_seconds=discovery_interval_seconds,
     )
     configure_logging(settings.log_format)
     asyncio.run(serve(settings))
@@ -85,20 +106,49 @@ def sandbox(
     credits: int = typer.Option(1000, help="Starting Studio Credit balance."),
     seed: int = typer.Option(0, help="Seed for ids and injected faults (runs repeat)."),
     faults: str | None = typer.Option(None, help="JSON list of fault rules (see bridge/sandbox)."),
+    scopes: str | None = typer.Option(
+        None,
+        help="Comma-separated scopes that any well-formed key gets (default: every scope).",
+    ),
+    key: list[str] = typer.Option(
+        [],
+        "--key",
+        help="Accept KEY, or KEY=scope,scope with only those scopes (repeatable). With --key, "
+        "other keys are refused unless --accept-any-key.",
+    ),
+    accept_any_key: bool | None = typer.Option(
+        None,
+        "--accept-any-key/--only-listed-keys",
+        help="Whether any well-formed key authenticates (default: yes unless --key is given).",
+    ),
 ) -> None:
     """Serve the Story API sandbox alone at http://HOST:PORT/api/v1."""
     from bridge.sandbox import SandboxConfig
     from bridge.sandbox.server import serve as serve_sandbox
 
+    keys = dict(_sandbox_key(spec) for spec in key)
+    any_key = accept_any_key if accept_any_key is not None else not keys
     config = SandboxConfig(
         speed=speed,
         rate_limit_per_minute=rate_limit,
         initial_credits=credits,
         seed=seed,
         faults=json.loads(faults) if faults else [],
+        accept_any_key=any_key,
+        any_key_scopes=_scope_list(scopes) if scopes is not None else None,
+        keys=keys,
     )
+    try:
+        from bridge.sandbox.state import SandboxState
+
+        SandboxState(config)  # bad keys or scopes fail here, naming the problem
+    except ValueError as err:
+        err_console.print(f"storybridge sandbox: {err}")
+        raise typer.Exit(2) from None
+    accepted = "any sh_<18 hex>_<64 hex> key" if any_key else f"{len(keys)} listed key(s)"
+    granted = f"scopes {scopes}" if scopes is not None else "every scope"
     console.print(
-        f"Story API sandbox on http://{host}:{port}/api/v1 (any sh_<18 hex>_<64 hex> key)"
+        f"Story API sandbox on http://{host}:{port}/api/v1 ({accepted}; {granted} for any key)"
     )
     serve_sandbox(config, host=host, port=port)
 

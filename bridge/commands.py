@@ -32,6 +32,13 @@ from bridge.tracing import Tracing, annotate_command, current_trace
 from handlers import HANDLERS
 from handlers.base import CommandContext, DeadLetterOps, Reply, Watches, WatchStartFailed
 from schemas.commands import COMMAND_MODELS, COMMAND_ROUTES, Command
+from schemas.extra_fields import (
+    DEFAULT_EXTRA_FIELDS,
+    ExtraFields,
+    UnknownField,
+    allowing_extra,
+    check_unknown,
+)
 from schemas.outcome import Outcome, OutcomeError
 
 log = structlog.get_logger("storybridge.commands")
@@ -153,6 +160,12 @@ def _unreadable_header(headers: Mapping[str, str] | None) -> str | None:
     return None
 
 
+def validate_command(model: type[Command], payload: dict[str, Any], policy: ExtraFields) -> Command:
+    """The command model of `payload` under the unknown-fields policy (schemas.extra_fields)."""
+    passing = check_unknown(model, payload, policy, has_body=model.body_model is not None)
+    return (allowing_extra(model) if passing else model).model_validate(payload)
+
+
 def _field_of(err: ValidationError) -> str:
     first = err.errors()[0]
     return ".".join(str(part) for part in first["loc"]) or "payload"
@@ -184,8 +197,10 @@ class CommandExecutor:
         max_bytes: int,
         tracing: Tracing | None = None,
         dead_letters: DeadLetterOps | None = None,
+        extra_fields: ExtraFields = DEFAULT_EXTRA_FIELDS,
     ) -> None:
         self.api = api
+        self.extra_fields = extra_fields
         self.watches = watches
         self.max_bytes = max_bytes
         self.tracing = tracing or Tracing()
@@ -242,7 +257,9 @@ class CommandExecutor:
             message = f"unknown command {name!r}; known: {', '.join(sorted(COMMAND_MODELS))}"
             return _invalid(command_id, name, message, "subject"), None
         try:
-            cmd: Command = model.model_validate(payload)
+            cmd: Command = validate_command(model, payload, self.extra_fields)
+        except UnknownField as err:
+            return _invalid(command_id, name, str(err), err.field), None
         except ValidationError as err:
             field = _field_of(err)
             message = f"{field}: {err.errors()[0]['msg']}"

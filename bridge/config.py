@@ -51,6 +51,15 @@ class Settings(BaseSettings):
 
     # --- intake -------------------------------------------------------------------------------
     max_command_bytes: int = 1024 * 1024
+    command_extra_fields: Literal["pass", "forbid"] = Field(
+        default="pass",
+        description=(
+            "STORYBRIDGE_COMMAND_EXTRA_FIELDS: `pass` sends a top-level command field the bridge "
+            "does not know to the API (the API grows additively; the bridge must not block a field "
+            "it shipped yesterday); `forbid` refuses it. A likely typo of a known field is refused "
+            "under both (see schemas/extra_fields.py)."
+        ),
+    )
     max_in_flight: int = 32
     ack_wait_seconds: float = 30.0
     # None: enough deliveries for the retry schedule to reach the deadline, plus

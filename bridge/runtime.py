@@ -240,6 +240,7 @@ class Bridge:
             max_bytes=s.max_command_bytes,
             tracing=self.tracing,
             dead_letters=self.dead_letters,
+            extra_fields=s.command_extra_fields,
         )
         # Subscribers may be added after connect(); they begin consuming at start().
         register_requests(

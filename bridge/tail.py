@@ -20,32 +20,95 @@ STATUS_STYLES = {
     "canceled": "red",
     "rejected": "red",
     "stalled": "bold yellow",
+    "retrying": "yellow",
+    "dead_lettered": "bold red",
+    "degraded": "bold red",
+    "recovered": "bold green",
+    "gone": "yellow",
+    "expired": "yellow",
+    "published": "bold green",
+    "settled": "green",
     "requires_approval": "bold magenta",
 }
 
 
 def render_event(subject: str, event: dict[str, Any]) -> Text:
-    """One line per event: time, subject, resource id, previous -> new status."""
-    data = event.get("data") or {}
-    status = subject.rsplit(".", 1)[-1]
+    """One line per event: time, subject, then what that family of event is about.
+
+    Families: outcomes and command lifecycle (`command.*`), bridge health (`bridge.*`), watch
+    lifecycle (`watch.*`: no status of a resource, but a reason), and resource changes
+    (`previous -> status`, with the part a facet follows when it has one).
+    """
+    raw = event.get("data")
+    data: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    short = subject.split(".evt.", 1)[-1]  # `{p}.evt.` is the same on every line
+    family, _, kind = short.partition(".")
     line = Text()
     line.append(str(event.get("time", ""))[11:23] + " ", style="dim")
-    # The `{p}.evt.` head is the same on every line: the rest is what tells events apart.
-    short = subject.split(".evt.", 1)[-1]
-    line.append(f"{short:<30} ", style=STATUS_STYLES.get(status, "cyan"))
-    if "commandId" in data:  # an outcome event
-        line.append(f"{data.get('command')} ", style="bold")
-        line.append(f"commandId={data.get('commandId')} ")
-        error = data.get("error")
-        if error:
-            line.append(f"{error.get('code')}: {error.get('message')}", style="red")
-        else:
-            line.append(f"status={data.get('status')} replayed={data.get('replayed')}")
-        return line
-    line.append(f"{data.get('id', '')} ", style="bold")
-    previous = data.get("previousStatus")
-    line.append(f"{previous or '∅'} → {data.get('status')}")
+    line.append(f"{short:<30} ", style=STATUS_STYLES.get(short.rsplit(".", 1)[-1], "cyan"))
+    renderer = _FAMILIES.get(family, _resource)
+    renderer(line, kind, data)
     return line
+
+
+def _error(line: Text, error: Any) -> None:
+    if isinstance(error, dict):
+        line.append(f"{error.get('code')}: {error.get('message')}", style="red")
+
+
+def _command(line: Text, kind: str, data: dict[str, Any]) -> None:
+    """Outcomes (`succeeded`/`failed`), `retrying` (attempt, next try) and `dead_lettered`."""
+    line.append(f"{data.get('command')} ", style="bold")
+    line.append(f"commandId={data.get('commandId')} ")
+    if kind == "retrying":
+        line.append(f"attempt={data.get('attempt')} next={data.get('nextAttemptAt')} ")
+    elif kind == "dead_lettered":
+        line.append("dead-lettered ", style="bold red")
+    if data.get("error"):
+        _error(line, data["error"])
+    else:
+        line.append(f"status={data.get('status')} replayed={data.get('replayed')}")
+
+
+def _bridge(line: Text, kind: str, data: dict[str, Any]) -> None:
+    """`degraded` (a provider's circuit opened) and `recovered`."""
+    line.append(f"provider={data.get('provider')} ", style="bold")
+    if data.get("code"):
+        line.append(f"{data.get('code')}: {data.get('message')} ", style="red")
+    if data.get("since"):
+        line.append(f"since {data.get('since')}", style="dim")
+
+
+def _watch(line: Text, kind: str, data: dict[str, Any]) -> None:
+    """Watch lifecycle: stalled, recovered, gone, expired. There is no status to show."""
+    line.append(f"{data.get('resource')} {data.get('id')} ", style="bold")
+    details = {
+        "stalled": f"unreadable for {data.get('failures')} reads: {data.get('lastError')}",
+        "recovered": "read again after a stall",
+        "gone": "not found any more: watch ended",
+        "expired": "no terminal state within the watch's age limit: watch ended",
+    }
+    line.append(details.get(kind, kind.replace("_", " ")))
+    extra = {
+        k: v
+        for k, v in data.items()
+        if k not in ("resource", "id", "projectId", "failures", "lastError")
+    }
+    if extra and kind not in ("stalled",):
+        line.append(" " + " ".join(f"{k}={v}" for k, v in sorted(extra.items())), style="dim")
+
+
+def _resource(line: Text, kind: str, data: dict[str, Any]) -> None:
+    """A status change of a resource or one of its facets (`∅` when first seen)."""
+    line.append(f"{data.get('id', '')} ", style="bold")
+    if data.get("part") is not None:
+        line.append(f"[{data['part']}] ")
+    previous = data.get("previousStatus")
+    status = data.get("status")
+    line.append(f"{previous or '∅'} → {status if status is not None else kind}")
+
+
+_FAMILIES = {"command": _command, "bridge": _bridge, "watch": _watch}
 
 
 async def tail(

@@ -5,7 +5,17 @@
 
 from __future__ import annotations
 
-from handlers import admin, artifacts, jobs, plans, projects, series_bible, sources, watches
+from handlers import (
+    admin,
+    artifacts,
+    jobs,
+    pipeline,
+    plans,
+    projects,
+    series_bible,
+    sources,
+    watches,
+)
 from handlers.base import Handler
 
 HANDLERS: dict[str, Handler] = {
@@ -17,4 +27,6 @@ HANDLERS: dict[str, Handler] = {
     **series_bible.HANDLERS,
     **watches.HANDLERS,
     **admin.HANDLERS,
+    # project additions (docs/CONTRACT.md "Project additions")
+    **pipeline.HANDLERS,
 }

@@ -1,10 +1,16 @@
-"""artifact.* commands. Long-running ones (refine, finalize, render_video, coverage, music) start watches."""
+"""artifact.* commands. Those that start work finishing later start watches: refine, finalize,
+render_video, coverage, music (and its defined clips), and, as project additions, sfx (cue sounds),
+cast / avatar (avatars) and voice_modification (its ranges)."""
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
-from handlers.base import CommandContext, Reply
+from handlers.base import CommandContext, Handler, Reply
+from schemas import commands as c
+from schemas import requests as q
+from schemas.enums import SfxOp
 
 
 async def refine(cmd: Any, ctx: CommandContext) -> Reply:
@@ -42,12 +48,21 @@ async def coverage(cmd: Any, ctx: CommandContext) -> Reply:
     return reply
 
 
-async def music(cmd: Any, ctx: CommandContext) -> Reply:
+async def music(cmd: c.ArtifactMusicCommand, ctx: CommandContext) -> Reply:
     reply = await ctx.api.artifact_music(
-        cmd.artifactId, cmd.body(), idempotency_key=ctx.idempotency_key
+        cmd.artifactId,
+        typing.cast(q.ArtifactMusic, cmd.body()),
+        idempotency_key=ctx.idempotency_key,
     )
-    await ctx.watches.watch("artifact", cmd.artifactId, facets=("music",))
+    # The defined-clip shapes (directive, clip, regenerateScenes) render beds: follow them too.
+    clips = ("music_clips", "music_clip") if _defined_clips(cmd) else ()
+    await ctx.watches.watch("artifact", cmd.artifactId, facets=("music", *clips))
     return reply
+
+
+def _defined_clips(cmd: c.ArtifactMusicCommand) -> bool:
+    shapes = (cmd.scope, cmd.mode, cmd.musicMode, cmd.clip, cmd.regenerateScenes)
+    return any(value is not None for value in shapes)
 
 
 async def voice(cmd: Any, ctx: CommandContext) -> Reply:
@@ -56,31 +71,44 @@ async def voice(cmd: Any, ctx: CommandContext) -> Reply:
     )
 
 
-async def sfx(cmd: Any, ctx: CommandContext) -> Reply:
-    return await ctx.api.artifact_sfx(
-        cmd.artifactId, cmd.body(), idempotency_key=ctx.idempotency_key
+async def sfx(cmd: c.ArtifactSfxCommand, ctx: CommandContext) -> Reply:
+    reply = await ctx.api.artifact_sfx(
+        cmd.artifactId, typing.cast(q.ArtifactSfx, cmd.body()), idempotency_key=ctx.idempotency_key
     )
+    if cmd.op is not SfxOp.REMOVE:  # a cue's sound is generated after the answer
+        await ctx.watches.watch("artifact", cmd.artifactId, facets=("sfx",))
+    return reply
 
 
-async def cast(cmd: Any, ctx: CommandContext) -> Reply:
-    return await ctx.api.artifact_cast(
-        cmd.artifactId, cmd.body(), idempotency_key=ctx.idempotency_key
+async def cast(cmd: c.ArtifactCastCommand, ctx: CommandContext) -> Reply:
+    reply = await ctx.api.artifact_cast(
+        cmd.artifactId, typing.cast(q.ArtifactCast, cmd.body()), idempotency_key=ctx.idempotency_key
     )
+    await ctx.watches.watch("artifact", cmd.artifactId, facets=("avatar",))
+    return reply
 
 
-async def avatar(cmd: Any, ctx: CommandContext) -> Reply:
-    return await ctx.api.artifact_avatar(
-        cmd.artifactId, cmd.body(), idempotency_key=ctx.idempotency_key
+async def avatar(cmd: c.ArtifactAvatarCommand, ctx: CommandContext) -> Reply:
+    reply = await ctx.api.artifact_avatar(
+        cmd.artifactId,
+        typing.cast(q.ArtifactAvatar, cmd.body()),
+        idempotency_key=ctx.idempotency_key,
     )
+    await ctx.watches.watch("artifact", cmd.artifactId, facets=("avatar",))
+    return reply
 
 
-async def voice_modification(cmd: Any, ctx: CommandContext) -> Reply:
-    return await ctx.api.artifact_voice_modification(
-        cmd.artifactId, cmd.body(), idempotency_key=ctx.idempotency_key
+async def voice_modification(cmd: c.ArtifactVoiceModificationCommand, ctx: CommandContext) -> Reply:
+    reply = await ctx.api.artifact_voice_modification(
+        cmd.artifactId,
+        typing.cast(q.ArtifactVoiceModification, cmd.body()),
+        idempotency_key=ctx.idempotency_key,
     )
+    await ctx.watches.watch("artifact", cmd.artifactId, facets=("voice_modification",))
+    return reply
 
 
-HANDLERS = {
+HANDLERS: dict[str, Handler] = {
     "artifact.refine": refine,
     "artifact.finalize": finalize,
     "artifact.render_video": render_video,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from handlers.base import CommandContext, Reply
+from schemas.commands import PlanApproveCommand
+from schemas.requests import PlanApprove
 
 
 async def create(cmd: Any, ctx: CommandContext) -> Reply:
@@ -15,8 +17,11 @@ async def create(cmd: Any, ctx: CommandContext) -> Reply:
     return reply
 
 
-async def approve(cmd: Any, ctx: CommandContext) -> Reply:
-    return await ctx.api.approve_plan(cmd.planId, idempotency_key=ctx.idempotency_key)
+async def approve(cmd: PlanApproveCommand, ctx: CommandContext) -> Reply:
+    # No body unless the command carries one (`userConfirmed`, as the production client sends).
+    body = cast(PlanApprove | None, cmd.body())
+    sent = body if body is not None and body.to_body() else None
+    return await ctx.api.approve_plan(cmd.planId, sent, idempotency_key=ctx.idempotency_key)
 
 
 async def reject(cmd: Any, ctx: CommandContext) -> Reply:

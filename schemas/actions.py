@@ -80,6 +80,16 @@ class Music(ApiModel):
     status: str | None = None
     coveragePercent: float | None = None
     totalScenes: int | None = None
+    # FIELD-NOTES: with musicMode "defined_clips" the per-scene beds stream in one by one.
+    musicMode: str | None = None
+    definedClips: list[DefinedClip] = Field(default_factory=list)
+
+
+class DefinedClip(ApiModel):
+    """One scene's music bed: status pending | rendering | ready | failed (any clip fields kept)."""
+
+    sceneIndex: int | None = None
+    status: str | None = None
 
 
 class MusicResult(Music):

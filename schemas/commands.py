@@ -14,6 +14,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from schemas import requests as q
 from schemas.base import RequestModel
+from schemas.extra_fields import allowing_extra
 
 CommandId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
 Id = Annotated[str, Field(min_length=1, max_length=200)]
@@ -66,7 +67,9 @@ class Command(RequestModel):
         if self.body_model is None:
             return None
         data = self.model_dump(exclude={*self.path_fields, "commandId"}, exclude_unset=True)
-        return self.body_model.model_validate(data)
+        # Fields the bridge does not know, let through by the extra-fields policy, go along.
+        body_model = allowing_extra(self.body_model) if self.model_extra else self.body_model
+        return body_model.model_validate(data)
 
 
 # --- projects -------------------------------------------------------------------------------------
@@ -123,11 +126,12 @@ class PlanCreateCommand(Command, q.PlanCreate):
     projectId: Id
 
 
-class PlanApproveCommand(Command):
+class PlanApproveCommand(Command, q.PlanApprove):
     """Approve a plan at REQUIRES_APPROVAL (POST /story-plans/{planId}/approve)."""
 
     command = "plan.approve"
     path_fields = ("planId",)
+    body_model = q.PlanApprove
     planId: Id
 
 
@@ -324,8 +328,13 @@ _ALL: tuple[type[Command], ...] = (
     WatchRemoveCommand,
     AdminRedriveCommand,
 )
+# --- project additions (docs/CONTRACT.md "Project additions"), kept in their own module -------------
+# Imported here, below `Command`, because those models build on it.
+from schemas.commands_pipeline import PIPELINE_COMMANDS  # noqa: E402
+
 COMMAND_MODELS: dict[str, type[Command]] = {model.command: model for model in _ALL}
 """Every command of the contract, by its `<resource>.<action>` name (the subject suffix)."""
+COMMAND_MODELS.update({model.command: model for model in PIPELINE_COMMANDS})
 
 
 def _route(model: type[Command]) -> str | None:

@@ -180,13 +180,34 @@ class ArtifactCoverage(RequestModel):
 
 
 class ArtifactMusic(RequestModel):
-    """All optional. musicCoveragePercent is a fraction (0.35) or a whole percent (35): the API clamps."""
+    """All optional. musicCoveragePercent is a fraction (0.35) or a whole percent (35): the API clamps.
+
+    Beside the reference's shapes, the production client sends (FIELD-NOTES) a directive
+    `{scope, mode, prompt}`, one scene's defined clip `{sceneIndex, clip}` (any clip fields) and
+    `{regenerateScenes: [...]}`; `musicMode` ("defined_clips") is what the music read reports.
+    """
 
     musicCoveragePercent: Annotated[float, Field(ge=0, le=100)] | None = None
     sceneIndex: Annotated[int, Field(ge=0)] | None = None
     prompt: str | None = None
     weight: Annotated[float, Field(ge=0, le=1)] | None = None
     enabled: bool | None = None
+    scope: Annotated[str, Field(min_length=1, max_length=60)] | None = None
+    mode: Annotated[str, Field(min_length=1, max_length=60)] | None = None
+    musicMode: Annotated[str, Field(min_length=1, max_length=60)] | None = None
+    clip: dict[str, Any] | None = _optional()
+    regenerateScenes: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)] | None = (
+        None
+    )
+
+    @field_validator("clip")
+    @classmethod
+    def _clip_names_its_scene(
+        cls, value: dict[str, Any] | None, info: ValidationInfo
+    ) -> dict[str, Any] | None:
+        if value is not None and info.data.get("sceneIndex") is None:
+            raise ValueError("clip needs sceneIndex (the scene whose defined clip it edits)")
+        return value
 
 
 class ArtifactSfx(RequestModel):
@@ -200,6 +221,9 @@ class ArtifactSfx(RequestModel):
     volume: Annotated[float, Field(ge=0, le=1)] | None = None
     triggerOffset: Literal["before", "with", "after"] | None = None
     regenerate: bool | None = None
+    # Sent by the production client on `add` (FIELD-NOTES), not in the reference.
+    generatedDurationS: Annotated[float, Field(gt=0, le=600)] | None = None
+    enabled: bool | None = None
 
     @field_validator("id")
     @classmethod
@@ -285,3 +309,9 @@ class SeriesBibleUpdate(RequestModel):
 
     title: str | None = None
     content: dict[str, Any] | None = None
+
+
+class PlanApprove(RequestModel):
+    """Optional body: the production client confirms on behalf of a human (FIELD-NOTES)."""
+
+    userConfirmed: bool | None = None

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from schemas import enums as e
 from schemas.commands import COMMAND_MODELS, COMMAND_ROUTES, UnknownCommand, parse_command
+from schemas.commands_pipeline import PIPELINE_COMMANDS
 from schemas.errors import ERROR_CODES, KNOWN_ERROR_CODES, is_ambiguous
 from schemas.events import CONTENT_TYPE, EVENT_TYPE_PREFIX, CloudEvent, ResourceEventData
 from schemas.outcome import Outcome, OutcomeError
@@ -48,7 +49,7 @@ SAMPLES: dict[str, tuple[dict[str, Any], dict[str, str], dict[str, Any] | None]]
         None,
     ),
     "plan.create": ({"projectId": "cmp_1", **PLAN_BODY}, {"projectId": "cmp_1"}, PLAN_BODY),
-    "plan.approve": ({"planId": "cmpl_1"}, {"planId": "cmpl_1"}, None),
+    "plan.approve": ({"planId": "cmpl_1"}, {"planId": "cmpl_1"}, {}),
     "plan.reject": (
         {"planId": "cmpl_1", "reason": "tone"},
         {"planId": "cmpl_1"},
@@ -110,6 +111,33 @@ SAMPLES: dict[str, tuple[dict[str, Any], dict[str, str], dict[str, Any] | None]]
     ),
     "watch.add": ({"resource": "job", "id": "cmj_1"}, {}, None),
     "admin.redrive": ({"command": "plan.approve", "dryRun": True}, {}, None),
+    # --- project additions (schemas.commands_pipeline) ---
+    "plan.resume": ({"planId": "cmpl_1"}, {"planId": "cmpl_1"}, None),
+    "job.resume": ({"jobId": "cmj_1"}, {"jobId": "cmj_1"}, None),
+    "release.create": (
+        {"seriesId": "ser_1", "title": "Ep 1", "sourceArtifactId": "cma_1", "seasonNumber": 2},
+        {"seriesId": "ser_1"},
+        {"title": "Ep 1", "sourceArtifactId": "cma_1", "seasonNumber": 2},
+    ),
+    "release.describe": (
+        {"releaseId": "rel_1", "direction": "warm"},
+        {"releaseId": "rel_1"},
+        {"direction": "warm"},
+    ),
+    "release.publish": ({"releaseId": "rel_1"}, {"releaseId": "rel_1"}, {}),
+    "release.refresh_media": (
+        {"releaseId": "rel_1", "sourceArtifactId": "cma_2"},
+        {"releaseId": "rel_1"},
+        {"sourceArtifactId": "cma_2"},
+    ),
+    "release.list": ({"seriesId": "ser_1", "status": "published"}, {"seriesId": "ser_1"}, None),
+    "artifact.start_live": ({"artifactId": "cma_1", "token": "t"}, {"artifactId": "cma_1"}, None),
+    "agent_guidance.get": ({}, {}, None),
+    "cast_canon.update": (
+        {"projectId": "cmp_1", "content": {"characters": []}},
+        {"projectId": "cmp_1"},
+        {"content": {"characters": []}},
+    ),
     "watch.remove": (
         {"resource": "source", "id": "cmq_1", "projectId": "cmp_1"},
         {},
@@ -122,10 +150,16 @@ SAMPLES: dict[str, tuple[dict[str, Any], dict[str, str], dict[str, Any] | None]]
 ADDITIONS = {"admin.redrive"}
 
 
-def _contract_command_names() -> set[str]:
-    """The `<resource>.<action>` names in the first column of the contract's command table."""
+PROJECT_MARK = "\n## Project additions"
+SHARED_PART, PROJECT_PART = "shared", "project"
+
+
+def _contract_command_names(part: str = SHARED_PART) -> set[str]:
+    """The `<resource>.<action>` names in the first column of the contract's command tables: the
+    shared contract's (above "Project additions"), or this project's additions below it."""
+    shared, _, project = CONTRACT.read_text().partition(PROJECT_MARK)
     names: set[str] = set()
-    for line in CONTRACT.read_text().splitlines():
+    for line in (shared if part == SHARED_PART else project).splitlines():
         if line.startswith("| `"):
             first_cell = line.split("|")[1]
             names.update(re.findall(r"`([a-z_]+\.[a-z_]+)`", first_cell))
@@ -137,14 +171,22 @@ class TestCommandRegistry:
         not SHARED_CONTRACT.exists(), reason="no ../shared checkout beside this one"
     )
     def test_the_vendored_contract_is_the_shared_one(self) -> None:
-        """docs/CONTRACT.md is a verbatim copy of the shared contract other teams build on."""
-        assert CONTRACT.read_text() == SHARED_CONTRACT.read_text()
+        """docs/CONTRACT.md is a verbatim copy of the shared contract other teams build on, followed
+        only by the project's clearly separated additions."""
+        shared = SHARED_CONTRACT.read_text()
+        ours = CONTRACT.read_text()
+        assert ours.startswith(shared)
+        rest = ours[len(shared) :]
+        assert not rest or rest.lstrip().startswith("---\n\n## Project additions")
 
     def test_registry_is_the_contract_table_plus_the_additions(self) -> None:
-        """Every command of CONTRACT.md's table is registered; the rest are the additions' own."""
+        """Every command of CONTRACT.md's table is registered; the rest are the additions' own:
+        the shared contract's (named in prose) and this project's (its additions table)."""
         assert _contract_command_names() <= set(COMMAND_MODELS)
         assert len(_contract_command_names()) == 24
-        assert set(COMMAND_MODELS) - _contract_command_names() == ADDITIONS
+        project = _contract_command_names(PROJECT_PART)
+        assert project == {m.command for m in PIPELINE_COMMANDS}
+        assert set(COMMAND_MODELS) - _contract_command_names() == ADDITIONS | project
 
     def test_each_model_knows_its_name_and_route(self) -> None:
         """`Model.command` is its registry key; every API command names its route."""

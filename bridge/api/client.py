@@ -2,7 +2,7 @@
 
 Endpoints live in small per-resource mixins (``projects``, ``plans_jobs``, ``artifacts``); this
 module only owns the lifecycle (one pooled ``httpx.AsyncClient``, one shared :class:`RateBudget`)
-and the few remaining endpoints (docs, publishing). Every method is ``async``, takes
+and the docs endpoints; publishing and the live read are in ``publishing``. Every method is ``async``, takes
 ``priority`` (poll reads pass ``Priority.POLL``), mutating ones take ``idempotency_key``, and all
 return :class:`ApiResponse` (``status``, ``data``, ``raw``, ``request_id``, ``replayed``,
 ``headers``). ``list_*`` return ``ApiResponse[Page[Model]]``; ``iter_*`` iterate every item.
@@ -17,11 +17,11 @@ import httpx
 from pydantic import SecretStr
 
 from bridge.api.artifacts import ArtifactsMixin
-from bridge.api.base import seg
 from bridge.api.circuit import Circuit
 from bridge.api.keys import ApiKey
 from bridge.api.plans_jobs import PlansJobsMixin
 from bridge.api.projects import ProjectsMixin
+from bridge.api.publishing import PublishingMixin
 from bridge.api.ratelimit import Priority, RateBudget
 from bridge.api.transport import ApiResponse, RequestHook, RetryPolicy, Transport
 
@@ -30,7 +30,7 @@ __all__ = ["StoryClient"]
 COMMAND = Priority.COMMAND
 
 
-class StoryClient(ProjectsMixin, PlansJobsMixin, ArtifactsMixin):
+class StoryClient(ProjectsMixin, PlansJobsMixin, ArtifactsMixin, PublishingMixin):
     """Typed Story API client. Use as ``async with StoryClient(...) as api:``.
 
     Share one :class:`RateBudget` between every client that uses the same key (the bridge
@@ -116,27 +116,3 @@ class StoryClient(ProjectsMixin, PlansJobsMixin, ArtifactsMixin):
     async def get_agent_guidance(self, *, priority: Priority = COMMAND) -> ApiResponse[Any]:
         """Admin-managed workflow guidance, raw."""
         return await self.request("GET", "agent-guidance", priority=priority)
-
-    # --- publishing (field notes: live but undocumented; raw JSON) -----------------------------
-
-    async def list_releases(
-        self, series_id: str, *, priority: Priority = COMMAND
-    ) -> ApiResponse[Any]:
-        return await self.request(
-            "GET", f"publishing-series/{seg(series_id)}/releases", priority=priority
-        )
-
-    async def publish_release(
-        self,
-        release_id: str,
-        *,
-        idempotency_key: str | None = None,
-        priority: Priority = COMMAND,
-    ) -> ApiResponse[Any]:
-        return await self.request(
-            "POST",
-            f"publishing-releases/{seg(release_id)}/publish",
-            json={},
-            idempotency_key=idempotency_key,
-            priority=priority,
-        )

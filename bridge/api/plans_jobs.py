@@ -77,19 +77,43 @@ class PlansJobsMixin(ClientCore):
     async def approve_plan(
         self,
         plan_id: str,
+        body: q.PlanApprove | Mapping[str, Any] | None = None,
         *,
         idempotency_key: str | None = None,
         priority: Priority = COMMAND,
     ) -> ApiResponse[r.Plan]:
-        """Approve a REQUIRES_APPROVAL plan (re-approving an APPROVED plan is a no-op)."""
+        """Approve a REQUIRES_APPROVAL plan (re-approving an APPROVED plan is a no-op).
+
+        No body unless given one: the production client sends ``{"userConfirmed": true}``.
+        """
         return await self._call(
             "POST",
             f"story-plans/{seg(plan_id)}/approve",
             r.Plan,
             envelope="plan",
+            body=body,
+            body_model=q.PlanApprove if body is not None else None,
             idempotency_key=idempotency_key,
             priority=priority,
         )
+
+    async def resume_plan(
+        self, plan_id: str, *, idempotency_key: str | None = None, priority: Priority = COMMAND
+    ) -> ApiResponse[r.Plan]:
+        """Resume a plan that stopped (FIELD-NOTES); no body, answers ``{"plan": ...}``."""
+        return await self._call(
+            "POST", f"story-plans/{seg(plan_id)}/resume", r.Plan, envelope="plan",
+            idempotency_key=idempotency_key, priority=priority,
+        )  # fmt: skip
+
+    async def resume_job(
+        self, job_id: str, *, idempotency_key: str | None = None, priority: Priority = COMMAND
+    ) -> ApiResponse[r.Job]:
+        """Resume a job that stopped (FIELD-NOTES); no body, answers ``{"job": ...}``."""
+        return await self._call(
+            "POST", f"story-jobs/{seg(job_id)}/resume", r.Job, envelope="job",
+            idempotency_key=idempotency_key, priority=priority,
+        )  # fmt: skip
 
     async def reject_plan(
         self,

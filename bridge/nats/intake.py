@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from faststream.nats import NatsBroker
 from faststream.message import StreamMessage
+from faststream.nats import NatsBroker
 from faststream.nats.annotations import NatsMessage
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError

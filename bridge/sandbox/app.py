@@ -33,6 +33,8 @@ from bridge.sandbox import (
     routes_misc,
     routes_plans,
     routes_projects,
+    routes_publishing,
+    routes_share,
     routes_sources,
 )
 from bridge.sandbox.auth import KEY_RE
@@ -53,6 +55,7 @@ ENDPOINT_MODULES = (
     routes_jobs,
     routes_artifacts,
     routes_misc,
+    routes_publishing,
 )
 HANG_SECONDS = 3600.0
 
@@ -292,6 +295,13 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
     app = Starlette(
         routes=[
             Mount(API_PREFIX, routes=api_routes),
+            Mount(
+                routes_share.SHARE_PREFIX,
+                routes=[
+                    Route(ep.path, pipeline.view(ep), methods=[ep.method])
+                    for ep in routes_share.ENDPOINTS
+                ],
+            ),
             Mount("/_sandbox", routes=control_routes(state)),
         ]
     )

@@ -77,6 +77,18 @@ class Keys:
         ips = known.allowed_ips if known is not None else None
         self._minted[key] = MintedKey(scopes, state, ips)
 
+    def register(self, key: str, scopes: list[str] | None = None) -> None:
+        """Accept `key` (well-formed, chosen by the operator) with `scopes` (None: every scope)."""
+        if KEY_RE.match(key) is None:
+            raise ValueError("a sandbox key must look like sh_<18 hex>_<64 hex>")
+        unknown = set(scopes or ()) - ALL_SCOPES
+        if unknown:
+            raise ValueError(
+                f"unknown scope(s) {', '.join(sorted(unknown))}; known: {', '.join(SCOPES)}"
+            )
+        chosen = frozenset(scopes) if scopes is not None else ALL_SCOPES
+        self._minted[key] = MintedKey(chosen)
+
     def authenticate(self, header: str | None, client_ip: str) -> tuple[str, frozenset[str]]:
         """The account (key prefix) and its scopes, or the documented 401/403."""
         scheme, _, raw = (header or "").partition(" ")

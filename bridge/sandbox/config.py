@@ -18,6 +18,9 @@ plans take minutes and jobs up to 45 minutes; nobody wants that in a demo):
 | coverage generating -> complete        | 8 s     | coverage              |
 | avatar queued -> rendering -> ready    | 5 s     | avatar                |
 | voice modification queued -> ready     | 4 s     | voice_modification    |
+| one defined music bed pending -> ready (beds render one after another) | 2 s | music_bed |
+| sound-effect cue draft -> sound ready  | 3 s     | sfx                   |
+| release publishing -> published        | 4 s     | publish               |
 """
 
 from __future__ import annotations
@@ -60,6 +63,9 @@ class Durations(BaseModel):
     coverage: float = 8.0
     avatar: float = 5.0
     voice_modification: float = 4.0
+    music_bed: float = 2.0
+    sfx: float = 3.0
+    publish: float = 4.0
 
 
 class SandboxConfig(BaseModel):
@@ -71,6 +77,9 @@ class SandboxConfig(BaseModel):
     seed: int = 0  # ids and fault decisions repeat for a seed
     accept_any_key: bool = True  # any well-formed key authenticates (else only minted keys)
     any_key_scopes: list[str] | None = None  # scopes of such keys; None: every scope
+    # Keys accepted with exactly these scopes (None: every scope), e.g. from `storybridge sandbox
+    # --key`; they authenticate whether or not `accept_any_key` is on.
+    keys: dict[str, list[str] | None] = Field(default_factory=dict)
     recording_available: bool = True  # finalize audio finds a recording (else needs_recording)
     quirks: bool = False  # production quirks from FIELD-NOTES.md (see bridge.sandbox.quirks)
     faults: list[FaultRule] = Field(default_factory=list)

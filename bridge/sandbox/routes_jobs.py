@@ -29,10 +29,16 @@ async def job_artifacts(call: Call) -> dict[str, Any]:
     return {"artifacts": call.world.job_artifacts(call.params["jobId"])}
 
 
+async def resume_job(call: Call) -> dict[str, Any]:
+    """FIELD-NOTES: the production client's recovery path for a job that stopped."""
+    return {"job": call.world.resume_job(call.params["jobId"])}
+
+
 ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "/story-jobs", create_job, "story:write", "required"),
     Endpoint("GET", "/story-jobs", list_jobs, "story:read"),
     Endpoint("GET", "/story-jobs/{jobId}", get_job, "story:read"),
     Endpoint("POST", "/story-jobs/{jobId}/cancel", cancel_job, "story:write", "optional"),
     Endpoint("GET", "/story-jobs/{jobId}/artifacts", job_artifacts, "artifact:read"),
+    Endpoint("POST", "/story-jobs/{jobId}/resume", resume_job, "story:write", "required"),
 ]

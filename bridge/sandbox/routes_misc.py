@@ -22,11 +22,19 @@ def _operations() -> dict[str, Any]:
         routes_jobs,
         routes_plans,
         routes_projects,
+        routes_publishing,
         routes_sources,
     )
 
     paths: dict[str, Any] = {}
-    for module in (routes_projects, routes_sources, routes_plans, routes_jobs, routes_artifacts):
+    for module in (
+        routes_projects,
+        routes_sources,
+        routes_plans,
+        routes_jobs,
+        routes_artifacts,
+        routes_publishing,
+    ):
         for ep in module.ENDPOINTS:
             paths.setdefault(ep.path, {})[ep.method.lower()] = {
                 "operationId": ep.handler.__name__,
@@ -78,9 +86,14 @@ async def examples(call: Call) -> dict[str, Any]:
     }
 
 
+async def agent_guidance(call: Call) -> dict[str, Any]:
+    return call.world.agent_guidance()
+
+
 ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/capabilities", capabilities, "story:read"),
     Endpoint("GET", "/credits", credits, "credits:read"),
     Endpoint("GET", "/openapi.json", openapi, None),
     Endpoint("GET", "/examples", examples, None),
+    Endpoint("GET", "/agent-guidance", agent_guidance, "story:read"),
 ]

@@ -33,6 +33,11 @@ async def reject_plan(call: Call) -> dict[str, Any]:
     return {"plan": call.world.reject_plan(call.params["planId"], req.reason)}
 
 
+async def resume_plan(call: Call) -> dict[str, Any]:
+    """FIELD-NOTES: the production client's recovery path for a plan that stopped."""
+    return {"plan": call.world.resume_plan(call.params["planId"])}
+
+
 ENDPOINTS: list[Endpoint] = [
     Endpoint(
         "POST", "/story-projects/{projectId}/story-plans", create_plan, "story:write", "required"
@@ -41,4 +46,5 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/story-plans/{planId}", get_plan, "story:read"),
     Endpoint("POST", "/story-plans/{planId}/approve", approve_plan, "story:write", "optional"),
     Endpoint("POST", "/story-plans/{planId}/reject", reject_plan, "story:write", "optional"),
+    Endpoint("POST", "/story-plans/{planId}/resume", resume_plan, "story:write", "required"),
 ]

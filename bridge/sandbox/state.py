@@ -21,6 +21,8 @@ class SandboxState:
         self.world = World(config, self.clock)
         scopes = frozenset(config.any_key_scopes) if config.any_key_scopes is not None else None
         self.keys = Keys(config.accept_any_key, scopes if scopes is not None else ALL_SCOPES)
+        for key, key_scopes in config.keys.items():
+            self.keys.register(key, key_scopes)
         self.limiter = RateLimiter(config.rate_limit_per_minute, config.rate_limit_window_seconds)
         self.idempotency = IdempotencyStore()
         self.faults = Faults(config.faults, config.seed)

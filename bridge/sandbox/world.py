@@ -14,21 +14,72 @@ from typing import Any
 from bridge.sandbox.auth import SCOPES
 from bridge.sandbox.clock import SandboxClock
 from bridge.sandbox.config import SandboxConfig
+from bridge.sandbox.errors import SandboxError
 from bridge.sandbox.world_artifacts import ArtifactOpsMixin
 from bridge.sandbox.world_media import MediaMixin
 from bridge.sandbox.world_plans import PlansMixin
 from bridge.sandbox.world_projects import ProjectsMixin
+from bridge.sandbox.world_publishing import PublishingMixin, ReleaseRec
+from bridge.sandbox.world_resume import ResumeMixin
 from bridge.sandbox.world_script import ScriptMixin
 from bridge.sandbox.world_sources import SourcesMixin
 
 MAX_INLINE_BYTES = 1_000_000
 
 
-class World(ProjectsMixin, SourcesMixin, PlansMixin, ScriptMixin, MediaMixin, ArtifactOpsMixin):
+class World(
+    ResumeMixin,
+    PublishingMixin,
+    ProjectsMixin,
+    SourcesMixin,
+    PlansMixin,
+    ScriptMixin,
+    MediaMixin,
+    ArtifactOpsMixin,
+):
     """`World(config, clock)`; the app holds one and hands it to every endpoint as `call.world`."""
 
     def __init__(self, config: SandboxConfig, clock: SandboxClock) -> None:
         super().__init__(config, clock)
+        self.releases: dict[str, ReleaseRec] = {}
+        self.series_releases: dict[str, list[ReleaseRec]] = {}
+        self.resumed_plans: set[str] = set()
+
+    def agent_guidance(self) -> dict[str, Any]:
+        """`GET /agent-guidance`: admin-managed workflow guidance (a stable sandbox text)."""
+        return {
+            "guidance": {
+                "version": "sandbox-1",
+                "updatedAt": "2026-12-01T00:00:00.000Z",
+                "sections": [
+                    {
+                        "id": "happy-path",
+                        "title": "Happy path",
+                        "body": "project -> source -> plan -> approve -> job -> finalize(audio)",
+                    },
+                    {
+                        "id": "polling",
+                        "title": "Polling",
+                        "body": "Sources every 2-5 s, plans and jobs every 5-15 s; honour Retry-After.",
+                    },
+                ],
+            }
+        }
+
+    def start_live(self, token: str) -> dict[str, Any]:
+        """The share token of a READY table read starts its live read in a Daily room."""
+        with self.lock:
+            self.sync()
+            for art in self.artifacts.values():
+                manifest = art.body.get("manifest") or {}
+                if token and manifest.get("shareToken") == token:
+                    room = f"https://sleeperhit.daily.co/tr-{art.id.lower()}"
+                    return {"dailyRoomUrl": room, "artifactId": art.id}
+            raise SandboxError(
+                "invalid_share_token",
+                "The share token is unknown or expired.",
+                status=401,
+            )
 
     def capabilities(self) -> dict[str, Any]:
         with self.lock:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.sandbox.errors import SandboxError
-from bridge.sandbox.world_artifact_core import ArtifactsMixin
 from bridge.sandbox.world_base import iso
 from bridge.sandbox.world_content import coverage_report
+from bridge.sandbox.world_music import MusicClipsMixin, is_defined_clips_request
 from bridge.sandbox.world_state import view
 from schemas.requests import ArtifactMusic, ArtifactSfx
 
 
-class MediaMixin(ArtifactsMixin):
+class MediaMixin(MusicClipsMixin):
     # -- coverage -------------------------------------------------------------------------------
 
     def start_coverage(self, artifact_id: str, focus: str | None) -> dict[str, Any]:
@@ -56,6 +56,8 @@ class MediaMixin(ArtifactsMixin):
     # -- music and sfx --------------------------------------------------------------------------
 
     def post_music(self, artifact_id: str, req: ArtifactMusic) -> dict[str, Any]:
+        if is_defined_clips_request(req):
+            return self.post_defined_clips(artifact_id, req)
         with self.lock:
             now = self.sync()
             art = self._artifact(artifact_id)
@@ -108,15 +110,7 @@ class MediaMixin(ArtifactsMixin):
     def get_music(self, artifact_id: str) -> dict[str, Any]:
         with self.lock:
             self.sync()
-            art = self._artifact(artifact_id, ready=False)  # reads work mid-refine
-            music = art.music
-            return {
-                "artifactId": art.id,
-                "status": music["status"],
-                "coveragePercent": music["coveragePercent"],
-                "totalScenes": music["totalScenes"],
-                "scenes": [art.scene_directions[k] for k in sorted(art.scene_directions)],
-            }
+            return self._music_view(self._artifact(artifact_id, ready=False))  # works mid-refine
 
     def get_sfx(self, artifact_id: str) -> dict[str, Any]:
         with self.lock:
@@ -133,7 +127,9 @@ class MediaMixin(ArtifactsMixin):
             )
             if req.op.value == "add":
                 cue = {"id": self.ids.next("sfx"), "soundUrl": None, "isDraft": True, **fields}
+                cue.setdefault("enabled", True)
                 art.cues.append(cue)
+                self._generate_sound(art, cue, now)
                 self.stamp(art.body, now)
                 return {"artifactId": art.id, "cue": dict(cue)}
             found = next((c for c in art.cues if c["id"] == req.id), None)
@@ -150,5 +146,28 @@ class MediaMixin(ArtifactsMixin):
             found.update(fields)
             if req.regenerate:
                 found.update(soundUrl=None, isDraft=True)
+                self._generate_sound(art, found, now)
             self.stamp(art.body, now)
             return {"artifactId": art.id, "cue": dict(found)}
+
+    def _generate_sound(self, art: Any, cue: dict[str, Any], now: float) -> None:
+        """A cue stays a draft (`isDraft`, no `soundUrl`) until its reusable sound is generated.
+
+        Sandbox play hook: a prompt containing "[fail]" never gets a sound (`generationError`).
+        """
+        cue["generation"] = generation = int(cue.get("generation", 0)) + 1
+        cue["generationError"] = None
+
+        def ready(at: float) -> None:
+            if cue.get("generation") != generation or cue not in art.cues:
+                return
+            if "[fail]" in str(cue.get("prompt") or ""):
+                cue["generationError"] = "sound generation failed"
+            else:
+                cue.update(
+                    isDraft=False,
+                    soundUrl=f"https://cdn.sleeperhit.studio/sfx/{cue['id']}-v{generation}.mp3",
+                )
+            self.stamp(art.body, at)
+
+        self.scheduler.at(now + self.durations.sfx, ready)

@@ -115,6 +115,7 @@ class ScriptMixin(ArtifactsMixin):
                 "params": {**AUTOTUNE_DEFAULTS, **(req.params or {})},
                 "status": "queued",
                 "createdAt": iso(now),
+                "updatedAt": iso(now),
             }
             audio.setdefault("modifications", []).append(modification)
             self.stamp(art.body, now)
@@ -122,11 +123,13 @@ class ScriptMixin(ArtifactsMixin):
 
             def advance(new: str) -> Any:
                 def apply(at: float) -> None:
-                    modification["status"] = new
+                    modification.update(status=new, updatedAt=iso(at))
                     self.stamp(art.body, at)
 
                 return apply
 
+            # Sandbox play hook: `params.sandboxFail` makes the range fail (failures are real).
+            last = "failed" if (req.params or {}).get("sandboxFail") else "ready"
             self.scheduler.at(now + step, advance("rendering"))
-            self.scheduler.at(now + 2 * step, advance("ready"))
+            self.scheduler.at(now + 2 * step, advance(last))
             return {"artifactId": art.id, "modificationId": modification["id"], "status": "queued"}

@@ -31,6 +31,8 @@ def event_id(provider: str, obs: Observation, occurrence: int) -> str:
             obs.status,
             str(obs.revision),
             str(occurrence),
+            # Only for parts, so every id minted before parts existed stays the same.
+            *([obs.part] if obs.part is not None else []),
         ]
     )
     return str(uuid.uuid5(EVENT_ID_NAMESPACE, name))
@@ -93,6 +95,8 @@ def change_event(
     }
     if obs.facet is not None:
         data["facet"] = obs.facet
+    if obs.part is not None:
+        data["part"] = obs.part
     doc = cloudevent(
         id=event_id, source=source, type=type, subject=obs.subject_path, time=observed_at, data=data
     )

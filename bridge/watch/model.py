@@ -116,10 +116,14 @@ class Observation:
     snapshot: Any = None
     silent: bool = False
     token: str | None = None
+    # One of several things a facet follows on the same resource (a voice-modification range, a
+    # sound-effect cue, a character's avatar): each has its own state chain and event ids.
+    part: str | None = None
 
     @property
     def state_key(self) -> str:
-        return f"{self.resource}:{self.id}:{self.facet or 'status'}"
+        key = f"{self.resource}:{self.id}:{self.facet or 'status'}"
+        return f"{key}:{self.part}" if self.part is not None else key
 
     @property
     def change_token(self) -> str:

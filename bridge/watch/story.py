@@ -16,7 +16,9 @@ import structlog
 
 from bridge.api.errors import NotFound, RateLimited, StoryApiError, UpstreamUnavailable
 from bridge.api.ratelimit import Priority
+from bridge.watch import story_discovery
 from bridge.watch import story_facets as facets
+from bridge.watch import story_facets_extra as added
 from bridge.watch.model import Observation, ReadError, Snapshot, WatchSpec
 
 log = structlog.get_logger(__name__)
@@ -29,6 +31,7 @@ INTERVALS: dict[str, tuple[float, float]] = {
     "plan": (5.0, 15.0),
     "job": (5.0, 15.0),
     "artifact": (3.0, 15.0),
+    "release": (3.0, 15.0),  # project addition: publishing takes seconds to minutes
 }
 LIST_ITEMS = {"source": "sources", "plan": "plans", "job": "jobs"}
 LIST_PAGE = 100  # the API's largest page
@@ -42,7 +45,7 @@ class StoryProvider:
     """Watches Story API sources, plans, jobs and artifacts (see `story_facets` for the facets)."""
 
     name: str = "story"
-    kinds: tuple[str, ...] = ("source", "plan", "job", "artifact")
+    kinds: tuple[str, ...] = ("source", "plan", "job", "artifact", "release")
     type_prefix: str = TYPE_PREFIX
     source: str
 
@@ -138,12 +141,21 @@ class StoryProvider:
             return Snapshot(_body(await c.get_plan(spec.id, priority=POLL), "plan"))
         if spec.kind == "job":
             return Snapshot(_body(await c.get_job(spec.id, priority=POLL), "job"))
+        if spec.kind == "release":
+            return await self._get_release(spec)
         if spec.kind != "artifact":
             return ReadError(f"unknown kind {spec.kind!r}", gone=True)
         art = _body(await c.get_artifact(spec.id, priority=POLL), "artifact")
         extra: dict[str, Any] = {}
         wanted = spec.facets or facets.default_facets(spec)
-        if "music" in wanted:
+        # Side reads of the project's added facets (story_facets_extra), one per endpoint needed.
+        sides = {extra_side for f in wanted if (extra_side := facets_extra_side(f))}
+        if "sfx" in sides:
+            extra["sfx"] = _body(await c.get_artifact_sfx(spec.id, priority=POLL), "sfx")
+        if "cast" in sides:
+            # `{cast: [...]}` (FIELD-NOTES) beside artifactId/avatarStyle: kept whole.
+            extra["cast"] = (await c.get_artifact_cast(spec.id, priority=POLL)).raw
+        if "music" in wanted or "music" in sides:
             extra["music"] = _body(await c.get_artifact_music(spec.id, priority=POLL), "music")
         if "coverage" in wanted:
             report = spec.parents.get("reportId")
@@ -151,13 +163,37 @@ class StoryProvider:
             extra["coverage"] = _body(resp, "coverage")
         return Snapshot(art, extra)
 
-    # -- naming and rules (pure, in story_facets) ------------------------------------------------
+    async def _get_release(self, spec: WatchSpec) -> Result:
+        """The API has no single-release read: find it in its series' listing (oldest first; at
+        most MAX_LIST_PAGES pages, like the other listings)."""
+        series = spec.parents.get("seriesId")
+        if not series:
+            return ReadError("a release watch needs seriesId", gone=True)
+        cursor: str | None = None
+        for _ in range(MAX_LIST_PAGES):
+            page = await self.client.list_releases(
+                series, cursor=cursor, limit=LIST_PAGE, priority=POLL
+            )
+            raw = page.raw if isinstance(page.raw, dict) else {}
+            for item in raw.get("releases") or []:
+                if isinstance(item, dict) and str(item.get("id")) == spec.id:
+                    return Snapshot(item)
+            cursor = raw.get("nextCursor")
+            if not cursor:
+                break
+        return ReadError(f"release {spec.id} is not in series {series}'s listing")
+
+    # -- naming and rules (pure, in story_facets and story_facets_extra) ------------------------
 
     def observe(self, spec: WatchSpec, snapshot: Snapshot) -> list[Observation]:
-        return facets.observe(spec, snapshot)
+        if spec.kind == "release":
+            return added.observe(spec, snapshot)
+        return [*facets.observe(spec, snapshot), *added.observe(spec, snapshot)]
 
     def is_terminal(self, spec: WatchSpec, observations: Sequence[Observation]) -> bool:
-        return facets.is_terminal(spec, observations)
+        if spec.kind == "release":
+            return bool(observations) and added.is_terminal(observations)
+        return facets.is_terminal(spec, observations) and added.is_terminal(observations)
 
     def interval_bounds(self, kind: str) -> tuple[float, float]:
         return INTERVALS.get(kind, (5.0, 15.0))
@@ -169,6 +205,8 @@ class StoryProvider:
         return f"{TYPE_PREFIX}.{facets.event_subject(obs)}"
 
     def subject_path(self, spec: WatchSpec) -> str:
+        if spec.kind == "release":
+            return f"publishing-releases/{spec.id}"
         return facets.subject_path(spec.kind, spec.id, spec.parents.get("projectId"))
 
     def project_id(self, spec: WatchSpec) -> str | None:
@@ -177,23 +215,14 @@ class StoryProvider:
     # -- discovery -------------------------------------------------------------------------------
 
     async def discover(self) -> AsyncIterator[WatchSpec]:
-        """Non-terminal plans and jobs of every project (origin "discovery")."""
-        c = self.client
-        async for project in c.iter_projects(priority=POLL):
-            pid = str(_field(project, "id"))
-            plans = c.iter_plans(pid, priority=POLL)
-            jobs = c.iter_jobs(project_id=pid, priority=POLL)
-            listings = (("plan", plans, facets.PLAN_TERMINAL), ("job", jobs, facets.JOB_TERMINAL))
-            for kind, items, terminal in listings:
-                async for item in items:
-                    if facets.lower(_field(item, "status"), "pending") not in terminal:
-                        yield WatchSpec(
-                            provider=self.name,
-                            kind=kind,
-                            id=str(_field(item, "id")),
-                            parents={"projectId": pid},
-                            origin="discovery",
-                        )
+        """What is in progress elsewhere (see `story_discovery` for what and its API cost)."""
+        async for spec in story_discovery.discover(self.client, self.name):
+            yield spec
+
+
+def facets_extra_side(facet: str) -> str | None:
+    """The side endpoint an added facet reads (`sfx`, `cast`, `music`), if any."""
+    return added.SIDE_READS.get(facet)
 
 
 def _complete(kind: str, item: dict[str, Any]) -> bool:
@@ -208,11 +237,6 @@ def _body(resp: Any, envelope: str) -> Any:
     if isinstance(raw, dict) and envelope in raw:
         return raw[envelope]
     return raw
-
-
-def _field(obj: Any, name: str) -> Any:
-    value = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
-    return getattr(value, "value", value)
 
 
 def _read_error(err: StoryApiError) -> ReadError:

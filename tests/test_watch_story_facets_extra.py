@@ -1,0 +1,132 @@
+"""The added facets as pure functions: which record counts, what a status is, when a set settles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge.watch.model import Snapshot, WatchSpec
+from bridge.watch.story_facets_extra import is_terminal, observe
+
+ART = "cma_1"
+
+
+def spec(*facets: str) -> WatchSpec:
+    return WatchSpec(provider="story", kind="artifact", id=ART, facets=facets)
+
+
+def art(modifications: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {
+        "id": ART,
+        "currentVersion": 1,
+        "manifest": {"audio": {"modifications": modifications or []}},
+    }
+
+
+class TestVoiceModification:
+    def test_the_newest_record_of_each_range_counts(self) -> None:
+        """Two records for 0-2: the later one's status is the range's; 3-4 is its own chain."""
+        records = [
+            {"id": "m1", "startEntryIndex": 0, "endEntryIndex": 2, "status": "failed",
+             "createdAt": "2026-12-01T00:00:00Z"},
+            {"id": "m2", "startEntryIndex": 3, "endEntryIndex": 4, "status": "ready",
+             "createdAt": "2026-12-01T00:00:01Z"},
+            {"id": "m3", "startEntryIndex": 0, "endEntryIndex": 2, "status": "rendering",
+             "createdAt": "2026-12-01T00:00:02Z"},
+        ]  # fmt: skip
+        obs = observe(spec("voice_modification"), Snapshot(art(records)))
+        assert {(o.part, o.status) for o in obs} == {("0-2", "rendering"), ("3-4", "ready")}
+        assert {o.state_key for o in obs} == {
+            f"artifact:{ART}:voice_modification:0-2", f"artifact:{ART}:voice_modification:3-4"
+        }  # fmt: skip
+        assert not is_terminal(obs)
+
+    def test_a_new_record_with_the_same_status_is_a_new_change(self) -> None:
+        """Re-applying an effect to a range (a new record id) changes the token even at `ready`."""
+        first = observe(
+            spec("voice_modification"),
+            Snapshot(
+                art([{"id": "m1", "startEntryIndex": 0, "endEntryIndex": 1, "status": "ready"}])
+            ),
+        )
+        second = observe(
+            spec("voice_modification"),
+            Snapshot(
+                art(
+                    [
+                        {"id": "m1", "startEntryIndex": 0, "endEntryIndex": 1, "status": "ready"},
+                        {"id": "m2", "startEntryIndex": 0, "endEntryIndex": 1, "status": "ready"},
+                    ]
+                )
+            ),
+        )
+        assert first[0].change_token != second[0].change_token  # fmt: skip
+
+
+class TestSfx:
+    def test_a_cue_is_draft_ready_or_failed(self) -> None:
+        """No soundUrl: draft; soundUrl and not a draft: ready; a generation error: failed."""
+        cues = [
+            {"id": "a", "isDraft": True, "soundUrl": None},
+            {"id": "b", "isDraft": False, "soundUrl": "https://x/b.mp3"},
+            {"id": "c", "isDraft": True, "soundUrl": None, "generationError": "boom"},
+        ]
+        obs = observe(spec("sfx"), Snapshot(art(), {"sfx": {"cues": cues}}))
+        assert {o.part: o.status for o in obs} == {"a": "draft", "b": "ready", "c": "failed"}
+
+    def test_without_the_side_read_nothing_is_observed(self) -> None:
+        """The provider reads /sfx only when the facet is followed; no read, no observation."""
+        assert observe(spec("sfx"), Snapshot(art())) == []
+
+
+class TestMusicClips:
+    def clips(self, *statuses: str) -> dict[str, Any]:
+        beds = [
+            {"sceneIndex": i, "status": s, "updatedAt": f"t{i}"} for i, s in enumerate(statuses)
+        ]
+        return {"musicMode": "defined_clips", "totalScenes": len(statuses), "definedClips": beds}
+
+    def test_the_set_settles_when_no_bed_is_in_flight(self) -> None:
+        """rendering while any bed is pending or rendering; settled once all are ready/failed."""
+        watch = spec("music_clips", "music_clip")
+        busy = observe(watch, Snapshot(art(), {"music": self.clips("ready", "rendering")}))
+        done = observe(watch, Snapshot(art(), {"music": self.clips("ready", "failed")}))
+        assert [o.status for o in busy if o.facet == "music_clips"] == ["rendering"]
+        assert [o.status for o in done if o.facet == "music_clips"] == ["settled"]
+        assert not is_terminal(busy) and is_terminal(done)
+
+    def test_only_a_failed_bed_is_an_event(self) -> None:
+        """Per-bed observations are silent unless the bed failed; the failed one names its scene."""
+        obs = observe(spec("music_clip"), Snapshot(art(), {"music": self.clips("ready", "failed")}))
+        loud = [(o.part, o.status) for o in obs if not o.silent]
+        assert loud == [("1", "failed")]
+
+    def test_adaptive_music_has_no_clip_set(self) -> None:
+        """Without musicMode defined_clips the set's state is `none`, silent and settled."""
+        obs = observe(spec("music_clips"), Snapshot(art(), {"music": {"status": "ready"}}))
+        assert [(o.status, o.silent) for o in obs] == [("none", True)]
+
+
+def test_a_release_is_terminal_only_when_published_or_failed() -> None:
+    """release: draft and publishing keep the watch; published ends it."""
+    release = WatchSpec(provider="story", kind="release", id="r1", parents={"seriesId": "s"})
+    for status, done in (("draft", False), ("publishing", False), ("published", True)):
+        obs = observe(release, Snapshot({"id": "r1", "status": status}))
+        assert obs[0].subject_path == "publishing-releases/r1"
+        assert is_terminal(obs) is done
+
+
+def test_parts_get_their_own_event_ids_and_ids_without_parts_are_unchanged() -> None:
+    """Two ranges reaching `ready` at the same revision are two events; an observation without a
+    part keeps the id it had before parts existed."""
+    import uuid
+
+    from bridge.watch.events import EVENT_ID_NAMESPACE, event_id
+    from bridge.watch.model import Observation
+
+    def ready(part: str | None) -> Observation:
+        return Observation(resource="artifact", id=ART, facet="voice_modification",
+                           status="ready", part=part)  # fmt: skip
+
+    assert event_id("story", ready("0-1"), 0) != event_id("story", ready("2-3"), 0)
+    legacy = uuid.uuid5(EVENT_ID_NAMESPACE, f"story|artifact|{ART}|voice_modification|ready|1|0")
+    assert event_id("story", ready(None), 0) == str(legacy)
