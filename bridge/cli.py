@@ -76,6 +76,16 @@ def run(
         None,
         help="Seconds between discovery sweeps; 0 = off (STORYBRIDGE_DISCOVERY_INTERVAL_SECONDS).",
     ),
+    command_deadline_seconds: float | None = typer.Option(
+        None,
+        help="How long a retryable durable command is kept trying before it is dead-lettered "
+        "(STORYBRIDGE_COMMAND_DEADLINE_SECONDS, default 86400).",
+    ),
+    circuit_probe_seconds: float | None = typer.Option(
+        None,
+        help="Seconds between probes while a provider's circuit is open "
+        "(STORYBRIDGE_CIRCUIT_PROBE_SECONDS, default 60).",
+    ),
 ) -> None:
     """Run the bridge. With no NATS URL it starts an embedded nats-server; --sandbox needs no key."""
     from bridge.logging import configure_logging
@@ -92,6 +102,8 @@ def run(
         data_dir=data_dir,
         command_extra_fields=command_extra_fields,
         discovery_interval_seconds=discovery_interval_seconds,
+        command_deadline_seconds=command_deadline_seconds,
+        circuit_probe_seconds=circuit_probe_seconds,
     )
     configure_logging(settings.log_format)
     asyncio.run(serve(settings))

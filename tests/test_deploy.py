@@ -14,6 +14,7 @@ import yaml
 
 from bridge.config import Settings
 from bridge.nats.streams import COMMANDS_CONSUMER, COMMANDS_STREAM
+from bridge.runtime import shutdown_budget
 
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "k8s"
@@ -189,12 +190,26 @@ def test_api_key_comes_from_the_secret(target: str) -> None:
 @needs_kubectl
 @pytest.mark.parametrize("target", TARGETS)
 def test_termination_grace_covers_the_shutdown_drain(target: str) -> None:
-    """SIGKILL comes after the drain: grace period >= configured drain (and default) + 5 s."""
+    """SIGKILL comes after every shutdown step: the grace period is at least the sum of the
+    bounded steps of Bridge.stop() for the settings this overlay configures."""
     objs = render(target)
     pod = one(objs, "Deployment", "storybridge")["spec"]["template"]["spec"]
-    default = Settings.model_fields["shutdown_grace_seconds"].default
-    drain = float(config(objs).get("STORYBRIDGE_SHUTDOWN_GRACE_SECONDS", default))
-    assert pod["terminationGracePeriodSeconds"] >= max(drain, default) + 5
+    settings = Settings(
+        **{
+            k.removeprefix("STORYBRIDGE_").lower(): v
+            for k, v in config(objs).items()
+            if k == "STORYBRIDGE_SHUTDOWN_GRACE_SECONDS"
+        }
+    )
+    assert pod["terminationGracePeriodSeconds"] >= shutdown_budget(settings)
+
+
+def test_the_base_grace_period_fits_the_default_shutdown_steps() -> None:
+    """Without kubectl too: the base Deployment's grace period exceeds the default budget, and the
+    budget is the grace period plus the fixed steps (so raising one setting raises the sum)."""
+    pod = one(raw_base(), "Deployment", "storybridge")["spec"]["template"]["spec"]
+    assert pod["terminationGracePeriodSeconds"] >= shutdown_budget(Settings())
+    assert shutdown_budget(Settings(shutdown_grace_seconds=50)) - shutdown_budget(Settings()) == 30
 
 
 @needs_kubectl
