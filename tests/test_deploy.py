@@ -194,13 +194,8 @@ def test_termination_grace_covers_the_shutdown_drain(target: str) -> None:
     bounded steps of Bridge.stop() for the settings this overlay configures."""
     objs = render(target)
     pod = one(objs, "Deployment", "storybridge")["spec"]["template"]["spec"]
-    settings = Settings(
-        **{
-            k.removeprefix("STORYBRIDGE_").lower(): v
-            for k, v in config(objs).items()
-            if k == "STORYBRIDGE_SHUTDOWN_GRACE_SECONDS"
-        }
-    )
+    drain = config(objs).get("STORYBRIDGE_SHUTDOWN_GRACE_SECONDS")
+    settings = Settings() if drain is None else Settings(shutdown_grace_seconds=float(drain))
     assert pod["terminationGracePeriodSeconds"] >= shutdown_budget(settings)
 
 
