@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
+from bridge.api.errors import MAX_RATE_WAIT_SECONDS, parse_retry_after
 from bridge.api.ratelimit import Priority, RateBudget
 
 
@@ -134,3 +136,30 @@ class TestOrdering:
         await asyncio.sleep(0)
         assert await second >= 0.0
         assert budget.waiting == {Priority.COMMAND: 0, Priority.POLL: 0}
+
+
+class TestBrokenHeaders:
+    """A header that would block every request forever is a broken header, not an instruction."""
+
+    @pytest.mark.parametrize("value", ["inf", "1e308", "86400", "Fri, 31 Dec 9999 23:59:59 GMT"])
+    def test_retry_after_is_clamped_to_ten_minutes(self, value: str) -> None:
+        assert parse_retry_after(value) == MAX_RATE_WAIT_SECONDS
+
+    def test_a_sane_retry_after_is_kept_exactly(self) -> None:
+        assert parse_retry_after("7") == 7.0
+        assert parse_retry_after("nan") == 0.0
+
+    def test_a_429_block_of_infinity_lasts_ten_minutes(self) -> None:
+        clock = FakeClock()
+        budget = RateBudget(per_minute=10, clock=clock)
+        budget.block_for(float("inf"))
+        assert budget.delay_for(Priority.COMMAND) == pytest.approx(MAX_RATE_WAIT_SECONDS)
+
+    def test_an_epoch_valued_ratelimit_reset_is_read_as_a_timestamp(self) -> None:
+        """`RateLimit-Reset: <unix time>` (seconds are documented) waits until then, bounded."""
+        clock = FakeClock()
+        budget = RateBudget(per_minute=10, clock=clock)
+        budget.observe({"RateLimit-Remaining": "0", "RateLimit-Reset": str(int(time.time()) + 30)})
+        assert 28 <= budget.delay_for(Priority.COMMAND) <= 31
+        budget.observe({"RateLimit-Remaining": "0", "RateLimit-Reset": "4102444800"})  # year 2100
+        assert budget.delay_for(Priority.COMMAND) == pytest.approx(MAX_RATE_WAIT_SECONDS)

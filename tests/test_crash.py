@@ -140,3 +140,52 @@ async def _wait_async(probe: Any, timeout: float = 30.0) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("condition not reached in time")
+
+
+async def test_forty_durable_commands_through_a_bridge_killed_every_few_seconds(
+    bridge_process: Any, nc: NatsClient, outcomes: Outcomes, sandbox: Any
+) -> None:
+    """40 durable commands while the only replica is SIGKILLed and restarted every 2 s, each kill
+    landing while commands are held at the API: every commandId takes effect once (one project,
+    one Idempotency-Key), every one ends in command.succeeded, and nothing is left pending."""
+    sandbox.control.put(
+        "/faults", json=[{"path": "/story-projects", "method": "POST", "hold_ms": 1500}]
+    )
+    proc = bridge_process(STORYBRIDGE_MAX_IN_FLIGHT="8")
+    ids = [f"kill-{i:02d}" for i in range(40)]
+    js = nc.jetstream()
+    for cid in ids:
+        await js.publish(
+            SUBJECTS.command("project.create"), json.dumps({"name": cid, "commandId": cid}).encode()
+        )
+
+    def finished() -> bool:
+        return all(any(o["ok"] for o in outcomes.for_command(cid)) for cid in ids)
+
+    kills = 0
+    while not finished() and kills < 6:
+        await asyncio.sleep(2.0)
+        proc.kill()
+        kills += 1
+        proc = bridge_process(STORYBRIDGE_MAX_IN_FLIGHT="8")
+    assert kills >= 3  # the kills really landed mid-run
+    await _wait(finished, timeout=120)
+
+    posts = _posts(sandbox, "/story-projects")
+    names = [p["name"] for p in _list_projects(sandbox)]
+    for cid in ids:
+        assert names.count(cid) == 1, cid
+    by_key: dict[str, int] = {}
+    for post in posts:
+        by_key[post["idempotencyKey"]] = by_key.get(post["idempotencyKey"], 0) + 1
+    assert len(by_key) == 40  # one key per commandId, whatever was re-sent
+
+    async def drained() -> bool:
+        stream = await js.stream_info("STORYBRIDGE_COMMANDS")
+        consumer = await js.consumer_info("STORYBRIDGE_COMMANDS", "storybridge")
+        return (stream.state.messages, consumer.num_pending, consumer.num_ack_pending) == (0, 0, 0)
+
+    deadline = time.monotonic() + 60
+    while not await drained():
+        assert time.monotonic() < deadline, "commands left in the stream"
+        await asyncio.sleep(0.2)
