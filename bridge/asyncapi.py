@@ -16,7 +16,13 @@ from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.specification import AsyncAPI
 
 from bridge import __version__
-from bridge.nats.streams import COMMANDS_STREAM, EVENTS_STREAM, QUEUE_GROUP, Subjects
+from bridge.nats.streams import (
+    COMMANDS_STREAM,
+    DEAD_LETTERS_STREAM,
+    EVENTS_STREAM,
+    QUEUE_GROUP,
+    Subjects,
+)
 from schemas.commands import COMMAND_MODELS
 from schemas.events import CloudEvent
 from schemas.outcome import Outcome
@@ -48,7 +54,17 @@ EVENT_SUBJECTS: dict[str, tuple[str, ...]] = {
     "artifact.music": ("generating", "ready"),
     "artifact.coverage": ("generating", "complete", "failed"),
 }
-SINGLE_EVENTS = ("artifact.revised", "watch.stalled", "command.succeeded", "command.failed")
+SINGLE_EVENTS = (
+    "artifact.revised",
+    "watch.stalled",
+    "command.succeeded",
+    "command.failed",
+    # CONTRACT.md additions of 2026-12-01: "No command is lost", "Account-level failures".
+    "command.retrying",
+    "command.dead_lettered",
+    "bridge.degraded",
+    "bridge.recovered",
+)
 # Project additions (docs/CONTRACT.md "Project additions"): facets with parts, and releases.
 PROJECT_EVENT_SUBJECTS: dict[str, tuple[str, ...]] = {
     "artifact.voice_modification": ("queued", "rendering", "ready", "failed"),
@@ -100,6 +116,20 @@ def build_doc_broker(prefix: str) -> NatsBroker:
             title=f"req.{name}",
             description=f"Request/reply command {name}: {doc}. The reply is the outcome document.",
         )(_doc_handler(model))
+    dead_letters = JStream(DEAD_LETTERS_STREAM, declare=False)
+    for name in sorted(COMMAND_MODELS):
+        broker.publisher(
+            subjects.dead_letter(name),
+            stream=dead_letters,
+            title=f"dlq.{name}",
+            description=(
+                f"Dead letters of {name}: the original payload and headers, plus "
+                "Storybridge-Dead-Reason (deadline, max_deliveries, unprocessable), "
+                "Storybridge-Command-Id and Storybridge-Deliveries. Redrive with "
+                f"{prefix}.req.admin.redrive or `storybridge redrive`."
+            ),
+            schema=COMMAND_MODELS[name],
+        )
     for suffix in event_subject_suffixes():
         broker.publisher(
             subjects.event(suffix),

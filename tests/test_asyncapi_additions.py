@@ -40,3 +40,19 @@ def test_every_added_event_subject_is_documented_with_its_statuses() -> None:
     for suffix, statuses in table.items():
         for status in statuses:
             assert f"evt.{suffix}.{status}" in channels
+
+
+def test_the_no_command_lost_and_circuit_subjects_are_documented() -> None:
+    """command.retrying/dead_lettered, bridge.degraded/recovered, the dead-letter subjects and the
+    admin.redrive request are channels of the document (CONTRACT.md additions of 2026-12-01)."""
+    channels = asyncapi_document()["channels"]
+    addresses = {c["address"] for c in channels.values()}
+    for suffix in (
+        "command.retrying",
+        "command.dead_lettered",
+        "bridge.degraded",
+        "bridge.recovered",
+    ):
+        assert f"story.evt.{suffix}" in addresses
+    assert "story.dlq.project.create" in addresses
+    assert "story.req.admin.redrive" in addresses
