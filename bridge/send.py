@@ -14,6 +14,8 @@ from nats.errors import NoRespondersError
 from bridge.nats.streams import Subjects
 
 NO_RESPONDERS_PATIENCE = 10.0  # seconds
+# The command events that end a durable command; `retrying` does not.
+FINAL_EVENTS = frozenset({"succeeded", "failed", "dead_lettered"})
 
 
 async def request(
@@ -58,7 +60,9 @@ async def publish_durable(
         async def on_event(msg: Msg) -> None:
             event = json.loads(msg.data)
             data = event.get("data") or {}
-            if data.get("commandId") == command_id and not found.done():
+            # command.retrying says it will be tried again: wait on for how it ends.
+            final = msg.subject.rsplit(".", 1)[-1] in FINAL_EVENTS
+            if final and data.get("commandId") == command_id and not found.done():
                 found.set_result(data)
 
         sub = await nc.subscribe(subjects.event("command.*"), cb=on_event)

@@ -84,6 +84,7 @@ HOSTILE = {
     "long-integer": b'{"name": "n", "metadata": {"n": ' + b"9" * 30 + b"}}",
     "infinite-float": b'{"name": "n", "metadata": {"n": 1e999999}}',
     "nan": b'{"name": "n", "metadata": {"n": NaN}}',
+    "huge-string": b'{"name": "' + b"x" * 900_000 + b'"}',
 }
 
 
