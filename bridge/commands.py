@@ -235,7 +235,12 @@ class CommandExecutor:
     ) -> tuple[Outcome, str | None]:
         unreadable = _unreadable_header(headers)
         if unreadable is not None:
-            command_id = resolve_command_id(None, None, fallback)
+            # The body may still name the command, so the sender can match this answer.
+            try:
+                named: Any = parse_payload(data) if len(data) <= self.max_bytes else None
+            except PayloadRejected:
+                named = None
+            command_id = resolve_command_id(named, None, fallback)
             message = f"header {unreadable!r} is not valid UTF-8"
             return _invalid(command_id, name, message, f"headers.{unreadable}"), None
         if len(data) > self.max_bytes:

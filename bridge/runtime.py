@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import structlog
 from faststream.nats import NatsBroker
 from nats.js.client import JetStreamContext
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from bridge.api.circuit import Circuit, CircuitChange
@@ -34,7 +36,7 @@ from bridge.nats.intake import (
     register_requests,
 )
 from bridge.nats.outcomes import OutcomePublisher
-from bridge.nats.streams import DEAD_LETTERS_STREAM, Subjects, declare
+from bridge.nats.streams import DEAD_LETTERS_STREAM, Subjects, circuits_bucket, declare
 from bridge.tracing import Tracing, configure_tracing, current_trace
 from bridge.watch import StoryProvider, WatchEngine, WatchSettings, WatchSpec
 from handlers.base import WatchStartFailed
@@ -47,7 +49,7 @@ READY_CHECK_TIMEOUT = 0.5
 GAUGE_REFRESH_SECONDS = 5.0
 CIRCUIT_EVENT_ATTEMPTS = 10
 # Shutdown steps after the intake's grace period (see shutdown_budget).
-ENGINE_STOP_SECONDS = 5.0
+ENGINE_STOP_SECONDS = 10.0  # the engine's own stop waits up to 10 s for its tasks
 BROKER_STOP_SECONDS = 5.0
 # Process exit, the HTTP server, the embedded server's terminate: a margin, not a measured bound.
 EXIT_MARGIN_SECONDS = 3.0
@@ -125,6 +127,7 @@ class Bridge:
         self.intake: DurableIntake | None = None
         self.circuit: Circuit | None = None
         self.outcomes: OutcomePublisher | None = None
+        self.circuits: KeyValue | None = None
         self.dead_letters: DeadLetters | None = None
         self._gauges: asyncio.Task[None] | None = None
         self.http: Any = None
@@ -231,7 +234,18 @@ class Bridge:
         await self.engine.start()
         outcomes = OutcomePublisher(js, self.subjects, source=self.base_url)
         self.outcomes = outcomes
-        self.dead_letters = DeadLetters(nc, js, self.subjects, outcomes)
+        self.circuits = await circuits_bucket(js)
+        self.dead_letters = DeadLetters(
+            nc,
+            js,
+            self.subjects,
+            outcomes,
+            # Past its deadline, its last retry delay and two ack waits, nobody is settling it.
+            abandoned_after=s.command_deadline_seconds
+            + s.command_retry_max_seconds
+            + 2 * s.ack_wait_seconds
+            + 60,
+        )
         await self.dead_letters.listen()
         self.circuit.start(self.api.probe)
         executor = CommandExecutor(
@@ -305,24 +319,52 @@ class Bridge:
         """One `bridge.degraded` / `bridge.recovered` per opening, and the gauge."""
         if self.metrics is not None:
             self.metrics.set_circuit(change.provider, change.open)
-        if self.outcomes is None:
+        if self.outcomes is None or self.circuits is None:
             return
-        since = change.since.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        data = {
-            "provider": change.provider,
-            "code": change.code,
-            "message": change.message,
-            "since": since,
-        }
         what = "degraded" if change.open else "recovered"
-        # NATS may be down too: keep trying for a while, the id dedups a repeat.
+        # NATS may be down too: keep trying for a while (Circuit.stop cancels this), the id dedups.
         for attempt in range(CIRCUIT_EVENT_ATTEMPTS):
             try:
-                await self.outcomes.publish_bridge(what, data, key=f"{change.provider}:{since}")
+                await self._announce_circuit(self.circuits, self.outcomes, change)
                 return
             except Exception as err:
                 log.warning("bridge event not published yet", event=what, error=repr(err))
                 await asyncio.sleep(min(2.0**attempt, 10.0))
+
+    @staticmethod
+    async def _announce_circuit(
+        circuits: KeyValue, outcomes: OutcomePublisher, change: CircuitChange
+    ) -> None:
+        """One event per opening for all replicas: the replica that creates the provider's key
+        announces degraded, the one that deletes it (compare-and-set) announces recovered."""
+        since = change.since.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        data = {"provider": change.provider, "code": change.code, "message": change.message}
+        if change.open:
+            try:
+                await circuits.create(
+                    change.provider, json.dumps({**data, "since": since}).encode()
+                )
+            except KeyWrongLastSequenceError:
+                return  # another replica opened it first and announced it
+            await outcomes.publish_bridge(
+                "degraded", {**data, "since": since}, key=f"{change.provider}:{since}"
+            )
+            return
+        try:
+            entry = await circuits.get(change.provider)
+        except KeyNotFoundError:
+            return  # another replica closed it first
+        opened = json.loads(entry.value or b"{}")
+        try:
+            await circuits.delete(change.provider, last=entry.revision)
+        except KeyWrongLastSequenceError:
+            return
+        opened_since = str(opened.get("since") or since)
+        await outcomes.publish_bridge(
+            "recovered",
+            {**data, "code": opened.get("code", change.code), "since": opened_since, "at": since},
+            key=f"{change.provider}:{opened_since}",
+        )
 
     # --- readiness ------------------------------------------------------------------------------
     async def ready(self) -> tuple[bool, dict[str, Any]]:

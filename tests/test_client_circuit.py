@@ -22,13 +22,22 @@ class TestCircuit:
         with circuit.probing():
             circuit.check()  # the probe goes through
 
-    def test_other_errors_leave_it_alone_and_a_judged_request_closes_it(self) -> None:
+    def test_other_errors_leave_it_alone(self) -> None:
         circuit = Circuit("story")
         scope = ApiError("scope", code="insufficient_scope", status=403)
         assert circuit.observe(scope) is scope and not circuit.is_open
+
+    def test_only_a_probe_answer_that_judges_the_request_closes_it(self) -> None:
+        """A late answer to a request sent before the revocation cannot close it (no flapping);
+        a probe's 5xx or 429 says nothing of the key; a probe's 404 (or success) closes it."""
+        circuit = Circuit("story")
         circuit.observe(ApiError("gone", code="account_disabled", status=403))
         assert circuit.is_open
-        server = ApiError("boom", code="internal_error", status=500)
-        assert circuit.observe(server) is server and circuit.is_open  # says nothing of the key
-        circuit.observe(ApiError("missing", code="project_not_found", status=404))
+        circuit.observe(None)  # a success that was already in flight
+        assert circuit.is_open
+        with circuit.probing():
+            for unjudged in (500, 429, 408):
+                circuit.observe(ApiError("x", code="internal_error", status=unjudged))
+                assert circuit.is_open
+            circuit.observe(ApiError("missing", code="project_not_found", status=404))
         assert not circuit.is_open

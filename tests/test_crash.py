@@ -179,6 +179,7 @@ async def test_forty_durable_commands_through_a_bridge_killed_every_few_seconds(
     for post in posts:
         by_key[post["idempotencyKey"]] = by_key.get(post["idempotencyKey"], 0) + 1
     assert len(by_key) == 40  # one key per commandId, whatever was re-sent
+    assert len(posts) > 40  # and some were re-sent: kills landed while commands were at the API
 
     async def drained() -> bool:
         stream = await js.stream_info("STORYBRIDGE_COMMANDS")

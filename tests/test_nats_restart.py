@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from nats.aio.client import Client as NatsClient
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.errors import ServiceUnavailableError
 
 from bridge.nats.embedded import EmbeddedNats
@@ -102,17 +101,18 @@ class _FlakyFetch:
         if self.failures:
             self.failures -= 1
             raise ServiceUnavailableError()
-        try:
-            return await self.real.fetch(batch=batch, timeout=timeout)
-        except NatsTimeoutError:
-            raise
+        return await self.real.fetch(batch=batch, timeout=timeout)
 
     async def unsubscribe(self) -> None:
         await self.real.unsubscribe()
 
 
 async def test_fetch_errors_other_than_timeouts_give_every_slot_back(
-    start_bridge: StartBridge, nc: NatsClient, outcomes: Outcomes, monkeypatch: pytest.MonkeyPatch
+    start_bridge: StartBridge,
+    nc: NatsClient,
+    outcomes: Outcomes,
+    monkeypatch: pytest.MonkeyPatch,
+    sandbox: Any,
 ) -> None:
     """Three fetches fail with a 503: the loop re-binds each time, keeps all its in-flight slots,
     and then fetches (and answers) durable commands as before."""
@@ -126,10 +126,19 @@ async def test_fetch_errors_other_than_timeouts_give_every_slot_back(
         return wrapped
 
     monkeypatch.setattr(DurableIntake, "_bind", bind)
-    await start_bridge(max_in_flight=4)
+    bridge = await start_bridge(max_in_flight=4)
     await until(lambda: len(flaky) >= 4 and flaky[-1].calls > 0, limit=30)
-    # A leaked slot per failure would leave one of four after three 503s, a leak of all of them
-    # (the old loop) none: six commands through the stream show the loop whole.
-    for i in range(6):
-        outcome = await send(nc, outcomes, "durable", "project.create", {"name": f"after-503-{i}"})
-        assert outcome["ok"] is True
+    # Four commands held at the API at once need all four slots: a slot leaked per 503 (or all
+    # of them, as the old loop did) would keep some of them waiting in the stream.
+    sandbox.control.put(
+        "/faults", json=[{"path": "/story-projects", "method": "POST", "hold_ms": 3000, "times": 4}]
+    )
+    js = nc.jetstream()
+    for i in range(4):
+        await js.publish(
+            SUBJECTS.command("project.create"),
+            json.dumps({"name": f"after-503-{i}", "commandId": f"after-503-{i}"}).encode(),
+        )
+    await until(lambda: len(bridge.intake._inflight) == 4 if bridge.intake else False)
+    for i in range(4):
+        assert (await outcomes.wait_for(f"after-503-{i}"))[-1]["ok"] is True

@@ -187,8 +187,7 @@ async def test_a_post_held_past_the_ack_wait_is_executed_once(
         nc, outcomes, "durable", "project.create", {"name": "slow"}, command_id="slow"
     )
     assert outcome["ok"] is True
-    await until(lambda: _commands_left(nc))  # a round trip after the ack
-    assert await _commands_left(nc) == (0, 0, 0)
+    assert await until(lambda: _commands_gone(nc)) is True
     assert len(outcomes.for_command("slow")) == 1
     assert [e["status"] for e in _posts(sandbox)] == [200]
     assert len(_projects_named(sandbox, sandbox_key, "slow")) == 1
@@ -209,6 +208,31 @@ async def test_a_different_body_under_the_same_command_id_is_a_failure_at_once(
     assert second["error"]["code"] == "idempotency_conflict"
     assert second["error"]["retryable"] is False
     assert len(_posts(sandbox)) == 2
+
+
+async def test_a_conflict_the_api_does_not_explain_is_waited_out_then_answered(
+    start_bridge: StartBridge, nc: NatsClient, outcomes: Outcomes, sandbox: Any
+) -> None:
+    """The live API's 409 message covers both meanings and carries no reason: on a first attempt
+    nothing says it is ours, so the bridge asks again within the budget (backing off, never
+    spinning), then answers the conflict as the API did."""
+    await start_bridge(retry_budget_seconds=2.0)
+    sandbox.control.put(
+        "/faults",
+        json=[
+            {
+                "path": "/story-projects",
+                "method": "POST",
+                "status": 409,
+                "code": "idempotency_conflict",
+            }
+        ],
+    )
+    outcome = await send(nc, outcomes, "request", "project.create", {"name": "c"}, command_id="c-1")
+    assert outcome["ok"] is False
+    assert outcome["error"]["code"] == "idempotency_conflict"
+    assert outcome["error"]["retryable"] is False
+    assert 2 <= len(_posts(sandbox)) <= 10  # asked again, with backoff
 
 
 async def test_an_outcome_that_fails_after_the_api_call_carries_its_result(

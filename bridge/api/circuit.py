@@ -6,7 +6,9 @@ tells nobody anything once. So the first such answer opens the provider's circui
 
 * the transport refuses to send (:class:`CircuitOpen`, retryable, with the code that opened it);
 * the watch engine stops polling the provider's watches (they keep their state);
-* a probe every ``probe_seconds`` asks the API once; any answer that is not account-level closes it.
+* a probe every ``probe_seconds`` asks the API once (no retries); its first answer that judges the
+  request (not account-level, not 408/425/429/5xx) closes it. Nothing else closes it, so a late
+  answer to a request sent before the revocation cannot make it flap.
 
 Opening and closing each call ``on_change`` once, which the runtime turns into one
 ``bridge.degraded`` / ``bridge.recovered`` event and the ``storybridge_circuit_open`` gauge.
@@ -29,6 +31,8 @@ from bridge.api.errors import ApiError, CircuitOpen, StoryApiError, is_account_l
 __all__ = ["Circuit", "CircuitChange"]
 
 log = structlog.get_logger(__name__)
+
+_UNJUDGED_STATUSES = frozenset({408, 425, 429})
 
 # Set while a probe runs, so the transport lets that one request through an open circuit.
 _probing: contextvars.ContextVar[bool] = contextvars.ContextVar(
@@ -99,9 +103,6 @@ class Circuit:
     def observe(self, error: StoryApiError | None) -> StoryApiError | None:
         """Learn from one answer (None: a success). Returns the error the caller should raise:
         an account-level one becomes CircuitOpen, so durable commands are held, not failed."""
-        if error is None:
-            self._close()
-            return None
         if isinstance(error, ApiError) and is_account_level(error):
             self._open(error)
             return CircuitOpen(
@@ -110,8 +111,17 @@ class Circuit:
                 provider=self.provider,
                 status=error.status,
             )
-        if isinstance(error, ApiError) and error.status < 500:
-            self._close()  # the API judged the request itself: the key works again
+        # Only the probe's own answer closes: a late answer to a request sent before the key was
+        # revoked says nothing about the key now. Any answer that judged the request (a success,
+        # a 404, even insufficient_scope) means the account is accepted again; 408/425/429 and
+        # 5xx say nothing either way.
+        judged = error is None or (
+            isinstance(error, ApiError)
+            and error.status < 500
+            and error.status not in _UNJUDGED_STATUSES
+        )
+        if judged and _probing.get():
+            self._close()
         return error
 
     # --- probing --------------------------------------------------------------------------------
@@ -123,14 +133,19 @@ class Circuit:
             self._ensure_probing()
 
     async def stop(self) -> None:
-        task, self._probe_task = self._probe_task, None
-        if task is not None:
+        """Bounded: the probe and any announcement still trying (NATS may be down) are cancelled."""
+        tasks = [t for t in (self._probe_task, *self._hooks) if t is not None]
+        self._probe_task = None
+        for task in tasks:
             task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        for hook in list(self._hooks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await hook
+
+    @property
+    def probing_now(self) -> bool:
+        """Whether the current task is the probe (one request, never retried)."""
+        return _probing.get()
 
     @contextlib.contextmanager
     def probing(self) -> Iterator[None]:
@@ -160,8 +175,12 @@ class Circuit:
         if self._probe is None:
             return
         if self._probe_task is None or self._probe_task.done():
-            self._probe_task = asyncio.create_task(
-                self._probe_loop(), name=f"storybridge-circuit-{self.provider}"
+            # A fresh context: the call that opened the circuit may belong to a command, whose
+            # response recording and trace must not follow every probe.
+            self._probe_task = asyncio.get_running_loop().create_task(
+                self._probe_loop(),
+                name=f"storybridge-circuit-{self.provider}",
+                context=contextvars.Context(),
             )
 
     # --- transitions ----------------------------------------------------------------------------
@@ -209,7 +228,9 @@ class Circuit:
         if self.on_change is None:
             return
         try:
-            task = asyncio.get_running_loop().create_task(self._run_hook(change))
+            task = asyncio.get_running_loop().create_task(
+                self._run_hook(change), context=contextvars.Context()
+            )
         except RuntimeError:
             return
         self._hooks.add(task)

@@ -238,16 +238,17 @@ class IdempotencyKeyRequired(TerminalApiError):
 class IdempotencyConflict(TerminalApiError):
     """409: the key was used with a different body, or the original is still processing.
 
-    The API's own message says which when it can ("already processing"); `in_progress` reads it.
-    While the first attempt runs, asking again with the same key later is the documented move.
+    The documented message covers both meanings, so only a structured `details.reason` tells them
+    apart (`in_progress`: True, False, or None when the API does not say). While the first attempt
+    runs, asking again later with the same key is the documented move.
     """
 
     @property
-    def in_progress(self) -> bool:
+    def in_progress(self) -> bool | None:
         reason = str(self.details.get("reason", "")).lower()
-        if reason:
-            return reason in {"in_progress", "processing"}
-        return "processing" in self.message.lower()
+        if not reason:
+            return None
+        return reason in {"in_progress", "processing"}
 
 
 class ValidationFailed(TerminalApiError):

@@ -37,6 +37,7 @@ import structlog
 
 from bridge.api.errors import (
     ApiError,
+    CircuitOpen,
     IdempotencyConflict,
     RateLimited,
     StoryApiError,
@@ -119,8 +120,17 @@ def recording_responses() -> Iterator[list[ApiResponse[Any]]]:
         _responses.reset(token)
 
 
-def _in_progress(error: StoryApiError) -> bool:
-    return isinstance(error, IdempotencyConflict) and error.in_progress
+def _still_processing(error: StoryApiError, *, ours: bool) -> bool | None:
+    """Whether a 409 idempotency_conflict means the first request with this key still runs:
+    True when the API says so in a structured field, or when an earlier attempt of THIS call got
+    no answer (same key, same body bytes: it can only be our own attempt); None when it cannot be
+    told (the API's own message covers both meanings); False for a different body."""
+    if not isinstance(error, IdempotencyConflict):
+        return False
+    said = error.in_progress
+    if said is not None:
+        return said
+    return True if ours else None
 
 
 class Transport:
@@ -183,6 +193,7 @@ class Transport:
         retry_allowed = method in SAFE_METHODS or idempotency_key is not None
         deadline = time.monotonic() + self.retry.budget_seconds
         attempt = 0
+        unanswered = False  # an earlier attempt may have reached the API without an answer
         while True:
             attempt += 1
             if self.circuit is not None:
@@ -205,12 +216,20 @@ class Transport:
                 if isinstance(error, RateLimited):
                     self.budget.block_for(self._rate_wait(error, attempt))
             assert error is not None
-            waiting_out = _in_progress(error) and idempotency_key is not None
-            if not ((error.retryable or waiting_out) and retry_allowed):
+            if isinstance(error, CircuitOpen):
+                raise error  # retryable for a command, never for this HTTP call: nothing was sent
+            processing = (
+                _still_processing(error, ours=unanswered) if idempotency_key is not None else False
+            )
+            if not ((error.retryable or processing is not False) and retry_allowed):
                 raise error
-            delay = getattr(error, "retry_after", None)
-            delay = self.retry.backoff(attempt) if delay is None else delay
+            if self.circuit is not None and self.circuit.probing_now:
+                raise error  # a probe is one request: the next one comes a probe interval later
+            unanswered = unanswered or response is None or error.retryable
+            delay = self._delay(error, attempt)
             if time.monotonic() + delay > deadline:
+                if processing is None:
+                    raise error  # it never cleared, and nothing says it was ours: a conflict
                 # Still "processing" after the whole budget is not a failure either: the first
                 # attempt may yet land, and a later try with the same key replays it.
                 raise UpstreamUnavailable(
@@ -232,6 +251,13 @@ class Transport:
             )
             if not isinstance(error, RateLimited):  # a 429 waits in the budget's block instead
                 await asyncio.sleep(delay)
+
+    def _delay(self, error: StoryApiError, attempt: int) -> float:
+        """A 429 waits exactly Retry-After; anything else at least the backoff, so a
+        `Retry-After: 0` on a 409 or 503 cannot turn the loop into a spin."""
+        if isinstance(error, RateLimited):
+            return self._rate_wait(error, attempt)
+        return max(getattr(error, "retry_after", None) or 0.0, self.retry.backoff(attempt))
 
     def _rate_wait(self, error: RateLimited, attempt: int) -> float:
         return error.retry_after if error.retry_after is not None else self.retry.backoff(attempt)

@@ -16,11 +16,12 @@ commandId, so whatever already took effect at the API replays instead of running
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -32,7 +33,13 @@ from nats.js.errors import NotFoundError
 
 from bridge.commands import BRIDGE_ERROR, COMMAND_ID_RE, parse_payload, resolve_command_id
 from bridge.nats.outcomes import OutcomePublisher
-from bridge.nats.streams import COMMANDS_STREAM, DEAD_LETTERS_STREAM, QUEUE_GROUP, Subjects
+from bridge.nats.streams import (
+    COMMANDS_CONSUMER,
+    COMMANDS_STREAM,
+    DEAD_LETTERS_STREAM,
+    QUEUE_GROUP,
+    Subjects,
+)
 from schemas.outcome import Outcome, OutcomeError
 
 log = structlog.get_logger(__name__)
@@ -47,11 +54,22 @@ DEADLINE = "deadline"
 MAX_DELIVERIES = "max_deliveries"
 UNPROCESSABLE = "unprocessable"
 
+ADVISORY_ATTEMPTS = 6
+SWEEP_SECONDS = 60.0
+SWEEP_BATCH = 1000
 
-def fallback_command_id(stream_seq: int, stored_at: datetime) -> str:
+
+def fallback_command_id(stream_seq: int, stream_created: datetime) -> str:
     """The commandId of a durable command that names none: stable across its redeliveries, unique
-    across stream lifetimes (a recreated stream starts its sequence again; its clock does not)."""
-    return f"{COMMANDS_STREAM}-{int(stored_at.timestamp())}-{stream_seq}"
+    across stream lifetimes (a re-created stream starts its sequence again, under a new creation
+    time). Both inputs come from the server exactly (no clock arithmetic), so the intake and the
+    advisory path compute the same id."""
+    return f"{COMMANDS_STREAM}-{stream_created.strftime('%Y%m%dT%H%M%S%f')}-{stream_seq}"
+
+
+async def stream_created(js: JetStreamContext) -> datetime:
+    info = await js.stream_info(COMMANDS_STREAM)
+    return info.created or datetime.fromtimestamp(0, UTC)
 
 
 @dataclass(frozen=True)
@@ -64,6 +82,11 @@ class Grave:
     stream_seq: int
     stored_at: datetime
     deliveries: int
+    stream_created: datetime
+
+    @property
+    def fallback_id(self) -> str:
+        return fallback_command_id(self.stream_seq, self.stream_created)
 
 
 @dataclass
@@ -93,12 +116,16 @@ class DeadLetters:
         js: JetStreamContext,
         subjects: Subjects,
         outcomes: OutcomePublisher,
+        *,
+        abandoned_after: float | None = None,
     ) -> None:
+        self.abandoned_after = abandoned_after
         self.nc = nc
         self.js = js
         self.subjects = subjects
         self.outcomes = outcomes
         self._sub: Subscription | None = None
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def bury(self, grave: Grave, *, reason: str, outcome: Outcome) -> None:
         """Dead-letter one command; raise if any step failed (the caller keeps the message)."""
@@ -111,15 +138,15 @@ class DeadLetters:
         original_id = (grave.headers or {}).get("Nats-Msg-Id")
         if original_id:
             headers[ORIGINAL_MSG_ID_HEADER] = original_id
-        occurrence = f"{int(grave.stored_at.timestamp())}-{grave.stream_seq}"
+        occurrence = grave.fallback_id
         headers.update(
             {
                 REASON_HEADER: reason,
                 COMMAND_ID_HEADER: outcome.commandId,
                 DELIVERIES_HEADER: str(grave.deliveries),
                 SEQUENCE_HEADER: str(grave.stream_seq),
-                # Buried twice (a crash between the steps below): the second copy dedups.
-                "Nats-Msg-Id": f"dlq-{occurrence}-{grave.deliveries}",
+                # Buried twice (a crash or a failed ack between the steps): the copy dedups.
+                "Nats-Msg-Id": f"dlq-{occurrence}",
             }
         )
         ack = await self.js.publish(
@@ -147,8 +174,14 @@ class DeadLetters:
         self._sub = await self.nc.subscribe(
             self.subjects.max_deliveries_advisory(), queue=QUEUE_GROUP, cb=self._on_advisory
         )
+        self._sweeper = asyncio.create_task(self._sweep_loop(), name="storybridge-dlq-sweep")
 
     async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
         if self._sub is not None:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()
@@ -162,28 +195,74 @@ class DeadLetters:
         except (ValueError, KeyError, TypeError):
             log.warning("unreadable max-deliveries advisory", data=msg.data[:200])
             return
+        # The advisory comes once: try for a while; the sweep catches what this misses.
+        for attempt in range(ADVISORY_ATTEMPTS):
+            try:
+                await self.bury_exhausted(seq, deliveries)
+                return
+            except Exception as err:
+                log.warning(
+                    "exhausted command not dead-lettered yet", sequence=seq, error=repr(err)
+                )
+                await asyncio.sleep(min(2.0**attempt, 10.0))
+
+    async def bury_exhausted(self, seq: int, deliveries: int) -> bool:
+        """Bury the command at `seq` that the consumer will not deliver again; False if gone."""
         try:
             stored = await self.js.get_msg(COMMANDS_STREAM, seq)
         except NotFoundError:
-            return  # acked or buried meanwhile
-        except Exception as err:
-            log.warning("max-deliveries advisory: message not read", sequence=seq, error=repr(err))
-            return
-        stored_at = stored.time or datetime.now(UTC)
+            return False  # acked or buried meanwhile
         grave = Grave(
             subject=stored.subject or self.subjects.command("unknown"),
             data=stored.data or b"",
             headers=stored.headers,
             stream_seq=seq,
-            stored_at=stored_at,
+            stored_at=stored.time or datetime.now(UTC),
             deliveries=deliveries,
+            stream_created=await stream_created(self.js),
         )
-        outcome = exhausted_outcome(grave, self.subjects)
-        try:
-            await self.bury(grave, reason=MAX_DELIVERIES, outcome=outcome)
+        await self.bury(
+            grave, reason=MAX_DELIVERIES, outcome=exhausted_outcome(grave, self.subjects)
+        )
+        with contextlib.suppress(NotFoundError):
             await self.js.delete_msg(COMMANDS_STREAM, seq)
-        except Exception as err:
-            log.error("exhausted command not dead-lettered", sequence=seq, error=repr(err))
+        return True
+
+    async def sweep(self) -> int:
+        """Bury commands the consumer gave up on whose advisory was missed (no replica listening,
+        a failure while burying). A live command is settled by its deadline at the latest, so one
+        still stored `abandoned_after` seconds after it arrived can only be an abandoned one; the
+        stream is in arrival order, so the sweep stops at the first younger message."""
+        if self.abandoned_after is None:
+            return 0
+        info = await self.js.stream_info(COMMANDS_STREAM)
+        if not info.state.messages:
+            return 0
+        consumer = await self.js.consumer_info(COMMANDS_STREAM, COMMANDS_CONSUMER)
+        cutoff = datetime.now(UTC) - timedelta(seconds=self.abandoned_after)
+        buried = 0
+        for seq in range(info.state.first_seq, info.state.first_seq + SWEEP_BATCH):
+            try:
+                stored = await self.js.get_msg(COMMANDS_STREAM, seq)
+            except NotFoundError:
+                if seq > info.state.last_seq:
+                    break
+                continue
+            if stored.time is None or stored.time > cutoff:
+                break
+            if await self.bury_exhausted(seq, consumer.config.max_deliver or 0):
+                buried += 1
+        if buried:
+            log.warning("swept abandoned commands into dead letters", count=buried)
+        return buried
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception as err:
+                log.warning("dead-letter sweep failed", error=repr(err))
+            await asyncio.sleep(SWEEP_SECONDS)
 
     # --- redrive -----------------------------------------------------------------------------
 
@@ -217,7 +296,10 @@ class DeadLetters:
             data, headers = revived(stored.data or b"", stored.headers or {})
             headers["Nats-Msg-Id"] = f"redrive-{seq}"  # a redrive retried at once dedups
             await self.js.publish(self.subjects.command(name), data, headers=headers)
-            await self.js.delete_msg(DEAD_LETTERS_STREAM, seq)
+            with contextlib.suppress(
+                NotFoundError
+            ):  # a concurrent redrive took it: same id, dedups
+                await self.js.delete_msg(DEAD_LETTERS_STREAM, seq)
             report.redriven += 1
         log.info("redrive", **report.to_dict())
         return report
@@ -248,8 +330,7 @@ def exhausted_outcome(grave: Grave, subjects: Subjects) -> Outcome:
         payload: Any = parse_payload(grave.data)
     except ValueError:
         payload = None
-    fallback = fallback_command_id(grave.stream_seq, grave.stored_at)
-    command_id = resolve_command_id(payload, grave.headers, fallback)
+    command_id = resolve_command_id(payload, grave.headers, grave.fallback_id)
     error = OutcomeError(
         code=BRIDGE_ERROR,
         message=f"no outcome after {grave.deliveries} deliveries; dead-lettered",

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from faststream.message import StreamMessage
@@ -34,7 +34,7 @@ from bridge.nats.deadletters import (
     DeadLetters,
     Grave,
     exhausted_outcome,
-    fallback_command_id,
+    stream_created,
 )
 from bridge.nats.outcomes import OutcomePublisher
 from bridge.nats.streams import COMMANDS_CONSUMER, COMMANDS_STREAM, QUEUE_GROUP, Subjects
@@ -42,8 +42,9 @@ from bridge.nats.streams import COMMANDS_CONSUMER, COMMANDS_STREAM, QUEUE_GROUP,
 log = structlog.get_logger("storybridge.intake")
 
 # A failure of our own plumbing (e.g. NATS briefly unavailable while publishing the outcome) hands the
-# command back with this delay; the API call it made replays under the same Idempotency-Key.
-PLUMBING_RETRY_DELAY = 2.0
+# command back on the retry schedule, at most this late; the API call replays under the same key.
+PLUMBING_MAX_DELAY = 30.0
+ACK_ATTEMPTS = 4
 # After the grace period, how long cancelled commands get to hand their messages back.
 CANCEL_WAIT_SECONDS = 5.0
 
@@ -90,6 +91,7 @@ class DurableIntake:
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._sub: JetStreamContext.PullSubscription | None = None
+        self._stream_created = datetime.fromtimestamp(0, UTC)
         # True from a good bind until the next fetch error: what readiness combines with a round trip.
         self.bound = False
 
@@ -121,6 +123,8 @@ class DurableIntake:
             sub = await self.js.pull_subscribe_bind(
                 durable=COMMANDS_CONSUMER, stream=COMMANDS_STREAM
             )
+        # The fallback commandId names the stream's lifetime: read it whenever we (re)bind.
+        self._stream_created = await stream_created(self.js)
         self._sub = sub
         self.bound = True
         return sub
@@ -190,6 +194,7 @@ class DurableIntake:
             stream_seq=meta.sequence.stream,
             stored_at=meta.timestamp,
             deliveries=meta.num_delivered,
+            stream_created=self._stream_created,
         )
         last = meta.num_delivered >= self.retry.max_deliver > 0
         try:
@@ -198,40 +203,55 @@ class DurableIntake:
                 msg.data,
                 msg.headers,
                 # Stable across redeliveries, so a command without commandId still replays.
-                fallback_id=fallback_command_id(grave.stream_seq, grave.stored_at),
+                fallback_id=grave.fallback_id,
                 subject=msg.subject,
             )
             if self.on_execution is not None:
                 self.on_execution(execution, "durable")
-            await self._settle(msg, grave, execution, last=last)
+            settled = await self._settle(msg, grave, execution, last=last)
+            await self._finish(msg, settled)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await msg.nak()  # hand it back: another replica (or we, later) replays it
             raise
         except Exception as err:
             log.warning("command handed back after a plumbing failure", error=repr(err))
-            await self._plumbing_failed(msg, grave, err, last=last)
+            await self._plumbing_failed(msg, grave, last=last)
         finally:
             beat.cancel()
 
-    async def _settle(self, msg: Msg, grave: Grave, execution: Execution, *, last: bool) -> None:
+    async def _finish(self, msg: Msg, settled: Settled) -> None:
+        """Ack, term or nak; the outcome (or retry event, or dead letter) is out already, so a
+        failing ack is only retried: it must never turn into a second, different ending."""
+        for attempt in range(ACK_ATTEMPTS):
+            try:
+                if settled.how == "term":
+                    await msg.term()
+                elif settled.how == "nak":
+                    await msg.nak(delay=settled.delay)
+                else:
+                    await msg.ack_sync()
+                return
+            except Exception as err:
+                log.warning("ack failed; trying again", how=settled.how, error=repr(err))
+                await asyncio.sleep(0.2 * 2**attempt)
+        # Unacknowledged it is redelivered and replays under its Idempotency-Key: a duplicate
+        # outcome at worst, never a lost command.
+
+    async def _settle(self, msg: Msg, grave: Grave, execution: Execution, *, last: bool) -> Settled:
         outcome = execution.outcome
         token = f"js-{grave.stream_seq}-{grave.deliveries}"
         if not outcome.retryable:
             await self.outcomes.publish(outcome, token=token, trace=execution.trace)
             error = outcome.error
-            if error is not None and error.code == INVALID_COMMAND:
-                await msg.term()  # never redeliver what can never succeed
-            else:
-                await msg.ack_sync()
-            return
+            # never redeliver what can never succeed
+            return Settled("term" if error and error.code == INVALID_COMMAND else "ack")
         now = datetime.now(UTC)
         deadline = grave.stored_at + timedelta(seconds=self.retry.deadline_seconds)
         if now >= deadline or last:
             reason = DEADLINE if now >= deadline else MAX_DELIVERIES
             await self.dead_letters.bury(grave, reason=reason, outcome=outcome)
-            await msg.ack_sync()
-            return
+            return Settled("ack")
         delay = min(self.retry.delay(grave.deliveries), (deadline - now).total_seconds())
         delay = max(delay, 0.0)
         next_at = now + timedelta(seconds=delay)
@@ -245,19 +265,23 @@ class DurableIntake:
                 "nextAttemptAt": next_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             },
         )
-        await msg.nak(delay=delay)
         if self.on_retry is not None:
             self.on_retry(outcome.command)
+        return Settled("nak", delay)
 
-    async def _plumbing_failed(self, msg: Msg, grave: Grave, err: Exception, *, last: bool) -> None:
+    async def _plumbing_failed(self, msg: Msg, grave: Grave, *, last: bool) -> None:
+        """Our own failure before anything was settled (the outcome not published, a crash in the
+        executor): try again later, backing off like a retry so an events-stream outage does
+        not burn the deliveries; on the last one, bury it."""
         if last:
             outcome = exhausted_outcome(grave, self.subjects)
             with contextlib.suppress(Exception):
                 await self.dead_letters.bury(grave, reason=UNPROCESSABLE, outcome=outcome)
                 await msg.ack_sync()
                 return
+        delay = min(self.retry.delay(grave.deliveries), PLUMBING_MAX_DELAY)
         with contextlib.suppress(Exception):
-            await msg.nak(delay=PLUMBING_RETRY_DELAY)
+            await msg.nak(delay=delay)
 
     async def stop(self, grace: float) -> None:
         """Stop fetching, let in-flight commands finish within `grace`, hand back the rest."""
@@ -278,6 +302,14 @@ class DurableIntake:
                 await self._sub.unsubscribe()
             self._sub = None
         self.bound = False
+
+
+@dataclass(frozen=True)
+class Settled:
+    """How a handled message ends at the server: ack, term, or nak after `delay` seconds."""
+
+    how: Literal["ack", "term", "nak"]
+    delay: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ COMMANDS_STREAM = "STORYBRIDGE_COMMANDS"
 EVENTS_STREAM = "STORYBRIDGE_EVENTS"
 DEAD_LETTERS_STREAM = "STORYBRIDGE_DEAD_LETTERS"
 WATCHES_BUCKET = "STORYBRIDGE_WATCHES"
+CIRCUITS_BUCKET = "STORYBRIDGE_CIRCUITS"
 COMMANDS_CONSUMER = "storybridge"
 QUEUE_GROUP = "storybridge"
 
@@ -184,6 +185,26 @@ async def declare(
         max_command_bytes=max_command_bytes,
     )
     return kv
+
+
+# An open circuit is announced once for all replicas: the first to open it creates its key. The TTL
+# frees the key of a circuit whose replicas all died while it was open.
+CIRCUITS_TTL_SECONDS = 24 * 3600.0
+
+
+async def circuits_bucket(js: JetStreamContext) -> KeyValue:
+    try:
+        return await js.key_value(CIRCUITS_BUCKET)
+    except (NotFoundError, BadRequestError):
+        return await js.create_key_value(
+            KeyValueConfig(
+                bucket=CIRCUITS_BUCKET,
+                description="storybridge open circuits, one key per provider",
+                history=1,
+                ttl=CIRCUITS_TTL_SECONDS,
+                storage=StorageType.FILE,
+            )
+        )
 
 
 async def watches_bucket(js: JetStreamContext) -> KeyValue:
