@@ -25,6 +25,7 @@ from bridge.api.ratelimit import RateBudget
 from bridge.api.transport import RetryPolicy
 from bridge.commands import CommandExecutor, Execution
 from bridge.config import Settings
+from bridge.nats.connection import auth_method, broker_security, check_credentials
 from bridge.nats.deadletters import DeadLetters
 from bridge.nats.embedded import EmbeddedNats
 from bridge.nats.intake import (
@@ -188,8 +189,11 @@ class Bridge:
             timeout=s.request_timeout_seconds,
             on_request=self.metrics.observe_api_request if self.metrics is not None else None,
         )
+        # A refused credential stops the start with one line; the broker would retry it forever.
+        await check_credentials(servers, s)
         self.broker = NatsBroker(
             servers,
+            security=broker_security(s),
             # A dead connection must be noticed in seconds, and a service never gives up reconnecting.
             ping_interval=5,
             max_outstanding_pings=3,
@@ -216,6 +220,7 @@ class Bridge:
                 ack_wait=s.ack_wait_seconds,
                 max_deliver=s.effective_max_deliver,
                 max_ack_pending=max(s.max_in_flight * 4, 64),
+                replicas=s.stream_replicas,
             )
 
         kv = await declare_all()
@@ -279,6 +284,9 @@ class Bridge:
         log.info(
             "storybridge running",
             nats=self.nats_url,
+            nats_auth=auth_method(s),
+            nats_tls=s.nats_tls_ca is not None or s.nats_tls_cert is not None,
+            stream_replicas=s.stream_replicas,
             base_url=self.base_url,
             prefix=s.subject_prefix,
             key=key.prefix,

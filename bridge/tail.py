@@ -112,10 +112,15 @@ _FAMILIES = {"command": _command, "bridge": _bridge, "watch": _watch}
 
 
 async def tail(
-    servers: list[str], pattern: str, *, console: Console, limit: int | None = None
+    servers: list[str],
+    pattern: str,
+    *,
+    console: Console,
+    limit: int | None = None,
+    connect: dict[str, Any] | None = None,
 ) -> int:
     """Print events matching `pattern` until interrupted (or `limit` events)."""
-    nc = await nats.connect(servers=servers)
+    nc = await nats.connect(servers=servers, **(connect or {}))
     seen = 0
     done = asyncio.Event()
 

@@ -329,12 +329,12 @@ def register_requests(
             fallback_id=str(uuid.uuid4()),
             subject=raw.subject,
         )
+        token = f"req-{uuid.uuid4()}"
         try:
-            await outcomes.publish(
-                execution.outcome, token=f"req-{uuid.uuid4()}", trace=execution.trace
-            )
-        except Exception as err:  # the requester still gets its answer
-            log.warning("outcome event not published", error=repr(err))
+            await outcomes.publish(execution.outcome, token=token, trace=execution.trace)
+        except Exception as err:  # the requester gets its answer now, the event follows
+            log.warning("outcome event deferred", error=repr(err))
+            outcomes.publish_later(execution.outcome, token=token, trace=execution.trace)
         if on_execution is not None:
             on_execution(execution, "request")
         return execution.outcome.to_json()
