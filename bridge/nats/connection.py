@@ -9,6 +9,7 @@ stays alive and not ready, as before.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from typing import Any
 
@@ -102,13 +103,17 @@ def _refusal(err: BaseException) -> str | None:
 async def check_credentials(servers: list[str], settings: Settings) -> None:
     """One connection attempt without reconnecting; raise `NatsRefused` when the server refuses us."""
     try:
-        nc = await nats.connect(
-            servers=servers,
-            allow_reconnect=False,
-            max_reconnect_attempts=0,
-            connect_timeout=PREFLIGHT_TIMEOUT,
-            error_cb=_quiet,
-            **connect_options(settings),
+        # Bounded as a whole: nats-py can keep selecting servers for a while when none answers.
+        nc = await asyncio.wait_for(
+            nats.connect(
+                servers=servers,
+                allow_reconnect=False,
+                max_reconnect_attempts=0,
+                connect_timeout=PREFLIGHT_TIMEOUT,
+                error_cb=_quiet,
+                **connect_options(settings),
+            ),
+            timeout=2 * PREFLIGHT_TIMEOUT,
         )
     except Exception as err:
         reason = _refusal(err)
