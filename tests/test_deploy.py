@@ -339,7 +339,9 @@ def test_prod_runs_r3_streams_with_nats_credentials_and_ca_from_secrets() -> Non
     assert settings["STORYBRIDGE_NATS_CREDS"].startswith(mounts["nats-creds"] + "/")
     assert settings["STORYBRIDGE_NATS_TLS_CA"].startswith(mounts["nats-tls"] + "/")
     env = {e["name"]: e.get("value") for e in bridge_container(objs)["env"]}
-    assert settings["STORYBRIDGE_TRACING"] == "true" and ":4318" in env["OTEL_EXPORTER_OTLP_ENDPOINT"]
+    assert (
+        settings["STORYBRIDGE_TRACING"] == "true" and ":4318" in env["OTEL_EXPORTER_OTLP_ENDPOINT"]
+    )
 
 
 def test_readme_documents_every_setting() -> None:
