@@ -328,9 +328,19 @@ def tail(
     nats_url: str | None = typer.Option(None, help="NATS URL (default: the local bridge's)."),
     prefix: str = typer.Option("story", envvar="STORYBRIDGE_SUBJECT_PREFIX"),
     limit: int | None = typer.Option(None, help="Stop after this many events."),
+    since: str | None = typer.Option(
+        None, help="First replay the events stream from this long ago (90s, 15m, 2h, 7d)."
+    ),
 ) -> None:
-    """Print events live, one readable line each."""
+    """Print events live, one readable line each; --since replays recent history first."""
+    from bridge.tail import parse_duration
     from bridge.tail import tail as tail_events
+
+    try:
+        window = parse_duration(since) if since is not None else None
+    except ValueError as exc:
+        err_console.print(f"[red]--since:[/red] {exc}")
+        raise typer.Exit(2) from None
 
     subject = pattern or f"{prefix}.evt.>"
     with contextlib.suppress(KeyboardInterrupt):
@@ -341,6 +351,7 @@ def tail(
                 console=console,
                 limit=limit,
                 connect=_connect_options(),
+                since=window,
             )
         )
 
