@@ -64,6 +64,7 @@ SINGLE_EVENTS = (
     "command.dead_lettered",
     "bridge.degraded",
     "bridge.recovered",
+    "credits.low",
 )
 # Project additions (docs/CONTRACT.md "Project additions"): facets with parts, and releases.
 PROJECT_EVENT_SUBJECTS: dict[str, tuple[str, ...]] = {

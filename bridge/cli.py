@@ -126,6 +126,13 @@ def run(
     nats_tls_key: Path | None = typer.Option(
         None, help="Client certificate's key (STORYBRIDGE_NATS_TLS_KEY)."
     ),
+    credits_interval_seconds: float | None = typer.Option(
+        None, help="How often to read GET /credits (STORYBRIDGE_CREDITS_INTERVAL_SECONDS)."
+    ),
+    credits_low_threshold: float | None = typer.Option(
+        None,
+        help="Balance below which credits.low is published (STORYBRIDGE_CREDITS_LOW_THRESHOLD).",
+    ),
 ) -> None:
     """Run the bridge. With no NATS URL it starts an embedded nats-server; --sandbox needs no key."""
     import structlog
@@ -160,6 +167,8 @@ def run(
         nats_tls_ca=nats_tls_ca,
         nats_tls_cert=nats_tls_cert,
         nats_tls_key=nats_tls_key,
+        credits_interval_seconds=credits_interval_seconds,
+        credits_low_threshold=credits_low_threshold,
     )
     configure_logging(settings.log_format)
     try:

@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     watch_lease_seconds: float = 15.0
     poll_interval_scale: float | None = None  # None: 1.0, or faster with the sandbox's fast clock
 
+    # --- credits ------------------------------------------------------------------------------
+    credits_interval_seconds: float = Field(default=300.0, gt=0)  # GET /credits this often
+    credits_low_threshold: float | None = None  # below it: one {p}.evt.credits.low per episode
+
     # --- tracing ------------------------------------------------------------------------------
     tracing: bool = Field(
         default=False,

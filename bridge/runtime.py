@@ -25,6 +25,7 @@ from bridge.api.ratelimit import RateBudget
 from bridge.api.transport import RetryPolicy
 from bridge.commands import CommandExecutor, Execution
 from bridge.config import Settings
+from bridge.credits import CreditsMonitor
 from bridge.nats.connection import auth_method, broker_security, check_credentials
 from bridge.nats.deadletters import DeadLetters
 from bridge.nats.embedded import EmbeddedNats
@@ -128,6 +129,7 @@ class Bridge:
         self.outcomes: OutcomePublisher | None = None
         self.dead_letters: DeadLetters | None = None
         self._gauges: asyncio.Task[None] | None = None
+        self.credits: CreditsMonitor | None = None
         self.http: Any = None
         self.nats_url = ""
         self.base_url = settings.base_url
@@ -234,6 +236,17 @@ class Bridge:
             metrics=self.metrics,
         )
         await self.engine.start()
+        self.credits = CreditsMonitor(
+            self.api,
+            js,
+            kv,
+            self.subjects,
+            source=self.base_url,
+            interval=s.credits_interval_seconds,
+            threshold=s.credits_low_threshold,
+            metrics=self.metrics,
+        )
+        self.credits.start()
         outcomes = OutcomePublisher(js, self.subjects, source=self.base_url)
         self.outcomes = outcomes
         self.dead_letters = DeadLetters(nc, js, self.subjects, outcomes)
@@ -371,6 +384,8 @@ class Bridge:
             await self.dead_letters.stop()
         if self.circuit is not None:
             await self.circuit.stop()
+        if self.credits is not None:
+            await self.credits.stop()
         if self.engine is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.engine.stop(), timeout=ENGINE_STOP_SECONDS)
