@@ -29,13 +29,9 @@ from bridge.credits import CreditsMonitor
 from bridge.nats.connection import auth_method, broker_security, check_credentials
 from bridge.nats.deadletters import DeadLetters
 from bridge.nats.embedded import EmbeddedNats
-from bridge.nats.intake import (
-    CANCEL_WAIT_SECONDS,
-    DurableIntake,
-    DurableRetry,
-    register_requests,
-)
+from bridge.nats.intake import CANCEL_WAIT_SECONDS, DurableIntake, DurableRetry
 from bridge.nats.outcomes import OutcomePublisher
+from bridge.nats.service_api import RequestService
 from bridge.nats.streams import DEAD_LETTERS_STREAM, Subjects, declare
 from bridge.tracing import Tracing, configure_tracing, current_trace
 from bridge.watch import StoryProvider, WatchEngine, WatchSettings, WatchSpec
@@ -130,6 +126,7 @@ class Bridge:
         self.dead_letters: DeadLetters | None = None
         self._gauges: asyncio.Task[None] | None = None
         self.credits: CreditsMonitor | None = None
+        self.requests: RequestService | None = None
         self.http: Any = None
         self.nats_url = ""
         self.base_url = settings.base_url
@@ -260,15 +257,6 @@ class Bridge:
             dead_letters=self.dead_letters,
             extra_fields=s.command_extra_fields,
         )
-        # Subscribers may be added after connect(); they begin consuming at start().
-        register_requests(
-            self.broker,
-            executor,
-            outcomes,
-            self.subjects,
-            max_workers=s.max_in_flight,
-            on_execution=self._observe,
-        )
         self.intake = DurableIntake(
             js,
             executor,
@@ -288,6 +276,17 @@ class Bridge:
             on_retry=self.metrics.command_retried if self.metrics is not None else None,
         )
         await self.broker.start()
+        # Request/reply is the NATS service `storybridge` ($SRV.PING/INFO/STATS, one endpoint per
+        # command): bridge/nats/service_api.py.
+        self.requests = RequestService(
+            self.broker.connection,
+            executor,
+            outcomes,
+            self.subjects,
+            max_in_flight=s.max_in_flight,
+            on_execution=self._observe,
+        )
+        await self.requests.start()
         # The server must have our SUBs before anyone is told we are up (else "no responders").
         await self.broker.connection.flush()
         await self.intake.start()
@@ -376,8 +375,9 @@ class Bridge:
     async def stop(self) -> None:
         """Every step is bounded; `shutdown_budget()` adds the bounds up for the grace period."""
         grace = self.settings.shutdown_grace_seconds
-        if self.intake is not None:
-            await self.intake.stop(grace)
+        # Both ways in drain at once, within the one grace period.
+        draining = [part.stop(grace) for part in (self.requests, self.intake) if part is not None]
+        await asyncio.gather(*draining, return_exceptions=True)
         if self._gauges is not None:
             self._gauges.cancel()
         if self.dead_letters is not None:
