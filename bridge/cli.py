@@ -425,5 +425,21 @@ def asyncapi(
         print(text)
 
 
+@app.command()
+def schemas(
+    directory: Path = typer.Argument(..., help="Where to write the JSON Schema files."),
+) -> None:
+    """Write the contract as JSON Schema files: every command payload, the reply, every event."""
+    from bridge.asyncapi import event_subject_suffixes
+    from schemas.commands import COMMAND_MODELS
+    from schemas.contract import json_schemas
+
+    directory.mkdir(parents=True, exist_ok=True)
+    files = json_schemas(event_subject_suffixes(), dict(COMMAND_MODELS))
+    for name, schema in sorted(files.items()):
+        (directory / name).write_text(json.dumps(schema, indent=2) + "\n")
+    console.print(f"wrote {len(files)} JSON Schema files to {directory}")
+
+
 if __name__ == "__main__":
     app()
