@@ -20,6 +20,7 @@ from bridge.nats.embedded import EmbeddedNats, free_port
 from bridge.nats.streams import ReplicasUnavailable, Subjects, declare
 from bridge.runtime import Bridge
 from tests.fixtures.bridge import bridge_settings
+from tests.fixtures.jwt import make_operator
 from tests.fixtures.tls import Pki, make_ca, make_pki
 
 TOKEN = "t0ken-for-the-bridge"
@@ -221,3 +222,29 @@ def test_storybridge_run_with_a_wrong_token_exits_with_one_error_line(tmp_path: 
     assert "Authorization Violation" in errors[0] or "authorization" in errors[0].lower()
     assert "wrong-token-value" not in output
     assert "Traceback" not in output
+
+
+async def test_a_bridge_runs_with_a_creds_file(
+    tmp_path: Path, sandbox: Any, sandbox_key: str
+) -> None:
+    """Operator mode (JWTs made by the test): the user's .creds file authenticates the bridge,
+    JetStream included."""
+    operator = make_operator(tmp_path / "jwt")
+    server = _server(tmp_path, operator.config)
+    try:
+        outcome = await _bridge_answers(
+            server, sandbox, sandbox_key, tmp_path, nats_creds=operator.creds
+        )
+    finally:
+        server.stop()
+    assert outcome["ok"], outcome
+
+
+async def test_a_creds_file_of_an_unknown_account_is_refused(tmp_path: Path) -> None:
+    operator = make_operator(tmp_path / "jwt")
+    server = _server(tmp_path, operator.config)
+    try:
+        with pytest.raises(NatsRefused, match="auth=creds"):
+            await check_credentials([server.url], Settings(nats_creds=operator.foreign_creds))
+    finally:
+        server.stop()
