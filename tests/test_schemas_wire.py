@@ -193,7 +193,7 @@ class TestCommandRegistry:
         assert _contract_command_names() <= set(COMMAND_MODELS)
         assert len(_contract_command_names()) == 24
         project = _contract_command_names(PROJECT_PART)
-        assert project == {m.command for m in PIPELINE_COMMANDS}
+        assert project == {m.command for m in PIPELINE_COMMANDS} | {"job.list_artifacts"}
         # The read commands are the shared contract's "Read commands" list (tests/test_reads.py).
         assert set(COMMAND_MODELS) - _contract_command_names() == ADDITIONS | project | READS
 
