@@ -16,7 +16,7 @@ await sb.events("my-service").run(on_event, stop=stop_event)
 restarts, hands every event to the handler, records the CloudEvent id in the service's own KV
 bucket (`STORYBRIDGE_SEEN_<durable>`) after the handler returns, and only then acks. An event whose
 id was already handled (a re-publish, a redelivery after a crash between record and ack) is acked
-without calling the handler again.
+without calling the handler again; a handler that raises gets the event again a little later.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -42,6 +43,8 @@ from bridge.nats.streams import EVENTS_MAX_AGE_SECONDS, EVENTS_STREAM, Subjects
 from schemas.commands import Command
 from schemas.events import CloudEvent, ResourceEventData
 from schemas.outcome import Outcome
+
+log = structlog.get_logger("storybridge.consumer")
 
 
 @dataclass(frozen=True)
@@ -104,10 +107,15 @@ class EventConsumer:
             )
 
     async def run(
-        self, handler: Handler, *, stop: asyncio.Event | None = None, batch: int = 16
+        self,
+        handler: Handler,
+        *,
+        stop: asyncio.Event | None = None,
+        batch: int = 16,
+        retry_delay: float = 5.0,
     ) -> None:
-        """Hand every event to `handler` once, until `stop` is set. A handler that raises leaves
-        its event unacked: it comes back after the consumer's ack wait."""
+        """Hand every event to `handler` once, until `stop` is set. A handler that raises has its
+        event offered again after `retry_delay` seconds (not recorded, not acked)."""
         stop = stop or asyncio.Event()
         js = self.nc.jetstream()
         seen = await self._seen()
@@ -132,7 +140,12 @@ class EventConsumer:
                 for msg in msgs:
                     if stop.is_set():
                         break  # unacked: redelivered to the next run
-                    await self._one(msg, handler, seen)
+                    try:
+                        await self._one(msg, handler, seen)
+                    except Exception as err:  # the handler's failure: offer the event again later
+                        log.warning("event handler failed", subject=msg.subject, error=repr(err))
+                        with contextlib.suppress(Exception):
+                            await msg.nak(delay=retry_delay)
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()

@@ -91,3 +91,29 @@ async def test_a_service_receives_every_happy_path_event_once_across_its_restart
     assert restarted.skipped >= 1  # the re-publish
     kinds = {type(event.data) for event in handled}
     assert kinds == {Outcome, ResourceEventData}
+
+
+async def test_a_failing_handler_gets_the_event_again_and_handles_it_once(
+    start_bridge: StartBridge, nc: NatsClient
+) -> None:
+    """The handler raises on its first call: the consumer keeps running, the event comes back,
+    and once handled it is not handled again."""
+    await start_bridge()
+    sb = Storybridge(nc)
+    await sb.request(ProjectCreateCommand(name="flaky", commandId="flaky-1"))
+    calls: list[str] = []
+
+    async def flaky(event: Event) -> None:
+        calls.append(event.id)
+        if len(calls) == 1:
+            raise RuntimeError("downstream hiccup")
+
+    stop = asyncio.Event()
+    consumer = sb.events("flaky-service")
+    running = asyncio.create_task(consumer.run(flaky, stop=stop, retry_delay=0.2))
+    await until(lambda: consumer.handled == 1)
+    await sb.request(ProjectCreateCommand(name="after", commandId="flaky-2"))
+    await until(lambda: consumer.handled == 2)
+    stop.set()
+    await running
+    assert len(calls) == 3 and calls[0] == calls[1] != calls[2]
