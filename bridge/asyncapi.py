@@ -64,7 +64,6 @@ SINGLE_EVENTS = (
     "command.dead_lettered",
     "bridge.degraded",
     "bridge.recovered",
-    "credits.low",
 )
 # Project additions (docs/CONTRACT.md "Project additions"): facets with parts, and releases.
 PROJECT_EVENT_SUBJECTS: dict[str, tuple[str, ...]] = {
@@ -74,6 +73,7 @@ PROJECT_EVENT_SUBJECTS: dict[str, tuple[str, ...]] = {
     "artifact.music_clips": ("rendering", "settled"),
     "artifact.music_clip": ("failed",),
     "release": ("draft", "publishing", "published", "failed"),
+    "credits": ("low",),
 }
 
 

@@ -83,7 +83,6 @@ SINGLE_EVENTS = (
     "watch.stalled",
     "command.succeeded",
     "command.failed",
-    "credits.low",
 )
 
 
@@ -399,7 +398,7 @@ async def test_asyncapi_lists_every_contract_subject_with_a_payload_schema(
         for status in statuses.split()
     ]
     expected += [f"ops.evt.{name}" for name in SINGLE_EVENTS]
-    assert len(expected) == 96
+    assert len(expected) == 95
     # The read commands (contract "Read commands") are channels too, on both paths.
     expected += [f"ops.{kind}.{m.command}" for m in READ_COMMANDS for kind in ("cmd", "req")]
     missing = sorted(set(expected) - set(by_address))
