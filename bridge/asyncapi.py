@@ -24,7 +24,7 @@ from bridge.nats.streams import (
     Subjects,
 )
 from schemas.commands import COMMAND_MODELS
-from schemas.events import CloudEvent
+from schemas.contract import event_model
 from schemas.outcome import Outcome
 
 # The contract's event table: subject suffix -> statuses.
@@ -73,6 +73,7 @@ PROJECT_EVENT_SUBJECTS: dict[str, tuple[str, ...]] = {
     "artifact.music_clips": ("rendering", "settled"),
     "artifact.music_clip": ("failed",),
     "release": ("draft", "publishing", "published", "failed"),
+    "credits": ("low",),
 }
 
 
@@ -136,7 +137,7 @@ def build_doc_broker(prefix: str) -> NatsBroker:
             stream=events,
             title=f"evt.{suffix}",
             description=f"CloudEvent studio.sleeperhit.story.{suffix} (structured mode).",
-            schema=CloudEvent,
+            schema=event_model(suffix),
         )
     return broker
 

@@ -49,6 +49,13 @@ def _servers(nats_url: str | None, data_dir: Path | None = None) -> list[str]:
     return [u.strip() for u in url.split(",") if u.strip()]
 
 
+def _connect_options() -> dict[str, Any]:
+    """NATS credentials and TLS from the same STORYBRIDGE_NATS_* settings the bridge uses."""
+    from bridge.nats.connection import connect_options
+
+    return connect_options(Settings())
+
+
 @app.command()
 def run(
     sandbox: bool | None = typer.Option(
@@ -86,9 +93,53 @@ def run(
         help="Seconds between probes while a provider's circuit is open "
         "(STORYBRIDGE_CIRCUIT_PROBE_SECONDS, default 60).",
     ),
+    stream_replicas: int | None = typer.Option(
+        None, help="Replicas of every stream and KV bucket (STORYBRIDGE_STREAM_REPLICAS)."
+    ),
+    nats_creds: Path | None = typer.Option(None, help="NATS .creds file (STORYBRIDGE_NATS_CREDS)."),
+    nats_nkey_seed: str | None = typer.Option(
+        None,
+        help="NKey seed; prefer the env or --nats-nkey-seed-file (STORYBRIDGE_NATS_NKEY_SEED).",
+    ),
+    nats_nkey_seed_file: Path | None = typer.Option(
+        None, help="File holding the NKey seed (STORYBRIDGE_NATS_NKEY_SEED_FILE)."
+    ),
+    nats_token: str | None = typer.Option(
+        None, help="NATS token; prefer the env or --nats-token-file (STORYBRIDGE_NATS_TOKEN)."
+    ),
+    nats_token_file: Path | None = typer.Option(
+        None, help="File holding the NATS token (STORYBRIDGE_NATS_TOKEN_FILE)."
+    ),
+    nats_user: str | None = typer.Option(None, help="NATS user (STORYBRIDGE_NATS_USER)."),
+    nats_password: str | None = typer.Option(
+        None, help="NATS password; prefer the env or a file (STORYBRIDGE_NATS_PASSWORD)."
+    ),
+    nats_password_file: Path | None = typer.Option(
+        None, help="File holding the NATS password (STORYBRIDGE_NATS_PASSWORD_FILE)."
+    ),
+    nats_tls_ca: Path | None = typer.Option(
+        None, help="CA bundle for the NATS servers (STORYBRIDGE_NATS_TLS_CA)."
+    ),
+    nats_tls_cert: Path | None = typer.Option(
+        None, help="Client certificate for NATS (STORYBRIDGE_NATS_TLS_CERT)."
+    ),
+    nats_tls_key: Path | None = typer.Option(
+        None, help="Client certificate's key (STORYBRIDGE_NATS_TLS_KEY)."
+    ),
+    credits_interval_seconds: float | None = typer.Option(
+        None, help="How often to read GET /credits (STORYBRIDGE_CREDITS_INTERVAL_SECONDS)."
+    ),
+    credits_low_threshold: float | None = typer.Option(
+        None,
+        help="Balance below which credits.low is published (STORYBRIDGE_CREDITS_LOW_THRESHOLD).",
+    ),
 ) -> None:
     """Run the bridge. With no NATS URL it starts an embedded nats-server; --sandbox needs no key."""
+    import structlog
+
     from bridge.logging import configure_logging
+    from bridge.nats.connection import NatsRefused
+    from bridge.nats.streams import ReplicasUnavailable
     from bridge.service import serve
 
     settings = _settings(
@@ -104,9 +155,28 @@ def run(
         discovery_interval_seconds=discovery_interval_seconds,
         command_deadline_seconds=command_deadline_seconds,
         circuit_probe_seconds=circuit_probe_seconds,
+        stream_replicas=stream_replicas,
+        nats_creds=nats_creds,
+        nats_nkey_seed=nats_nkey_seed,
+        nats_nkey_seed_file=nats_nkey_seed_file,
+        nats_token=nats_token,
+        nats_token_file=nats_token_file,
+        nats_user=nats_user,
+        nats_password=nats_password,
+        nats_password_file=nats_password_file,
+        nats_tls_ca=nats_tls_ca,
+        nats_tls_cert=nats_tls_cert,
+        nats_tls_key=nats_tls_key,
+        credits_interval_seconds=credits_interval_seconds,
+        credits_low_threshold=credits_low_threshold,
     )
     configure_logging(settings.log_format)
-    asyncio.run(serve(settings))
+    try:
+        asyncio.run(serve(settings))
+    except (NatsRefused, ReplicasUnavailable) as err:
+        # A setting to fix, not a crash: one line that says which, and no traceback.
+        structlog.get_logger("storybridge.runtime").error("cannot start", reason=str(err))
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -203,13 +273,21 @@ def send(
                 json.dumps(body).encode(),
                 command_id=cid,
                 timeout=timeout,
+                connect=_connect_options(),
             )
         )
     else:
         if isinstance(body, dict) and command_id:
             body["commandId"] = command_id
         outcome = asyncio.run(
-            request(servers, subjects, command, json.dumps(body).encode(), timeout=timeout)
+            request(
+                servers,
+                subjects,
+                command,
+                json.dumps(body).encode(),
+                timeout=timeout,
+                connect=_connect_options(),
+            )
         )
     style = "green" if outcome.get("ok") else "red"
     console.rule(f"[{style}]{command}: {'ok' if outcome.get('ok') else 'failed'}")
@@ -259,13 +337,32 @@ def tail(
     nats_url: str | None = typer.Option(None, help="NATS URL (default: the local bridge's)."),
     prefix: str = typer.Option("story", envvar="STORYBRIDGE_SUBJECT_PREFIX"),
     limit: int | None = typer.Option(None, help="Stop after this many events."),
+    since: str | None = typer.Option(
+        None, help="First replay the events stream from this long ago (90s, 15m, 2h, 7d)."
+    ),
 ) -> None:
-    """Print events live, one readable line each."""
+    """Print events live, one readable line each; --since replays recent history first."""
+    from bridge.tail import parse_duration
     from bridge.tail import tail as tail_events
+
+    try:
+        window = parse_duration(since) if since is not None else None
+    except ValueError as exc:
+        err_console.print(f"[red]--since:[/red] {exc}")
+        raise typer.Exit(2) from None
 
     subject = pattern or f"{prefix}.evt.>"
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(tail_events(_servers(nats_url), subject, console=console, limit=limit))
+        asyncio.run(
+            tail_events(
+                _servers(nats_url),
+                subject,
+                console=console,
+                limit=limit,
+                connect=_connect_options(),
+                since=window,
+            )
+        )
 
 
 @app.command()
@@ -326,6 +423,22 @@ def asyncapi(
         console.print(f"wrote {output}")
     else:
         print(text)
+
+
+@app.command()
+def schemas(
+    directory: Path = typer.Argument(..., help="Where to write the JSON Schema files."),
+) -> None:
+    """Write the contract as JSON Schema files: every command payload, the reply, every event."""
+    from bridge.asyncapi import event_subject_suffixes
+    from schemas.commands import COMMAND_MODELS
+    from schemas.contract import json_schemas
+
+    directory.mkdir(parents=True, exist_ok=True)
+    files = json_schemas(event_subject_suffixes(), dict(COMMAND_MODELS))
+    for name, schema in sorted(files.items()):
+        (directory / name).write_text(json.dumps(schema, indent=2) + "\n")
+    console.print(f"wrote {len(files)} JSON Schema files to {directory}")
 
 
 if __name__ == "__main__":

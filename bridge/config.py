@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_BASE_URL = "https://sleeperhit.studio/api/v1"
@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     watch_lease_seconds: float = 15.0
     poll_interval_scale: float | None = None  # None: 1.0, or faster with the sandbox's fast clock
 
+    # --- credits ------------------------------------------------------------------------------
+    credits_interval_seconds: float = Field(default=300.0, gt=0)  # GET /credits this often
+    credits_low_threshold: float | None = None  # below it: one {p}.evt.credits.low per episode
+
     # --- tracing ------------------------------------------------------------------------------
     tracing: bool = Field(
         default=False,
@@ -99,6 +103,22 @@ class Settings(BaseSettings):
         ),
     )
 
+    # --- NATS cluster and authentication ---------------------------------------------------
+    # Applied to every stream and KV bucket the bridge declares (bridge/nats/streams.py); 3 on a
+    # 3-node cluster so one node's loss keeps them available. Changes are applied in place.
+    stream_replicas: int = Field(default=1, ge=1, le=5)
+    nats_creds: Path | None = None  # a .creds file: user JWT + NKey seed (decentralized auth)
+    nats_nkey_seed: SecretStr | None = None
+    nats_nkey_seed_file: Path | None = None
+    nats_token: SecretStr | None = None
+    nats_token_file: Path | None = None
+    nats_user: str | None = None
+    nats_password: SecretStr | None = None
+    nats_password_file: Path | None = None
+    nats_tls_ca: Path | None = None  # CA bundle that signed the servers' certificates
+    nats_tls_cert: Path | None = None  # client certificate, when the servers verify clients
+    nats_tls_key: Path | None = None
+
     # --- embedded NATS --------------------------------------------------------------------------
     data_dir: Path = Path(".storybridge")
     nats_port: int = 4222  # taken when free, else any free port
@@ -109,6 +129,41 @@ class Settings(BaseSettings):
         if not value or any(ch in value for ch in ".*> \t"):
             raise ValueError("subject prefix must be one NATS token (no '.', '*', '>' or spaces)")
         return value
+
+    @model_validator(mode="after")
+    def _secrets_from_files(self) -> Settings:
+        # A mounted Kubernetes Secret is a file: `*_FILE` names it, the value itself wins when both are set.
+        for name in ("nats_nkey_seed", "nats_token", "nats_password"):
+            path: Path | None = getattr(self, f"{name}_file")
+            if getattr(self, name) is None and path is not None:
+                try:
+                    text = path.read_text().strip()
+                except OSError as exc:
+                    raise ValueError(
+                        f"STORYBRIDGE_{name.upper()}_FILE: cannot read {path}: {exc.strerror}"
+                    ) from None
+                setattr(self, name, SecretStr(text))
+        chosen = [
+            name
+            for name, value in (
+                ("STORYBRIDGE_NATS_CREDS", self.nats_creds),
+                ("STORYBRIDGE_NATS_NKEY_SEED", self.nats_nkey_seed),
+                ("STORYBRIDGE_NATS_TOKEN", self.nats_token),
+                ("STORYBRIDGE_NATS_USER", self.nats_user),
+            )
+            if value is not None
+        ]
+        if len(chosen) > 1:
+            raise ValueError(f"choose one NATS authentication, not {' and '.join(chosen)}")
+        if (self.nats_password is None) != (self.nats_user is None):
+            raise ValueError(
+                "STORYBRIDGE_NATS_USER and STORYBRIDGE_NATS_PASSWORD go together: set both or neither"
+            )
+        if (self.nats_tls_cert is None) != (self.nats_tls_key is None):
+            raise ValueError(
+                "STORYBRIDGE_NATS_TLS_CERT and STORYBRIDGE_NATS_TLS_KEY go together: set both or neither"
+            )
+        return self
 
     @property
     def effective_max_deliver(self) -> int:

@@ -185,6 +185,13 @@ class Metrics:
             namespace=ns,
             registry=r,
         )
+        self.credits_balance = Gauge(
+            "credits_balance",
+            "Studio Credit balance of the key, from GET /credits (refreshed every "
+            "STORYBRIDGE_CREDITS_INTERVAL_SECONDS).",
+            namespace=ns,
+            registry=r,
+        )
         if process:
             ProcessCollector(registry=r)
             PlatformCollector(registry=r)

@@ -27,15 +27,13 @@ from bridge.api.ratelimit import RateBudget
 from bridge.api.transport import RetryPolicy
 from bridge.commands import CommandExecutor, Execution
 from bridge.config import Settings
+from bridge.credits import CreditsMonitor
+from bridge.nats.connection import auth_method, broker_security, check_credentials
 from bridge.nats.deadletters import DeadLetters
 from bridge.nats.embedded import EmbeddedNats
-from bridge.nats.intake import (
-    CANCEL_WAIT_SECONDS,
-    DurableIntake,
-    DurableRetry,
-    register_requests,
-)
+from bridge.nats.intake import CANCEL_WAIT_SECONDS, DurableIntake, DurableRetry
 from bridge.nats.outcomes import OutcomePublisher
+from bridge.nats.service_api import RequestService
 from bridge.nats.streams import DEAD_LETTERS_STREAM, Subjects, circuits_bucket, declare
 from bridge.tracing import Tracing, configure_tracing, current_trace
 from bridge.watch import StoryProvider, WatchEngine, WatchSettings, WatchSpec
@@ -130,6 +128,8 @@ class Bridge:
         self.circuits: KeyValue | None = None
         self.dead_letters: DeadLetters | None = None
         self._gauges: asyncio.Task[None] | None = None
+        self.credits: CreditsMonitor | None = None
+        self.requests: RequestService | None = None
         self.http: Any = None
         self.nats_url = ""
         self.base_url = settings.base_url
@@ -191,8 +191,11 @@ class Bridge:
             timeout=s.request_timeout_seconds,
             on_request=self.metrics.observe_api_request if self.metrics is not None else None,
         )
+        # A refused credential stops the start with one line; the broker would retry it forever.
+        await check_credentials(servers, s)
         self.broker = NatsBroker(
             servers,
+            security=broker_security(s),
             # A dead connection must be noticed in seconds, and a service never gives up reconnecting.
             ping_interval=5,
             max_outstanding_pings=3,
@@ -219,6 +222,7 @@ class Bridge:
                 ack_wait=s.ack_wait_seconds,
                 max_deliver=s.effective_max_deliver,
                 max_ack_pending=max(s.max_in_flight * 4, 64),
+                replicas=s.stream_replicas,
             )
 
         kv = await declare_all()
@@ -232,9 +236,20 @@ class Bridge:
             metrics=self.metrics,
         )
         await self.engine.start()
+        self.credits = CreditsMonitor(
+            self.api,
+            js,
+            kv,
+            self.subjects,
+            source=self.base_url,
+            interval=s.credits_interval_seconds,
+            threshold=s.credits_low_threshold,
+            metrics=self.metrics,
+        )
+        self.credits.start()
         outcomes = OutcomePublisher(js, self.subjects, source=self.base_url)
         self.outcomes = outcomes
-        self.circuits = await circuits_bucket(js)
+        self.circuits = await circuits_bucket(js, replicas=s.stream_replicas)
         self.dead_letters = DeadLetters(
             nc,
             js,
@@ -256,15 +271,6 @@ class Bridge:
             dead_letters=self.dead_letters,
             extra_fields=s.command_extra_fields,
         )
-        # Subscribers may be added after connect(); they begin consuming at start().
-        register_requests(
-            self.broker,
-            executor,
-            outcomes,
-            self.subjects,
-            max_workers=s.max_in_flight,
-            on_execution=self._observe,
-        )
         self.intake = DurableIntake(
             js,
             executor,
@@ -284,6 +290,17 @@ class Bridge:
             on_retry=self.metrics.command_retried if self.metrics is not None else None,
         )
         await self.broker.start()
+        # Request/reply is the NATS service `storybridge` ($SRV.PING/INFO/STATS, one endpoint per
+        # command): bridge/nats/service_api.py.
+        self.requests = RequestService(
+            self.broker.connection,
+            executor,
+            outcomes,
+            self.subjects,
+            max_in_flight=s.max_in_flight,
+            on_execution=self._observe,
+        )
+        await self.requests.start()
         # The server must have our SUBs before anyone is told we are up (else "no responders").
         await self.broker.connection.flush()
         await self.intake.start()
@@ -293,6 +310,9 @@ class Bridge:
         log.info(
             "storybridge running",
             nats=self.nats_url,
+            nats_auth=auth_method(s),
+            nats_tls=s.nats_tls_ca is not None or s.nats_tls_cert is not None,
+            stream_replicas=s.stream_replicas,
             base_url=self.base_url,
             prefix=s.subject_prefix,
             key=key.prefix,
@@ -397,14 +417,17 @@ class Bridge:
     async def stop(self) -> None:
         """Every step is bounded; `shutdown_budget()` adds the bounds up for the grace period."""
         grace = self.settings.shutdown_grace_seconds
-        if self.intake is not None:
-            await self.intake.stop(grace)
+        # Both ways in drain at once, within the one grace period.
+        draining = [part.stop(grace) for part in (self.requests, self.intake) if part is not None]
+        await asyncio.gather(*draining, return_exceptions=True)
         if self._gauges is not None:
             self._gauges.cancel()
         if self.dead_letters is not None:
             await self.dead_letters.stop()
         if self.circuit is not None:
             await self.circuit.stop()
+        if self.credits is not None:
+            await self.credits.stop()
         if self.engine is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.engine.stop(), timeout=ENGINE_STOP_SECONDS)

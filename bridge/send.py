@@ -19,14 +19,20 @@ FINAL_EVENTS = frozenset({"succeeded", "failed", "dead_lettered"})
 
 
 async def request(
-    servers: list[str], subjects: Subjects, command: str, payload: bytes, *, timeout: float
+    servers: list[str],
+    subjects: Subjects,
+    command: str,
+    payload: bytes,
+    *,
+    timeout: float,
+    connect: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Request/reply: the reply is the outcome document.
 
     "No responders" is retried for a few seconds: nothing received the request, so re-sending has
     no effect to duplicate, and a bridge that is starting (or restarting) answers soon after.
     """
-    nc = await nats.connect(servers=servers)
+    nc = await nats.connect(servers=servers, **(connect or {}))
     deadline = asyncio.get_running_loop().time() + min(timeout, NO_RESPONDERS_PATIENCE)
     pause = 0.1
     try:
@@ -51,9 +57,10 @@ async def publish_durable(
     *,
     command_id: str,
     timeout: float,
+    connect: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Durable: publish into the commands stream, then wait for this command's outcome event."""
-    nc = await nats.connect(servers=servers)
+    nc = await nats.connect(servers=servers, **(connect or {}))
     try:
         found: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import nats
 from nats.aio.msg import Msg
+from nats.js.api import ConsumerConfig, DeliverPolicy
 from rich.console import Console
 from rich.text import Text
 
@@ -30,6 +33,18 @@ STATUS_STYLES = {
     "settled": "green",
     "requires_approval": "bold magenta",
 }
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """`90s`, `15m`, `2h`, `7d` or plain seconds; ValueError naming the accepted forms."""
+    match = _DURATION.match(text.strip())
+    if match is None:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 15m, 2h, 7d)")
+    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
 
 
 def render_event(subject: str, event: dict[str, Any]) -> Text:
@@ -112,10 +127,18 @@ _FAMILIES = {"command": _command, "bridge": _bridge, "watch": _watch}
 
 
 async def tail(
-    servers: list[str], pattern: str, *, console: Console, limit: int | None = None
+    servers: list[str],
+    pattern: str,
+    *,
+    console: Console,
+    limit: int | None = None,
+    connect: dict[str, Any] | None = None,
+    since: timedelta | None = None,
+    stream: str = "STORYBRIDGE_EVENTS",
 ) -> int:
-    """Print events matching `pattern` until interrupted (or `limit` events)."""
-    nc = await nats.connect(servers=servers)
+    """Print events matching `pattern` until interrupted (or `limit` events); with `since`, first
+    the events the stream kept from that long ago."""
+    nc = await nats.connect(servers=servers, **(connect or {}))
     seen = 0
     done = asyncio.Event()
 
@@ -131,9 +154,26 @@ async def tail(
         if limit is not None and seen >= limit:
             done.set()
 
-    await nc.subscribe(pattern, cb=on_msg)
-    await nc.flush()  # the banner promises that events from now on are shown
-    console.print(Text(f"tailing {pattern} on {', '.join(servers)} (Ctrl-C to stop)", style="dim"))
+    if since is None:
+        await nc.subscribe(pattern, cb=on_msg)
+        await nc.flush()  # the banner promises that events from now on are shown
+        banner = f"tailing {pattern} on {', '.join(servers)} (Ctrl-C to stop)"
+    else:
+        # One ordered consumer replays the stream from `since` and then stays live: no gap
+        # between history and live, and nothing shown twice.
+        start = datetime.now(UTC) - since
+        await nc.jetstream().subscribe(
+            pattern,
+            stream=stream,
+            cb=on_msg,
+            ordered_consumer=True,
+            config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=start),
+        )
+        banner = (
+            f"tailing {pattern} on {', '.join(servers)} from {start.isoformat(timespec='seconds')}"
+            " (Ctrl-C to stop)"
+        )
+    console.print(Text(banner, style="dim"))
     try:
         await done.wait()
     finally:

@@ -12,6 +12,7 @@ from handlers import (
     pipeline,
     plans,
     projects,
+    reads,
     series_bible,
     sources,
     watches,
@@ -29,4 +30,5 @@ HANDLERS: dict[str, Handler] = {
     **admin.HANDLERS,
     # project additions (docs/CONTRACT.md "Project additions")
     **pipeline.HANDLERS,
+    **reads.HANDLERS,
 }

@@ -328,11 +328,224 @@ _ALL: tuple[type[Command], ...] = (
     WatchRemoveCommand,
     AdminRedriveCommand,
 )
+# ==================================================================================================
+# Read commands (contract "Read commands"): every documented GET, so services need no API key.
+# Kept as one block, apart from the write commands above. Each model names its GET route
+# (`route`, path fields in braces) and the query parameters it passes (`query_fields`); one
+# table-driven handler (handlers/reads.py) serves them all. Reads start no watch.
+# ==================================================================================================
+PageLimit = Annotated[int, Field(ge=1, le=100)]
+
+
+class ReadCommand(Command):
+    """Base of the read commands: one GET, its JSON the outcome's `result`."""
+
+    route: ClassVar[str]
+    query_fields: ClassVar[tuple[str, ...]] = ()
+
+    def query(self) -> dict[str, object]:
+        values = {name: getattr(self, name) for name in self.query_fields}
+        return {k: v for k, v in values.items() if v is not None}
+
+
+class _Paged(ReadCommand):
+    query_fields: ClassVar[tuple[str, ...]] = ("cursor", "limit")
+    cursor: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    limit: PageLimit | None = None
+
+
+class ProjectGetCommand(ReadCommand):
+    """Read a project (GET /story-projects/{projectId})."""
+
+    command = "project.get"
+    route = "story-projects/{projectId}"
+    path_fields = ("projectId",)
+    projectId: Id
+
+
+class ProjectListCommand(_Paged):
+    """List the account's projects, one page (GET /story-projects)."""
+
+    command = "project.list"
+    route = "story-projects"
+
+
+class SourceGetCommand(ReadCommand):
+    """Read a source (GET /story-projects/{projectId}/sources/{sourceId})."""
+
+    command = "source.get"
+    route = "story-projects/{projectId}/sources/{sourceId}"
+    path_fields = ("projectId", "sourceId")
+    projectId: Id
+    sourceId: Id
+
+
+class SourceListCommand(_Paged):
+    """List a project's sources, one page (GET /story-projects/{projectId}/sources)."""
+
+    command = "source.list"
+    route = "story-projects/{projectId}/sources"
+    path_fields = ("projectId",)
+    projectId: Id
+
+
+class PlanGetCommand(ReadCommand):
+    """Read a plan (GET /story-plans/{planId})."""
+
+    command = "plan.get"
+    route = "story-plans/{planId}"
+    path_fields = ("planId",)
+    planId: Id
+
+
+class PlanListCommand(_Paged):
+    """List a project's plans, one page (GET /story-projects/{projectId}/story-plans)."""
+
+    command = "plan.list"
+    route = "story-projects/{projectId}/story-plans"
+    path_fields = ("projectId",)
+    projectId: Id
+
+
+class JobGetCommand(ReadCommand):
+    """Read a job with its artifacts (GET /story-jobs/{jobId})."""
+
+    command = "job.get"
+    route = "story-jobs/{jobId}"
+    path_fields = ("jobId",)
+    jobId: Id
+
+
+class JobListCommand(_Paged):
+    """List jobs, filtered by project or plan, one page (GET /story-jobs)."""
+
+    command = "job.list"
+    route = "story-jobs"
+    query_fields = ("projectId", "storyPlanId", "cursor", "limit")
+    projectId: Id | None = None
+    storyPlanId: Id | None = None
+
+
+class JobListArtifactsCommand(_Paged):
+    """List a job's artifacts (GET /story-jobs/{jobId}/artifacts)."""
+
+    command = "job.list_artifacts"
+    route = "story-jobs/{jobId}/artifacts"
+    path_fields = ("jobId",)
+    jobId: Id
+
+
+class _ArtifactRead(ReadCommand):
+    path_fields = ("artifactId",)
+    artifactId: Id
+
+
+class ArtifactGetCommand(_ArtifactRead):
+    """Read an artifact and its manifest, optionally an earlier revision (GET /artifacts/{artifactId})."""
+
+    command = "artifact.get"
+    route = "artifacts/{artifactId}"
+    query_fields = ("revision",)
+    revision: Annotated[int, Field(ge=1)] | None = None
+
+
+class ArtifactGetScriptCommand(_ArtifactRead):
+    """Read the backing script by scope (GET /artifacts/{artifactId}/script)."""
+
+    command = "artifact.get_script"
+    route = "artifacts/{artifactId}/script"
+    query_fields = ("scope", "page", "sceneIndex", "character", "start", "end")
+    scope: Literal["page", "scene", "character", "range"] | None = None
+    page: Annotated[int, Field(ge=1)] | None = None
+    sceneIndex: Annotated[int, Field(ge=0)] | None = None
+    character: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    start: Annotated[int, Field(ge=0)] | None = None
+    end: Annotated[int, Field(ge=0)] | None = None
+
+
+class ArtifactGetCastCommand(_ArtifactRead):
+    """Read the cast (GET /artifacts/{artifactId}/cast)."""
+
+    command = "artifact.get_cast"
+    route = "artifacts/{artifactId}/cast"
+
+
+class ArtifactGetMusicCommand(_ArtifactRead):
+    """Read the adaptive music state (GET /artifacts/{artifactId}/music)."""
+
+    command = "artifact.get_music"
+    route = "artifacts/{artifactId}/music"
+
+
+class ArtifactGetSfxCommand(_ArtifactRead):
+    """Read the sound-effect cues (GET /artifacts/{artifactId}/sfx)."""
+
+    command = "artifact.get_sfx"
+    route = "artifacts/{artifactId}/sfx"
+
+
+class ArtifactGetCoverageCommand(_ArtifactRead):
+    """Read the latest (or one) coverage report (GET /artifacts/{artifactId}/coverage)."""
+
+    command = "artifact.get_coverage"
+    route = "artifacts/{artifactId}/coverage"
+    query_fields = ("reportId",)
+    reportId: Id | None = None
+
+
+class SeriesBibleGetCommand(ReadCommand):
+    """Read the Series Bible (GET /story-projects/{projectId}/series-bible)."""
+
+    command = "series_bible.get"
+    route = "story-projects/{projectId}/series-bible"
+    path_fields = ("projectId",)
+    projectId: Id
+
+
+class CreditsGetCommand(ReadCommand):
+    """Read the Studio Credit balance (GET /credits)."""
+
+    command = "credits.get"
+    route = "credits"
+
+
+class CapabilitiesGetCommand(ReadCommand):
+    """Read what the key may do and the artifact types on offer (GET /capabilities)."""
+
+    command = "capabilities.get"
+    route = "capabilities"
+
+
+READ_COMMANDS: tuple[type[ReadCommand], ...] = (
+    ProjectGetCommand,
+    ProjectListCommand,
+    SourceGetCommand,
+    SourceListCommand,
+    PlanGetCommand,
+    PlanListCommand,
+    JobGetCommand,
+    JobListCommand,
+    JobListArtifactsCommand,
+    ArtifactGetCommand,
+    ArtifactGetScriptCommand,
+    ArtifactGetCastCommand,
+    ArtifactGetMusicCommand,
+    ArtifactGetSfxCommand,
+    ArtifactGetCoverageCommand,
+    SeriesBibleGetCommand,
+    CreditsGetCommand,
+    CapabilitiesGetCommand,
+)
+"""The read commands, in the registries below with the write commands."""
+
+
 # --- project additions (docs/CONTRACT.md "Project additions"), kept in their own module -------------
 # Imported here, below `Command`, because those models build on it.
 from schemas.commands_pipeline import PIPELINE_COMMANDS  # noqa: E402
 
-COMMAND_MODELS: dict[str, type[Command]] = {model.command: model for model in _ALL}
+COMMAND_MODELS: dict[str, type[Command]] = {
+    model.command: model for model in (*_ALL, *READ_COMMANDS)
+}
 """Every command of the contract, by its `<resource>.<action>` name (the subject suffix)."""
 COMMAND_MODELS.update({model.command: model for model in PIPELINE_COMMANDS})
 

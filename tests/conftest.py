@@ -11,6 +11,7 @@ pytest_plugins = [
     "tests.fixtures.client",
     "tests.fixtures.bridge",
     "tests.fixtures.process",
+    "tests.fixtures.cluster",
 ]
 
 

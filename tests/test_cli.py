@@ -73,3 +73,33 @@ async def test_tail_prints_one_line_per_event_as_it_arrives(
     assert proc.returncode == 0
     text = out.decode()
     assert "command.succeeded" in text and "project.create" in text and "commandId=tail-1" in text
+
+
+async def test_tail_since_replays_the_stream_then_stays_live(
+    start_bridge: StartBridge, nats_server: EmbeddedNats, nc: NatsClient
+) -> None:
+    """`tail --since 1h` prints an event from before it started, then one that comes after."""
+    await start_bridge()
+    before = json.dumps({"name": "earlier", "commandId": "tail-before"}).encode()
+    await nc.request("story.req.project.create", before, timeout=30)
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, "tail", "story.evt.command.>", "--since", "1h", "--limit", "2",
+        "--nats-url", nats_server.url,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    lines: list[bytes] = []
+    while not any(b"commandId=" in line for line in lines):  # the banner may wrap
+        lines.append(await asyncio.wait_for(proc.stdout.readline(), 30))
+    assert b"tailing story.evt.command.>" in lines[0] and b"from" in b"".join(lines)
+    assert b"commandId=tail-before" in lines[-1]
+    after = json.dumps({"name": "later", "commandId": "tail-after"}).encode()
+    await nc.request("story.req.project.create", after, timeout=30)
+    out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0
+    assert "commandId=tail-after" in out.decode()
+
+
+async def test_tail_since_rejects_a_malformed_duration() -> None:
+    code, out = await storybridge("tail", "--since", "yesterday")
+    assert code == 2 and "90s, 15m, 2h, 7d" in out

@@ -254,7 +254,8 @@ def test_disruption_budget_keeps_one_bridge(target: str) -> None:
 @needs_kubectl
 @pytest.mark.parametrize("target", TARGETS)
 def test_network_policy_admits_8080_and_egress_dns_nats_https(target: str) -> None:
-    """Ingress only on 8080; egress only DNS (UDP+TCP 53), NATS 4222 and HTTPS 443."""
+    """Ingress only on 8080; egress only DNS (UDP+TCP 53), NATS 4222, HTTPS 443, and OTLP/HTTP 4318
+    exactly when tracing is on."""
     objs = render(target)
     policy = one(objs, "NetworkPolicy", "storybridge")["spec"]
     assert _selects(policy["podSelector"]["matchLabels"], _pod_labels(objs))
@@ -262,7 +263,8 @@ def test_network_policy_admits_8080_and_egress_dns_nats_https(target: str) -> No
     ingress = {(p["port"], p["protocol"]) for rule in policy["ingress"] for p in rule["ports"]}
     egress = {(p["port"], p["protocol"]) for rule in policy["egress"] for p in rule["ports"]}
     assert ingress == {(8080, "TCP")}
-    assert egress == {(53, "UDP"), (53, "TCP"), (4222, "TCP"), (443, "TCP")}
+    otlp = {(4318, "TCP")} if config(objs).get("STORYBRIDGE_TRACING") == "true" else set()
+    assert egress == {(53, "UDP"), (53, "TCP"), (4222, "TCP"), (443, "TCP")} | otlp
 
 
 @needs_kubectl
@@ -321,6 +323,25 @@ def test_prod_scrapes_metrics_and_uses_an_external_nats() -> None:
     assert _selects(monitor["selector"]["matchLabels"], service_labels)
     assert config(objs)["STORYBRIDGE_NATS_URL"] != "nats://nats:4222"
     assert "StatefulSet" not in kinds(objs)
+
+
+@needs_kubectl
+def test_prod_runs_r3_streams_with_nats_credentials_and_ca_from_secrets() -> None:
+    """prod: 3 replicas per stream, the .creds file and CA read from mounted Secrets, and
+    tracing's collector reachable (4318) because the tracing component is on."""
+    objs = render("overlays/prod")
+    settings = config(objs)
+    assert settings["STORYBRIDGE_STREAM_REPLICAS"] == "3"
+    spec = one(objs, "Deployment", "storybridge")["spec"]["template"]["spec"]
+    mounts = {m["name"]: m["mountPath"] for m in bridge_container(objs)["volumeMounts"]}
+    secrets = {v["name"]: v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v}
+    assert secrets == {"nats-creds": "storybridge-nats-creds", "nats-tls": "storybridge-nats-tls"}
+    assert settings["STORYBRIDGE_NATS_CREDS"].startswith(mounts["nats-creds"] + "/")
+    assert settings["STORYBRIDGE_NATS_TLS_CA"].startswith(mounts["nats-tls"] + "/")
+    env = {e["name"]: e.get("value") for e in bridge_container(objs)["env"]}
+    assert (
+        settings["STORYBRIDGE_TRACING"] == "true" and ":4318" in env["OTEL_EXPORTER_OTLP_ENDPOINT"]
+    )
 
 
 def test_readme_documents_every_setting() -> None:

@@ -30,6 +30,7 @@ from bridge.metrics import route_template
 from bridge.nats.embedded import EmbeddedNats, free_port
 from bridge.sandbox import SandboxConfig, SandboxServer
 from bridge.service import serve
+from schemas.commands import READ_COMMANDS
 from tests.fixtures.bridge import bridge_settings
 from tests.fixtures.client import TEST_TIMEOUT, set_faults
 from tests.fixtures.sandbox import JOB_DONE, SandboxApi
@@ -77,7 +78,12 @@ CONTRACT_EVENTS = {
     "artifact.music": "generating ready",
     "artifact.coverage": "generating complete failed",
 }
-SINGLE_EVENTS = ("artifact.revised", "watch.stalled", "command.succeeded", "command.failed")
+SINGLE_EVENTS = (
+    "artifact.revised",
+    "watch.stalled",
+    "command.succeeded",
+    "command.failed",
+)
 
 
 @pytest.fixture
@@ -393,6 +399,8 @@ async def test_asyncapi_lists_every_contract_subject_with_a_payload_schema(
     ]
     expected += [f"ops.evt.{name}" for name in SINGLE_EVENTS]
     assert len(expected) == 95
+    # The read commands (contract "Read commands") are channels too, on both paths.
+    expected += [f"ops.{kind}.{m.command}" for m in READ_COMMANDS for kind in ("cmd", "req")]
     missing = sorted(set(expected) - set(by_address))
     assert missing == []
     assert not [a for a in by_address if not a.startswith("ops.")]

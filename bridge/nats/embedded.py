@@ -76,8 +76,13 @@ class EmbeddedNats:
         port: int = 0,
         host: str = "127.0.0.1",
         max_payload: int = 1024 * 1024 * PAYLOAD_HEADROOM,
+        server_name: str | None = None,
+        extra_config: str = "",
     ) -> None:
         self.store_dir = Path(store_dir)
+        # Tests add cluster routes, authorization and TLS blocks here (nats-server config syntax).
+        self.server_name = server_name
+        self.extra_config = extra_config
         self.host = host
         self.port = free_port(host, preferred=port)
         self.max_payload = max_payload
@@ -89,10 +94,11 @@ class EmbeddedNats:
 
     def _config_text(self) -> str:
         store = str(self.store_dir.resolve()).replace("\\", "/")
+        name = f'server_name: "{self.server_name}"\n' if self.server_name else ""
         return (
-            f'listen: "{self.host}:{self.port}"\n'
+            name + f'listen: "{self.host}:{self.port}"\n'
             f"max_payload: {self.max_payload}\n"
-            f'jetstream: {{ store_dir: "{store}" }}\n'
+            f'jetstream: {{ store_dir: "{store}" }}\n' + self.extra_config
         )
 
     def start(self, timeout: float = 10.0) -> EmbeddedNats:

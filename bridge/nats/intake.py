@@ -1,4 +1,4 @@
-"""The two ways in: the durable JetStream consumer and core-NATS request/reply, one executor behind both.
+"""The durable way in: the JetStream consumer of `{p}.cmd.>` (request/reply: bridge/nats/service_api.py).
 
 The durable loop is hand-written on nats-py rather than faststream's concurrent pull subscriber, because
 that one fetches ahead of its workers and lets fetched messages age past `ack_wait` (faststream #2563).
@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import structlog
-from faststream.message import StreamMessage
-from faststream.nats import NatsBroker
-from faststream.nats.annotations import NatsMessage
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.client import JetStreamContext
@@ -37,7 +33,7 @@ from bridge.nats.deadletters import (
     stream_created,
 )
 from bridge.nats.outcomes import OutcomePublisher
-from bridge.nats.streams import COMMANDS_CONSUMER, COMMANDS_STREAM, QUEUE_GROUP, Subjects
+from bridge.nats.streams import COMMANDS_CONSUMER, COMMANDS_STREAM, Subjects
 
 log = structlog.get_logger("storybridge.intake")
 
@@ -323,50 +319,3 @@ class DurableRetry:
 
     def delay(self, attempt: int) -> float:
         return retry_delay(attempt, self.base_seconds, self.max_seconds)
-
-
-async def _raw_body(message: StreamMessage[Any]) -> bytes:
-    """faststream would json-decode every body before our handler: a 2 KB payload nested 1,100
-    deep (RecursionError) or a 5,000-digit number (ValueError) would then fail outside the
-    executor and the requester would never be answered. The executor parses; we pass bytes."""
-    return bytes(message.body)
-
-
-def register_requests(
-    broker: NatsBroker,
-    executor: CommandExecutor,
-    outcomes: OutcomePublisher,
-    subjects: Subjects,
-    *,
-    max_workers: int,
-    on_execution: Any = None,
-) -> None:
-    """Request/reply on `{p}.req.>` in queue group `storybridge`; the reply is the outcome document."""
-
-    @broker.subscriber(
-        subjects.requests,
-        queue=QUEUE_GROUP,
-        decoder=_raw_body,
-        max_workers=max_workers,
-        title="storybridge commands (request/reply)",
-        description="Core-NATS request to {p}.req.<resource>.<action>; the reply is the outcome document.",
-    )
-    async def on_request(message: NatsMessage) -> bytes:
-        # Only the raw message: parsing, size and validation errors belong to the executor.
-        raw: Msg = message.raw_message
-        execution: Execution = await executor.execute(
-            subjects.command_name(raw.subject),
-            raw.data,
-            raw.headers,
-            fallback_id=str(uuid.uuid4()),
-            subject=raw.subject,
-        )
-        try:
-            await outcomes.publish(
-                execution.outcome, token=f"req-{uuid.uuid4()}", trace=execution.trace
-            )
-        except Exception as err:  # the requester still gets its answer
-            log.warning("outcome event not published", error=repr(err))
-        if on_execution is not None:
-            on_execution(execution, "request")
-        return execution.outcome.to_json()

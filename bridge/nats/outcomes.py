@@ -7,10 +7,12 @@ tried again, `dead_lettered` for one moved to STORYBRIDGE_DEAD_LETTERS. `bridge.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import structlog
 from nats.js.client import JetStreamContext
 
 from bridge.nats.streams import Subjects
@@ -18,6 +20,11 @@ from schemas.events import CONTENT_TYPE, EVENT_TYPE_PREFIX, CloudEvent
 from schemas.outcome import Outcome
 
 OUTCOME_NAMESPACE = uuid.UUID("0f9d3c58-2b7e-4d1a-8c61-7e2f4b9a5d10")
+# How long a request/reply outcome whose first publish failed (a stream leader election on a
+# cluster takes seconds) is retried in the background; the same event id dedups a doubled publish.
+RETRY_SECONDS = 120.0
+
+log = structlog.get_logger("storybridge.outcomes")
 
 CommandEvent = Literal["succeeded", "failed", "retrying", "dead_lettered"]
 
@@ -29,6 +36,7 @@ class OutcomePublisher:
         self.js = js
         self.subjects = subjects
         self.source = source
+        self._retrying: set[asyncio.Task[None]] = set()
 
     def build(
         self,
@@ -92,3 +100,26 @@ class OutcomePublisher:
             cloud_event.to_json(),
             headers={**(trace or {}), "Nats-Msg-Id": cloud_event.id, "Content-Type": CONTENT_TYPE},
         )
+
+    def publish_later(
+        self, outcome: Outcome, *, token: str, trace: dict[str, str] | None = None
+    ) -> None:
+        """Keep trying `publish` in the background, for callers that must not wait (request/reply)."""
+        task = asyncio.create_task(self._retry(outcome, token=token, trace=trace))
+        self._retrying.add(task)
+        task.add_done_callback(self._retrying.discard)
+
+    async def _retry(self, outcome: Outcome, *, token: str, trace: dict[str, str] | None) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + RETRY_SECONDS
+        pause = 0.5
+        while True:
+            await asyncio.sleep(pause)
+            try:
+                await self.publish(outcome, token=token, trace=trace)
+                return
+            except Exception as err:
+                if loop.time() + pause > deadline:
+                    log.error("outcome event lost", commandId=outcome.commandId, error=repr(err))
+                    return
+            pause = min(pause * 2, 5.0)

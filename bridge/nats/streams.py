@@ -2,12 +2,20 @@
 
 Declaration is idempotent: create when missing, update when the config drifted. Replicas starting
 at once race on creation; the loser's "already in use" is treated as success.
+
+Every stream and bucket goes through `_ensure_stream` / `watches_bucket` with the replica count
+(`STORYBRIDGE_STREAM_REPLICAS`), so a stream added here later is replicated like the others, and a
+changed count is applied in place (JetStream scales a stream's replicas up or down on update).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+import dataclasses
+from dataclasses import dataclass, replace
 
+import nats.errors
 import structlog
 from nats.js.api import (
     AckPolicy,
@@ -19,7 +27,7 @@ from nats.js.api import (
     StreamConfig,
 )
 from nats.js.client import JetStreamContext
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import APIError, BadRequestError, NotFoundError
 from nats.js.kv import KeyValue
 
 log = structlog.get_logger(__name__)
@@ -135,15 +143,60 @@ def commands_consumer_config(
     )
 
 
-async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+PLACEMENT_TIMEOUT = 30.0  # seconds a re-scaled stream may take to elect its new leader
+
+# JetStream's error codes for "more replicas than this deployment has servers".
+_REPLICAS_UNSUPPORTED = {10074, 10005}
+
+
+class ReplicasUnavailable(RuntimeError):
+    """The stream replica count cannot be met by this NATS deployment."""
+
+
+async def _ensure_stream(js: JetStreamContext, config: StreamConfig, *, replicas: int) -> None:
+    config = replace(config, num_replicas=replicas)
     try:
-        await js.add_stream(config)
-        return
-    except BadRequestError as err:
-        # 10058: a stream with this name exists with another config -> update it in place.
-        if err.err_code != 10058:
-            raise
-    await js.update_stream(config)
+        try:
+            await js.add_stream(config)
+            return
+        except BadRequestError as err:
+            # 10058: a stream with this name exists with another config -> update it in place.
+            if err.err_code != 10058:
+                raise
+        await js.update_stream(config)
+        if replicas > 1:
+            await _placed(js, config.name or "", replicas)
+    except APIError as err:
+        if err.err_code in _REPLICAS_UNSUPPORTED or "replicas" in (err.description or ""):
+            raise ReplicasUnavailable(
+                f"stream {config.name}: {replicas} replicas cannot be placed "
+                f"({err.description}); STORYBRIDGE_STREAM_REPLICAS needs at least that many "
+                "JetStream servers in the cluster (1 for a single server)"
+            ) from None
+        raise
+
+
+async def _placed(js: JetStreamContext, stream: str, replicas: int) -> None:
+    """Wait (bounded) until an updated stream has a leader and every replica caught up.
+
+    Re-scaling forms a new raft group: writes made before it has a leader time out, and the
+    watch engine writes its leases right after declaration.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + PLACEMENT_TIMEOUT
+    while loop.time() < deadline:
+        with contextlib.suppress(APIError, TimeoutError, nats.errors.TimeoutError):
+            cluster = (await js.stream_info(stream)).cluster
+            peers = (cluster.replicas or []) if cluster is not None else []
+            if (
+                cluster is not None
+                and cluster.leader
+                and len(peers) == replicas - 1
+                and all(peer.current for peer in peers)
+            ):
+                return
+        await asyncio.sleep(0.2)
+    log.warning("stream replicas not settled yet", stream=stream, replicas=replicas)
 
 
 async def _ensure_consumer(js: JetStreamContext, stream: str, config: ConsumerConfig) -> None:
@@ -161,14 +214,17 @@ async def declare(
     ack_wait: float,
     max_deliver: int,
     max_ack_pending: int,
+    replicas: int = 1,
 ) -> KeyValue:
     """Create or update the commands stream and consumer, the events and dead-letter streams and
-    the watch bucket."""
-    await _ensure_stream(js, commands_stream_config(subjects, max_msg_size=-1))
+    the watch bucket, each with `replicas` replicas."""
+    await _ensure_stream(js, commands_stream_config(subjects, max_msg_size=-1), replicas=replicas)
     await _ensure_stream(
-        js, events_stream_config(subjects, duplicate_window=events_duplicate_window)
+        js,
+        events_stream_config(subjects, duplicate_window=events_duplicate_window),
+        replicas=replicas,
     )
-    await _ensure_stream(js, dead_letters_stream_config(subjects))
+    await _ensure_stream(js, dead_letters_stream_config(subjects), replicas=replicas)
     await _ensure_consumer(
         js,
         COMMANDS_STREAM,
@@ -176,10 +232,11 @@ async def declare(
             ack_wait=ack_wait, max_deliver=max_deliver, max_ack_pending=max_ack_pending
         ),
     )
-    kv = await watches_bucket(js)
+    kv = await watches_bucket(js, replicas=replicas)
     log.info(
         "jetstream declared",
         streams=[COMMANDS_STREAM, EVENTS_STREAM, DEAD_LETTERS_STREAM],
+        replicas=replicas,
         consumer=COMMANDS_CONSUMER,
         bucket=WATCHES_BUCKET,
         max_command_bytes=max_command_bytes,
@@ -192,30 +249,48 @@ async def declare(
 CIRCUITS_TTL_SECONDS = 24 * 3600.0
 
 
-async def circuits_bucket(js: JetStreamContext) -> KeyValue:
-    try:
-        return await js.key_value(CIRCUITS_BUCKET)
-    except (NotFoundError, BadRequestError):
-        return await js.create_key_value(
-            KeyValueConfig(
-                bucket=CIRCUITS_BUCKET,
-                description="storybridge open circuits, one key per provider",
-                history=1,
-                ttl=CIRCUITS_TTL_SECONDS,
-                storage=StorageType.FILE,
-            )
-        )
+async def watches_bucket(js: JetStreamContext, *, replicas: int = 1) -> KeyValue:
+    return await _ensure_bucket(
+        js,
+        KeyValueConfig(
+            bucket=WATCHES_BUCKET,
+            description="storybridge watch state and event outbox",
+            history=1,
+            storage=StorageType.FILE,
+        ),
+        replicas=replicas,
+    )
 
 
-async def watches_bucket(js: JetStreamContext) -> KeyValue:
+async def circuits_bucket(js: JetStreamContext, *, replicas: int = 1) -> KeyValue:
+    return await _ensure_bucket(
+        js,
+        KeyValueConfig(
+            bucket=CIRCUITS_BUCKET,
+            description="storybridge open circuits, one key per provider",
+            history=1,
+            ttl=CIRCUITS_TTL_SECONDS,
+            storage=StorageType.FILE,
+        ),
+        replicas=replicas,
+    )
+
+
+async def _ensure_bucket(
+    js: JetStreamContext, config: KeyValueConfig, *, replicas: int
+) -> KeyValue:
+    """The bucket, created with `replicas`, or re-scaled in place when it exists with another count."""
     try:
-        return await js.key_value(WATCHES_BUCKET)
+        kv = await js.key_value(config.bucket)
     except (NotFoundError, BadRequestError):
-        return await js.create_key_value(
-            KeyValueConfig(
-                bucket=WATCHES_BUCKET,
-                description="storybridge watch state and event outbox",
-                history=1,
-                storage=StorageType.FILE,
-            )
-        )
+        try:
+            return await js.create_key_value(dataclasses.replace(config, replicas=replicas))
+        except BadRequestError as err:
+            if err.err_code != 10058:  # another replica created it first
+                raise
+            kv = await js.key_value(config.bucket)
+    # A bucket is a stream underneath (KV_<bucket>): its replica count is changed the same way.
+    info = await js.stream_info(f"KV_{config.bucket}")
+    if info.config.num_replicas != replicas:
+        await _ensure_stream(js, info.config, replicas=replicas)
+    return kv

@@ -104,7 +104,10 @@ class Leases:
             if lease is not None:
                 owner_value, _ = lease
                 lease_expires = float(owner_value.get("expires_at", 0.0))  # type: ignore[arg-type]
-                if owner_value.get("owner") == self.replica_id or lease_expires > now:
+                # Live leases (ours among them, renewed above) are skipped; an expired one is
+                # claimed even when it was ours: a NATS outage longer than the lease (a cluster
+                # fail-over) must not leave our own shards unowned forever.
+                if lease_expires > now:
                     continue
             if await self._write(shard, value):
                 held += 1

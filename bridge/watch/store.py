@@ -37,6 +37,9 @@ class Entry:
     revision: int
 
 
+MIRROR_RELOAD_TIMEOUT = 10.0  # seconds; the lease loop's next tick tries again
+
+
 class Store:
     """CAS access to the bucket plus a live local mirror of it."""
 
@@ -48,18 +51,28 @@ class Store:
         self._ready = asyncio.Event()
         self._decoded: dict[str, tuple[int, WatchRecord]] = {}
 
-    async def start(self) -> None:
-        """Mirror the bucket; returns once the initial values are loaded."""
+    async def start(self, timeout: float | None = None) -> None:
+        """Mirror the bucket; returns once the initial values are loaded.
+
+        With `timeout`, a load that has not finished by then is abandoned (TimeoutError): during a
+        cluster fail-over a new watcher can wait forever for values, and the caller retries later.
+        """
         self._ready = asyncio.Event()
         watcher = await self.kv.watchall()
-        self._task = asyncio.create_task(self._mirror(watcher), name="watch-store-mirror")
-        await self._ready.wait()
+        task = asyncio.create_task(self._mirror(watcher), name="watch-store-mirror")
+        self._task = task
+        loaded = asyncio.create_task(self._ready.wait())
+        await asyncio.wait({loaded, task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        loaded.cancel()
+        if not self._ready.is_set():
+            await self.stop()
+            raise TimeoutError("the watch bucket's values did not load")
 
     async def restart(self) -> None:
         """Re-create the watcher (it can go quiet after a NATS server restart) and reload."""
         log.warning("watch bucket mirror went stale, reloading")
         await self.stop()
-        await self.start()
+        await self.start(timeout=MIRROR_RELOAD_TIMEOUT)
 
     def sees(self, key: str, revision: int) -> bool:
         """Has the mirror caught up with a write of `key` at `revision` (made without `_apply`)?"""
