@@ -1,6 +1,6 @@
 """Which replica polls which watch: shard leases in the watch bucket, every write a CAS.
 
-Watch keys hash into `shards` shards. Each replica heartbeats `m.<replica>` and holds shard leases
+Watch keys carry their shard (`w.<shard>.…`, see `model.record_key`). Each replica heartbeats `m.<replica>` and holds shard leases
 `l.<shard>` = {owner, expires_at}, renewing them every lease/3. It claims free or expired
 shards up to its fair share (ceil(shards / live replicas)) and gives back the excess, so a dead
 replica's shards are taken over within one lease period. A lease only decides who SHOULD poll;
@@ -11,23 +11,19 @@ its write and drops the result) plus the outbox and deterministic event ids.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import math
 import time
 
 import structlog
 
+from bridge.watch.model import shard_of_key
 from bridge.watch.store import Conflict, Store
 
 log = structlog.get_logger(__name__)
 
 LEASE_PREFIX = "l."
 MEMBER_PREFIX = "m."
-
-
-def shard_of(key: str, shards: int) -> int:
-    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") % shards
 
 
 class Leases:
@@ -60,7 +56,8 @@ class Leases:
         return value.get("owner") == self.replica_id and expires > now + margin
 
     def owns_key(self, key: str, *, margin: float = 0.0) -> bool:
-        return self.owns(shard_of(key, self.shards), margin=margin)
+        shard = shard_of_key(key)
+        return shard is not None and self.owns(shard, margin=margin)
 
     def live_replicas(self, now: float) -> int:
         live = {self.replica_id}
