@@ -4,7 +4,6 @@ recovery, provider pauses, bounded records and backoff of a failing apply."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
