@@ -244,8 +244,17 @@ async def test_a_refined_artifact_also_added_by_hand_has_every_transition_once_p
     assert chain[0]["data"]["previousStatus"] is None
     for before, after in pairwise(chain):
         assert after["data"]["previousStatus"] == before["data"]["status"], chain
+    # The first generation, then each refine (RUNNING again at the old revision, READY at the new
+    # one): each transition exactly once, none lost, none doubled by the overlapping watches.
     transitions = [(e["data"]["status"], e["data"]["revision"]) for e in chain]
-    assert len(transitions) == len(set(transitions))  # no transition twice
+    assert transitions == [
+        ("running", 1),
+        ("ready", 1),
+        ("running", 1),
+        ("ready", 2),
+        ("running", 2),
+        ("ready", 3),
+    ]
     revised = await of(nc, artifact, "revised")
     assert [e["data"]["revision"] for e in revised] == [2, 3]
 
