@@ -24,6 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from sys import intern
 from typing import Any
 
 import structlog
@@ -123,6 +124,7 @@ class WatchEngine:
         # Detection latency: key -> {staged event id: the watch's previous read before the change}.
         self._detected: dict[str, dict[str, float]] = {}
         self._wake = asyncio.Event()
+        self._loading: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -136,6 +138,8 @@ class WatchEngine:
             log.warning("events stream not readable at start", error=str(err))
         await self.leases.tick()
         await self._sync_shards()
+        if self._loading is not None:
+            await self._loading  # ready means: every shard we hold is loaded and scheduled
         self._tasks = [
             asyncio.create_task(self._lease_loop(), name="watch-leases"),
             asyncio.create_task(self._schedule_loop(), name="watch-scheduler"),
@@ -151,7 +155,7 @@ class WatchEngine:
         """Stop polling; `release` hands the shards back so another replica takes over at once."""
         self.ready = False
         self._stopping = True
-        tasks = [*self._tasks, *self._work]
+        tasks = [*self._tasks, *self._work, *([self._loading] if self._loading else [])]
         for task in tasks:
             task.cancel()
         if tasks:
@@ -180,12 +184,25 @@ class WatchEngine:
         self._outboxed.clear()
 
     async def _sync_shards(self) -> None:
-        """Mirror exactly the shards whose lease we hold."""
+        """Mirror exactly the shards whose lease we hold: lost ones are dropped at once, new ones
+        loaded one by one in the background, so renewing leases never waits for a big load."""
         owned = set(self.leases.owned(time.time()))
         for shard in sorted(self.store.shards - owned):
             await self.store.unwatch_shard(shard)
-        for shard in sorted(owned - self.store.shards):
-            await self.store.watch_shard(shard)
+        if owned - self.store.shards and (self._loading is None or self._loading.done()):
+            self._loading = asyncio.create_task(self._load_shards(), name="watch-shard-load")
+
+    async def _load_shards(self) -> None:
+        while not self._stopping:
+            missing = sorted(set(self.leases.owned(time.time())) - self.store.shards)
+            if not missing:
+                return
+            try:
+                await self.store.watch_shard(missing[0])
+            except Exception as err:  # retried on the next lease tick
+                log.warning("loading a shard failed", shard=missing[0], error=str(err))
+                return
+            self._wake.set()
 
     # -- the mirror's view -----------------------------------------------------------------------
 
@@ -216,7 +233,8 @@ class WatchEngine:
         spec = record.spec
         provider = self.providers.get(spec.provider)
         if slot is None:
-            slot = Slot(next_at=now, provider=spec.provider, resource=spec.resource)
+            # Interned: 100,000 slots share a handful of provider and resource strings.
+            slot = Slot(next_at=now, provider=intern(spec.provider), resource=intern(spec.resource))
             slot.pause_base = self._pause_clock(spec.provider, now)
             self._slots[key] = slot
             if key not in self._inflight:
@@ -226,7 +244,7 @@ class WatchEngine:
         group = provider.batch_key(spec) if provider is not None and active else None
         if group != slot.group or active != slot.polled:
             self._ungroup(key, slot)
-            slot.group = group
+            slot.group = intern(group) if group is not None else None
             if group is not None:
                 self._groups.setdefault((spec.provider, group), set()).add(key)
         slot.polled = active
