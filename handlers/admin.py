@@ -3,7 +3,7 @@ admin.watches: what the bridge is watching, across every replica (read from the 
 
 from __future__ import annotations
 
-from handlers.base import CommandContext, LocalReply, Reply
+from handlers.base import CommandContext, Handler, LocalReply, Reply
 from schemas.commands import AdminRedriveCommand, AdminWatchesCommand
 
 
@@ -31,4 +31,4 @@ async def watches(cmd: AdminWatchesCommand, ctx: CommandContext) -> Reply:
     return LocalReply(raw={"watches": found, "nextCursor": next_cursor})
 
 
-HANDLERS = {"admin.redrive": redrive, "admin.watches": watches}
+HANDLERS: dict[str, Handler] = {"admin.redrive": redrive, "admin.watches": watches}
