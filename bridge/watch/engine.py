@@ -28,7 +28,9 @@ from sys import intern
 from typing import Any
 
 import structlog
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
+from nats.js.errors import FetchTimeoutError
 from nats.js.kv import KeyValue
 
 from bridge.nats.streams import Subjects
@@ -367,16 +369,33 @@ class WatchEngine:
         return out, None
 
     async def _keys(self, pattern: str) -> list[str]:
-        watcher = await self.store.kv.watch(pattern, meta_only=True, ignore_deletes=True)
+        """Live keys matching `pattern`: a pull consumer over the bucket's stream, headers only,
+        last value per key, read until the server says nothing is pending (a KV watcher's
+        "end of initial values" marker can come early on a wildcard)."""
+        bucket = self.store.kv._name
+        sub = await self.js.pull_subscribe(
+            f"$KV.{bucket}.{pattern}",
+            stream=f"KV_{bucket}",
+            config=ConsumerConfig(
+                deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+                ack_policy=AckPolicy.NONE,
+                headers_only=True,
+                inactive_threshold=30.0,
+            ),
+        )
         keys: list[str] = []
+        head = f"$KV.{bucket}."
         try:
-            async for entry in watcher:
-                if entry is None:
+            for _ in range(10_000):  # a bound, not a limit anyone reaches: 1000 keys a fetch
+                if not (await sub.consumer_info()).num_pending:
                     break
-                keys.append(entry.key)
+                with contextlib.suppress(FetchTimeoutError, TimeoutError):
+                    for msg in await sub.fetch(1000, timeout=2.0):
+                        if (msg.headers or {}).get("KV-Operation") not in ("DEL", "PURGE"):
+                            keys.append(msg.subject[len(head) :])
         finally:
             with contextlib.suppress(Exception):
-                await watcher.stop()
+                await sub.unsubscribe()
         return keys
 
     # -- loops -----------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ class Leases:
         self.shards = shards
         self.lease_seconds = lease_seconds
         self._heartbeat_rev = 0
+        self._unseen = 0  # ticks in a row whose previous heartbeat the mirror had not shown
 
     def _lease(self, shard: int) -> tuple[dict[str, object], int] | None:
         entry = self.store.entries.get(f"{LEASE_PREFIX}{shard}")
@@ -80,8 +81,14 @@ class Leases:
         expires = now + self.lease_seconds
         member = f"{MEMBER_PREFIX}{self.replica_id}"
         # Our previous heartbeat must be in the mirror by now; if not, the watcher went quiet.
+        # Two ticks in a row, so a busy event loop (a big shard loading) is not taken for it.
         if self._heartbeat_rev and not self.store.sees(member, self._heartbeat_rev):
-            await self.store.restart()
+            self._unseen += 1
+            if self._unseen >= 2:
+                self._unseen = 0
+                await self.store.restart()
+        else:
+            self._unseen = 0
         self._heartbeat_rev = await self.store.kv.put(
             member, json.dumps({"expires_at": expires}).encode()
         )

@@ -88,13 +88,16 @@ class Store:
             self._notify(key, None)
 
     async def restart(self) -> None:
-        """Re-create the watchers (they can go quiet after a NATS server restart) and reload."""
+        """Re-create the control watchers (they can go quiet after a NATS server restart) and
+        drop the shard mirrors; the engine reloads those in the background from its lease loop,
+        so a reload never holds up renewing the leases."""
         log.warning("watch bucket mirror went stale, reloading")
-        shards = sorted(self._shards)
-        await self.stop()
+        for task in self._control:
+            await _cancel(task)
+        self._control = []
         await self.start()
-        for shard in shards:
-            await self.watch_shard(shard)
+        for shard in sorted(self._held):
+            await self.unwatch_shard(shard)
 
     async def stop(self) -> None:
         for task in [*self._control, *self._shards.values()]:
