@@ -734,7 +734,7 @@ class WatchEngine:
             )
             record.done, record.done_reason, record.done_at = True, "gone", now
             record.outbox.extend(events)
-        slot.after_not_found(now, bounds, s)
+        slot.after_not_found(now, bounds, s, times=record.not_found)
         if await self._commit(record, rev, slot, now) and events:
             await self._flush(key, fresh={e.id for e in events})
 

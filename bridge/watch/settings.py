@@ -98,13 +98,14 @@ class Schedule:
         self.next_at = now + max(_jittered(self.interval, settings.jitter), retry_after or 0.0)
 
     def after_not_found(
-        self, now: float, bounds: tuple[float, float], settings: WatchSettings
+        self, now: float, bounds: tuple[float, float], settings: WatchSettings, *, times: int
     ) -> None:
-        """Spread the confirming reads of a 404 over `gone_min_seconds` (not a failure: no
-        backoff towards a stall, the resource may simply not be visible yet)."""
+        """The confirming reads of a 404: soon at first (it may be a moment's invisibility, and
+        the change after it should not wait), then backing off to a spacing that spreads
+        `gone_after` reads over `gone_min_seconds`. Not a failure: no step towards a stall."""
         low = bounds[0] * settings.interval_scale
         spread = settings.gone_min_seconds / max(1, settings.gone_after - 1)
-        self.interval = max(low, spread)
+        self.interval = max(low, min(spread, low * 2 ** min(max(times - 1, 0), 16)))
         self.last_poll_at = now
         self.next_at = now + _jittered(self.interval, settings.jitter)
 
