@@ -59,6 +59,10 @@ log = structlog.get_logger(__name__)
 IDLE_TICK = 0.5  # longest the scheduler sleeps without being woken
 STOP_TIMEOUT = 10.0  # longest stop() waits for its tasks
 DUE_PER_TICK = 5000  # due keys taken per tick; the rest stay due for the next one
+# Reads under way at once (each up to `batch_size` watches). Due watches beyond that stay in the
+# heap: a backlog (100,000 watches, a 120/min budget) costs heap entries, not decoded specs and
+# tasks queued on the rate budget.
+POLLS_IN_FLIGHT = 16
 FLUSH_RETRY = (0.5, 30.0)  # backoff of an outbox that could not be settled (min, max seconds)
 RECORD_HEADROOM = 4096  # bytes kept free below the server's max_payload
 
@@ -120,6 +124,7 @@ class WatchEngine:
         self._tasks: list[asyncio.Task[None]] = []
         self._work: set[asyncio.Task[None]] = set()
         self._inflight: set[str] = set()  # keys being read right now (never polled twice at once)
+        self._polls = 0  # read batches under way
         self._flushing: set[str] = set()
         self._paused_since: dict[str, float] = {}
         self._paused_total: dict[str, float] = {}
@@ -168,6 +173,7 @@ class WatchEngine:
                 log.warning("watch tasks still running at stop", tasks=[t.get_name() for t in late])
         self._tasks, self._work = [], set()
         self._inflight.clear()
+        self._polls = 0
         self._flushing.clear()
         self._detected.clear()
         if release:
@@ -402,7 +408,8 @@ class WatchEngine:
 
     async def _lease_loop(self) -> None:
         while not self._stopping:
-            await asyncio.sleep(self.settings.lease_seconds / 3)
+            # A fifth of the lease: a dead replica's shards are claimed soon after they expire.
+            await asyncio.sleep(self.settings.lease_seconds / 5)
             try:
                 await self.leases.tick()
                 await self._sync_shards()
@@ -424,7 +431,7 @@ class WatchEngine:
     def _sleep_for(self) -> float:
         nexts = [IDLE_TICK]
         due = self._due.next_at()
-        if due is not None:
+        if due is not None and self._polls < POLLS_IN_FLIGHT:  # else a finishing read wakes us
             nexts.append(due - time.time())
         if self._retire:
             nexts.append(self._retire[0][0] - time.time())
@@ -436,7 +443,8 @@ class WatchEngine:
         now = time.time()
         self._retire_due(now)
         due: dict[str, list[WatchSpec]] = {}
-        for key in self._due.pop_due(now, DUE_PER_TICK):
+        room = max(0, POLLS_IN_FLIGHT - self._polls) * self.settings.batch_size
+        for key in self._due.pop_due(now, min(DUE_PER_TICK, room)):
             slot = self._slots.get(key)
             entry = self.store.entries.get(key)
             if slot is None or entry is None or key in self._inflight:
@@ -465,6 +473,7 @@ class WatchEngine:
                 continue
             for batch in self._batches(provider, specs):
                 self._inflight.update(s.key for s in batch)
+                self._polls += 1
                 self._spawn(self._poll_batch(provider, batch), f"poll-{name}")
 
     def _batches(self, provider: Provider, due: list[WatchSpec]) -> list[list[WatchSpec]]:
@@ -533,6 +542,7 @@ class WatchEngine:
                         bounds = provider.interval_bounds(spec.resource)
                         slot.after_failure(now, bounds, self.settings)
         finally:
+            self._polls -= 1
             for spec in batch:
                 self._inflight.discard(spec.key)
                 slot = self._slots.get(spec.key)

@@ -1,7 +1,7 @@
 """Which replica polls which watch: shard leases in the watch bucket, every write a CAS.
 
 Watch keys carry their shard (`w.<shard>.…`, see `model.record_key`). Each replica heartbeats `m.<replica>` and holds shard leases
-`l.<shard>` = {owner, expires_at}, renewing them every lease/3. It claims free or expired
+`l.<shard>` = {owner, expires_at}, renewing them every lease/5. It claims free or expired
 shards up to its fair share (ceil(shards / live replicas)) and gives back the excess, so a dead
 replica's shards are taken over within one lease period. A lease only decides who SHOULD poll;
 correctness comes from the CAS on each watch record (a replica that lost its lease mid-poll fails
