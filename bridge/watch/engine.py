@@ -890,13 +890,16 @@ class WatchEngine:
                     fresh.discard(event.id)  # sent: a retry of this loop must look it up
                 published_at = time.time()
                 published, record.outbox = record.outbox, []
+                # Taken before the write: a finished record's write forgets the key's slot.
+                detected = self._detected.get(key, {})
                 try:
                     await self.store.save(record, rev)
                 except Conflict:
                     await self.store.get(key)
                     continue
+                self._detected.pop(key, None)
                 self._flush_failures.pop(key, None)
-                self._count(published, self._detected.pop(key, {}), published_at)
+                self._count(published, detected, published_at)
                 return
         except OutboxError as err:
             log.warning("staged events kept, will retry", key=key, error=str(err))
