@@ -57,6 +57,9 @@ EVENT_SUBJECTS: dict[str, tuple[str, ...]] = {
 SINGLE_EVENTS = (
     "artifact.revised",
     "watch.stalled",
+    "watch.recovered",
+    "watch.gone",
+    "watch.expired",
     "command.succeeded",
     "command.failed",
     # CONTRACT.md additions of 2026-12-01: "No command is lost", "Account-level failures".

@@ -388,15 +388,37 @@ def bench(
         10.0, help="Sandbox clock speed (poller figures stay in API time)."
     ),
     window: float = typer.Option(120.0, help="API seconds over which the jobs become READY."),
+    watches: int | None = typer.Option(
+        None,
+        help="Instead: hold this many watches (the target is 100000) and report the engine's "
+        "RSS, idle and changing CPU, start-up and hand-over times.",
+    ),
+    idle: float = typer.Option(30.0, help="With --watches: seconds of the idle phase."),
+    change: float = typer.Option(60.0, help="With --watches: seconds of the 1 %/min phase."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object, nothing else."),
 ) -> None:
     """Measure the poller and the command path against the sandbox; print ratios to baselines."""
-    from bridge.bench import run_bench
     from bridge.logging import configure_logging
 
     configure_logging("console", level="WARNING")  # the tables are the output
-    asyncio.run(
+    if watches is not None:
+        from bridge.bench_watches import WatchBenchParams, print_watch_bench, run_watch_bench
+
+        params = WatchBenchParams(
+            watches=watches, rate=rate, idle_seconds=idle, change_seconds=change
+        )
+        figures = asyncio.run(run_watch_bench(params))
+        if as_json:
+            typer.echo(json.dumps(figures))
+        else:
+            print_watch_bench(console, figures)
+        return
+    from bridge.bench import run_bench
+
+    quiet = Console(quiet=True) if as_json else console
+    result = asyncio.run(
         run_bench(
-            console,
+            quiet,
             jobs=jobs,
             projects=projects,
             rate=rate,
@@ -405,6 +427,8 @@ def bench(
             window=window,
         )
     )
+    if as_json:
+        typer.echo(json.dumps(result, default=str))
 
 
 @app.command()

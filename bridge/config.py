@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     events_duplicate_window_seconds: float = 300.0
     discovery_interval_seconds: float = 0.0  # 0 = discovery off
     stall_after_failures: int = 5
+    gone_after_not_found: int = Field(default=3, ge=1)
+    watch_max_age_seconds: float = Field(default=21600.0, gt=0)
     watch_lease_seconds: float = 15.0
     poll_interval_scale: float | None = None  # None: 1.0, or faster with the sandbox's fast clock
 

@@ -79,7 +79,7 @@ class StoryWatches:
 
     async def watch(
         self,
-        kind: str,
+        resource: str,
         id: str,
         *,
         project_id: str | None = None,
@@ -91,7 +91,7 @@ class StoryWatches:
             all_parents["projectId"] = project_id
         spec = WatchSpec(
             provider=self.provider,
-            kind=kind,
+            resource=resource,
             id=id,
             parents=all_parents,
             facets=facets,
@@ -101,10 +101,23 @@ class StoryWatches:
         try:
             await self.engine.add(spec)
         except Exception as err:
-            raise WatchStartFailed(f"watch of {kind} {id} not recorded: {err!r}") from err
+            raise WatchStartFailed(f"watch of {resource} {id} not recorded: {err!r}") from err
 
-    async def unwatch(self, kind: str, id: str) -> bool:
-        return bool(await self.engine.remove(self.provider, kind, id))
+    async def unwatch(self, resource: str, id: str) -> bool:
+        return bool(await self.engine.remove(self.provider, resource, id))
+
+    async def list(
+        self,
+        *,
+        provider: str | None = None,
+        resource: str | None = None,
+        state: str | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        return await self.engine.list_watches(
+            provider=provider, resource=resource, state=state, cursor=cursor, limit=limit
+        )
 
 
 class Bridge:
@@ -234,6 +247,8 @@ class Bridge:
             subjects=self.subjects,
             settings=WatchSettings.from_settings(s, interval_scale=self._interval_scale()),
             metrics=self.metrics,
+            # An open circuit pauses the provider's polls; nothing stalls or expires meanwhile.
+            paused=self.circuit.paused,
         )
         await self.engine.start()
         self.credits = CreditsMonitor(

@@ -1,9 +1,10 @@
-"""admin.redrive: put dead letters back on their command subjects (no API call)."""
+"""admin.redrive: put dead letters back on their command subjects (no API call).
+admin.watches: what the bridge is watching, across every replica (read from the watch bucket)."""
 
 from __future__ import annotations
 
-from handlers.base import CommandContext, LocalReply, Reply
-from schemas.commands import AdminRedriveCommand
+from handlers.base import CommandContext, Handler, LocalReply, Reply
+from schemas.commands import AdminRedriveCommand, AdminWatchesCommand
 
 
 class AdminUnavailable(RuntimeError):
@@ -19,4 +20,15 @@ async def redrive(cmd: AdminRedriveCommand, ctx: CommandContext) -> Reply:
     return LocalReply(raw=report.to_dict())
 
 
-HANDLERS = {"admin.redrive": redrive}
+async def watches(cmd: AdminWatchesCommand, ctx: CommandContext) -> Reply:
+    found, next_cursor = await ctx.watches.list(
+        provider=cmd.provider,
+        resource=cmd.resource,
+        state=cmd.state,
+        cursor=cmd.cursor,
+        limit=cmd.limit,
+    )
+    return LocalReply(raw={"watches": found, "nextCursor": next_cursor})
+
+
+HANDLERS: dict[str, Handler] = {"admin.redrive": redrive, "admin.watches": watches}

@@ -43,7 +43,7 @@ class Watches(Protocol):
 
     async def watch(
         self,
-        kind: str,
+        resource: str,
         id: str,
         *,
         project_id: str | None = None,
@@ -51,7 +51,19 @@ class Watches(Protocol):
         parents: dict[str, str] | None = None,
     ) -> None: ...
 
-    async def unwatch(self, kind: str, id: str) -> bool: ...
+    async def unwatch(self, resource: str, id: str) -> bool: ...
+
+    async def list(
+        self,
+        *,
+        provider: str | None = None,
+        resource: str | None = None,
+        state: str | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Watches of every replica, in a stable order, `limit` at a time after `cursor`."""
+        ...
 
 
 class DeadLetterOps(Protocol):

@@ -11,7 +11,22 @@ def _describe(cmd: Any) -> dict[str, Any]:
     return {"resource": str(cmd.resource), "id": cmd.id, "projectId": cmd.projectId}
 
 
+async def _read(cmd: Any, ctx: CommandContext) -> None:
+    """One GET, so a made-up id is answered with the API's not-found error (raised from here)
+    instead of a watch that would poll it until `watch.gone`."""
+    api, resource = ctx.api, str(cmd.resource)
+    if resource == "source":
+        await api.get_source(cmd.projectId, cmd.id)
+    elif resource == "plan":
+        await api.get_plan(cmd.id)
+    elif resource == "job":
+        await api.get_job(cmd.id)
+    else:
+        await api.get_artifact(cmd.id)
+
+
 async def add(cmd: Any, ctx: CommandContext) -> Reply:
+    await _read(cmd, ctx)
     await ctx.watches.watch(str(cmd.resource), cmd.id, project_id=cmd.projectId)
     return LocalReply(raw={"watching": True, **_describe(cmd)})
 

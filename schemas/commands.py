@@ -301,6 +301,18 @@ class AdminRedriveCommand(Command):
         return parse_since(value) if isinstance(value, str) else value
 
 
+class AdminWatchesCommand(Command):
+    """List watches of every replica, filtered, a page at a time (`nextCursor` for the next)."""
+
+    command = "admin.watches"
+
+    provider: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    resource: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    state: Literal["active", "stalled", "done"] | None = None
+    cursor: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
 _ALL: tuple[type[Command], ...] = (
     ProjectCreateCommand,
     ProjectUpdateCommand,
@@ -327,6 +339,7 @@ _ALL: tuple[type[Command], ...] = (
     WatchAddCommand,
     WatchRemoveCommand,
     AdminRedriveCommand,
+    AdminWatchesCommand,
 )
 # ==================================================================================================
 # Read commands (contract "Read commands"): every documented GET, so services need no API key.

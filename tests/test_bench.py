@@ -121,3 +121,22 @@ async def test_sandbox_time_budget_paces_per_sandbox_minute() -> None:
     waited = await budget.acquire()
     # About 60 sandbox s; sleeping the delay as wall seconds would show ~36,000 here.
     assert 55.0 <= waited < 18_000.0
+
+
+@pytest.mark.slow
+def test_the_watch_bench_measures_every_figure_with_a_second_replica_taking_over() -> None:
+    """`bench --watches` with a few hundred watches: every figure is measured and finite, every
+    watch is held by the first replica and then, after its SIGKILL, by the second."""
+    import asyncio
+
+    from bridge.bench_watches import WatchBenchParams, print_watch_bench, run_watch_bench
+
+    params = WatchBenchParams(watches=300, idle_seconds=1.0, change_seconds=3.0, lease=3.0)
+    figures = asyncio.run(run_watch_bench(params))
+    w = figures["watches"]
+    for name in ("rss_mb", "startup_seconds", "handover_seconds", "idle_cpu_percent"):
+        assert positive(w[name]), (name, w[name])
+    assert w["watches"] == 300 and w["projects"] == 3
+    out = io.StringIO()
+    print_watch_bench(Console(file=out, width=120), figures)
+    assert "hand-over" in out.getvalue()

@@ -128,6 +128,8 @@ async def test_every_contract_command_succeeds(
     aid = ready.artifacts[0].id
 
     await f.ok("watch.add", {"resource": "job", "id": job["id"]})
+    listed = await f.ok("admin.watches", {"resource": "job", "limit": 100})
+    assert job["id"] in [w["id"] for w in listed["watches"]]
     await f.ok("watch.remove", {"resource": "job", "id": job["id"]})
     await f.ok(
         "artifact.voice",

@@ -151,11 +151,12 @@ SAMPLES: dict[str, tuple[dict[str, Any], dict[str, str], dict[str, Any] | None]]
         {},
         None,
     ),
+    "admin.watches": ({"resource": "job", "state": "stalled", "limit": 10}, {}, None),
 }
 
 
 # Commands that CONTRACT.md's additions name in prose rather than in the commands table.
-ADDITIONS = {"admin.redrive"}
+ADDITIONS = {"admin.redrive", "admin.watches"}
 
 
 PROJECT_MARK = "\n## Project additions"
@@ -204,6 +205,7 @@ class TestCommandRegistry:
             "watch.add",
             "watch.remove",
             "admin.redrive",
+            "admin.watches",
         }
 
     @pytest.mark.parametrize("name", sorted(SAMPLES))

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from bridge.tail import render_event
-from bridge.watch.events import stalled_event
+from bridge.watch.events import lifecycle_event
 from bridge.watch.model import WatchSpec
 
 P = "story.evt."
@@ -21,11 +21,11 @@ def line(subject: str, data: dict[str, Any]) -> str:
 class TestLifecycleEvents:
     def test_watch_stalled_names_the_resource_and_the_last_error_not_a_status(self) -> None:
         """A real watch.stalled event shows its failures and last error, never "∅ → None"."""
-        spec = WatchSpec(provider="story", kind="job", id="cmj_1")
-        event = stalled_event(
-            spec=spec, episode=1, subject=P + "watch.stalled", source="s",
+        spec = WatchSpec(provider="story", resource="job", id="cmj_1")
+        event = lifecycle_event(
+            spec=spec, name="stalled", episode=1, subject=P + "watch.stalled", source="s",
             type_prefix="studio.sleeperhit.story", subject_path="story-jobs/cmj_1",
-            project_id="cmp_1", failures=5, last_error="internal_error: boom", observed_at=0.0,
+            project_id="cmp_1", observed_at=0.0, failures=5, lastError="internal_error: boom",
         )  # fmt: skip
         text = render_event(P + "watch.stalled", event.payload).plain
         assert "job cmj_1" in text

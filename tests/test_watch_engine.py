@@ -52,7 +52,7 @@ class ToyProvider:
             if spec.id in self.failing:
                 out[spec.key] = ReadError("HTTP 500")
             elif spec.id not in self.status:
-                out[spec.key] = ReadError("404", gone=True)
+                out[spec.key] = ReadError("404", not_found=True)
             else:
                 out[spec.key] = Snapshot({"id": spec.id, "status": self.status[spec.id]})
         return out
@@ -129,8 +129,8 @@ def settings(**kw: Any) -> WatchSettings:
         "interval_scale": 0.01,
         "stall_after": 3,
         "lease_seconds": 1.5,
-        "shards": 4,
         "jitter": 0.0,
+        "gone_min_seconds": 0.2,
     }
     base.update(kw)
     return WatchSettings(**base)
@@ -177,7 +177,7 @@ async def statuses(js: JetStreamContext) -> list[str]:
 
 
 def spec(id: str = "t1") -> WatchSpec:
-    return WatchSpec(provider="toy", kind="thing", id=id)
+    return WatchSpec(provider="toy", resource="thing", id=id)
 
 
 async def test_changes_are_published_in_order_with_previous_status_chained(
@@ -208,7 +208,7 @@ async def test_watches_sharing_a_batch_key_are_always_read_together(
     group = {"g1", "g2", "g3"}
     for n, id in enumerate(sorted(group), start=1):
         toy.status[id] = "pending"
-        await engine.add(WatchSpec(provider="toy", kind="thing", id=id, parents={"group": "g"}))
+        await engine.add(WatchSpec(provider="toy", resource="thing", id=id, parents={"group": "g"}))
         await until(lambda n=n: _count(js, n))
         await asyncio.sleep(0.02)
     toy.status["solo"] = "pending"
@@ -419,13 +419,37 @@ async def test_stalled_is_published_once_then_the_watch_recovers(
     assert [e["data"]["status"] for e, _ in got if "status" in e["data"]] == ["running"]
 
 
-async def test_a_gone_resource_ends_its_watch(
+async def test_a_resource_answering_404_repeatedly_ends_with_one_watch_gone(
     engine: WatchEngine, toy: ToyProvider, js: JetStreamContext, kv: KeyValue
 ) -> None:
-    """A 404 on the watched resource finishes the watch without an event."""
+    """404 on `gone_after` reads spread over `gone_min_seconds`: the watch ends, one watch.gone."""
     await engine.add(spec("ghost"))
     await until(lambda: _record_done(kv, spec("ghost").key))
-    assert await events(js) == []
+    await until(lambda: _outbox_empty(kv, spec("ghost").key))
+    got = await events(js)
+    assert [e["type"] for e, _ in got] == ["example.toy.watch.gone"]
+    assert got[0][0]["data"]["notFound"] >= 3
+    record = WatchRecord.decode((await kv.get(spec("ghost").key)).value)
+    assert record.done_reason == "gone"
+    assert record.done_at - record.first_not_found_at >= 0.2
+
+
+async def test_a_single_404_does_not_end_a_watch_and_the_next_change_is_published(
+    js: JetStreamContext, kv: KeyValue, toy: ToyProvider
+) -> None:
+    """A resource that is briefly invisible (404) and then READY publishes its change."""
+    engine = WatchEngine(js, kv, {"toy": toy}, SUBJECTS, settings(gone_min_seconds=60.0))
+    await engine.start()
+    try:
+        await engine.add(spec())
+        await until(lambda: _not_found_count(kv, spec().key, 1))
+        toy.status["t1"] = "done"
+        await until(lambda: _has(js, "done"))
+    finally:
+        await engine.stop()
+    record = WatchRecord.decode((await kv.get(spec().key)).value)
+    assert record.done_reason == "terminal" and record.not_found == 0
+    assert [e["type"] for e, _ in await events(js)] == ["example.toy.thing.done"]
 
 
 async def test_two_engines_polling_one_record_commit_each_change_once(
@@ -523,8 +547,14 @@ async def _has_type(js: JetStreamContext, type: str) -> bool:
     return any(e["type"] == type for e, _ in await events(js))
 
 
-async def _outbox_empty(kv: KeyValue) -> bool:
-    return not WatchRecord.decode((await kv.get(spec().key)).value).outbox
+async def _outbox_empty(kv: KeyValue, key: str | None = None) -> bool:
+    return not WatchRecord.decode((await kv.get(key or spec().key)).value).outbox
+
+
+async def _not_found_count(kv: KeyValue, key: str, n: int) -> bool:
+    with contextlib.suppress(KeyNotFoundError):
+        return WatchRecord.decode((await kv.get(key)).value).not_found >= n
+    return False
 
 
 async def _record_done(kv: KeyValue, key: str) -> bool:

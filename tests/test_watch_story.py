@@ -27,9 +27,7 @@ async def engine(
     js: JetStreamContext, kv: KeyValue, story_client: Any, sandbox: Any
 ) -> AsyncIterator[WatchEngine]:
     provider = StoryProvider(story_client, base_url=sandbox.base_url)
-    settings = WatchSettings(
-        interval_scale=0.01, stall_after=3, lease_seconds=5.0, shards=4, jitter=0.0
-    )
+    settings = WatchSettings(interval_scale=0.01, stall_after=3, lease_seconds=5.0, jitter=0.0)
     eng = WatchEngine(js, kv, {"story": provider}, SUBJECTS, settings)
     await eng.start()
     yield eng
@@ -132,7 +130,7 @@ async def _is(client: Any, plan_id: str, status: str) -> bool:
 
 
 def spec(kind: str, id: str, facets: tuple[str, ...] | None = None, **parents: str) -> WatchSpec:
-    return WatchSpec(provider="story", kind=kind, id=id, parents=parents, facets=facets)
+    return WatchSpec(provider="story", resource=kind, id=id, parents=parents, facets=facets)
 
 
 # -- scenarios ------------------------------------------------------------------------------------
@@ -343,7 +341,7 @@ async def test_under_a_429_storm_the_poller_stays_within_its_budget_and_waits_re
         timeout=TEST_TIMEOUT,
     ) as client:
         provider = StoryProvider(client, base_url=sandbox.base_url)
-        settings = WatchSettings(interval_scale=0.01, stall_after=100, lease_seconds=5.0, shards=4)
+        settings = WatchSettings(interval_scale=0.01, stall_after=100, lease_seconds=5.0)
         eng = WatchEngine(js, kv, {"story": provider}, SUBJECTS, settings)
         await eng.start()
         try:
@@ -393,14 +391,15 @@ async def test_discovery_watches_unfinished_plans_created_elsewhere(
     pid = await project(story_client)
     plan_id = await plan(story_client, pid, await text_source(story_client, pid))
     provider = StoryProvider(story_client, base_url=sandbox.base_url)
-    settings = WatchSettings(interval_scale=0.01, shards=4, discovery_interval=0.2, jitter=0.0)
+    settings = WatchSettings(interval_scale=0.01, discovery_interval=0.2, jitter=0.0)
     eng = WatchEngine(js, kv, {"story": provider}, SUBJECTS, settings)
     await eng.start()
     try:
         await until(lambda: _published(js, plan_id, "requires_approval"), limit=60)
     finally:
         await eng.stop()
-    record = json.loads((await kv.get(f"w.story.plan.{plan_id}")).value)
+    key = WatchSpec(provider="story", resource="plan", id=plan_id).key
+    record = json.loads((await kv.get(key)).value)
     assert record["spec"]["origin"] == "discovery"
 
 

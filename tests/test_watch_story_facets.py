@@ -31,7 +31,7 @@ def artifact(status: str, *, version: int = 1, **manifest: Any) -> dict[str, Any
 
 def spec(kind: str, facets: tuple[str, ...] | None = None, **parents: str) -> WatchSpec:
     ids = {"job": "cmj_1", "artifact": "cma_1", "source": "cmq_1", "plan": "cmpl_1"}
-    return WatchSpec(provider="story", kind=kind, id=ids[kind], parents=parents, facets=facets)
+    return WatchSpec(provider="story", resource=kind, id=ids[kind], parents=parents, facets=facets)
 
 
 def test_job_yields_its_status_then_its_artifacts() -> None:

@@ -11,7 +11,7 @@ ART = "cma_1"
 
 
 def spec(*facets: str) -> WatchSpec:
-    return WatchSpec(provider="story", kind="artifact", id=ART, facets=facets)
+    return WatchSpec(provider="story", resource="artifact", id=ART, facets=facets)
 
 
 def art(modifications: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -108,7 +108,7 @@ class TestMusicClips:
 
 def test_a_release_is_terminal_only_when_published_or_failed() -> None:
     """release: draft and publishing keep the watch; published ends it."""
-    release = WatchSpec(provider="story", kind="release", id="r1", parents={"seriesId": "s"})
+    release = WatchSpec(provider="story", resource="release", id="r1", parents={"seriesId": "s"})
     for status, done in (("draft", False), ("publishing", False), ("published", True)):
         obs = observe(release, Snapshot({"id": "r1", "status": status}))
         assert obs[0].subject_path == "publishing-releases/r1"

@@ -199,6 +199,10 @@ class Pipeline:
             if rule is not None and rule.respond_latency_ms:
                 await asyncio.sleep(rule.respond_latency_ms / 1000)
             body = quirks.apply(ex.body) if self.state.config.quirks else ex.body
+            if rule is not None and rule.bare and ex.status >= 400:
+                return Response(b"", status_code=ex.status, headers=ex.headers)
+            if rule is not None and rule.pad_bytes and ex.status < 400:
+                body = _padded(body, rule.pad_bytes)
             return JSONResponse(body, status_code=ex.status, headers=ex.headers)
 
         return view
@@ -273,6 +277,16 @@ class Pipeline:
             ex.body = result
         if remember:
             state.idempotency.remember(account, str(key), Stored(fingerprint, ex.status, ex.body))
+
+
+def _padded(body: Any, size: int) -> Any:
+    """`body` with a `padding` field of `size` bytes in the object its envelope carries."""
+    if not isinstance(body, dict):
+        return body
+    inner = next((k for k, v in body.items() if isinstance(v, dict)), None)
+    if inner is None:
+        return {**body, "padding": "x" * size}
+    return {**body, inner: {**body[inner], "padding": "x" * size}}
 
 
 def _quiet_injected_drops() -> None:

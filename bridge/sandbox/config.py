@@ -46,6 +46,8 @@ class FaultRule(BaseModel):
     storm_429: bool = False  # 429 rate_limited with Retry-After: retry_after
     retry_after: int = Field(default=1, ge=0)
     times: int | None = Field(default=None, ge=0)  # fire N times, then stop
+    bare: bool = False  # the injected error comes with no body (a proxy answering, not the API)
+    pad_bytes: int = Field(default=0, ge=0)  # a handled answer's object grows a field this large
 
 
 class Durations(BaseModel):

@@ -9,6 +9,9 @@ rate_limited with `Retry-After: retry_after`), an error (`status`, default 500 `
 see `is_error`), or `hold_ms` (the request is held while being handled, before its effect: a
 same-key request meanwhile is 409 "already processing"), or - after the request was handled
 normally - `drop_after` (the effect happened, the answer is lost) and `respond_latency_ms`.
+`bare` sends an injected error without its body (an ingress answering 404 for the API);
+`pad_bytes` adds a `padding` field of that many bytes to the object a successful answer carries
+(a huge snapshot).
 
 The RNG is `random.Random(seed)`, reseeded whenever the rules are replaced, and drawn only for
 rules with 0 < error_rate < 1: the same seed and the same requests give the same faults.

@@ -93,6 +93,39 @@ class JobsMixin(JobRunMixin):
         self.scheduler.at(now + self.durations.job_start, lambda at: self._job_start(job, at))
         return job
 
+    # -- seeding (benchmarks) -------------------------------------------------------------------
+
+    def seed_jobs(self, project_id: str, count: int, status: str = "RUNNING") -> list[str]:
+        """`count` jobs of `project_id` that stay in `status` until `set_job_status` moves them:
+        many watchable jobs without planning each one (`storybridge bench --watches`)."""
+        with self.lock:
+            now = self.sync()
+            ids: list[str] = []
+            for _ in range(count):
+                job_id = self.ids.next("cmj")
+                body = {
+                    "id": job_id,
+                    "projectId": project_id,
+                    "storyPlanId": None,
+                    "status": status,
+                    "currentVersion": 1,
+                    "createdAt": iso(now),
+                    "updatedAt": iso(now),
+                }
+                job = JobRec(self.next_seq(), job_id, project_id, "", body, self.ledger.reserve(0))
+                self.jobs[job_id] = job
+                self.job_list.append(job)
+                self.projects[project_id].jobs.append(job)
+                ids.append(job_id)
+            return ids
+
+    def set_job_status(self, job_id: str, status: str) -> None:
+        with self.lock:
+            now = self.sync()
+            job = self._job(job_id)
+            job.body["status"] = status
+            self.stamp(job.body, now)
+
     # -- read, list, cancel ---------------------------------------------------------------------
 
     def _job(self, job_id: str) -> JobRec:

@@ -7,6 +7,7 @@ transition always gets the same id on every replica and after every restart, so 
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import UTC, datetime
@@ -38,8 +39,13 @@ def event_id(provider: str, obs: Observation, occurrence: int) -> str:
     return str(uuid.uuid5(EVENT_ID_NAMESPACE, name))
 
 
+def lifecycle_event_id(spec: WatchSpec, name: str, episode: str | float) -> str:
+    """`watch.<name>` of one watch: `episode` tells repeats apart (the stall count, the arming)."""
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{spec.key}|watch.{name}|{episode}"))
+
+
 def stalled_event_id(spec: WatchSpec, episode: int) -> str:
-    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{spec.key}|watch.stalled|{episode}"))
+    return lifecycle_event_id(spec, "stalled", episode)
 
 
 def subject_token(value: str) -> str:
@@ -103,37 +109,52 @@ def change_event(
     return PendingEvent(id=event_id, subject=subject, payload=doc, staged_at=observed_at)
 
 
-def stalled_event(
+def lifecycle_event(
     *,
     spec: WatchSpec,
-    episode: int,
+    name: str,
+    episode: str | float,
     subject: str,
     source: str,
     type_prefix: str,
     subject_path: str,
     project_id: str | None,
-    failures: int,
-    last_error: str,
     observed_at: float,
+    **extra: Any,
 ) -> PendingEvent:
-    """`{p}.evt.watch.stalled`: the resource could not be read for `failures` probes in a row."""
-    eid = stalled_event_id(spec, episode)
-    data = {
-        "resource": spec.kind,
-        "id": spec.id,
-        "projectId": project_id,
-        "failures": failures,
-        "lastError": last_error,
-    }
+    """`{p}.evt.watch.<name>` (stalled, recovered, gone, expired) for one watch; `extra` goes into
+    `data` beside resource, id and projectId."""
+    eid = lifecycle_event_id(spec, name, episode)
+    data = {"resource": spec.resource, "id": spec.id, "projectId": project_id, **extra}
     doc = cloudevent(
         id=eid,
         source=source,
-        type=f"{type_prefix}.watch.stalled",
+        type=f"{type_prefix}.watch.{name}",
         subject=subject_path,
         time=observed_at,
         data=data,
     )
     return PendingEvent(id=eid, subject=subject, payload=doc, staged_at=observed_at)
+
+
+def bound_event(event: PendingEvent, limit: int) -> PendingEvent:
+    """`event` with its snapshot cut down to the resource's scalar fields when the whole event
+    would exceed `limit` bytes (more than NATS or the watch record can carry). `data` then says
+    `snapshotTruncated: true`; the full object is one GET away."""
+    size = len(json.dumps(event.payload, separators=(",", ":")))
+    data = event.payload.get("data")
+    if size <= limit or not isinstance(data, dict) or "snapshot" not in data:
+        return event
+    snapshot = data.get("snapshot")
+    summary: Any = None
+    if isinstance(snapshot, dict):
+        summary = {
+            k: v
+            for k, v in snapshot.items()
+            if isinstance(v, str | int | float | bool) and (not isinstance(v, str) or len(v) <= 256)
+        }
+    trimmed = {**data, "snapshot": summary, "snapshotTruncated": True}
+    return event.model_copy(update={"payload": {**event.payload, "data": trimmed}})
 
 
 def with_trace(event: PendingEvent, trace: dict[str, str] | None) -> PendingEvent:

@@ -1,7 +1,7 @@
 """Which replica polls which watch: shard leases in the watch bucket, every write a CAS.
 
-Watch keys hash into `shards` shards. Each replica heartbeats `m.<replica>` and holds shard leases
-`l.<shard>` = {owner, expires_at}, renewing them every lease/3. It claims free or expired
+Watch keys carry their shard (`w.<shard>.…`, see `model.record_key`). Each replica heartbeats `m.<replica>` and holds shard leases
+`l.<shard>` = {owner, expires_at}, renewing them every lease/5. It claims free or expired
 shards up to its fair share (ceil(shards / live replicas)) and gives back the excess, so a dead
 replica's shards are taken over within one lease period. A lease only decides who SHOULD poll;
 correctness comes from the CAS on each watch record (a replica that lost its lease mid-poll fails
@@ -11,23 +11,19 @@ its write and drops the result) plus the outbox and deterministic event ids.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import math
 import time
 
 import structlog
 
+from bridge.watch.model import shard_of_key
 from bridge.watch.store import Conflict, Store
 
 log = structlog.get_logger(__name__)
 
 LEASE_PREFIX = "l."
 MEMBER_PREFIX = "m."
-
-
-def shard_of(key: str, shards: int) -> int:
-    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") % shards
 
 
 class Leases:
@@ -39,6 +35,7 @@ class Leases:
         self.shards = shards
         self.lease_seconds = lease_seconds
         self._heartbeat_rev = 0
+        self._unseen = 0  # ticks in a row whose previous heartbeat the mirror had not shown
 
     def _lease(self, shard: int) -> tuple[dict[str, object], int] | None:
         entry = self.store.entries.get(f"{LEASE_PREFIX}{shard}")
@@ -60,7 +57,8 @@ class Leases:
         return value.get("owner") == self.replica_id and expires > now + margin
 
     def owns_key(self, key: str, *, margin: float = 0.0) -> bool:
-        return self.owns(shard_of(key, self.shards), margin=margin)
+        shard = shard_of_key(key)
+        return shard is not None and self.owns(shard, margin=margin)
 
     def live_replicas(self, now: float) -> int:
         live = {self.replica_id}
@@ -83,8 +81,14 @@ class Leases:
         expires = now + self.lease_seconds
         member = f"{MEMBER_PREFIX}{self.replica_id}"
         # Our previous heartbeat must be in the mirror by now; if not, the watcher went quiet.
+        # Two ticks in a row, so a busy event loop (a big shard loading) is not taken for it.
         if self._heartbeat_rev and not self.store.sees(member, self._heartbeat_rev):
-            await self.store.restart()
+            self._unseen += 1
+            if self._unseen >= 2:
+                self._unseen = 0
+                await self.store.restart()
+        else:
+            self._unseen = 0
         self._heartbeat_rev = await self.store.kv.put(
             member, json.dumps({"expires_at": expires}).encode()
         )

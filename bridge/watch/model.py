@@ -1,34 +1,45 @@
 """The watch engine's data: what is watched, what was last seen, what still has to be published.
 
-Pure data, no I/O. A `WatchRecord` is stored as JSON in the KV bucket `STORYBRIDGE_WATCHES`; every
-field needed to resume after a crash (facet states, the outbox) lives in it, never only in memory.
+Pure data, no I/O. A `WatchRecord` is stored as JSON in the KV bucket `STORYBRIDGE_WATCHES` under
+`w.<shard>.<provider>.<resource>.<id>`; every field needed to resume after a crash (facet states,
+the outbox, the 404 and age clocks) lives in it, never only in memory.
+
+One record per resource: the record of a resource owns the previousStatus chain and the occurrence
+counts of every facet of THAT resource, whichever watches observe it. A watch that also sees other
+resources (a job embeds its artifacts) forwards those observations to their own records and only
+refers to them (`refs`), so one transition has one id and one publisher.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Origin = Literal["command", "watch.add", "discovery"]
+Origin = Literal["command", "watch.add", "discovery", "reference"]
 
 _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_=-]")
+# Part of the key layout: a replica owning shard `s` watches `w.<s>.>` only, so changing this
+# number orphans stored records. Leases are taken per shard.
+SHARDS = 32
+WATCH_PREFIX = "w."
 
 
 class WatchSpec(BaseModel):
     """What to watch: a resource of a provider, its parent ids, and the facets to follow.
 
-    `facets=None` means "the provider's default facets for this kind".
+    `facets=None` means "the provider's default facets for this resource".
     """
 
     model_config = ConfigDict(frozen=True)
 
     provider: str
-    kind: str
+    resource: str
     id: str
     parents: dict[str, str] = Field(default_factory=dict)
     facets: tuple[str, ...] | None = None
@@ -37,10 +48,39 @@ class WatchSpec(BaseModel):
     # publishes later continue that trace. Not part of the key: a re-arm keeps the first trace.
     trace: dict[str, str] | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _old_field_name(cls, data: Any) -> Any:
+        # Records written before the rename (and branches in flight) say `kind`.
+        if isinstance(data, dict) and "kind" in data and "resource" not in data:
+            data = {**data, "resource": data["kind"]}
+            del data["kind"]
+        return data
+
+    @property
+    def kind(self) -> str:
+        """The old name of `resource`, kept only so code written against it still reads."""
+        return self.resource
+
     @property
     def key(self) -> str:
-        """The KV key `w.<provider>.<kind>.<id>`, each token reduced to the KV key charset."""
-        return f"w.{key_token(self.provider)}.{key_token(self.kind)}.{key_token(self.id)}"
+        """The KV key `w.<shard>.<provider>.<resource>.<id>` (tokens reduced to the KV charset)."""
+        return record_key(self.provider, self.resource, self.id)
+
+
+@functools.lru_cache(maxsize=4096)
+def record_key(provider: str, resource: str, id: str) -> str:
+    tail = f"{key_token(provider)}.{key_token(resource)}.{key_token(id)}"
+    shard = int.from_bytes(hashlib.sha256(tail.encode()).digest()[:4], "big") % SHARDS
+    return f"{WATCH_PREFIX}{shard}.{tail}"
+
+
+def shard_of_key(key: str) -> int | None:
+    """The shard a record key lives in (None for keys that are not watch records)."""
+    if not key.startswith(WATCH_PREFIX):
+        return None
+    token = key[len(WATCH_PREFIX) :].split(".", 1)[0]
+    return int(token) if token.isdigit() else None
 
 
 def key_token(value: str) -> str:
@@ -59,18 +99,25 @@ class FacetState(BaseModel):
     revision: int = 1
     seq: int = 0  # events published for this facet so far
     observed_at: float = 0.0
+    as_of: str | None = None  # the API's updatedAt of what was seen: older reads are ignored
     occurrences: dict[str, int] = Field(
         default_factory=dict
     )  # "status@revision" -> times published
 
 
 class PendingEvent(BaseModel):
-    """An event staged in the outbox: saved in KV before it is published, cleared after the ack."""
+    """An event staged in the outbox: saved in KV before it is published, cleared after the ack.
+
+    `after_seq` is a stream sequence acknowledged before the event was staged: if the event ever
+    reached the stream, it is at a later sequence. That makes "was it published?" an exact lookup
+    (no clock involved) when the duplicate window can no longer answer it.
+    """
 
     id: str
     subject: str
     payload: dict[str, Any]
     staged_at: float = Field(default_factory=time.time)
+    after_seq: int = 0
     trace: dict[str, str] | None = None  # W3C headers sent along with the event (tracing on only)
 
 
@@ -80,9 +127,18 @@ class WatchRecord(BaseModel):
     spec: WatchSpec
     states: dict[str, FacetState] = Field(default_factory=dict)  # "<resource>:<id>:<facet>"
     outbox: list[PendingEvent] = Field(default_factory=list)
+    # False: nobody asked to poll this resource; it exists because another watch observes it
+    # (an artifact embedded in a watched job) and it owns that resource's chain.
+    polled: bool = True
+    refs: list[str] = Field(default_factory=list)  # keys of the records this watch forwards to
     failures: int = 0
     stalled: bool = False
-    stalls: int = 0  # stall episodes so far (part of the stalled event's id)
+    stalls: int = 0  # stall episodes so far (part of the stalled/recovered events' ids)
+    not_found: int = 0  # consecutive 404 reads
+    first_not_found_at: float | None = None
+    armed_at: float = Field(default_factory=time.time)
+    expires_at: float | None = None  # armed_at + max age, moved on by time spent paused
+    last_seq: int = 0  # stream sequence of the last event acknowledged for this record
     interval: float = 0.0
     next_poll_at: float = 0.0
     done: bool = False
@@ -90,11 +146,18 @@ class WatchRecord(BaseModel):
     done_at: float | None = None  # finished records are kept (the previousStatus chain) this long
 
     def encode(self) -> bytes:
-        return self.model_dump_json().encode()
+        return self.model_dump_json(exclude_defaults=False).encode()
 
     @classmethod
     def decode(cls, raw: bytes) -> WatchRecord:
         return cls.model_validate_json(raw)
+
+    @property
+    def state(self) -> str:
+        """For admin listings: active, stalled or done."""
+        if self.done:
+            return "done"
+        return "stalled" if self.stalled else "active"
 
 
 @dataclass(frozen=True)
@@ -104,6 +167,8 @@ class Observation:
     `silent` observations are not events (e.g. digest NOT_STARTED, video not_rendered): they
     neither publish nor break the previousStatus chain. `token` defaults to `status`; a provider
     sets it when the change to detect is not a status change (a new version for "revised").
+    `as_of` is the API's own modification time of the object, when it has one: a read older than
+    the state already recorded (two watches reading one resource) is not a change.
     """
 
     resource: str
@@ -119,6 +184,7 @@ class Observation:
     # One of several things a facet follows on the same resource (a voice-modification range, a
     # sound-effect cue, a character's avatar): each has its own state chain and event ids.
     part: str | None = None
+    as_of: str | None = None
 
     @property
     def state_key(self) -> str:
@@ -132,10 +198,12 @@ class Observation:
 
 @dataclass(frozen=True)
 class ReadError:
-    """A read that failed. `gone` means the resource no longer exists (404): the watch ends."""
+    """A read that failed. `not_found`: the API answered 404 (counted; the watch ends only after
+    several, spread over time). `paused`: the provider cannot be read at all right now (an
+    open circuit): not a failure of this watch."""
 
     message: str
-    gone: bool = False
+    not_found: bool = False
     retry_after: float | None = None
     # The provider's circuit is open: not this resource's failure; nothing counts toward a stall.
     paused: bool = False

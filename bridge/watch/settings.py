@@ -20,10 +20,14 @@ class WatchSettings:
     stall_after: int = 5
     backoff_cap: float = 60.0
     lease_seconds: float = 30.0
-    shards: int = 32
     duplicate_window: float = 120.0
-    window_margin: float = 30.0
     discovery_interval: float = 0.0  # 0 = discovery off
+    gone_after: int = 3  # consecutive 404 reads before watch.gone ...
+    gone_min_seconds: float = 60.0  # ... spread over at least this long (not scaled)
+    max_age: float = 21600.0  # watch.expired after this long without a terminal state
+    pause_recheck: float = 1.0  # how soon a paused provider's watches are looked at again
+    max_record_bytes: int = 0  # 0: the server's max_payload, less headroom
+    max_event_bytes: int = 0  # 0: half of max_record_bytes (an event must fit a record twice)
     batch_size: int = 100
     retain_done_seconds: float = 7 * 24 * 3600.0  # as long as the events stream keeps events
     stretch: float = 1.5
@@ -37,6 +41,8 @@ class WatchSettings:
             "stall_after": settings.stall_after_failures,
             "lease_seconds": settings.watch_lease_seconds,
             "duplicate_window": settings.events_duplicate_window_seconds,
+            "gone_after": settings.gone_after_not_found,
+            "max_age": settings.watch_max_age_seconds,
             "discovery_interval": settings.discovery_interval_seconds,
             "interval_scale": getattr(settings, "poll_interval_scale", None) or 1.0,
         }
@@ -44,7 +50,7 @@ class WatchSettings:
         return cls(**values)
 
 
-@dataclass
+@dataclass(slots=True)
 class Schedule:
     """When one watch is next due, its current interval and its run of failed reads.
 
@@ -57,6 +63,7 @@ class Schedule:
     failures: int = 0
     last_poll_at: float | None = None
     last_read_at: float | None = None
+    pause_base: float = 0.0  # the provider's paused seconds when this replica took the watch
 
     def after_read(
         self, now: float, bounds: tuple[float, float], settings: WatchSettings, *, changed: bool
@@ -89,6 +96,22 @@ class Schedule:
         self.interval = min(cap, low * (2 ** min(self.failures - 1, 16)))
         self.last_poll_at = now
         self.next_at = now + max(_jittered(self.interval, settings.jitter), retry_after or 0.0)
+
+    def after_not_found(
+        self, now: float, bounds: tuple[float, float], settings: WatchSettings, *, times: int
+    ) -> None:
+        """The confirming reads of a 404: soon at first (it may be a moment's invisibility, and
+        the change after it should not wait), then backing off to a spacing that spreads
+        `gone_after` reads over `gone_min_seconds`. Not a failure: no step towards a stall."""
+        low = bounds[0] * settings.interval_scale
+        spread = settings.gone_min_seconds / max(1, settings.gone_after - 1)
+        self.interval = max(low, min(spread, low * 2 ** min(max(times - 1, 0), 16)))
+        self.last_poll_at = now
+        self.next_at = now + _jittered(self.interval, settings.jitter)
+
+    def after_pause(self, now: float, settings: WatchSettings) -> None:
+        """Look again soon; nothing about the watch itself changes."""
+        self.next_at = now + settings.pause_recheck * min(1.0, max(settings.interval_scale, 0.05))
 
 
 def _jittered(seconds: float, jitter: float) -> float:

@@ -62,7 +62,7 @@ class StoryProvider:
 
     def batch_key(self, spec: WatchSpec) -> str | None:
         project = spec.parents.get("projectId")
-        return f"{spec.kind}:{project}" if spec.kind in self._listable and project else None
+        return f"{spec.resource}:{project}" if spec.resource in self._listable and project else None
 
     async def read(self, specs: Sequence[WatchSpec]) -> dict[str, Result]:
         out: dict[str, Result] = {}
@@ -70,8 +70,8 @@ class StoryProvider:
         groups: dict[tuple[str, str], list[WatchSpec]] = {}
         for spec in specs:
             project = spec.parents.get("projectId")
-            if spec.kind in self._listable and project:
-                groups.setdefault((spec.kind, project), []).append(spec)
+            if spec.resource in self._listable and project:
+                groups.setdefault((spec.resource, project), []).append(spec)
             else:
                 singles.append(spec)
         for (kind, project), group in groups.items():
@@ -98,6 +98,10 @@ class StoryProvider:
             try:
                 async with self._gate:
                     resp = await self._list_page(kind, project, cursor)
+            except NotFound:
+                # A 404 on a list call says nothing about the items: read them one by one.
+                log.info("listing answered 404, reading singly", resource=kind, project=project)
+                return found
             except StoryApiError as err:
                 return found or _read_error(err)
             raw = resp.raw if isinstance(resp.raw, dict) else {}
@@ -105,7 +109,7 @@ class StoryProvider:
                 if not isinstance(item, dict) or str(item.get("id")) not in wanted:
                     continue
                 if not _complete(kind, item):
-                    log.info("listing lacks what a watch follows, reading singly", kind=kind)
+                    log.info("listing lacks what a watch follows, reading singly", resource=kind)
                     self._listable.discard(kind)
                     return found
                 found[str(item["id"])] = item
@@ -132,19 +136,19 @@ class StoryProvider:
 
     async def _get(self, spec: WatchSpec) -> Result:
         c = self.client
-        if spec.kind == "source":
+        if spec.resource == "source":
             project = spec.parents.get("projectId")
             if not project:
-                return ReadError("a source watch needs projectId", gone=True)
+                return ReadError("a source watch needs projectId", not_found=True)
             return Snapshot(_body(await c.get_source(project, spec.id, priority=POLL), "source"))
-        if spec.kind == "plan":
+        if spec.resource == "plan":
             return Snapshot(_body(await c.get_plan(spec.id, priority=POLL), "plan"))
-        if spec.kind == "job":
+        if spec.resource == "job":
             return Snapshot(_body(await c.get_job(spec.id, priority=POLL), "job"))
-        if spec.kind == "release":
+        if spec.resource == "release":
             return await self._get_release(spec)
-        if spec.kind != "artifact":
-            return ReadError(f"unknown kind {spec.kind!r}", gone=True)
+        if spec.resource != "artifact":
+            return ReadError(f"unknown resource {spec.resource!r}", not_found=True)
         art = _body(await c.get_artifact(spec.id, priority=POLL), "artifact")
         extra: dict[str, Any] = {}
         wanted = spec.facets or facets.default_facets(spec)
@@ -168,7 +172,7 @@ class StoryProvider:
         most MAX_LIST_PAGES pages, like the other listings)."""
         series = spec.parents.get("seriesId")
         if not series:
-            return ReadError("a release watch needs seriesId", gone=True)
+            return ReadError("a release watch needs seriesId", not_found=True)
         cursor: str | None = None
         for _ in range(MAX_LIST_PAGES):
             page = await self.client.list_releases(
@@ -186,12 +190,12 @@ class StoryProvider:
     # -- naming and rules (pure, in story_facets and story_facets_extra) ------------------------
 
     def observe(self, spec: WatchSpec, snapshot: Snapshot) -> list[Observation]:
-        if spec.kind == "release":
+        if spec.resource == "release":
             return added.observe(spec, snapshot)
         return [*facets.observe(spec, snapshot), *added.observe(spec, snapshot)]
 
     def is_terminal(self, spec: WatchSpec, observations: Sequence[Observation]) -> bool:
-        if spec.kind == "release":
+        if spec.resource == "release":
             return bool(observations) and added.is_terminal(observations)
         return facets.is_terminal(spec, observations) and added.is_terminal(observations)
 
@@ -205,9 +209,9 @@ class StoryProvider:
         return f"{TYPE_PREFIX}.{facets.event_subject(obs)}"
 
     def subject_path(self, spec: WatchSpec) -> str:
-        if spec.kind == "release":
+        if spec.resource == "release":
             return f"publishing-releases/{spec.id}"
-        return facets.subject_path(spec.kind, spec.id, spec.parents.get("projectId"))
+        return facets.subject_path(spec.resource, spec.id, spec.parents.get("projectId"))
 
     def project_id(self, spec: WatchSpec) -> str | None:
         return spec.parents.get("projectId")
@@ -240,12 +244,13 @@ def _body(resp: Any, envelope: str) -> Any:
 
 
 def _read_error(err: StoryApiError) -> ReadError:
-    if getattr(err, "pauses_polling", False):
-        return ReadError(f"{err.code}: {err.message}", paused=True)
+    message = f"{err.code}: {err.message}"
+    if getattr(err, "pauses_polling", False):  # an open circuit: not this watch's failure
+        return ReadError(message, paused=True)
     if isinstance(err, NotFound):
-        return ReadError(f"{err.code}: {err.message}", gone=True)
+        return ReadError(message, not_found=True)
     retry_after = getattr(err, "retry_after", None)
     last = getattr(err, "last", None)
     if isinstance(err, UpstreamUnavailable) and isinstance(last, RateLimited):
         retry_after = last.retry_after
-    return ReadError(f"{err.code}: {err.message}", retry_after=retry_after)
+    return ReadError(message, retry_after=retry_after)

@@ -67,7 +67,7 @@ async def discover(client: Any, provider: str) -> AsyncIterator[WatchSpec]:
 
     def spec(kind: str, id: Any, pid: str, found: tuple[str, ...] | None = None) -> WatchSpec:
         return WatchSpec(
-            provider=provider, kind=kind, id=str(id), parents={"projectId": pid},
+            provider=provider, resource=kind, id=str(id), parents={"projectId": pid},
             facets=found, origin="discovery",
         )  # fmt: skip
 

@@ -56,9 +56,9 @@ ARTIFACT_FACETS = ("status", "finalize", "video", "music", "coverage", "revised"
 
 def default_facets(spec: WatchSpec) -> tuple[str, ...]:
     """`facets=None`: all facets needing no extra request, plus coverage when a report is named."""
-    if spec.kind == "source":
+    if spec.resource == "source":
         return ("status", "digest")
-    if spec.kind == "artifact":
+    if spec.resource == "artifact":
         base = ("status", "finalize", "video", "revised")
         return (*base, "coverage") if "reportId" in spec.parents else base
     return ("status",)
@@ -81,6 +81,12 @@ def _version(obj: Any) -> int:
         return max(1, int(dig(obj, "currentVersion") or 1))
     except (TypeError, ValueError):
         return 1
+
+
+def _as_of(obj: Any) -> str | None:
+    """The API's modification time of `obj` (ISO 8601 in UTC, so strings compare in time order)."""
+    value = dig(obj, "updatedAt")
+    return value if isinstance(value, str) and value else None
 
 
 def subject_path(kind: str, id: str, project_id: str | None) -> str:
@@ -107,6 +113,7 @@ def _obs(
         subject_path=subject_path(resource, id, project_id),
         snapshot=obj,
         silent=status in SILENT.get((resource, facet), frozenset()),
+        as_of=_as_of(obj),
         **kw,
     )
 
@@ -116,7 +123,7 @@ def observe(spec: WatchSpec, snapshot: Snapshot) -> list[Observation]:
     obj = snapshot.data
     facets = spec.facets or default_facets(spec)
     project = dig(obj, "projectId") or spec.parents.get("projectId")
-    if spec.kind == "source":
+    if spec.resource == "source":
         out = []
         if "status" in facets:  # a READY source has been seen without `status` (FIELD-NOTES)
             out.append(_obs("source", obj, None, lower(dig(obj, "status"), "ready"), project))
@@ -124,9 +131,9 @@ def observe(spec: WatchSpec, snapshot: Snapshot) -> list[Observation]:
             digest = lower(dig(obj, "digestStatus"), "not_started")
             out.append(_obs("source", obj, "digest", digest, project))
         return out
-    if spec.kind in ("plan", "job"):
-        out = [_obs(spec.kind, obj, None, lower(dig(obj, "status"), "pending"), project)]
-        if spec.kind == "job":
+    if spec.resource in ("plan", "job"):
+        out = [_obs(spec.resource, obj, None, lower(dig(obj, "status"), "pending"), project)]
+        if spec.resource == "job":
             for art in dig(obj, "artifacts") or []:
                 out.extend(_artifact(art, project, ("status", "revised"), snapshot))
         return out
@@ -173,6 +180,7 @@ def _artifact(
                 snapshot=art,
                 silent=version <= 1,
                 token=str(version),
+                as_of=_as_of(art),
             )
         )
     return out
@@ -193,7 +201,7 @@ def is_terminal(spec: WatchSpec, observations: Sequence[Observation]) -> bool:
         terminal = TERMINAL.get((obs.resource, obs.facet))
         if terminal is not None and obs.status not in terminal:
             return False
-    return bool(observations) or spec.kind == "artifact"
+    return bool(observations) or spec.resource == "artifact"
 
 
 def event_subject(obs: Observation) -> str:

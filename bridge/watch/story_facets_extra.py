@@ -160,7 +160,7 @@ def music_clips(
 def observe(spec: WatchSpec, snapshot: Snapshot) -> list[Observation]:
     """The added facets the watch follows (nothing for a watch that follows none of them)."""
     obj = snapshot.data
-    if spec.kind == "release":
+    if spec.resource == "release":
         id = str(dig(obj, "id") or spec.id)
         return [
             Observation(
@@ -174,7 +174,7 @@ def observe(spec: WatchSpec, snapshot: Snapshot) -> list[Observation]:
             )
         ]
     facets = spec.facets or ()
-    if spec.kind != "artifact" or not any(f in EXTRA_ARTIFACT_FACETS for f in facets):
+    if spec.resource != "artifact" or not any(f in EXTRA_ARTIFACT_FACETS for f in facets):
         return []
     project = dig(obj, "projectId") or spec.parents.get("projectId")
     out: list[Observation] = []

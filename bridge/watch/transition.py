@@ -1,16 +1,19 @@
 """Turning a provider's observations into facet-state updates and staged events (pure, no I/O).
 
 Kept apart from the engine so the exactly-once rules are easy to read: an observation is an event
-only when its change token differs from the last PUBLISHED state of that facet; `previousStatus`
-is that last published status; the id counts repeats of the same (status, revision).
+only when its change token differs from the last PUBLISHED state of that facet and it is not older
+than that state; `previousStatus` is that last published status; the id counts repeats of the same
+(status, revision). All of it is state of the resource's own record, so two watches that observe
+one resource share one chain and one count.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from bridge.nats.streams import Subjects
-from bridge.watch.events import change_event, event_id, stalled_event, with_trace
+from bridge.watch.events import change_event, event_id, lifecycle_event, with_trace
 from bridge.watch.model import FacetState, Observation, PendingEvent, WatchRecord
 from bridge.watch.provider import Provider
 
@@ -21,6 +24,8 @@ def stage_changes(
     observations: Sequence[Observation],
     subjects: Subjects,
     now: float,
+    *,
+    after_seq: int = 0,
 ) -> list[PendingEvent]:
     """Update `record.states` in place and return the new events, in observation order."""
     staged: list[PendingEvent] = []
@@ -29,7 +34,11 @@ def stage_changes(
             continue
         state = record.states.get(obs.state_key)
         if state is not None and state.token == obs.change_token:
+            if obs.as_of and (state.as_of or "") < obs.as_of:
+                state.as_of = obs.as_of
             continue
+        if state is not None and obs.as_of and state.as_of and obs.as_of < state.as_of:
+            continue  # a read older than what is recorded (another watch saw a later state)
         occurrence_key = f"{obs.status}@{obs.revision}"
         occurrences = dict(state.occurrences) if state is not None else {}
         occurrence = occurrences.get(occurrence_key, 0)
@@ -43,6 +52,7 @@ def stage_changes(
             previous=state.status if state is not None else None,
             observed_at=now,
         )
+        event.after_seq = after_seq
         staged.append(with_trace(event, record.spec.trace))
         occurrences[occurrence_key] = occurrence + 1
         record.states[obs.state_key] = FacetState(
@@ -51,9 +61,39 @@ def stage_changes(
             revision=obs.revision,
             seq=(state.seq if state is not None else 0) + 1,
             observed_at=now,
+            as_of=obs.as_of,
             occurrences=occurrences,
         )
     return staged
+
+
+def stage_lifecycle(
+    record: WatchRecord,
+    provider: Provider,
+    subjects: Subjects,
+    name: str,
+    *,
+    episode: str | float,
+    now: float,
+    after_seq: int = 0,
+    **data: Any,
+) -> PendingEvent:
+    """The `watch.<name>` event of `record` (stalled, recovered, gone, expired)."""
+    spec = record.spec
+    event = lifecycle_event(
+        spec=spec,
+        name=name,
+        episode=episode,
+        subject=subjects.event(f"watch.{name}"),
+        source=provider.source,
+        type_prefix=provider.type_prefix,
+        subject_path=provider.subject_path(spec),
+        project_id=provider.project_id(spec),
+        observed_at=now,
+        **data,
+    )
+    event.after_seq = after_seq
+    return with_trace(event, spec.trace)
 
 
 def stage_stall(
@@ -64,22 +104,20 @@ def stage_stall(
     failures: int,
     last_error: str,
     now: float,
+    after_seq: int = 0,
 ) -> PendingEvent:
     """Mark the record stalled (one event per stall episode) and return the watch.stalled event."""
     record.stalls += 1
     record.stalled = True
     record.failures = failures
-    spec = record.spec
-    event = stalled_event(
-        spec=spec,
+    return stage_lifecycle(
+        record,
+        provider,
+        subjects,
+        "stalled",
         episode=record.stalls,
-        subject=subjects.event("watch.stalled"),
-        source=provider.source,
-        type_prefix=provider.type_prefix,
-        subject_path=provider.subject_path(spec),
-        project_id=provider.project_id(spec),
+        now=now,
+        after_seq=after_seq,
         failures=failures,
-        last_error=last_error,
-        observed_at=now,
+        lastError=last_error,
     )
-    return with_trace(event, spec.trace)
