@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from nats.aio.client import Client as NatsClient
+from nats.js.errors import NoKeysError
 
 from schemas.commands import READ_COMMANDS
 from tests.fixtures.bridge import Outcomes, StartBridge, send
@@ -104,7 +105,13 @@ async def test_every_read_command_answers_the_apis_json_and_starts_no_watch(
         assert outcome["ok"] is True, (command, outcome)
         assert outcome["status"] == 200 and outcome["replayed"] is False
         assert outcome["result"] == direct.json(), command
-    assert bridge.engine is not None and bridge.engine.store.records() == []
+    # No watch record was written anywhere in the bucket (replicas mirror only their shards).
+    bucket = await nc.jetstream().key_value("STORYBRIDGE_WATCHES")
+    try:
+        keys = await bucket.keys()
+    except NoKeysError:
+        keys = []
+    assert bridge.engine is not None and [k for k in keys if k.startswith("w.")] == []
 
 
 @pytest.mark.parametrize(
