@@ -326,3 +326,22 @@ async def test_watch_add_follows_a_release_made_elsewhere_until_published(
     )  # fmt: skip
     assert missing["ok"] is False
     assert (missing["error"]["code"], missing["error"]["status"]) == ("release_not_found", 404)
+
+
+async def test_a_recast_after_watch_add_of_the_artifact_still_publishes_the_change(
+    scene: Scene,
+) -> None:
+    """watch.add of the artifact (its default facets) first, finished; then artifact.voice: the
+    re-armed watch follows the defaults and the cast, and publishes one artifact.cast.changed."""
+    aid = scene.artifact_id
+    await scene.ok("watch.add", {"resource": "artifact", "id": aid})
+    first = await scene.settled()
+    await scene.ok(
+        "artifact.voice",
+        {"artifactId": aid, "character": "NARRATOR", "voiceId": "voice_after_add",
+         "voiceName": "Late"},
+    )  # fmt: skip
+    watch = await scene.settled(after=first["doneAt"])
+    assert "cast" in watch["facets"] and "status" in watch["facets"]
+    assert await scene.stored("artifact.cast.changed") == 1
+    assert _voices(scene.facet("cast")[-1]["snapshot"])["NARRATOR"] == "voice_after_add"

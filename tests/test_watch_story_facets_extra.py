@@ -188,3 +188,31 @@ class TestCast:
             "changed",
         )
         assert data["snapshot"]["manifest"]["audio"]["voiceMap"]["A"]["voiceId"] == "v2"
+
+
+def test_an_added_facet_survives_a_merge_with_a_watch_of_the_defaults() -> None:
+    """watch.add (facets=None, the defaults) then a recast (`cast`): the merged watch spells the
+    defaults out and adds `cast`, so the recast is not absorbed by the earlier watch.add; the
+    other way round too. Two default watches stay None."""
+    from bridge.watch.engine import _merge
+    from bridge.watch.story import StoryProvider
+
+    defaults = StoryProvider(object(), base_url="http://x").default_facets
+    plain = WatchSpec(provider="story", resource="artifact", id=ART)
+    recast = spec("cast")
+    assert _merge(plain, recast, defaults).facets == (
+        "status",
+        "finalize",
+        "video",
+        "revised",
+        "cast",
+    )
+    assert _merge(recast, plain, defaults).facets == (
+        "cast",
+        "status",
+        "finalize",
+        "video",
+        "revised",
+    )
+    assert _merge(plain, plain, defaults).facets is None
+    assert _merge(plain, recast).facets is None  # a provider without default_facets: as before
