@@ -75,6 +75,7 @@ PROJECT_EVENT_SUBJECTS: dict[str, tuple[str, ...]] = {
     "artifact.avatar": ("queued", "rendering", "ready", "failed"),
     "artifact.music_clips": ("rendering", "settled"),
     "artifact.music_clip": ("failed",),
+    "artifact.cast": ("changed",),
     "release": ("draft", "publishing", "published", "failed"),
     "credits": ("low",),
 }

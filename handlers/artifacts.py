@@ -1,6 +1,7 @@
 """artifact.* commands. Those that start work finishing later start watches: refine, finalize,
 render_video, coverage, music (and its defined clips), and, as project additions, sfx (cue sounds),
-cast / avatar (avatars) and voice_modification (its ranges)."""
+cast / avatar (avatars), voice and cast with voices (the voice map: the `cast` facet) and
+voice_modification (its ranges)."""
 
 from __future__ import annotations
 
@@ -66,9 +67,12 @@ def _defined_clips(cmd: c.ArtifactMusicCommand) -> bool:
 
 
 async def voice(cmd: Any, ctx: CommandContext) -> Reply:
-    return await ctx.api.artifact_voice(
+    reply = await ctx.api.artifact_voice(
         cmd.artifactId, cmd.body(), idempotency_key=ctx.idempotency_key
     )
+    # The recast is done when the API answers; the watch publishes it (artifact.cast.changed).
+    await ctx.watches.watch("artifact", cmd.artifactId, facets=("cast",))
+    return reply
 
 
 async def sfx(cmd: c.ArtifactSfxCommand, ctx: CommandContext) -> Reply:
@@ -84,7 +88,11 @@ async def cast(cmd: c.ArtifactCastCommand, ctx: CommandContext) -> Reply:
     reply = await ctx.api.artifact_cast(
         cmd.artifactId, typing.cast(q.ArtifactCast, cmd.body()), idempotency_key=ctx.idempotency_key
     )
-    await ctx.watches.watch("artifact", cmd.artifactId, facets=("avatar",))
+    # Entries that assign voices change the voice map too; a restyle alone leaves it alone (a first
+    # sight of the map would otherwise publish a `changed` nobody made).
+    voices = any(entry.voiceId for entry in cmd.entries or [])
+    facets = ("avatar", "cast") if voices else ("avatar",)
+    await ctx.watches.watch("artifact", cmd.artifactId, facets=facets)
     return reply
 
 

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from bridge.api.errors import NotFound
 from handlers.base import CommandContext, LocalReply, Reply
+
+RELEASE_PAGES = 5  # like the provider's reads of a release (bridge.watch.story.MAX_LIST_PAGES)
 
 
 def _describe(cmd: Any) -> dict[str, Any]:
-    return {"resource": str(cmd.resource), "id": cmd.id, "projectId": cmd.projectId}
+    out = {"resource": str(cmd.resource), "id": cmd.id, "projectId": cmd.projectId}
+    if cmd.seriesId:
+        out["seriesId"] = cmd.seriesId
+    return out
 
 
 async def _read(cmd: Any, ctx: CommandContext) -> None:
@@ -21,13 +27,35 @@ async def _read(cmd: Any, ctx: CommandContext) -> None:
         await api.get_plan(cmd.id)
     elif resource == "job":
         await api.get_job(cmd.id)
+    elif resource == "release":
+        await _read_release(cmd, ctx)
     else:
         await api.get_artifact(cmd.id)
 
 
+async def _read_release(cmd: Any, ctx: CommandContext) -> None:
+    """The API has no single-release read: look for it in its series' listing, as far as the
+    watch would (the provider reads at most RELEASE_PAGES pages)."""
+    cursor: str | None = None
+    for _ in range(RELEASE_PAGES):
+        page = await ctx.api.list_releases(cmd.seriesId, cursor=cursor, limit=100)
+        raw = page.raw if isinstance(page.raw, dict) else {}
+        if any(isinstance(r, dict) and r.get("id") == cmd.id for r in raw.get("releases") or []):
+            return
+        cursor = raw.get("nextCursor")
+        if not cursor:
+            break
+    raise NotFound(
+        f"release {cmd.id} is not in series {cmd.seriesId}'s releases",
+        code="release_not_found",
+        status=404,
+    )
+
+
 async def add(cmd: Any, ctx: CommandContext) -> Reply:
     await _read(cmd, ctx)
-    await ctx.watches.watch(str(cmd.resource), cmd.id, project_id=cmd.projectId)
+    parents = {"seriesId": cmd.seriesId} if cmd.seriesId else None
+    await ctx.watches.watch(str(cmd.resource), cmd.id, project_id=cmd.projectId, parents=parents)
     return LocalReply(raw={"watching": True, **_describe(cmd)})
 
 

@@ -258,16 +258,26 @@ class SeriesBibleUpdateCommand(Command, q.SeriesBibleUpdate):
 class WatchCommand(Command):
     """Start or stop watching a resource created elsewhere."""
 
-    resource: Literal["source", "plan", "job", "artifact"]
+    # `release` is a project addition (docs/CONTRACT.md "Project additions").
+    resource: Literal["source", "plan", "job", "artifact", "release"]
     id: Id
     # Sources are read under their project (GET /story-projects/{projectId}/sources/{id}).
     projectId: Id | None = Field(default=None, validate_default=True)
+    # Releases are read from their series' listing (GET /publishing-series/{seriesId}/releases).
+    seriesId: Id | None = Field(default=None, validate_default=True)
 
     @field_validator("projectId")
     @classmethod
     def _sources_need_project(cls, value: str | None, info: ValidationInfo) -> str | None:
         if info.data.get("resource") == "source" and not value:
             raise ValueError("projectId is required to watch a source")
+        return value
+
+    @field_validator("seriesId")
+    @classmethod
+    def _releases_need_series(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("resource") == "release" and not value:
+            raise ValueError("seriesId is required to watch a release")
         return value
 
 

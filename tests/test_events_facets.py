@@ -2,7 +2,8 @@
 watch, the sandbox plays the work over HTTP, and the events arrive on STORYBRIDGE_EVENTS' subjects.
 
 The contract's facets (video, music, coverage) and the project's additions (voice modification
-ranges, SFX cue readiness, avatars, defined music clips, releases) each get one scenario.
+ranges, SFX cue readiness, avatars, cast changes, defined music clips, releases) each get one
+scenario.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from typing import Any
 import pytest
 from nats.aio.client import Client as NatsClient
 
+from bridge.nats.streams import EVENTS_STREAM
 from bridge.sandbox import SandboxConfig
 from bridge.sandbox.config import Durations
 from tests.fixtures.bridge import SUBJECTS, Outcomes, Recorder, StartBridge, send
 from tests.fixtures.sandbox import TEST_SPEED, SandboxApi
+from tests.fixtures.waiting import until
 
 pytestmark = pytest.mark.slow
 
@@ -59,6 +62,29 @@ class Scene:
         assert await self.events.wait_for(
             lambda: status in self.statuses(facet, part), timeout=60
         ), (facet, part, self.facet(facet))
+
+    async def watch_of(self, resource: str, id: str) -> dict[str, Any] | None:
+        listed = await self.ok("admin.watches", {"resource": resource, "limit": 100})
+        return next((w for w in listed["watches"] if w["id"] == id), None)
+
+    async def settled(self, after: float = 0.0) -> dict[str, Any]:
+        """The artifact's watch once it is finished (after `after`) with its outbox flushed: from
+        then on nothing more is published for it, so counting the stream is final."""
+
+        async def done() -> dict[str, Any] | None:
+            w = await self.watch_of("artifact", self.artifact_id)
+            finished = w and w["state"] == "done" and not w["pendingEvents"]
+            return w if finished and (w["doneAt"] or 0) > after else None
+
+        found: dict[str, Any] = await until(done, limit=60, every=0.1)
+        return found
+
+    async def stored(self, suffix: str) -> int:
+        """How many events STORYBRIDGE_EVENTS holds on `{p}.evt.<suffix>` (the stream, not what a
+        subscription happened to receive)."""
+        subject = SUBJECTS.event(suffix)
+        info = await self.nc.jetstream().stream_info(EVENTS_STREAM, subjects_filter=subject)
+        return int((info.state.subjects or {}).get(subject, 0))
 
 
 @pytest.fixture
@@ -212,3 +238,110 @@ async def test_a_release_is_followed_until_published(scene: Scene, sandbox_api: 
     assert chain[0]["data"]["status"] == "draft"
     assert all(e["subject"] == f"publishing-releases/{release_id}" for e in chain)
     assert _chained([e["data"] for e in chain])
+
+
+def _voices(artifact: dict[str, Any]) -> dict[str, str]:
+    return {c: v["voiceId"] for c, v in artifact["manifest"]["audio"]["voiceMap"].items()}
+
+
+async def test_a_recast_publishes_exactly_one_cast_changed_with_the_new_voice(
+    scene: Scene, story_client: Any
+) -> None:
+    """artifact.voice recasts one character: GET /artifacts/{id} shows the new voiceId at once, and
+    the watch publishes one artifact.cast.changed whose snapshot carries it, then ends."""
+    aid = scene.artifact_id
+    character = sorted(_voices((await story_client.get_artifact(aid)).raw["artifact"]))[0]
+    await scene.ok(
+        "artifact.voice",
+        {"artifactId": aid, "character": character, "voiceId": "voice_recast_1",
+         "voiceName": "Gravel Host"},
+    )  # fmt: skip
+    assert _voices((await story_client.get_artifact(aid)).raw["artifact"])[character] == (
+        "voice_recast_1"
+    )
+    await scene.until_status("cast", "changed")
+    watch = await scene.settled()
+    assert watch["doneReason"] == "terminal" and "cast" in watch["facets"]
+    assert await scene.stored("artifact.cast.changed") == 1
+    (event,) = scene.facet("cast")
+    assert event["resource"] == "artifact" and event["previousStatus"] is None
+    assert _voices(event["snapshot"])[character] == "voice_recast_1"
+
+
+async def test_a_cast_batch_publishes_a_change_only_when_the_voices_differ(scene: Scene) -> None:
+    """artifact.cast with voices: one artifact.cast.changed; the same batch again (a new command)
+    leaves the map as it was and publishes none; another voice publishes the next change."""
+    aid = scene.artifact_id
+
+    async def recast(voice: str) -> dict[str, Any]:
+        await scene.ok(
+            "artifact.cast",
+            {"artifactId": aid,
+             "entries": [{"character": "NARRATOR", "voiceId": voice, "voiceName": "N"}]},
+        )  # fmt: skip
+        return await scene.settled(after=previous["doneAt"] if previous else 0.0)
+
+    previous: dict[str, Any] | None = None
+    previous = await recast("voice_a")
+    assert await scene.stored("artifact.cast.changed") == 1
+    previous = await recast("voice_a")  # re-armed, read, finished again: nothing to publish
+    assert await scene.stored("artifact.cast.changed") == 1
+    await recast("voice_b")
+    assert await scene.stored("artifact.cast.changed") == 2
+    chain = scene.facet("cast")
+    assert [_voices(d["snapshot"])["NARRATOR"] for d in chain] == ["voice_a", "voice_b"]
+    assert _chained(chain)
+
+
+async def test_watch_add_follows_a_release_made_elsewhere_until_published(
+    scene: Scene, story_client: Any
+) -> None:
+    """A release created and published straight on the API (not through the bridge): watch.add
+    with resource release and its seriesId lists it in admin.watches and follows it to
+    release.published, chained; a release missing from its series is not found."""
+    body = {"title": "Episode 9", "sourceArtifactId": scene.artifact_id, "type": "episode",
+            "seasonNumber": 1}  # fmt: skip
+    made = await story_client.create_release("ser_elsewhere", body, idempotency_key="t-rel-create")
+    release = made.raw["release"]
+    rid = release["id"]
+    added = await scene.ok(
+        "watch.add", {"resource": "release", "id": rid, "seriesId": "ser_elsewhere"}
+    )
+    assert added == {"watching": True, "resource": "release", "id": rid, "projectId": None,
+                     "seriesId": "ser_elsewhere"}  # fmt: skip
+    assert await scene.watch_of("release", rid) is not None
+    await story_client.publish_release(rid, {}, idempotency_key="t-rel-publish")
+
+    def published() -> bool:
+        return any(m.subject == SUBJECTS.event("release.published") for m in scene.events.messages)
+
+    assert await scene.events.wait_for(published, timeout=60)
+    chain = [json.loads(m.data)["data"] for m in scene.events.on("release.")]
+    assert chain[-1]["status"] == "published"
+    assert all(d["id"] == rid for d in chain) and _chained(chain)
+
+    missing = await send(
+        scene.nc, scene.outcomes, "request", "watch.add",
+        {"resource": "release", "id": "cmrel_madeup", "seriesId": "ser_elsewhere"},
+    )  # fmt: skip
+    assert missing["ok"] is False
+    assert (missing["error"]["code"], missing["error"]["status"]) == ("release_not_found", 404)
+
+
+async def test_a_recast_after_watch_add_of_the_artifact_still_publishes_the_change(
+    scene: Scene,
+) -> None:
+    """watch.add of the artifact (its default facets) first, finished; then artifact.voice: the
+    re-armed watch follows the defaults and the cast, and publishes one artifact.cast.changed."""
+    aid = scene.artifact_id
+    await scene.ok("watch.add", {"resource": "artifact", "id": aid})
+    first = await scene.settled()
+    await scene.ok(
+        "artifact.voice",
+        {"artifactId": aid, "character": "NARRATOR", "voiceId": "voice_after_add",
+         "voiceName": "Late"},
+    )  # fmt: skip
+    watch = await scene.settled(after=first["doneAt"])
+    assert "cast" in watch["facets"] and "status" in watch["facets"]
+    assert await scene.stored("artifact.cast.changed") == 1
+    assert _voices(scene.facet("cast")[-1]["snapshot"])["NARRATOR"] == "voice_after_add"

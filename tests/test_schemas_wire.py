@@ -278,8 +278,16 @@ class TestCommandValidation:
         assert _fields(err.value) == ["projectId"]
         assert parse_command("watch.add", {"resource": "plan", "id": "cmpl_1"}).path() == {}
 
+    def test_watching_a_release_needs_its_series(self) -> None:
+        """Releases (a project addition) are read from their series' listing: seriesId is needed."""
+        with pytest.raises(ValidationError, match="seriesId is required") as err:
+            parse_command("watch.add", {"resource": "release", "id": "cmrel_1"})
+        assert _fields(err.value) == ["seriesId"]
+        cmd = parse_command("watch.add", {"resource": "release", "id": "cmrel_1", "seriesId": "s"})
+        assert (cmd.resource, cmd.seriesId) == ("release", "s")
+
     def test_watch_resource_must_be_known(self) -> None:
-        """Only source, plan, job and artifact can be watched."""
+        """Only source, plan, job, artifact and (project addition) release can be watched."""
         with pytest.raises(ValidationError) as err:
             parse_command("watch.remove", {"resource": "project", "id": "cmp_1"})
         assert _fields(err.value) == ["resource"]

@@ -130,3 +130,89 @@ def test_parts_get_their_own_event_ids_and_ids_without_parts_are_unchanged() -> 
     assert event_id("story", ready("0-1"), 0) != event_id("story", ready("2-3"), 0)
     legacy = uuid.uuid5(EVENT_ID_NAMESPACE, f"story|artifact|{ART}|voice_modification|ready|1|0")
     assert event_id("story", ready(None), 0) == str(legacy)
+
+
+class TestCast:
+    def art(self, voices: dict[str, str], **extra: Any) -> dict[str, Any]:
+        voice_map = {c: {"voiceId": v, "voiceName": c.title(), **extra} for c, v in voices.items()}
+        return {
+            "id": ART,
+            "currentVersion": 1,
+            "updatedAt": "2026-12-01T00:00:00Z",
+            "manifest": {"audio": {"voiceMap": voice_map}},
+        }
+
+    def test_the_fingerprint_follows_voice_ids_only_and_not_their_order(self) -> None:
+        """Same voices in another order, or a new voiceName: same token; another voiceId: not."""
+        watch = spec("cast")
+        (one,) = observe(watch, Snapshot(self.art({"A": "v1", "B": "v2"})))
+        (reordered,) = observe(watch, Snapshot(self.art({"B": "v2", "A": "v1"}, voiceName="x")))
+        (recast,) = observe(watch, Snapshot(self.art({"A": "v1", "B": "v9"})))
+        assert one.change_token == reordered.change_token != recast.change_token
+        assert (one.facet, one.status, one.part, one.silent) == ("cast", "changed", None, False)
+        assert one.snapshot["manifest"]["audio"]["voiceMap"]["B"]["voiceId"] == "v2"
+
+    def test_the_cast_is_terminal_at_once_and_silent_without_a_voice_map(self) -> None:
+        """A recast is synchronous: the first read settles it. No manifest: `none`, silent."""
+        (seen,) = observe(spec("cast"), Snapshot(self.art({"A": "v1"})))
+        (bare,) = observe(spec("cast"), Snapshot({"id": ART, "manifest": None}))
+        assert is_terminal([seen]) and is_terminal([bare])
+        assert (bare.status, bare.silent) == ("none", True)
+
+    def test_each_change_of_the_map_is_one_event_and_an_unchanged_map_none(self) -> None:
+        """First sight after a recast publishes `changed`; the same map again publishes nothing;
+        a new voice publishes the next `changed` with its own id and the chain's previousStatus."""
+        from bridge.nats.streams import Subjects
+        from bridge.watch.model import WatchRecord
+        from bridge.watch.story import StoryProvider
+        from bridge.watch.transition import stage_changes
+
+        provider = StoryProvider(object(), base_url="http://sandbox/api/v1")
+        record = WatchRecord(spec=spec("cast"))
+        subjects = Subjects("story")
+
+        def read(voices: dict[str, str], at: str) -> list[Any]:
+            snap = Snapshot({**self.art(voices), "updatedAt": at})
+            return stage_changes(record, provider, provider.observe(record.spec, snap), subjects, 1)
+
+        first = read({"A": "v1"}, "2026-12-01T00:00:01Z")
+        again = read({"A": "v1"}, "2026-12-01T00:00:02Z")
+        second = read({"A": "v2"}, "2026-12-01T00:00:03Z")
+        assert [e.subject for e in first] == ["story.evt.artifact.cast.changed"]
+        assert again == []
+        assert len(second) == 1 and second[0].id != first[0].id
+        data = second[0].payload["data"]
+        assert (data["facet"], data["status"], data["previousStatus"]) == (
+            "cast",
+            "changed",
+            "changed",
+        )
+        assert data["snapshot"]["manifest"]["audio"]["voiceMap"]["A"]["voiceId"] == "v2"
+
+
+def test_an_added_facet_survives_a_merge_with_a_watch_of_the_defaults() -> None:
+    """watch.add (facets=None, the defaults) then a recast (`cast`): the merged watch spells the
+    defaults out and adds `cast`, so the recast is not absorbed by the earlier watch.add; the
+    other way round too. Two default watches stay None."""
+    from bridge.watch.engine import _merge
+    from bridge.watch.story import StoryProvider
+
+    defaults = StoryProvider(object(), base_url="http://x").default_facets
+    plain = WatchSpec(provider="story", resource="artifact", id=ART)
+    recast = spec("cast")
+    assert _merge(plain, recast, defaults).facets == (
+        "status",
+        "finalize",
+        "video",
+        "revised",
+        "cast",
+    )
+    assert _merge(recast, plain, defaults).facets == (
+        "cast",
+        "status",
+        "finalize",
+        "video",
+        "revised",
+    )
+    assert _merge(plain, plain, defaults).facets is None
+    assert _merge(plain, recast).facets is None  # a provider without default_facets: as before

@@ -296,10 +296,13 @@ class WatchEngine:
                     await self.store.save(record, None)
                     break
                 record, rev = loaded
+                defaults = getattr(self.providers[spec.provider], "default_facets", None)
                 if record.polled:
-                    merged = _merge(record.spec, spec)
+                    merged = _merge(record.spec, spec, defaults)
                 else:  # a resource so far only observed through another watch: now asked for
-                    merged = _merge(record.spec.model_copy(update={"facets": spec.facets}), spec)
+                    merged = _merge(
+                        record.spec.model_copy(update={"facets": spec.facets}), spec, defaults
+                    )
                 if record.polled and not record.done and merged == record.spec:
                     break
                 if record.done or not record.polled:
@@ -993,15 +996,31 @@ def describe(record: WatchRecord) -> dict[str, Any]:
     }
 
 
-def _merge(old: WatchSpec, new: WatchSpec) -> WatchSpec:
-    """Union of facets and parents; the original origin is kept. `None` (the provider's defaults,
-    which cover every facet it can follow) absorbs any explicit list."""
+def _merge(
+    old: WatchSpec,
+    new: WatchSpec,
+    defaults: Callable[[WatchSpec], tuple[str, ...]] | None = None,
+) -> WatchSpec:
+    """Union of facets and parents; the original origin is kept. `None` means the provider's
+    defaults: merged with an explicit list it is spelt out through `defaults(spec)` (the provider's
+    optional `default_facets`), so a facet outside the defaults (a recast's `cast`, an `sfx` cue)
+    is not lost to an earlier `watch.add`; without `defaults`, `None` absorbs the list."""
     facets: tuple[str, ...] | None
-    if old.facets is None or new.facets is None:
+    parents = {**old.parents, **new.parents}
+    if old.facets is None and new.facets is None:
         facets = None
+    elif old.facets is None or new.facets is None:
+        if defaults is None:
+            facets = None
+        else:
+            spelt = [
+                s.facets
+                if s.facets is not None
+                else tuple(defaults(s.model_copy(update={"parents": parents})))
+                for s in (old, new)
+            ]
+            facets = tuple(dict.fromkeys((*spelt[0], *spelt[1])))
     else:
         facets = tuple(dict.fromkeys((*old.facets, *new.facets)))
     origin = old.origin if old.origin != "reference" else new.origin
-    return old.model_copy(
-        update={"facets": facets, "parents": {**old.parents, **new.parents}, "origin": origin}
-    )
+    return old.model_copy(update={"facets": facets, "parents": parents, "origin": origin})

@@ -4,6 +4,9 @@ The engine schedules, stores, deduplicates and publishes; a `Provider` only know
 resources (batched however is cheapest), how to split what it read into facet observations, when a
 watch is finished, how often to poll, and how its events are named. Nothing upstream-specific may
 live in the engine.
+
+Optional: `default_facets(spec) -> tuple[str, ...]`, what `facets=None` follows; with it, a watch
+with the defaults merged with one naming other facets follows both (without it, None absorbs).
 """
 
 from __future__ import annotations

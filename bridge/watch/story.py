@@ -199,6 +199,10 @@ class StoryProvider:
             return bool(observations) and added.is_terminal(observations)
         return facets.is_terminal(spec, observations) and added.is_terminal(observations)
 
+    def default_facets(self, spec: WatchSpec) -> tuple[str, ...]:
+        """What `facets=None` follows (the engine spells it out when merging an explicit list)."""
+        return facets.default_facets(spec)
+
     def interval_bounds(self, kind: str) -> tuple[float, float]:
         return INTERVALS.get(kind, (5.0, 15.0))
 

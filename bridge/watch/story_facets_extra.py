@@ -7,6 +7,7 @@ returned, like `story_facets`; the provider adds their observations after the co
 | `voice_modification` | `manifest.audio.modifications[]` (newest record per range) | range `<start>-<end>` | ready, failed |
 | `sfx` | `GET /artifacts/{id}/sfx` cues: draft until `soundUrl` is set | cue id | ready, failed |
 | `avatar` | `GET /artifacts/{id}/cast`, each member's `avatarStatus` | character | ready, failed |
+| `cast` | `manifest.audio.voiceMap` (no side read): a fingerprint of character -> voiceId | (the map) | at once |
 | `music_clips` | `GET /artifacts/{id}/music` `definedClips` (musicMode defined_clips) | (the set) | settled |
 | `music_clip` | the same beds; only a failure is an event | scene index | always |
 | release `status` | the series' release listing | | published, failed |
@@ -20,9 +21,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from bridge.watch.model import Observation, Snapshot, WatchSpec
-from bridge.watch.story_facets import _version, dig, lower, subject_path
+from bridge.watch.story_facets import _as_of, _version, dig, lower, subject_path
 
-EXTRA_ARTIFACT_FACETS = ("voice_modification", "sfx", "avatar", "music_clips", "music_clip")
+EXTRA_ARTIFACT_FACETS = (
+    "voice_modification", "sfx", "avatar", "music_clips", "music_clip", "cast"
+)  # fmt: skip
 # Facets whose state comes from a side read (the provider makes it only when one is followed).
 SIDE_READS = {"sfx": "sfx", "avatar": "cast", "music_clips": "music", "music_clip": "music"}
 CLIP_IN_FLIGHT = frozenset({"pending", "rendering", "queued"})
@@ -31,6 +34,9 @@ TERMINAL: dict[tuple[str, str | None], frozenset[str]] = {
     ("artifact", "sfx"): frozenset({"ready", "failed"}),
     ("artifact", "avatar"): frozenset({"ready", "failed"}),
     ("artifact", "music_clips"): frozenset({"settled", "none"}),
+    # A recast is synchronous (the API answers with the new voiceMap and GET shows it at once), so
+    # the first read after the command is both the change and the settled state: see `cast`.
+    ("artifact", "cast"): frozenset({"changed", "none"}),
     ("release", None): frozenset({"published", "failed"}),
 }
 
@@ -50,6 +56,7 @@ def _part(
     token: str,
     revision: int,
     silent: bool = False,
+    as_of: str | None = None,
 ) -> Observation:
     id = str(dig(art, "id") or "")
     return Observation(
@@ -64,6 +71,7 @@ def _part(
         silent=silent,
         token=token,
         part=part,
+        as_of=as_of,
     )
 
 
@@ -118,6 +126,46 @@ def avatars(art: Any, project: str | None, cast: Any) -> list[Observation]:
                   token=token, revision=_version(art))
         )  # fmt: skip
     return out
+
+
+def voice_map_fingerprint(art: Any) -> str | None:
+    """A stable fingerprint of the cast's voices: character -> voiceId, order-free (a voiceName or
+    gender edit alone is not a recast). None when the artifact shows no voice map at all."""
+    voice_map = dig(art, "manifest", "audio", "voiceMap")
+    if not isinstance(voice_map, dict):
+        return None
+    voices = {
+        str(character): (entry.get("voiceId") if isinstance(entry, dict) else None)
+        for character, entry in voice_map.items()
+    }
+    return _fingerprint(voices)
+
+
+def cast(art: Any, project: str | None) -> Observation:
+    """The artifact's voice map as one facet: status `changed`, token its fingerprint.
+
+    Only a recast command (`artifact.voice`, `artifact.cast` with voices) follows this facet, and
+    its watch is armed after the API answered, so the transition rules give:
+    - the record has never seen the map (first sight after the command): one `changed` (like
+      `revised`, which publishes on first sight of a version > 1); the bridge cannot know the map
+      before the command without a read of its own before every recast;
+    - the record saw this facet before (an earlier recast, kept 7 days): `changed` only when the
+      fingerprint differs; a recast to the voices it already had records nothing.
+    The id is the usual (status `changed`, revision = currentVersion, occurrence): a recast does not
+    create a revision, so each change of one version's cast is the next occurrence of
+    `changed@<version>` in the resource's one record, the same id on every replica and retry.
+
+    Terminal at once (TERMINAL): the engine's terminal test is a pure function of what one read
+    shows (it keeps no read counts and cannot tell "after the command"), and the first read after
+    the command already shows the new map, so a bounded number of extra reads would only repeat
+    it. Without a voice map (no manifest) the state is `none`: silent, nothing to follow.
+    """
+    fingerprint = voice_map_fingerprint(art)
+    status = "none" if fingerprint is None else "changed"
+    return _part(
+        art, project, "cast", status, None, art, token=fingerprint or "none",
+        revision=_version(art), silent=fingerprint is None, as_of=_as_of(art),
+    )  # fmt: skip
 
 
 def music_clips(
@@ -184,6 +232,8 @@ def observe(spec: WatchSpec, snapshot: Snapshot) -> list[Observation]:
         out.extend(sfx_cues(obj, project, snapshot.extra["sfx"]))
     if "avatar" in facets and "cast" in snapshot.extra:
         out.extend(avatars(obj, project, snapshot.extra["cast"]))
+    if "cast" in facets:
+        out.append(cast(obj, project))
     if "music" in snapshot.extra:
         out.extend(music_clips(obj, project, snapshot.extra["music"], facets))
     return out
