@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from tests.fixtures.bridge import SUBJECTS, Outcomes, Recorder, StartBridge, send
+from tests.fixtures.bridge import SUBJECTS, Outcomes, Recorder, StartBridge, create_plan, send
 from tests.fixtures.waiting import until
-from tests.test_commands import TABLE_READ, TARGET, no_secret_in_logs
+from tests.test_commands import no_secret_in_logs
 
 __all__ = ["no_secret_in_logs"]  # an autouse guard: no scenario here logs the key's secret
 
@@ -40,19 +40,7 @@ async def test_a_revoked_key_opens_one_circuit_and_a_valid_key_closes_it(
     recorder = Recorder()
     await nc.subscribe(SUBJECTS.event(">"), cb=recorder.on_msg)
     project = (await send(nc, outcomes, "request", "project.create", {"name": "c"}))["result"]
-    plan = (
-        await send(
-            nc,
-            outcomes,
-            "request",
-            "plan.create",
-            {
-                "projectId": project["project"]["id"],
-                "target": TARGET,
-                "artifactRequests": TABLE_READ,
-            },
-        )
-    )["result"]["plan"]
+    plan = (await create_plan(nc, outcomes, project["project"]["id"]))["result"]["plan"]
     assert await recorder.wait_for(lambda: bool(recorder.on("plan.")))
 
     _key_state(sandbox, sandbox_key, "revoked")

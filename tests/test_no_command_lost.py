@@ -18,7 +18,7 @@ from nats.aio.msg import Msg
 
 from bridge.nats.embedded import EmbeddedNats
 from bridge.nats.streams import COMMANDS_CONSUMER, COMMANDS_STREAM, DEAD_LETTERS_STREAM
-from tests.fixtures.bridge import SUBJECTS, Outcomes, StartBridge, send
+from tests.fixtures.bridge import SUBJECTS, Outcomes, StartBridge, create_plan, send
 from tests.fixtures.waiting import until
 from tests.test_commands import no_secret_in_logs, requests_log
 
@@ -238,37 +238,15 @@ async def test_a_conflict_the_api_does_not_explain_is_waited_out_then_answered(
 async def test_an_outcome_that_fails_after_the_api_call_carries_its_result(
     start_bridge: StartBridge, nc: NatsClient, outcomes: Outcomes, sandbox: Any
 ) -> None:
-    """The job was created (and charged), then its watch could not be recorded (the watch bucket is
-    gone): the outcome says so, retryable, with the API's result, so nobody pays again."""
-    from tests.test_commands import TARGET
-
+    """The plan was created (and its work queued), then its watch could not be recorded (the
+    watch bucket is gone): the outcome says so, retryable, with the API's result, so a retry
+    replays the call instead of creating another plan."""
     await start_bridge()
     project = (await send(nc, outcomes, "request", "project.create", {"name": "w"}))["result"]
-    plan = (
-        await send(
-            nc,
-            outcomes,
-            "request",
-            "plan.create",
-            {
-                "projectId": project["project"]["id"],
-                "target": TARGET,
-                "artifactRequests": [{"type": "table_read"}],
-            },
-        )
-    )["result"]["plan"]
+    project_id = project["project"]["id"]
+    plan = (await create_plan(nc, outcomes, project_id))["result"]["plan"]
     await nc.jetstream().delete_key_value("STORYBRIDGE_WATCHES")
-    outcome = await send(
-        nc,
-        outcomes,
-        "request",
-        "plan.create",
-        {
-            "projectId": project["project"]["id"],
-            "target": TARGET,
-            "artifactRequests": [{"type": "table_read"}],
-        },
-    )
+    outcome = await create_plan(nc, outcomes, project_id)
     assert outcome["ok"] is False
     assert outcome["error"]["code"] == "bridge_error"
     assert outcome["error"]["retryable"] is True
