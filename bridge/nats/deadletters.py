@@ -206,8 +206,11 @@ class DeadLetters:
                 )
                 await asyncio.sleep(min(2.0**attempt, 10.0))
 
-    async def bury_exhausted(self, seq: int, deliveries: int) -> bool:
-        """Bury the command at `seq` that the consumer will not deliver again; False if gone."""
+    async def bury_exhausted(
+        self, seq: int, deliveries: int, *, created: datetime | None = None
+    ) -> bool:
+        """Bury the command at `seq` that the consumer will not deliver again; False if gone.
+        `created`: the commands stream's creation time, when the caller has already read it."""
         try:
             stored = await self.js.get_msg(COMMANDS_STREAM, seq)
         except NotFoundError:
@@ -219,7 +222,7 @@ class DeadLetters:
             stream_seq=seq,
             stored_at=stored.time or datetime.now(UTC),
             deliveries=deliveries,
-            stream_created=await stream_created(self.js),
+            stream_created=created or await stream_created(self.js),
         )
         await self.bury(
             grave, reason=MAX_DELIVERIES, outcome=exhausted_outcome(grave, self.subjects)
@@ -250,7 +253,8 @@ class DeadLetters:
                 continue
             if stored.time is None or stored.time > cutoff:
                 break
-            if await self.bury_exhausted(seq, consumer.config.max_deliver or 0):
+            deliveries = consumer.config.max_deliver or 0
+            if await self.bury_exhausted(seq, deliveries, created=info.created):
                 buried += 1
         if buried:
             log.warning("swept abandoned commands into dead letters", count=buried)
