@@ -17,8 +17,7 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 
-from bridge.api.client import StoryClient
-from bridge.api.errors import (
+from bridge.http.errors import (
     ApiError,
     CircuitOpen,
     RequestValidationError,
@@ -27,19 +26,20 @@ from bridge.api.errors import (
     TransportError,
     UpstreamUnavailable,
 )
-from bridge.api.transport import ApiResponse, recording_responses
-from bridge.tracing import Tracing, annotate_command, current_trace
+from bridge.http.transport import ApiResponse, recording_responses
+from bridge.ops.tracing import Tracing, annotate_command, current_trace
+from bridge.providers.story.client import StoryClient
 from handlers import HANDLERS
 from handlers.base import CommandContext, DeadLetterOps, Reply, Watches, WatchStartFailed
-from schemas.commands import COMMAND_MODELS, COMMAND_ROUTES, Command
-from schemas.extra_fields import (
+from schemas.story.commands import COMMAND_MODELS, COMMAND_ROUTES, Command
+from schemas.wire.extra_fields import (
     DEFAULT_EXTRA_FIELDS,
     ExtraFields,
     UnknownField,
     allowing_extra,
     check_unknown,
 )
-from schemas.outcome import Outcome, OutcomeError
+from schemas.wire.outcome import Outcome, OutcomeError
 
 log = structlog.get_logger("storybridge.commands")
 
@@ -161,7 +161,7 @@ def _unreadable_header(headers: Mapping[str, str] | None) -> str | None:
 
 
 def validate_command(model: type[Command], payload: dict[str, Any], policy: ExtraFields) -> Command:
-    """The command model of `payload` under the unknown-fields policy (schemas.extra_fields)."""
+    """The command model of `payload` under the unknown-fields policy (schemas.wire.extra_fields)."""
     passing = check_unknown(model, payload, policy, has_body=model.body_model is not None)
     return (allowing_extra(model) if passing else model).model_validate(payload)
 

@@ -57,7 +57,7 @@ class Settings(BaseSettings):
             "STORYBRIDGE_COMMAND_EXTRA_FIELDS: `pass` sends a top-level command field the bridge "
             "does not know to the API (the API grows additively; the bridge must not block a field "
             "it shipped yesterday); `forbid` refuses it. A likely typo of a known field is refused "
-            "under both (see schemas/extra_fields.py)."
+            "under both (see schemas/wire/extra_fields.py)."
         ),
     )
     max_in_flight: int = 32

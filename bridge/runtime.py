@@ -20,14 +20,12 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
-from bridge.api.circuit import Circuit, CircuitChange
-from bridge.api.client import StoryClient
-from bridge.api.keys import ApiKey
-from bridge.api.ratelimit import RateBudget
-from bridge.api.transport import RetryPolicy
 from bridge.commands import CommandExecutor, Execution
 from bridge.config import Settings
-from bridge.credits import CreditsMonitor
+from bridge.http.circuit import Circuit, CircuitChange
+from bridge.http.keys import ApiKey
+from bridge.http.ratelimit import RateBudget
+from bridge.http.transport import RetryPolicy
 from bridge.nats.connection import auth_method, broker_security, check_credentials
 from bridge.nats.deadletters import DeadLetters
 from bridge.nats.embedded import EmbeddedNats
@@ -35,8 +33,11 @@ from bridge.nats.intake import CANCEL_WAIT_SECONDS, DurableIntake, DurableRetry
 from bridge.nats.outcomes import OutcomePublisher
 from bridge.nats.service_api import RequestService
 from bridge.nats.streams import DEAD_LETTERS_STREAM, Subjects, circuits_bucket, declare
-from bridge.tracing import Tracing, configure_tracing, current_trace
-from bridge.watch import StoryProvider, WatchEngine, WatchSettings, WatchSpec
+from bridge.ops.tracing import Tracing, configure_tracing, current_trace
+from bridge.providers.story.client import StoryClient
+from bridge.providers.story.credits import CreditsMonitor
+from bridge.providers.story.watch.provider import StoryProvider
+from bridge.watch import WatchEngine, WatchSettings, WatchSpec
 from handlers.base import WatchStartFailed
 
 log = structlog.get_logger("storybridge.runtime")
@@ -159,7 +160,7 @@ class Bridge:
         return ApiKey.parse(self.settings.api_key)
 
     def _start_sandbox(self) -> None:
-        from bridge.sandbox import SandboxConfig, SandboxServer
+        from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
 
         self.sandbox = SandboxServer(SandboxConfig(speed=SANDBOX_SPEED)).start()
         self.base_url = self.sandbox.base_url
@@ -424,7 +425,7 @@ class Bridge:
         return ok, checks
 
     def asyncapi(self) -> dict[str, Any]:
-        from bridge.asyncapi import asyncapi_document
+        from bridge.ops.asyncapi import asyncapi_document
 
         return asyncapi_document(self.settings.subject_prefix)
 

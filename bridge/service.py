@@ -9,8 +9,8 @@ import signal
 import structlog
 
 from bridge.config import Settings
-from bridge.health import HttpServer, create_http_app
-from bridge.metrics import Metrics
+from bridge.ops.health import HttpServer, create_http_app
+from bridge.ops.metrics import Metrics
 from bridge.runtime import Bridge
 
 log = structlog.get_logger("storybridge.service")

@@ -5,8 +5,9 @@
 
 from __future__ import annotations
 
-from handlers import (
-    admin,
+from handlers import admin, watches
+from handlers.base import Handler
+from handlers.story import (
     artifacts,
     jobs,
     pipeline,
@@ -15,9 +16,7 @@ from handlers import (
     reads,
     series_bible,
     sources,
-    watches,
 )
-from handlers.base import Handler
 
 HANDLERS: dict[str, Handler] = {
     **projects.HANDLERS,

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from bridge.api.client import StoryClient
-from schemas.commands import Command
+from bridge.providers.story.client import StoryClient
+from schemas.story.commands import Command
 
 
 class Reply(Protocol):

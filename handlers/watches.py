@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.api.errors import NotFound
+from bridge.http.errors import NotFound
 from handlers.base import CommandContext, LocalReply, Reply
 
-RELEASE_PAGES = 5  # like the provider's reads of a release (bridge.watch.story.MAX_LIST_PAGES)
+RELEASE_PAGES = 5  # like the provider's reads of a release (bridge.providers.story.watch.provider.MAX_LIST_PAGES)
 
 
 def _describe(cmd: Any) -> dict[str, Any]:

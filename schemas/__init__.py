@@ -1,11 +1,17 @@
 """Pure data: pydantic models of the wire contract and the Story API resources. No I/O here."""
 
-from schemas.base import ApiModel, RequestModel
-from schemas.commands import COMMAND_MODELS, Command, UnknownCommand, parse_command
-from schemas.envelopes import ENVELOPE_KEYS, PAGE_KEYS, Page, unwrap
-from schemas.errors import ERROR_CODES, KNOWN_ERROR_CODES, ErrorBody, ErrorEnvelope, is_ambiguous
-from schemas.events import CONTENT_TYPE, EVENT_TYPE_PREFIX, CloudEvent, ResourceEventData
-from schemas.outcome import Outcome, OutcomeError
+from schemas.story.commands import COMMAND_MODELS, Command, UnknownCommand, parse_command
+from schemas.story.envelopes import ENVELOPE_KEYS, PAGE_KEYS, Page, unwrap
+from schemas.story.errors import (
+    ERROR_CODES,
+    KNOWN_ERROR_CODES,
+    ErrorBody,
+    ErrorEnvelope,
+    is_ambiguous,
+)
+from schemas.wire.base import ApiModel, RequestModel
+from schemas.wire.events import CONTENT_TYPE, EVENT_TYPE_PREFIX, CloudEvent, ResourceEventData
+from schemas.wire.outcome import Outcome, OutcomeError
 
 __all__ = [
     "COMMAND_MODELS",

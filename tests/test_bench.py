@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from bridge.bench import run_bench
-from bridge.bench_common import SandboxTimeBudget, Stats, api_seconds, percentile
-from bridge.sandbox.clock import SandboxClock
+from bridge.cli.bench.common import SandboxTimeBudget, Stats, api_seconds, percentile
+from bridge.cli.bench.run import run_bench
+from bridge.providers.story.sandbox.clock import SandboxClock
 
 JOBS, PROJECTS, COMMANDS = 12, 2, 10
 
@@ -129,7 +129,7 @@ def test_the_watch_bench_measures_every_figure_with_a_second_replica_taking_over
     watch is held by the first replica and then, after its SIGKILL, by the second."""
     import asyncio
 
-    from bridge.bench_watches import WatchBenchParams, print_watch_bench, run_watch_bench
+    from bridge.cli.bench.watches import WatchBenchParams, print_watch_bench, run_watch_bench
 
     params = WatchBenchParams(watches=300, idle_seconds=1.0, change_seconds=3.0, lease=3.0)
     figures = asyncio.run(run_watch_bench(params))

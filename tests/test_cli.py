@@ -11,7 +11,7 @@ from nats.aio.client import Client as NatsClient
 from bridge.nats.embedded import EmbeddedNats
 from tests.fixtures.bridge import StartBridge
 
-CLI = [sys.executable, "-c", "from bridge.cli import app; app()"]
+CLI = [sys.executable, "-c", "from bridge.cli.app import app; app()"]
 
 
 async def storybridge(*args: str, timeout: float = 60) -> tuple[int, str]:

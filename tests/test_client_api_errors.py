@@ -8,9 +8,9 @@ from uuid import uuid4
 
 import pytest
 
-from bridge.api import errors as e
-from bridge.api.client import StoryClient
-from bridge.sandbox import SandboxConfig, SandboxServer
+from bridge.http import errors as e
+from bridge.providers.story.client import StoryClient
+from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
 from tests.fixtures.client import (
     TEST_RETRY,
     TEST_TIMEOUT,

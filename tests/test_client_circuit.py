@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.api.circuit import Circuit
-from bridge.api.errors import ApiError, CircuitOpen
+from bridge.http.circuit import Circuit
+from bridge.http.errors import ApiError, CircuitOpen
 
 
 class TestCircuit:

@@ -9,10 +9,10 @@ from uuid import uuid4
 
 import pytest
 
-from bridge.api.client import StoryClient
-from bridge.api.ratelimit import Priority
-from schemas import requests as q
-from schemas import resources as r
+from bridge.http.ratelimit import Priority
+from bridge.providers.story.client import StoryClient
+from schemas.story import requests as q
+from schemas.story import resources as r
 from tests.fixtures.client import advance_clock, request_log
 
 

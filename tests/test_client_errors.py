@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.api import errors as e
+from bridge.http import errors as e
 
 TABLE: list[tuple[str, int, type[e.ApiError]]] = [
     ("authentication_required", 401, e.AuthenticationError),

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from bridge.api.errors import MAX_RATE_WAIT_SECONDS, parse_retry_after
-from bridge.api.ratelimit import Priority, RateBudget
+from bridge.http.errors import MAX_RATE_WAIT_SECONDS, parse_retry_after
+from bridge.http.ratelimit import Priority, RateBudget
 
 
 class FakeClock:

@@ -8,11 +8,11 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.api import errors as e
-from bridge.api.client import StoryClient
-from bridge.api.ratelimit import Priority, RateBudget
-from bridge.api.transport import RetryPolicy
-from bridge.sandbox import SandboxConfig
+from bridge.http import errors as e
+from bridge.http.ratelimit import Priority, RateBudget
+from bridge.http.transport import RetryPolicy
+from bridge.providers.story.client import StoryClient
+from bridge.providers.story.sandbox import SandboxConfig
 from tests.fixtures.client import TEST_TIMEOUT, request_log, set_faults
 
 PROJECTS = "/story-projects"

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 import structlog
 
-from bridge.api import errors as e
-from bridge.api.client import StoryClient
-from bridge.api.keys import ApiKey
-from bridge.api.ratelimit import Priority
-from bridge.api.transport import RetryPolicy
-from bridge.logging import configure_logging
+from bridge.http import errors as e
+from bridge.http.keys import ApiKey
+from bridge.http.ratelimit import Priority
+from bridge.http.transport import RetryPolicy
+from bridge.ops.logging import configure_logging
+from bridge.providers.story.client import StoryClient
 from tests.fixtures.client import TEST_TIMEOUT, set_faults
 
 

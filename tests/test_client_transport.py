@@ -7,10 +7,10 @@ import traceback
 
 import pytest
 
-from bridge.api.errors import StoryApiError, TransportError, UpstreamUnavailable
-from bridge.api.keys import ApiKey
-from bridge.api.ratelimit import RateBudget
-from bridge.api.transport import RetryPolicy, Transport
+from bridge.http.errors import StoryApiError, TransportError, UpstreamUnavailable
+from bridge.http.keys import ApiKey
+from bridge.http.ratelimit import RateBudget
+from bridge.http.transport import RetryPolicy, Transport
 
 SECRET = "5e" * 32
 KEY = ApiKey.parse(f"sh_0123456789abcdef01_{SECRET}")

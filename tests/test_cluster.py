@@ -21,8 +21,8 @@ from bridge.nats.streams import (
     Subjects,
     declare,
 )
+from bridge.providers.story.sandbox import SandboxConfig
 from bridge.runtime import Bridge
-from bridge.sandbox import SandboxConfig
 from tests.fixtures.bridge import bridge_settings
 from tests.fixtures.cluster import NatsCluster, connect, wait_for_jetstream
 from tests.fixtures.sandbox import JOB_DONE, PLAN_DONE, TARGET

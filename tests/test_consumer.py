@@ -9,12 +9,12 @@ from collections import Counter
 from nats.aio.client import Client as NatsClient
 from rich.console import Console
 
-from bridge.consumer import Event, Storybridge
-from bridge.demo import EventWaiter, walk_happy_path
+from bridge.cli.demo import EventWaiter, walk_happy_path
+from bridge.nats.consumer import Event, Storybridge
 from bridge.nats.streams import EVENTS_STREAM
-from schemas.commands import PlanApproveCommand, ProjectCreateCommand
-from schemas.events import ResourceEventData
-from schemas.outcome import Outcome
+from schemas.story.commands import PlanApproveCommand, ProjectCreateCommand
+from schemas.wire.events import ResourceEventData
+from schemas.wire.outcome import Outcome
 from tests.fixtures.bridge import SUBJECTS, Outcomes, StartBridge
 from tests.fixtures.waiting import until
 

@@ -13,14 +13,14 @@ import jsonschema
 from nats.aio.client import Client as NatsClient
 from rich.console import Console
 
-from bridge.demo import EventWaiter, walk_happy_path
+from bridge.cli.demo import EventWaiter, walk_happy_path
 from bridge.nats.streams import EVENTS_STREAM
 from tests.fixtures.bridge import SUBJECTS, StartBridge
 
 
 def _export(directory: Path) -> dict[str, Any]:
     subprocess.run(
-        [sys.executable, "-m", "bridge.cli", "schemas", str(directory)],
+        [sys.executable, "-m", "bridge.cli.app", "schemas", str(directory)],
         check=True,
         capture_output=True,
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 from nats.aio.client import Client as NatsClient
 
-from bridge.metrics import Metrics
+from bridge.ops.metrics import Metrics
 from bridge.runtime import Bridge
 from tests.fixtures.bridge import SUBJECTS, Recorder, StartBridge
 from tests.fixtures.waiting import until

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from bridge.sandbox import SandboxConfig
-from bridge.sandbox.config import Durations
-from bridge.watch.story import StoryProvider
-from bridge.watch.story_discovery import busy_artifact_facets
+from bridge.providers.story.sandbox import SandboxConfig
+from bridge.providers.story.sandbox.config import Durations
+from bridge.providers.story.watch.discovery import busy_artifact_facets
+from bridge.providers.story.watch.provider import StoryProvider
 from tests.fixtures.bridge import SUBJECTS, Recorder, StartBridge
 from tests.fixtures.sandbox import TEST_SPEED, SandboxApi
 

@@ -11,7 +11,7 @@ from cloudevents.core.formats.json import JSONFormat
 from nats.aio.client import Client as NatsClient
 from rich.console import Console
 
-from bridge.demo import EventWaiter, walk_happy_path
+from bridge.cli.demo import EventWaiter, walk_happy_path
 from tests.fixtures.bridge import SUBJECTS, Recorder, StartBridge
 
 HAPPY_PATH_ORDER = {

@@ -16,8 +16,8 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from bridge.nats.streams import EVENTS_STREAM
-from bridge.sandbox import SandboxConfig
-from bridge.sandbox.config import Durations
+from bridge.providers.story.sandbox import SandboxConfig
+from bridge.providers.story.sandbox.config import Durations
 from tests.fixtures.bridge import SUBJECTS, Outcomes, Recorder, StartBridge, send
 from tests.fixtures.sandbox import TEST_SPEED, SandboxApi
 from tests.fixtures.waiting import until

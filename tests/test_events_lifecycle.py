@@ -15,7 +15,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js.api import DeliverPolicy
 
 from bridge.nats.streams import EVENTS_STREAM
-from bridge.sandbox import SandboxConfig
+from bridge.providers.story.sandbox import SandboxConfig
 from tests.fixtures.bridge import Outcomes, StartBridge, send
 from tests.fixtures.waiting import until
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from bridge.sandbox import SandboxConfig
+from bridge.providers.story.sandbox import SandboxConfig
 from tests.fixtures.bridge import SUBJECTS, Recorder, StartBridge
 
 LEASE_SECONDS = 2.0

@@ -11,8 +11,8 @@ from pydantic import ValidationError
 
 from bridge.commands import validate_command
 from bridge.config import Settings
-from schemas.commands import COMMAND_MODELS
-from schemas.extra_fields import UnknownField
+from schemas.story.commands import COMMAND_MODELS
+from schemas.wire.extra_fields import UnknownField
 from tests.fixtures.bridge import Outcomes, StartBridge, send
 
 MUSIC = COMMAND_MODELS["artifact.music"]

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.health import HttpServer, create_http_app
-from bridge.metrics import Metrics
+from bridge.ops.health import HttpServer, create_http_app
+from bridge.ops.metrics import Metrics
 
 
 class Toggle:

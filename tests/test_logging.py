@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from bridge.logging import configure_logging, redact_value
+from bridge.ops.logging import configure_logging, redact_value
 
 PREFIX = "sh_0123456789abcdef01"
 SECRET = "c0ffee" * 10 + "abcd"

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bridge.api.ratelimit import Priority
-from bridge.metrics import OTHER, Metrics, route_template
+from bridge.http.ratelimit import Priority
+from bridge.ops.metrics import OTHER, Metrics, route_template
 
 
 @dataclass

@@ -208,7 +208,7 @@ def test_storybridge_run_with_a_wrong_token_exits_with_one_error_line(tmp_path: 
     }
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "bridge.cli", "run", "--sandbox"],
+            [sys.executable, "-m", "bridge.cli.app", "run", "--sandbox"],
             env=env,
             capture_output=True,
             timeout=120,  # a guard against the loop this test rules out, not a measured limit

@@ -340,7 +340,7 @@ async def test_a_command_past_its_deadline_is_dead_lettered_and_redrive_replays_
     assert len(_projects_named(sandbox, sandbox_key, "buried")) == 1  # it did take effect
 
     sandbox.control.delete("/faults")
-    cli = [sys.executable, "-m", "bridge.cli", "redrive", "--nats-url", nats_server.url]
+    cli = [sys.executable, "-m", "bridge.cli.app", "redrive", "--nats-url", nats_server.url]
     dry = await asyncio.to_thread(
         subprocess.run, [*cli, "--dry-run"], capture_output=True, text=True
     )

@@ -23,14 +23,14 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from prometheus_client.parser import text_string_to_metric_families
 
-from bridge.api.client import StoryClient
-from bridge.api.transport import RetryPolicy
 from bridge.config import Settings
-from bridge.metrics import route_template
+from bridge.http.transport import RetryPolicy
 from bridge.nats.embedded import EmbeddedNats, free_port
-from bridge.sandbox import SandboxConfig, SandboxServer
+from bridge.ops.metrics import route_template
+from bridge.providers.story.client import StoryClient
+from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
 from bridge.service import serve
-from schemas.commands import READ_COMMANDS
+from schemas.story.commands import READ_COMMANDS
 from tests.fixtures.bridge import bridge_settings
 from tests.fixtures.client import TEST_TIMEOUT, set_faults
 from tests.fixtures.sandbox import JOB_DONE, SandboxApi

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from bridge.api.client import StoryClient
-from schemas.commands_pipeline import PIPELINE_COMMANDS
+from bridge.providers.story.client import StoryClient
+from schemas.story.commands_pipeline import PIPELINE_COMMANDS
 from tests.fixtures.bridge import SUBJECTS, Outcomes, Recorder, StartBridge, send
 from tests.fixtures.waiting import until
 

@@ -21,7 +21,7 @@ from tests.fixtures.bridge import SUBJECTS, bridge_settings
 from tests.fixtures.sandbox import any_key
 from tests.fixtures.waiting import until
 
-CLI = [sys.executable, "-c", "from bridge.cli import app; app()"]
+CLI = [sys.executable, "-c", "from bridge.cli.app import app; app()"]
 READER = any_key()
 
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from bridge.sandbox import FaultRule, SandboxConfig, SandboxServer
-from schemas.errors import ERROR_CODES
+from bridge.providers.story.sandbox import FaultRule, SandboxConfig, SandboxServer
+from schemas.story.errors import ERROR_CODES
 from tests.fixtures.sandbox import PLAN_DONE, SandboxApi
 
 RATE_LIMIT = 30

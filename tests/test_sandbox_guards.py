@@ -8,9 +8,9 @@ import uuid
 import httpx
 import pytest
 
-from bridge.sandbox import SandboxConfig, SandboxServer
-from bridge.sandbox.errors import SandboxError
-from bridge.sandbox.ratelimit import RateLimiter
+from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
+from bridge.providers.story.sandbox.errors import SandboxError
+from bridge.providers.story.sandbox.ratelimit import RateLimiter
 from tests.fixtures.sandbox import SandboxApi, any_key
 
 LIMIT = 5

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from bridge.sandbox.clock import SandboxClock
-from bridge.sandbox.config import SandboxConfig
-from bridge.sandbox.errors import SandboxError
-from bridge.sandbox.world import World
-from schemas import requests as q
+from bridge.providers.story.sandbox.clock import SandboxClock
+from bridge.providers.story.sandbox.config import SandboxConfig
+from bridge.providers.story.sandbox.errors import SandboxError
+from bridge.providers.story.sandbox.world import World
+from schemas.story import requests as q
 
 LONG_TEXT = "Acme cut onboarding time by sixty percent. Customers noticed within weeks. " * 8
 TARGET = {"audience": "buyers", "objective": "explain the launch", "outcome": "book a demo"}

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from schemas import requests as q
-from schemas import resources as r
-from schemas.envelopes import ENVELOPE_KEYS, EnvelopeError, Page, unwrap
-from schemas.errors import ErrorEnvelope
+from schemas.story import requests as q
+from schemas.story import resources as r
+from schemas.story.envelopes import ENVELOPE_KEYS, EnvelopeError, Page, unwrap
+from schemas.story.errors import ErrorEnvelope
 
 # The vendor's published docs, vendored so a clean clone tests against them (see tests/data).
 DOCS = Path(__file__).resolve().parent / "data" / "api-docs"

@@ -12,18 +12,18 @@ import pytest
 from cloudevents.core.formats.json import JSONFormat
 from pydantic import ValidationError
 
-from schemas import enums as e
-from schemas.commands import (
+from schemas.story import enums as e
+from schemas.story.commands import (
     COMMAND_MODELS,
     COMMAND_ROUTES,
     READ_COMMANDS,
     UnknownCommand,
     parse_command,
 )
-from schemas.commands_pipeline import PIPELINE_COMMANDS
-from schemas.errors import ERROR_CODES, KNOWN_ERROR_CODES, is_ambiguous
-from schemas.events import CONTENT_TYPE, EVENT_TYPE_PREFIX, CloudEvent, ResourceEventData
-from schemas.outcome import Outcome, OutcomeError
+from schemas.story.commands_pipeline import PIPELINE_COMMANDS
+from schemas.story.errors import ERROR_CODES, KNOWN_ERROR_CODES, is_ambiguous
+from schemas.wire.events import CONTENT_TYPE, EVENT_TYPE_PREFIX, CloudEvent, ResourceEventData
+from schemas.wire.outcome import Outcome, OutcomeError
 
 READS = {model.command for model in READ_COMMANDS}
 WRITES = set(COMMAND_MODELS) - READS
@@ -119,7 +119,7 @@ SAMPLES: dict[str, tuple[dict[str, Any], dict[str, str], dict[str, Any] | None]]
     ),
     "watch.add": ({"resource": "job", "id": "cmj_1"}, {}, None),
     "admin.redrive": ({"command": "plan.approve", "dryRun": True}, {}, None),
-    # --- project additions (schemas.commands_pipeline) ---
+    # --- project additions (schemas.story.commands_pipeline) ---
     "plan.resume": ({"planId": "cmpl_1"}, {"planId": "cmpl_1"}, None),
     "job.resume": ({"jobId": "cmj_1"}, {"jobId": "cmj_1"}, None),
     "release.create": (

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bridge.tail import render_event
+from bridge.cli.tail import render_event
 from bridge.watch.events import lifecycle_event
 from bridge.watch.model import WatchSpec
 

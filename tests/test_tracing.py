@@ -19,8 +19,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from bridge.nats.embedded import EmbeddedNats
+from bridge.ops.tracing import Tracing, configure_tracing, extract, tracing_requested
 from bridge.runtime import Bridge
-from bridge.tracing import Tracing, configure_tracing, extract, tracing_requested
 from tests.fixtures.bridge import SUBJECTS, Recorder, StartBridge, bridge_settings
 from tests.fixtures.client import request_log
 from tests.fixtures.sandbox import SandboxApi

@@ -16,7 +16,8 @@ from nats.js.client import JetStreamContext
 from nats.js.kv import KeyValue
 
 from bridge.nats.streams import EVENTS_STREAM, Subjects
-from bridge.watch import StoryProvider, WatchEngine, WatchSettings, WatchSpec
+from bridge.providers.story.watch.provider import StoryProvider
+from bridge.watch import WatchEngine, WatchSettings, WatchSpec
 from tests.fixtures.waiting import until
 
 SUBJECTS = Subjects("story")
@@ -306,8 +307,8 @@ async def test_under_a_429_storm_the_poller_stays_within_its_budget_and_waits_re
     """Twenty watched jobs read one by one through a client with a 30/min budget, while every
     other job read is answered 429 (Retry-After: 1): over the run the poller sends no more than
     its budget, and once a 429 is answered the key is silent for the full Retry-After."""
-    from bridge.api.client import StoryClient
-    from bridge.api.ratelimit import RateBudget
+    from bridge.http.ratelimit import RateBudget
+    from bridge.providers.story.client import StoryClient
     from tests.fixtures.client import TEST_RETRY, TEST_TIMEOUT
 
     _, plan_id = await approved_plan(story_client)

@@ -8,9 +8,9 @@ from typing import Any
 from cloudevents.core.formats.json import JSONFormat
 
 from bridge.nats.streams import Subjects
+from bridge.providers.story.watch.facets import is_terminal, observe
+from bridge.providers.story.watch.provider import StoryProvider
 from bridge.watch.model import Snapshot, WatchRecord, WatchSpec
-from bridge.watch.story import StoryProvider
-from bridge.watch.story_facets import is_terminal, observe
 from bridge.watch.transition import stage_changes
 
 PROVIDER = StoryProvider(client=None, base_url="http://127.0.0.1:1/api/v1")

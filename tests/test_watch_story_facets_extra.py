@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bridge.providers.story.watch.facets_extra import is_terminal, observe
 from bridge.watch.model import Snapshot, WatchSpec
-from bridge.watch.story_facets_extra import is_terminal, observe
 
 ART = "cma_1"
 
@@ -163,8 +163,8 @@ class TestCast:
         """First sight after a recast publishes `changed`; the same map again publishes nothing;
         a new voice publishes the next `changed` with its own id and the chain's previousStatus."""
         from bridge.nats.streams import Subjects
+        from bridge.providers.story.watch.provider import StoryProvider
         from bridge.watch.model import WatchRecord
-        from bridge.watch.story import StoryProvider
         from bridge.watch.transition import stage_changes
 
         provider = StoryProvider(object(), base_url="http://sandbox/api/v1")
@@ -194,8 +194,8 @@ def test_an_added_facet_survives_a_merge_with_a_watch_of_the_defaults() -> None:
     """watch.add (facets=None, the defaults) then a recast (`cast`): the merged watch spells the
     defaults out and adds `cast`, so the recast is not absorbed by the earlier watch.add; the
     other way round too. Two default watches stay None."""
+    from bridge.providers.story.watch.provider import StoryProvider
     from bridge.watch.engine import _merge
-    from bridge.watch.story import StoryProvider
 
     defaults = StoryProvider(object(), base_url="http://x").default_facets
     plain = WatchSpec(provider="story", resource="artifact", id=ART)

@@ -40,7 +40,7 @@ from bridge.nats.streams import (
     QUEUE_GROUP,
     Subjects,
 )
-from schemas.outcome import Outcome, OutcomeError
+from schemas.wire.outcome import Outcome, OutcomeError
 
 log = structlog.get_logger(__name__)
 

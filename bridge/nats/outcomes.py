@@ -16,8 +16,8 @@ import structlog
 from nats.js.client import JetStreamContext
 
 from bridge.nats.streams import Subjects
-from schemas.events import CONTENT_TYPE, EVENT_TYPE_PREFIX, CloudEvent
-from schemas.outcome import Outcome
+from schemas.wire.events import CONTENT_TYPE, EVENT_TYPE_PREFIX, CloudEvent
+from schemas.wire.outcome import Outcome
 
 OUTCOME_NAMESPACE = uuid.UUID("0f9d3c58-2b7e-4d1a-8c61-7e2f4b9a5d10")
 # How long a request/reply outcome whose first publish failed (a stream leader election on a

@@ -13,7 +13,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from bridge.tracing import TRACE_HEADERS
+from bridge.ops.tracing import TRACE_HEADERS
 from bridge.watch.model import Observation, PendingEvent, WatchSpec
 
 CONTENT_TYPE = "application/cloudevents+json"

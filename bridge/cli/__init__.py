@@ -1,0 +1,1 @@
+"""The `storybridge` command line; `app` is the typer application."""

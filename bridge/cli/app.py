@@ -1,0 +1,469 @@
+"""The `storybridge` command line: run, sandbox, send, redrive, tail, demo, bench, asyncapi."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.json import JSON
+
+from bridge.config import Settings
+
+app = typer.Typer(
+    name="storybridge",
+    help="Event bridge between NATS and the Sleeper Hit Studio Story API: commands in, CloudEvents out.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals could hold the API key
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _settings(**overrides: Any) -> Settings:
+    """Environment first, then explicit options on top (only the ones given)."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _scope_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _sandbox_key(spec: str) -> tuple[str, list[str] | None]:
+    """`KEY` (every scope) or `KEY=scope,scope`; the secret is never printed back."""
+    raw, sep, scopes = spec.partition("=")
+    return raw.strip(), (_scope_list(scopes) if sep else None)
+
+
+def _servers(nats_url: str | None, data_dir: Path | None = None) -> list[str]:
+    """An explicit URL, else a local `storybridge run`'s embedded server, else the NATS default."""
+    from bridge.nats.embedded import discover_url
+
+    url = nats_url or os.environ.get("STORYBRIDGE_NATS_URL")
+    url = url or discover_url(data_dir or Settings().data_dir) or "nats://127.0.0.1:4222"
+    return [u.strip() for u in url.split(",") if u.strip()]
+
+
+def _connect_options() -> dict[str, Any]:
+    """NATS credentials and TLS from the same STORYBRIDGE_NATS_* settings the bridge uses."""
+    from bridge.nats.connection import connect_options
+
+    return connect_options(Settings())
+
+
+@app.command()
+def run(
+    sandbox: bool | None = typer.Option(
+        None, "--sandbox", help="Run against the bundled API sandbox."
+    ),
+    api_key: str | None = typer.Option(
+        None, envvar="SLEEPERHIT_API_KEY", show_envvar=True, help="Story API key."
+    ),
+    base_url: str | None = typer.Option(None, help="API base incl. /api/v1 (SLEEPERHIT_BASE_URL)."),
+    nats_url: str | None = typer.Option(
+        None, help="NATS URL(s), comma-separated (STORYBRIDGE_NATS_URL)."
+    ),
+    subject_prefix: str | None = typer.Option(
+        None, help="First subject token (STORYBRIDGE_SUBJECT_PREFIX)."
+    ),
+    http_port: int | None = typer.Option(None, help="Health/metrics port (STORYBRIDGE_HTTP_PORT)."),
+    log_format: str | None = typer.Option(None, help="json or console (STORYBRIDGE_LOG_FORMAT)."),
+    data_dir: Path | None = typer.Option(None, help="Where the embedded NATS keeps its store."),
+    command_extra_fields: str | None = typer.Option(
+        None,
+        help="pass or forbid: unknown command fields reach the API or are refused "
+        "(STORYBRIDGE_COMMAND_EXTRA_FIELDS, default pass).",
+    ),
+    discovery_interval_seconds: float | None = typer.Option(
+        None,
+        help="Seconds between discovery sweeps; 0 = off (STORYBRIDGE_DISCOVERY_INTERVAL_SECONDS).",
+    ),
+    command_deadline_seconds: float | None = typer.Option(
+        None,
+        help="How long a retryable durable command is kept trying before it is dead-lettered "
+        "(STORYBRIDGE_COMMAND_DEADLINE_SECONDS, default 86400).",
+    ),
+    circuit_probe_seconds: float | None = typer.Option(
+        None,
+        help="Seconds between probes while a provider's circuit is open "
+        "(STORYBRIDGE_CIRCUIT_PROBE_SECONDS, default 60).",
+    ),
+    stream_replicas: int | None = typer.Option(
+        None, help="Replicas of every stream and KV bucket (STORYBRIDGE_STREAM_REPLICAS)."
+    ),
+    nats_creds: Path | None = typer.Option(None, help="NATS .creds file (STORYBRIDGE_NATS_CREDS)."),
+    nats_nkey_seed: str | None = typer.Option(
+        None,
+        help="NKey seed; prefer the env or --nats-nkey-seed-file (STORYBRIDGE_NATS_NKEY_SEED).",
+    ),
+    nats_nkey_seed_file: Path | None = typer.Option(
+        None, help="File holding the NKey seed (STORYBRIDGE_NATS_NKEY_SEED_FILE)."
+    ),
+    nats_token: str | None = typer.Option(
+        None, help="NATS token; prefer the env or --nats-token-file (STORYBRIDGE_NATS_TOKEN)."
+    ),
+    nats_token_file: Path | None = typer.Option(
+        None, help="File holding the NATS token (STORYBRIDGE_NATS_TOKEN_FILE)."
+    ),
+    nats_user: str | None = typer.Option(None, help="NATS user (STORYBRIDGE_NATS_USER)."),
+    nats_password: str | None = typer.Option(
+        None, help="NATS password; prefer the env or a file (STORYBRIDGE_NATS_PASSWORD)."
+    ),
+    nats_password_file: Path | None = typer.Option(
+        None, help="File holding the NATS password (STORYBRIDGE_NATS_PASSWORD_FILE)."
+    ),
+    nats_tls_ca: Path | None = typer.Option(
+        None, help="CA bundle for the NATS servers (STORYBRIDGE_NATS_TLS_CA)."
+    ),
+    nats_tls_cert: Path | None = typer.Option(
+        None, help="Client certificate for NATS (STORYBRIDGE_NATS_TLS_CERT)."
+    ),
+    nats_tls_key: Path | None = typer.Option(
+        None, help="Client certificate's key (STORYBRIDGE_NATS_TLS_KEY)."
+    ),
+    credits_interval_seconds: float | None = typer.Option(
+        None, help="How often to read GET /credits (STORYBRIDGE_CREDITS_INTERVAL_SECONDS)."
+    ),
+    credits_low_threshold: float | None = typer.Option(
+        None,
+        help="Balance below which credits.low is published (STORYBRIDGE_CREDITS_LOW_THRESHOLD).",
+    ),
+) -> None:
+    """Run the bridge. With no NATS URL it starts an embedded nats-server; --sandbox needs no key."""
+    import structlog
+
+    from bridge.nats.connection import NatsRefused
+    from bridge.nats.streams import ReplicasUnavailable
+    from bridge.ops.logging import configure_logging
+    from bridge.service import serve
+
+    settings = _settings(
+        sandbox=sandbox,
+        api_key=api_key,
+        base_url=base_url,
+        nats_url=nats_url,
+        subject_prefix=subject_prefix,
+        http_port=http_port,
+        log_format=log_format,
+        data_dir=data_dir,
+        command_extra_fields=command_extra_fields,
+        discovery_interval_seconds=discovery_interval_seconds,
+        command_deadline_seconds=command_deadline_seconds,
+        circuit_probe_seconds=circuit_probe_seconds,
+        stream_replicas=stream_replicas,
+        nats_creds=nats_creds,
+        nats_nkey_seed=nats_nkey_seed,
+        nats_nkey_seed_file=nats_nkey_seed_file,
+        nats_token=nats_token,
+        nats_token_file=nats_token_file,
+        nats_user=nats_user,
+        nats_password=nats_password,
+        nats_password_file=nats_password_file,
+        nats_tls_ca=nats_tls_ca,
+        nats_tls_cert=nats_tls_cert,
+        nats_tls_key=nats_tls_key,
+        credits_interval_seconds=credits_interval_seconds,
+        credits_low_threshold=credits_low_threshold,
+    )
+    configure_logging(settings.log_format)
+    try:
+        asyncio.run(serve(settings))
+    except (NatsRefused, ReplicasUnavailable) as err:
+        # A setting to fix, not a crash: one line that says which, and no traceback.
+        structlog.get_logger("storybridge.runtime").error("cannot start", reason=str(err))
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def sandbox(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    speed: float = typer.Option(1.0, help="Clock speed: 10 = state machines run 10x faster."),
+    rate_limit: int = typer.Option(120, help="Requests per minute per key before 429."),
+    credits: int = typer.Option(1000, help="Starting Studio Credit balance."),
+    seed: int = typer.Option(0, help="Seed for ids and injected faults (runs repeat)."),
+    faults: str | None = typer.Option(None, help="JSON list of fault rules (see bridge/sandbox)."),
+    scopes: str | None = typer.Option(
+        None,
+        help="Comma-separated scopes that any well-formed key gets (default: every scope).",
+    ),
+    key: list[str] = typer.Option(
+        [],
+        "--key",
+        help="Accept KEY, or KEY=scope,scope with only those scopes (repeatable). With --key, "
+        "other keys are refused unless --accept-any-key.",
+    ),
+    accept_any_key: bool | None = typer.Option(
+        None,
+        "--accept-any-key/--only-listed-keys",
+        help="Whether any well-formed key authenticates (default: yes unless --key is given).",
+    ),
+) -> None:
+    """Serve the Story API sandbox alone at http://HOST:PORT/api/v1."""
+    from bridge.providers.story.sandbox import SandboxConfig
+    from bridge.providers.story.sandbox.server import serve as serve_sandbox
+
+    keys = dict(_sandbox_key(spec) for spec in key)
+    any_key = accept_any_key if accept_any_key is not None else not keys
+    config = SandboxConfig(
+        speed=speed,
+        rate_limit_per_minute=rate_limit,
+        initial_credits=credits,
+        seed=seed,
+        faults=json.loads(faults) if faults else [],
+        accept_any_key=any_key,
+        any_key_scopes=_scope_list(scopes) if scopes is not None else None,
+        keys=keys,
+    )
+    try:
+        from bridge.providers.story.sandbox.state import SandboxState
+
+        SandboxState(config)  # bad keys or scopes fail here, naming the problem
+    except ValueError as err:
+        err_console.print(f"storybridge sandbox: {err}")
+        raise typer.Exit(2) from None
+    accepted = "any sh_<18 hex>_<64 hex> key" if any_key else f"{len(keys)} listed key(s)"
+    granted = f"scopes {scopes}" if scopes is not None else "every scope"
+    console.print(
+        f"Story API sandbox on http://{host}:{port}/api/v1 ({accepted}; {granted} for any key)"
+    )
+    serve_sandbox(config, host=host, port=port)
+
+
+@app.command()
+def send(
+    command: str = typer.Argument(..., help="<resource>.<action>, e.g. project.create"),
+    payload: str = typer.Argument("{}", help="The command as a JSON object."),
+    durable: bool = typer.Option(
+        False, "--durable", help="Publish to the commands stream instead."
+    ),
+    command_id: str | None = typer.Option(
+        None, help="commandId (default: from the payload, else new)."
+    ),
+    nats_url: str | None = typer.Option(None, help="NATS URL (default: the local bridge's)."),
+    prefix: str = typer.Option("story", envvar="STORYBRIDGE_SUBJECT_PREFIX"),
+    timeout: float = typer.Option(90.0, help="Seconds to wait for the outcome."),
+) -> None:
+    """Send one command and print its outcome; exits 1 when the outcome is ok:false."""
+    from bridge.cli.send import ensure_command_id, publish_durable, request
+    from bridge.nats.streams import Subjects
+
+    try:
+        body = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        err_console.print(f"[red]payload is not JSON:[/red] {exc}")
+        raise typer.Exit(2) from None
+    subjects = Subjects(prefix)
+    servers = _servers(nats_url)
+    if durable:
+        if not isinstance(body, dict):
+            err_console.print("[red]payload must be a JSON object[/red]")
+            raise typer.Exit(2)
+        cid = ensure_command_id(body, command_id)
+        outcome = asyncio.run(
+            publish_durable(
+                servers,
+                subjects,
+                command,
+                json.dumps(body).encode(),
+                command_id=cid,
+                timeout=timeout,
+                connect=_connect_options(),
+            )
+        )
+    else:
+        if isinstance(body, dict) and command_id:
+            body["commandId"] = command_id
+        outcome = asyncio.run(
+            request(
+                servers,
+                subjects,
+                command,
+                json.dumps(body).encode(),
+                timeout=timeout,
+                connect=_connect_options(),
+            )
+        )
+    style = "green" if outcome.get("ok") else "red"
+    console.rule(f"[{style}]{command}: {'ok' if outcome.get('ok') else 'failed'}")
+    console.print(JSON.from_data(outcome))
+    if not outcome.get("ok"):
+        raise typer.Exit(1)
+
+
+@app.command()
+def redrive(
+    command: str | None = typer.Option(
+        None, "--command", help="Only dead letters of this command, e.g. plan.approve."
+    ),
+    since: str | None = typer.Option(
+        None, help="Only those dead-lettered since: an ISO 8601 time or a duration (30m, 2h, 7d)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count what would be redriven."),
+    nats_url: str | None = typer.Option(None, help="NATS URL (default: the local bridge's)."),
+    prefix: str = typer.Option("story", envvar="STORYBRIDGE_SUBJECT_PREFIX"),
+) -> None:
+    """Put dead letters back on their command subjects with their original commandId."""
+    from rich.table import Table
+
+    from bridge.cli.redrive import redrive as run_redrive
+    from schemas.story.commands import parse_since
+
+    try:
+        after = parse_since(since) if since else None
+    except ValueError as exc:
+        err_console.print(f"[red]--since:[/red] {exc}")
+        raise typer.Exit(2) from None
+    report = asyncio.run(
+        run_redrive(_servers(nats_url), prefix, command=command, since=after, dry_run=dry_run)
+    )
+    verb = "would redrive" if dry_run else "redrove"
+    table = Table(title=f"{verb} {report.matched if dry_run else report.redriven} dead letter(s)")
+    table.add_column("command")
+    table.add_column("count", justify="right")
+    for name, count in sorted(report.commands.items()):
+        table.add_row(name, str(count))
+    console.print(table)
+
+
+@app.command()
+def tail(
+    pattern: str | None = typer.Argument(None, help="Subject pattern (default: {prefix}.evt.>)."),
+    nats_url: str | None = typer.Option(None, help="NATS URL (default: the local bridge's)."),
+    prefix: str = typer.Option("story", envvar="STORYBRIDGE_SUBJECT_PREFIX"),
+    limit: int | None = typer.Option(None, help="Stop after this many events."),
+    since: str | None = typer.Option(
+        None, help="First replay the events stream from this long ago (90s, 15m, 2h, 7d)."
+    ),
+) -> None:
+    """Print events live, one readable line each; --since replays recent history first."""
+    from bridge.cli.tail import parse_duration
+    from bridge.cli.tail import tail as tail_events
+
+    try:
+        window = parse_duration(since) if since is not None else None
+    except ValueError as exc:
+        err_console.print(f"[red]--since:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+    subject = pattern or f"{prefix}.evt.>"
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(
+            tail_events(
+                _servers(nats_url),
+                subject,
+                console=console,
+                limit=limit,
+                connect=_connect_options(),
+                since=window,
+            )
+        )
+
+
+@app.command()
+def demo(
+    timeout: float = typer.Option(300.0, help="Give up after this many seconds."),
+) -> None:
+    """Walk the happy path (project, source, plan, approval, job, finalize) on embedded defaults."""
+    from bridge.cli.demo import run_demo
+    from bridge.ops.logging import configure_logging
+
+    configure_logging("console", level="WARNING")  # the events are the show
+    ok = asyncio.run(run_demo(console, timeout=timeout))
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def bench(
+    jobs: int = typer.Option(1000, help="Watched jobs for the poller benchmark."),
+    projects: int = typer.Option(10, help="Projects the jobs are spread over."),
+    rate: int = typer.Option(120, help="API budget, requests per minute."),
+    commands: int = typer.Option(300, help="Commands per concurrency level."),
+    speed: float = typer.Option(
+        10.0, help="Sandbox clock speed (poller figures stay in API time)."
+    ),
+    window: float = typer.Option(120.0, help="API seconds over which the jobs become READY."),
+    watches: int | None = typer.Option(
+        None,
+        help="Instead: hold this many watches (the target is 100000) and report the engine's "
+        "RSS, idle and changing CPU, start-up and hand-over times.",
+    ),
+    idle: float = typer.Option(30.0, help="With --watches: seconds of the idle phase."),
+    change: float = typer.Option(60.0, help="With --watches: seconds of the 1 %/min phase."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object, nothing else."),
+) -> None:
+    """Measure the poller and the command path against the sandbox; print ratios to baselines."""
+    from bridge.ops.logging import configure_logging
+
+    configure_logging("console", level="WARNING")  # the tables are the output
+    if watches is not None:
+        from bridge.cli.bench.watches import WatchBenchParams, print_watch_bench, run_watch_bench
+
+        params = WatchBenchParams(
+            watches=watches, rate=rate, idle_seconds=idle, change_seconds=change
+        )
+        figures = asyncio.run(run_watch_bench(params))
+        if as_json:
+            typer.echo(json.dumps(figures))
+        else:
+            print_watch_bench(console, figures)
+        return
+    from bridge.cli.bench.run import run_bench
+
+    quiet = Console(quiet=True) if as_json else console
+    result = asyncio.run(
+        run_bench(
+            quiet,
+            jobs=jobs,
+            projects=projects,
+            rate=rate,
+            commands=commands,
+            speed=speed,
+            window=window,
+        )
+    )
+    if as_json:
+        typer.echo(json.dumps(result, default=str))
+
+
+@app.command()
+def asyncapi(
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write here instead of stdout."
+    ),
+    prefix: str = typer.Option("story", envvar="STORYBRIDGE_SUBJECT_PREFIX"),
+) -> None:
+    """Export the AsyncAPI document of every command and event subject."""
+    from bridge.ops.asyncapi import asyncapi_document
+
+    text = json.dumps(asyncapi_document(prefix), indent=2)
+    if output:
+        output.write_text(text + "\n")
+        console.print(f"wrote {output}")
+    else:
+        print(text)
+
+
+@app.command()
+def schemas(
+    directory: Path = typer.Argument(..., help="Where to write the JSON Schema files."),
+) -> None:
+    """Write the contract as JSON Schema files: every command payload, the reply, every event."""
+    from bridge.ops.asyncapi import event_subject_suffixes
+    from schemas.story.commands import COMMAND_MODELS
+    from schemas.wire.contract import json_schemas
+
+    directory.mkdir(parents=True, exist_ok=True)
+    files = json_schemas(event_subject_suffixes(), dict(COMMAND_MODELS))
+    for name, schema in sorted(files.items()):
+        (directory / name).write_text(json.dumps(schema, indent=2) + "\n")
+    console.print(f"wrote {len(files)} JSON Schema files to {directory}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""`storybridge bench`: the poller, the command path and the watch engine, each against a baseline."""

@@ -1,0 +1,336 @@
+"""One Story API request, with the retry policy the API's idempotency rules allow.
+
+Ambiguous failures (no answer, timeouts, 408, 425, 429, 5xx) may have been accepted upstream, so
+they are retried only when a retry cannot duplicate work: GET, or a request carrying an
+``Idempotency-Key``, always re-sent with the same key and the same body bytes. A 429 waits exactly
+``Retry-After`` through the shared :class:`RateBudget` (so nobody else sends either); other
+ambiguous failures back off exponentially with jitter. A ``409 idempotency_conflict`` that says the
+first request with this key is still processing is waited out the same way (asking again later with
+the same key is the documented move). Other terminal 4xx raise at once. When the time budget runs
+out the caller gets :class:`UpstreamUnavailable`.
+
+With a :class:`~bridge.http.circuit.Circuit`, an account-level answer opens it and every later request
+fails fast with :class:`CircuitOpen` until a probe gets through.
+
+Every success is also appended to the list that :func:`recording_responses` installed, so a caller
+that fails after the API said yes still knows what the API answered.
+
+httpx exceptions hold the request, and the request holds the Authorization header: they are
+turned into our own :class:`TransportError` outside the ``except`` block so no chain keeps them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import importlib.metadata
+import json as jsonlib
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import httpx
+import structlog
+
+from bridge.http.errors import (
+    ApiError,
+    CircuitOpen,
+    IdempotencyConflict,
+    RateLimited,
+    StoryApiError,
+    TransportError,
+    UpstreamUnavailable,
+)
+from bridge.http.keys import ApiKey, redact
+from bridge.http.ratelimit import Priority, RateBudget
+from bridge.ops.tracing import client_span
+
+if TYPE_CHECKING:
+    from bridge.http.circuit import Circuit
+
+__all__ = ["ApiResponse", "RequestHook", "RetryPolicy", "Transport", "recording_responses"]
+
+T = TypeVar("T")
+log = structlog.get_logger("bridge.api")
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# Called once per HTTP attempt: (method, path, HTTP status or None when no answer, seconds).
+RequestHook = Callable[[str, str, int | None, float], None]
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("storybridge")
+    except importlib.metadata.PackageNotFoundError:  # running from a source tree
+        return "0+unknown"
+
+
+USER_AGENT = f"storybridge/{_version()}"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long to keep retrying ambiguous failures, and how to space the attempts."""
+
+    budget_seconds: float = 60.0
+    base_delay: float = 0.5
+    max_delay: float = 10.0
+
+    def backoff(self, attempt: int) -> float:
+        """Delay before retry number ``attempt`` (1-based): exponential, half of it jittered."""
+        ceiling = min(self.max_delay, self.base_delay * (2 ** max(0, attempt - 1)))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+@dataclass(frozen=True)
+class ApiResponse(Generic[T]):
+    """A successful answer: the parsed model plus what callers need for outcomes and logs."""
+
+    status: int
+    data: T
+    raw: Any
+    request_id: str | None = None
+    replayed: bool = False
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def with_data(self, data: Any) -> ApiResponse[Any]:
+        """The same response carrying a parsed model instead of the raw JSON."""
+        return ApiResponse(
+            self.status, data, self.raw, self.request_id, self.replayed, self.headers
+        )
+
+
+_responses: contextvars.ContextVar[list[ApiResponse[Any]] | None] = contextvars.ContextVar(
+    "storybridge_responses", default=None
+)
+
+
+@contextlib.contextmanager
+def recording_responses() -> Iterator[list[ApiResponse[Any]]]:
+    """Collect every successful response sent from this context (the command executor uses it)."""
+    seen: list[ApiResponse[Any]] = []
+    token = _responses.set(seen)
+    try:
+        yield seen
+    finally:
+        _responses.reset(token)
+
+
+def _still_processing(error: StoryApiError, *, ours: bool) -> bool | None:
+    """Whether a 409 idempotency_conflict means the first request with this key still runs:
+    True when the API says so in a structured field, or when an earlier attempt of THIS call got
+    no answer (same key, same body bytes: it can only be our own attempt); None when it cannot be
+    told (the API's own message covers both meanings); False for a different body."""
+    if not isinstance(error, IdempotencyConflict):
+        return False
+    said = error.in_progress
+    if said is not None:
+        return said
+    return True if ours else None
+
+
+class Transport:
+    """A pooled ``httpx.AsyncClient`` plus the retry loop. One per :class:`StoryClient`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        key: ApiKey,
+        *,
+        budget: RateBudget | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float | httpx.Timeout = 30.0,
+        limits: httpx.Limits | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        on_request: RequestHook | None = None,
+        circuit: Circuit | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._key = key
+        self._on_request = on_request
+        self.circuit = circuit
+        self.budget = budget or RateBudget()
+        self.retry = retry or RetryPolicy()
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url + "/",
+            timeout=timeout,
+            limits=limits or httpx.Limits(max_connections=64, max_keepalive_connections=16),
+            transport=transport,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"Transport({self.base_url!r}, key={self._key!r})"
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        priority: Priority = Priority.COMMAND,
+    ) -> ApiResponse[Any]:
+        """Send one logical request, retrying ambiguous failures when that is safe."""
+        method = method.upper()
+        headers = {"Authorization": self._key.authorization}
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        content: bytes | None = None
+        if json is not None:
+            content = jsonlib.dumps(json, separators=(",", ":")).encode()
+            headers["Content-Type"] = "application/json"
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        retry_allowed = method in SAFE_METHODS or idempotency_key is not None
+        deadline = time.monotonic() + self.retry.budget_seconds
+        attempt = 0
+        unanswered = False  # an earlier attempt may have reached the API without an answer
+        while True:
+            attempt += 1
+            if self.circuit is not None:
+                self.circuit.check()
+            await self.budget.acquire(priority)
+            # A span (and `traceparent`) per attempt when a traced command made this call.
+            with client_span(method, path, headers, attempt=attempt) as traced:
+                response, error = await self._attempt(method, path, traced.headers, content, query)
+                traced.finish(response.status_code if response is not None else None, error)
+            if response is not None:
+                self.budget.observe(response.headers)
+                body = _json_or_none(response)
+                if response.is_success:
+                    if self.circuit is not None:
+                        self.circuit.observe(None)
+                    return _record(_success(response, body))
+                error = ApiError.from_response(response.status_code, body, response.headers)
+                if self.circuit is not None:
+                    error = self.circuit.observe(error)
+                if isinstance(error, RateLimited):
+                    self.budget.block_for(self._rate_wait(error, attempt))
+            assert error is not None
+            if isinstance(error, CircuitOpen):
+                raise error  # retryable for a command, never for this HTTP call: nothing was sent
+            processing = (
+                _still_processing(error, ours=unanswered) if idempotency_key is not None else False
+            )
+            if not ((error.retryable or processing is not False) and retry_allowed):
+                raise error
+            if self.circuit is not None and self.circuit.probing_now:
+                raise error  # a probe is one request: the next one comes a probe interval later
+            unanswered = unanswered or response is None or error.retryable
+            delay = self._delay(error, attempt)
+            if time.monotonic() + delay > deadline:
+                if processing is None:
+                    raise error  # it never cleared, and nothing says it was ours: a conflict
+                # Still "processing" after the whole budget is not a failure either: the first
+                # attempt may yet land, and a later try with the same key replays it.
+                raise UpstreamUnavailable(
+                    f"{method} {path} failed after {attempt} attempt(s) within the "
+                    f"{self.retry.budget_seconds:g}s retry budget; last: {error.code}",
+                    last=error,
+                    attempts=attempt,
+                ) from error
+            log.warning(
+                "api.retry",
+                method=method,
+                path=path,
+                attempt=attempt,
+                delay=round(delay, 3),
+                code=error.code,
+                status=getattr(error, "status", None),
+                request_id=getattr(error, "request_id", None),
+                idempotency_key=idempotency_key,
+            )
+            if not isinstance(error, RateLimited):  # a 429 waits in the budget's block instead
+                await asyncio.sleep(delay)
+
+    def _delay(self, error: StoryApiError, attempt: int) -> float:
+        """A 429 waits exactly Retry-After; anything else at least the backoff, so a
+        `Retry-After: 0` on a 409 or 503 cannot turn the loop into a spin."""
+        if isinstance(error, RateLimited):
+            return self._rate_wait(error, attempt)
+        return max(getattr(error, "retry_after", None) or 0.0, self.retry.backoff(attempt))
+
+    def _rate_wait(self, error: RateLimited, attempt: int) -> float:
+        return error.retry_after if error.retry_after is not None else self.retry.backoff(attempt)
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        content: bytes | None,
+        params: dict[str, Any],
+    ) -> tuple[httpx.Response | None, StoryApiError | None]:
+        """One HTTP exchange. httpx errors become a sanitized TransportError, never re-raised."""
+        failure: str | None = None
+        started = time.perf_counter()
+        try:
+            response = await self._http.request(
+                method, path.lstrip("/"), content=content, params=params, headers=headers
+            )
+        except httpx.TimeoutException as exc:
+            failure = f"timeout ({type(exc).__name__})"
+        except httpx.TransportError as exc:
+            failure = f"{type(exc).__name__}: {redact(str(exc))[:200]}"
+        except httpx.HTTPError as exc:  # InvalidURL, decoding errors: still no request reprs
+            failure = f"{type(exc).__name__}"
+        else:
+            self._report(method, path, response.status_code, started)
+            log.debug(
+                "api.response",
+                method=method,
+                path=path,
+                status=response.status_code,
+                request_id=response.headers.get("x-request-id"),
+            )
+            return response, None
+        self._report(method, path, None, started)
+        # Built outside the except block: no __context__ pointing at the httpx exception.
+        message = f"{method} {path}: {failure}"
+        return None, TransportError(message, method=method, path=path)
+
+    def _report(self, method: str, path: str, status: int | None, started: float) -> None:
+        """Hand one attempt to `on_request`; a failing hook is logged, never fails the call."""
+        if self._on_request is None:
+            return
+        try:
+            self._on_request(method, path, status, time.perf_counter() - started)
+        except Exception:
+            log.exception("api request hook failed", method=method, path=path)
+
+
+def _record(response: ApiResponse[Any]) -> ApiResponse[Any]:
+    seen = _responses.get()
+    if seen is not None:
+        seen.append(response)
+    return response
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _success(response: httpx.Response, body: Any) -> ApiResponse[Any]:
+    headers = dict(response.headers.items())
+    return ApiResponse(
+        status=response.status_code,
+        data=body,
+        raw=body,
+        request_id=response.headers.get("x-request-id"),
+        replayed=response.headers.get("idempotency-replayed", "").lower() == "true",
+        headers=headers,
+    )

@@ -1,0 +1,1 @@
+"""Operating the service: health, metrics, tracing, logging and the AsyncAPI document."""

@@ -1,0 +1,1 @@
+"""The Story API's endpoints, grouped by resource; `StoryClient` composes them."""

@@ -1,0 +1,107 @@
+"""Artifact endpoints: read (with ?revision=N) and every post-creation operation on a table read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge.providers.story.sandbox.core import Call, Endpoint
+from schemas.story import requests as q
+
+BASE = "/artifacts/{artifactId}"
+
+
+def _id(call: Call) -> str:
+    return call.params["artifactId"]
+
+
+async def get_artifact(call: Call) -> dict[str, Any]:
+    return {"artifact": call.world.get_artifact(_id(call), call.query.get("revision"))}
+
+
+async def refine(call: Call) -> dict[str, Any]:
+    return {"storyJob": call.world.refine_artifact(_id(call), call.body_as(q.ArtifactRefine))}
+
+
+async def finalize(call: Call) -> dict[str, Any]:
+    req = call.body_as(q.ArtifactFinalize, optional=True)
+    if req.mode is not None and req.mode.value == "video":
+        video = call.world.render_video(_id(call))
+        return {"artifactId": _id(call), "mode": "video", "finalize": {"status": video["status"]}}
+    return call.world.finalize_audio(_id(call))
+
+
+async def render_video(call: Call) -> dict[str, Any]:
+    return {"artifactId": _id(call), "render": call.world.render_video(_id(call))}
+
+
+async def voice(call: Call) -> dict[str, Any]:
+    return call.world.set_voice(_id(call), call.body_as(q.ArtifactVoice))
+
+
+async def post_coverage(call: Call) -> dict[str, Any]:
+    req = call.body_as(q.ArtifactCoverage, optional=True)
+    return call.world.start_coverage(_id(call), req.focusPrompt)
+
+
+async def get_coverage(call: Call) -> dict[str, Any]:
+    return {"coverage": call.world.get_coverage(_id(call), call.query.get("reportId"))}
+
+
+async def post_music(call: Call) -> dict[str, Any]:
+    return call.world.post_music(_id(call), call.body_as(q.ArtifactMusic, optional=True))
+
+
+async def get_music(call: Call) -> dict[str, Any]:
+    return {"music": call.world.get_music(_id(call))}
+
+
+async def post_sfx(call: Call) -> dict[str, Any]:
+    return call.world.post_sfx(_id(call), call.body_as(q.ArtifactSfx))
+
+
+async def get_sfx(call: Call) -> dict[str, Any]:
+    return {"sfx": call.world.get_sfx(_id(call))}
+
+
+async def get_cast(call: Call) -> dict[str, Any]:
+    return call.world.get_cast(_id(call))
+
+
+async def post_cast(call: Call) -> dict[str, Any]:
+    req = call.body_as(q.ArtifactCast)
+    entries = [e.model_dump(mode="json", exclude_none=True) for e in req.entries or []]
+    return call.world.recast(_id(call), req.avatarStyle, entries)
+
+
+async def post_avatar(call: Call) -> dict[str, Any]:
+    req = call.body_as(q.ArtifactAvatar)
+    return call.world.queue_avatar(_id(call), req.character, req.style)
+
+
+async def voice_modification(call: Call) -> dict[str, Any]:
+    return call.world.modify_voice(_id(call), call.body_as(q.ArtifactVoiceModification))
+
+
+async def get_script(call: Call) -> dict[str, Any]:
+    return {"script": call.world.get_script(_id(call), call.query)}
+
+
+READ, PUBLISH = "artifact:read", "artifact:publish"
+ENDPOINTS: list[Endpoint] = [
+    Endpoint("GET", BASE, get_artifact, READ),
+    Endpoint("POST", BASE + "/refine", refine, PUBLISH, "required"),
+    Endpoint("POST", BASE + "/finalize", finalize, PUBLISH, "required"),
+    Endpoint("POST", BASE + "/render-video", render_video, PUBLISH, "required"),
+    Endpoint("POST", BASE + "/voice", voice, PUBLISH, "required"),
+    Endpoint("POST", BASE + "/coverage", post_coverage, "story:write", "required"),
+    Endpoint("GET", BASE + "/coverage", get_coverage, READ),
+    Endpoint("POST", BASE + "/music", post_music, PUBLISH, "optional"),
+    Endpoint("GET", BASE + "/music", get_music, READ),
+    Endpoint("POST", BASE + "/sfx", post_sfx, PUBLISH, "required"),
+    Endpoint("GET", BASE + "/sfx", get_sfx, READ),
+    Endpoint("GET", BASE + "/cast", get_cast, READ),
+    Endpoint("POST", BASE + "/cast", post_cast, PUBLISH, "required"),
+    Endpoint("POST", BASE + "/avatar", post_avatar, PUBLISH, "required"),
+    Endpoint("POST", BASE + "/voice-modification", voice_modification, PUBLISH, "required"),
+    Endpoint("GET", BASE + "/script", get_script, READ),
+]

@@ -1,0 +1,44 @@
+"""Story job endpoints: create (reserves credits), list, read, cancel, the job's artifacts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge.providers.story.sandbox.core import Call, Endpoint
+from schemas.story import requests as q
+
+
+async def create_job(call: Call) -> dict[str, Any]:
+    return {"job": call.world.create_job(call.body_as(q.JobCreate))}
+
+
+async def list_jobs(call: Call) -> dict[str, Any]:
+    jobs, cursor = call.world.list_jobs(call.query)
+    return {"jobs": jobs, "nextCursor": cursor}
+
+
+async def get_job(call: Call) -> dict[str, Any]:
+    return {"job": call.world.get_job(call.params["jobId"])}
+
+
+async def cancel_job(call: Call) -> dict[str, Any]:
+    return {"job": call.world.cancel_job(call.params["jobId"])}
+
+
+async def job_artifacts(call: Call) -> dict[str, Any]:
+    return {"artifacts": call.world.job_artifacts(call.params["jobId"])}
+
+
+async def resume_job(call: Call) -> dict[str, Any]:
+    """FIELD-NOTES: the production client's recovery path for a job that stopped."""
+    return {"job": call.world.resume_job(call.params["jobId"])}
+
+
+ENDPOINTS: list[Endpoint] = [
+    Endpoint("POST", "/story-jobs", create_job, "story:write", "required"),
+    Endpoint("GET", "/story-jobs", list_jobs, "story:read"),
+    Endpoint("GET", "/story-jobs/{jobId}", get_job, "story:read"),
+    Endpoint("POST", "/story-jobs/{jobId}/cancel", cancel_job, "story:write", "optional"),
+    Endpoint("GET", "/story-jobs/{jobId}/artifacts", job_artifacts, "artifact:read"),
+    Endpoint("POST", "/story-jobs/{jobId}/resume", resume_job, "story:write", "required"),
+]

@@ -1,0 +1,50 @@
+"""Story plan endpoints: create, list, read, approve, reject."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge.providers.story.sandbox.core import Call, Endpoint
+from schemas.story import requests as q
+
+
+async def create_plan(call: Call) -> dict[str, Any]:
+    project_id = call.params["projectId"]
+    call.world.get_project(project_id)
+    req = call.body_as(q.PlanCreate)
+    return {"plan": call.world.create_plan(project_id, req)}
+
+
+async def list_plans(call: Call) -> dict[str, Any]:
+    plans, cursor = call.world.list_plans(call.params["projectId"], call.query)
+    return {"plans": plans, "nextCursor": cursor}
+
+
+async def get_plan(call: Call) -> dict[str, Any]:
+    return {"plan": call.world.get_plan(call.params["planId"])}
+
+
+async def approve_plan(call: Call) -> dict[str, Any]:
+    return {"plan": call.world.approve_plan(call.params["planId"])}
+
+
+async def reject_plan(call: Call) -> dict[str, Any]:
+    req = call.body_as(q.PlanReject, optional=True)
+    return {"plan": call.world.reject_plan(call.params["planId"], req.reason)}
+
+
+async def resume_plan(call: Call) -> dict[str, Any]:
+    """FIELD-NOTES: the production client's recovery path for a plan that stopped."""
+    return {"plan": call.world.resume_plan(call.params["planId"])}
+
+
+ENDPOINTS: list[Endpoint] = [
+    Endpoint(
+        "POST", "/story-projects/{projectId}/story-plans", create_plan, "story:write", "required"
+    ),
+    Endpoint("GET", "/story-projects/{projectId}/story-plans", list_plans, "story:read"),
+    Endpoint("GET", "/story-plans/{planId}", get_plan, "story:read"),
+    Endpoint("POST", "/story-plans/{planId}/approve", approve_plan, "story:write", "optional"),
+    Endpoint("POST", "/story-plans/{planId}/reject", reject_plan, "story:write", "optional"),
+    Endpoint("POST", "/story-plans/{planId}/resume", resume_plan, "story:write", "required"),
+]

@@ -1,0 +1,66 @@
+"""Project endpoints and the project documents (series bible, cast canon)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge.providers.story.sandbox.core import Call, Endpoint
+from schemas.story import requests as q
+
+
+async def create_project(call: Call) -> dict[str, Any]:
+    req = call.body_as(q.ProjectCreate)
+    return {"project": call.world.create_project(req.model_dump(mode="json"))}
+
+
+async def list_projects(call: Call) -> dict[str, Any]:
+    projects, cursor = call.world.list_projects(call.query)
+    return {"projects": projects, "nextCursor": cursor}
+
+
+async def get_project(call: Call) -> dict[str, Any]:
+    return {"project": call.world.get_project(call.params["projectId"])}
+
+
+async def update_project(call: Call) -> dict[str, Any]:
+    req = call.body_as(q.ProjectUpdate, optional=True)
+    changes = req.model_dump(mode="json", exclude_unset=True)
+    return {"project": call.world.update_project(call.params["projectId"], changes)}
+
+
+async def delete_project(call: Call) -> dict[str, Any]:
+    return call.world.delete_project(call.params["projectId"])
+
+
+def _document_routes(path: str, kind: str, generate: bool) -> list[Endpoint]:
+    async def read(call: Call) -> dict[str, Any]:
+        return {"document": call.world.get_document(call.params["projectId"], kind)}
+
+    async def post(call: Call) -> dict[str, Any]:
+        req = call.body_as(q.SeriesBibleGenerate, optional=True)
+        doc = call.world.generate_document(call.params["projectId"], kind, req.instructions)
+        return {"document": doc}
+
+    async def patch(call: Call) -> dict[str, Any]:
+        req = call.body_as(q.SeriesBibleUpdate, optional=True)
+        doc = call.world.patch_document(call.params["projectId"], kind, req.title, req.content)
+        return {"document": doc}
+
+    routes = [
+        Endpoint("GET", path, read, "story:read"),
+        Endpoint("PATCH", path, patch, "story:write", "optional"),
+    ]
+    if generate:
+        routes.append(Endpoint("POST", path, post, "story:write", "required"))
+    return routes
+
+
+ENDPOINTS: list[Endpoint] = [
+    Endpoint("POST", "/story-projects", create_project, "story:write", "required"),
+    Endpoint("GET", "/story-projects", list_projects, "story:read"),
+    Endpoint("GET", "/story-projects/{projectId}", get_project, "story:read"),
+    Endpoint("PATCH", "/story-projects/{projectId}", update_project, "story:write", "optional"),
+    Endpoint("DELETE", "/story-projects/{projectId}", delete_project, "story:write", "optional"),
+    *_document_routes("/story-projects/{projectId}/series-bible", "series_bible", True),
+    *_document_routes("/story-projects/{projectId}/cast-canon", "cast_canon", False),
+]

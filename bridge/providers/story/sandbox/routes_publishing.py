@@ -1,0 +1,50 @@
+"""Publishing releases (FIELD-NOTES: live, undocumented): create, describe, publish, list, media."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge.providers.story.sandbox.core import Call, Endpoint
+from schemas.story import requests_publishing as p
+
+SERIES = "/publishing-series/{seriesId}/releases"
+RELEASE = "/publishing-releases/{releaseId}"
+
+
+def _id(call: Call) -> str:
+    return call.params["releaseId"]
+
+
+async def create_release(call: Call) -> dict[str, Any]:
+    req = call.body_as(p.ReleaseCreate)
+    return {"release": call.world.create_release(call.params["seriesId"], req)}
+
+
+async def list_releases(call: Call) -> dict[str, Any]:
+    releases, cursor = call.world.list_releases(call.params["seriesId"], call.query)
+    return {"releases": releases, "nextCursor": cursor}
+
+
+async def describe_release(call: Call) -> dict[str, Any]:
+    req = call.body_as(p.ReleaseDescribe, optional=True)
+    return {"release": call.world.describe_release(_id(call), req.direction)}
+
+
+async def publish_release(call: Call) -> dict[str, Any]:
+    call.body_as(p.ReleasePublish, optional=True)
+    return {"release": call.world.publish_release(_id(call))}
+
+
+async def refresh_media(call: Call) -> dict[str, Any]:
+    req = call.body_as(p.ReleaseRefreshMedia)
+    return {"release": call.world.refresh_release_media(_id(call), req.sourceArtifactId)}
+
+
+WRITE = "story:write"
+ENDPOINTS: list[Endpoint] = [
+    Endpoint("POST", SERIES, create_release, WRITE, "required"),
+    Endpoint("GET", SERIES, list_releases, "story:read"),
+    Endpoint("POST", RELEASE + "/description/generate", describe_release, WRITE, "required"),
+    Endpoint("POST", RELEASE + "/publish", publish_release, "artifact:publish", "required"),
+    Endpoint("POST", RELEASE + "/refresh-media", refresh_media, WRITE, "required"),
+]

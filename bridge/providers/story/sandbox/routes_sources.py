@@ -1,0 +1,40 @@
+"""Source endpoints: attach, list, read, soft delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge.providers.story.sandbox.core import Call, Endpoint
+from schemas.story import requests as q
+
+BASE = "/story-projects/{projectId}/sources"
+
+
+async def create_source(call: Call) -> dict[str, Any]:
+    world = call.world
+    project_id = call.params["projectId"]
+    world.get_project(project_id)  # project_not_found before any body check
+    world.precheck_source(call.body)  # type and size codes before the model's validation_failed
+    req = call.body_as(q.SourceCreate)
+    return {"source": world.create_source(project_id, req)}
+
+
+async def list_sources(call: Call) -> dict[str, Any]:
+    sources, cursor = call.world.list_sources(call.params["projectId"], call.query)
+    return {"sources": sources, "nextCursor": cursor}
+
+
+async def get_source(call: Call) -> dict[str, Any]:
+    return {"source": call.world.get_source(call.params["projectId"], call.params["sourceId"])}
+
+
+async def delete_source(call: Call) -> dict[str, Any]:
+    return call.world.delete_source(call.params["projectId"], call.params["sourceId"])
+
+
+ENDPOINTS: list[Endpoint] = [
+    Endpoint("POST", BASE, create_source, "source:write", "optional"),
+    Endpoint("GET", BASE, list_sources, "source:read"),
+    Endpoint("GET", BASE + "/{sourceId}", get_source, "source:read"),
+    Endpoint("DELETE", BASE + "/{sourceId}", delete_source, "source:write", "optional"),
+]

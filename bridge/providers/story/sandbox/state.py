@@ -1,0 +1,35 @@
+"""Everything one sandbox remembers: clock, world, keys, limits, idempotency, faults, request log."""
+
+from __future__ import annotations
+
+from bridge.providers.story.sandbox.auth import ALL_SCOPES, Keys
+from bridge.providers.story.sandbox.clock import SandboxClock
+from bridge.providers.story.sandbox.config import SandboxConfig
+from bridge.providers.story.sandbox.faults import Faults
+from bridge.providers.story.sandbox.idempotency import IdempotencyStore
+from bridge.providers.story.sandbox.ratelimit import RateLimiter
+from bridge.providers.story.sandbox.requestlog import RequestLog
+from bridge.providers.story.sandbox.world import World
+
+
+class SandboxState:
+    """One per app (`app.state.sandbox`, `SandboxServer.state`), for the control API and tests."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self.clock = SandboxClock(config.speed, manual=config.manual_clock)
+        self.world = World(config, self.clock)
+        scopes = frozenset(config.any_key_scopes) if config.any_key_scopes is not None else None
+        self.keys = Keys(config.accept_any_key, scopes if scopes is not None else ALL_SCOPES)
+        for key, key_scopes in config.keys.items():
+            self.keys.register(key, key_scopes)
+        self.limiter = RateLimiter(config.rate_limit_per_minute, config.rate_limit_window_seconds)
+        self.idempotency = IdempotencyStore()
+        self.faults = Faults(config.faults, config.seed)
+        self.log = RequestLog()
+
+    def reset(self) -> None:
+        """A fresh world (resources, credits, ids) and idempotency store; keys, faults, log kept."""
+        self.world = World(self.config, self.clock)
+        self.idempotency = IdempotencyStore()
+        self.limiter.reset()

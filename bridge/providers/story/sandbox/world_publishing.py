@@ -1,0 +1,123 @@
+"""Publishing releases (FIELD-NOTES): episodes of a publishing series, made from a finished artifact.
+
+A release is created as `draft`, may get a generated description, and `publish` moves it through
+`publishing` to `published`. Series are not created through the API (the account has them); the
+sandbox opens a series the first time a release is made in it. Lists are cursor-paginated and
+filter by `status`, as the production client reads them (`?status=published&limit=100&cursor=`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bridge.providers.story.sandbox.errors import SandboxError
+from bridge.providers.story.sandbox.world_artifact_core import ArtifactsMixin
+from bridge.providers.story.sandbox.world_base import iso, paginate
+from bridge.providers.story.sandbox.world_state import view
+from schemas.story.requests_publishing import ReleaseCreate
+
+
+@dataclass
+class ReleaseRec:
+    seq: int
+    id: str
+    series_id: str
+    body: dict[str, Any]
+
+
+class PublishingMixin(ArtifactsMixin):
+    releases: dict[str, ReleaseRec]
+    series_releases: dict[str, list[ReleaseRec]]
+
+    def _release(self, release_id: str) -> ReleaseRec:
+        rec = self.releases.get(release_id)
+        if rec is None:
+            # Not in the documented code table: a 404 like every other unknown resource.
+            raise SandboxError(
+                "release_not_found",
+                f"Publishing release {release_id} does not exist or is owned by another account.",
+                status=404,
+            )
+        return rec
+
+    def _media(self, artifact_id: str, now: float) -> dict[str, Any]:
+        audio = (self._artifact(artifact_id).body["manifest"] or {}).get("audio") or {}
+        return {
+            "audioUrl": audio.get("recordingUrl") or audio.get("liveUrl"),
+            "refreshedAt": iso(now),
+        }
+
+    def create_release(self, series_id: str, req: ReleaseCreate) -> dict[str, Any]:
+        with self.lock:
+            now = self.sync()
+            media = self._media(req.sourceArtifactId, now)
+            series = self.series_releases.setdefault(series_id, [])
+            rec = ReleaseRec(self.next_seq(), self.ids.next("cmrel"), series_id, {})
+            rec.body = {
+                "id": rec.id,
+                "seriesId": series_id,
+                "title": req.title,
+                "type": req.type,
+                "seasonNumber": req.seasonNumber,
+                "episodeNumber": 1 + sum(1 for r in series if r.body["type"] == "episode"),
+                "sourceArtifactId": req.sourceArtifactId,
+                "status": "draft",
+                "description": None,
+                "media": media,
+                "publishedAt": None,
+                "createdAt": iso(now),
+                "updatedAt": iso(now),
+            }
+            self.releases[rec.id] = rec
+            series.append(rec)
+            return view(rec.body)
+
+    def describe_release(self, release_id: str, direction: str | None) -> dict[str, Any]:
+        with self.lock:
+            now = self.sync()
+            rec = self._release(release_id)
+            title = rec.body["title"]
+            angle = f" {direction.strip()}" if direction and direction.strip() else ""
+            rec.body["description"] = f"{title}: an episode of the series.{angle}"[:4000]
+            self.stamp(rec.body, now)
+            return view(rec.body)
+
+    def publish_release(self, release_id: str) -> dict[str, Any]:
+        """Replay-safe: publishing a release already publishing or published changes nothing."""
+        with self.lock:
+            now = self.sync()
+            rec = self._release(release_id)
+            if rec.body["status"] == "draft":
+                rec.body["status"] = "publishing"
+                self.stamp(rec.body, now)
+
+                def published(at: float) -> None:
+                    rec.body.update(status="published", publishedAt=iso(at))
+                    self.stamp(rec.body, at)
+
+                self.scheduler.at(now + self.durations.publish, published)
+            return view(rec.body)
+
+    def refresh_release_media(self, release_id: str, artifact_id: str) -> dict[str, Any]:
+        with self.lock:
+            now = self.sync()
+            rec = self._release(release_id)
+            rec.body["media"] = self._media(artifact_id, now)
+            rec.body["sourceArtifactId"] = artifact_id
+            self.stamp(rec.body, now)
+            return view(rec.body)
+
+    def list_releases(
+        self, series_id: str, query: Mapping[str, str]
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        with self.lock:
+            self.sync()
+            wanted = query.get("status")
+            page, cursor = paginate(
+                self.series_releases.get(series_id, []),
+                query,
+                lambda r: not wanted or r.body["status"] == wanted,
+            )
+            return [view(r.body) for r in page], cursor

@@ -1,0 +1,90 @@
+"""Discovery for the Story API: what is in progress that nobody asked the bridge to watch.
+
+Off by default (`STORYBRIDGE_DISCOVERY_INTERVAL_SECONDS=0`). Each sweep lists, at `Priority.POLL`
+and 100 items per page (the API's largest):
+
+| listing | finds | API cost per sweep |
+|---|---|---|
+| `GET /story-projects` | the projects to look into | ceil(projects / 100) |
+| `GET /story-projects/{id}/story-plans` | plans not terminal | ceil(plans / 100) per project |
+| `GET /story-jobs?projectId=` | jobs not terminal; and, from the artifacts each job embeds, artifacts whose finalize, video or voice-modification ranges are in flight | ceil(jobs / 100) per project |
+| `GET /story-projects/{id}/sources` | url/pdf sources extracting, digests pending or running | ceil(sources / 100) per project |
+
+So a sweep costs `ceil(P/100) + sum over projects of (ceil(plans/100) + ceil(jobs/100) +
+ceil(sources/100))` list calls: 1 + 3 per project for accounts whose projects hold under 100 of
+each. Facets that only a side read shows (music, coverage, SFX cues, avatars, defined clips) are
+not discovered: finding them would cost one to three more calls per artifact per sweep; start
+them with `watch.add` or their command. A resource already watched (even finished) is left alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from bridge.http.ratelimit import Priority
+from bridge.providers.story.watch import facets
+from bridge.watch.model import WatchSpec
+
+POLL = Priority.POLL
+PAGE = 100
+SOURCE_BUSY = frozenset({"pending", "extracting"})
+DIGEST_BUSY = frozenset({"pending", "running"})
+FINALIZE_BUSY = frozenset({"queued", "rendering", "uploading"})
+VIDEO_BUSY = frozenset({"queued", "rendering"})
+MODIFICATION_DONE = frozenset({"ready", "failed"})
+
+
+def _field(obj: Any, name: str) -> Any:
+    value = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+    return getattr(value, "value", value)
+
+
+def _raw(obj: Any) -> Any:
+    """The item as the API returned it (models keep unknown fields; dump them back)."""
+    dump = getattr(obj, "model_dump", None)
+    return dump(mode="json") if dump is not None else obj
+
+
+def busy_artifact_facets(art: Any) -> tuple[str, ...]:
+    """The facets of an embedded artifact with work in flight, read from its manifest alone."""
+    found = []
+    if facets.lower(facets.dig(art, "manifest", "audio", "finalize", "status")) in FINALIZE_BUSY:
+        found.append("finalize")
+    if facets.lower(facets.dig(art, "manifest", "video", "status")) in VIDEO_BUSY:
+        found.append("video")
+    records = facets.dig(art, "manifest", "audio", "modifications") or []
+    if any(
+        isinstance(r, dict) and facets.lower(r.get("status"), "queued") not in MODIFICATION_DONE
+        for r in records
+    ):
+        found.append("voice_modification")
+    return tuple(found)
+
+
+async def discover(client: Any, provider: str) -> AsyncIterator[WatchSpec]:
+    """Non-terminal plans, jobs and sources, and artifacts with facets in flight (origin "discovery")."""
+
+    def spec(kind: str, id: Any, pid: str, found: tuple[str, ...] | None = None) -> WatchSpec:
+        return WatchSpec(
+            provider=provider, resource=kind, id=str(id), parents={"projectId": pid},
+            facets=found, origin="discovery",
+        )  # fmt: skip
+
+    async for project in client.iter_projects(limit=PAGE, priority=POLL):
+        pid = str(_field(project, "id"))
+        async for plan in client.iter_plans(pid, limit=PAGE, priority=POLL):
+            if facets.lower(_field(plan, "status"), "pending") not in facets.PLAN_TERMINAL:
+                yield spec("plan", _field(plan, "id"), pid)
+        async for job in client.iter_jobs(project_id=pid, limit=PAGE, priority=POLL):
+            if facets.lower(_field(job, "status"), "pending") not in facets.JOB_TERMINAL:
+                yield spec("job", _field(job, "id"), pid)
+            for art in _field(job, "artifacts") or []:
+                busy = busy_artifact_facets(_raw(art))
+                if busy:
+                    yield spec("artifact", _field(art, "id"), pid, ("status", *busy))
+        async for source in client.iter_sources(pid, limit=PAGE, priority=POLL):
+            status = facets.lower(_field(source, "status"), "ready")
+            digest = facets.lower(_field(source, "digestStatus"), "not_started")
+            if status in SOURCE_BUSY or digest in DIGEST_BUSY:
+                yield spec("source", _field(source, "id"), pid)

@@ -1,0 +1,260 @@
+"""The Story API behind the watch engine's `Provider` seam.
+
+Reads go through `StoryClient` at `Priority.POLL`, so the shared rate budget keeps commands first
+and honours Retry-After. Several watched sources, plans or jobs of one project are read with one
+list call (`batch_key` makes the engine poll them together); artifacts, and anything the listing
+does not show, are read one by one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import structlog
+
+from bridge.http.errors import NotFound, RateLimited, StoryApiError, UpstreamUnavailable
+from bridge.http.ratelimit import Priority
+from bridge.providers.story.watch import discovery as story_discovery
+from bridge.providers.story.watch import facets
+from bridge.providers.story.watch import facets_extra as added
+from bridge.watch.model import Observation, ReadError, Snapshot, WatchSpec
+
+log = structlog.get_logger(__name__)
+
+POLL = Priority.POLL
+TYPE_PREFIX = "studio.sleeperhit.story"
+# (min, max) seconds between polls, from the API docs and FIELD-NOTES.
+INTERVALS: dict[str, tuple[float, float]] = {
+    "source": (2.0, 5.0),
+    "plan": (5.0, 15.0),
+    "job": (5.0, 15.0),
+    "artifact": (3.0, 15.0),
+    "release": (3.0, 15.0),  # project addition: publishing takes seconds to minutes
+}
+LIST_ITEMS = {"source": "sources", "plan": "plans", "job": "jobs"}
+LIST_PAGE = 100  # the API's largest page
+# Further pages are read only while they could replace two or more single reads, and at most this
+# many in all: a project with a long history must not cost more than reading its watches singly.
+MAX_LIST_PAGES = 5
+Result = Snapshot | ReadError
+
+
+class StoryProvider:
+    """Watches Story API sources, plans, jobs and artifacts (see `story_facets` for the facets)."""
+
+    name: str = "story"
+    kinds: tuple[str, ...] = ("source", "plan", "job", "artifact", "release")
+    type_prefix: str = TYPE_PREFIX
+    source: str
+
+    def __init__(
+        self, client: Any, *, base_url: str | None = None, concurrency: int = 8, batch_min: int = 2
+    ) -> None:
+        self.client = client
+        self.source = (base_url or str(getattr(client, "base_url", ""))).rstrip("/")
+        self.batch_min = batch_min
+        self._gate = asyncio.Semaphore(concurrency)
+        self._listable = set(LIST_ITEMS)  # a kind leaves once its listing proves too thin
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def batch_key(self, spec: WatchSpec) -> str | None:
+        project = spec.parents.get("projectId")
+        return f"{spec.resource}:{project}" if spec.resource in self._listable and project else None
+
+    async def read(self, specs: Sequence[WatchSpec]) -> dict[str, Result]:
+        out: dict[str, Result] = {}
+        singles: list[WatchSpec] = []
+        groups: dict[tuple[str, str], list[WatchSpec]] = {}
+        for spec in specs:
+            project = spec.parents.get("projectId")
+            if spec.resource in self._listable and project:
+                groups.setdefault((spec.resource, project), []).append(spec)
+            else:
+                singles.append(spec)
+        for (kind, project), group in groups.items():
+            if len(group) < self.batch_min:
+                singles.extend(group)
+                continue
+            found = await self._list(kind, project, {spec.id for spec in group})
+            for spec in group:
+                if isinstance(found, ReadError):
+                    out[spec.key] = found
+                elif spec.id in found:
+                    out[spec.key] = Snapshot(found[spec.id])
+                else:
+                    singles.append(spec)  # beyond the pages read, just created, or too thin
+        results = await asyncio.gather(*(self._read_one(spec) for spec in singles))
+        out.update({spec.key: res for spec, res in zip(singles, results, strict=True)})
+        return out
+
+    async def _list(self, kind: str, project: str, wanted: set[str]) -> dict[str, Any] | ReadError:
+        """The listed items of `project` whose id is in `wanted`, reading pages while they pay."""
+        found: dict[str, Any] = {}
+        cursor: str | None = None
+        for _ in range(MAX_LIST_PAGES):
+            try:
+                async with self._gate:
+                    resp = await self._list_page(kind, project, cursor)
+            except NotFound:
+                # A 404 on a list call says nothing about the items: read them one by one.
+                log.info("listing answered 404, reading singly", resource=kind, project=project)
+                return found
+            except StoryApiError as err:
+                return found or _read_error(err)
+            raw = resp.raw if isinstance(resp.raw, dict) else {}
+            for item in raw.get(LIST_ITEMS[kind]) or []:
+                if not isinstance(item, dict) or str(item.get("id")) not in wanted:
+                    continue
+                if not _complete(kind, item):
+                    log.info("listing lacks what a watch follows, reading singly", resource=kind)
+                    self._listable.discard(kind)
+                    return found
+                found[str(item["id"])] = item
+            cursor = raw.get("nextCursor")
+            if not cursor or len(wanted - found.keys()) < 2:
+                break
+        return found
+
+    async def _list_page(self, kind: str, project: str, cursor: str | None) -> Any:
+        c = self.client
+        if kind == "job":
+            return await c.list_jobs(
+                project_id=project, cursor=cursor, limit=LIST_PAGE, priority=POLL
+            )
+        call = c.list_sources if kind == "source" else c.list_plans
+        return await call(project, cursor=cursor, limit=LIST_PAGE, priority=POLL)
+
+    async def _read_one(self, spec: WatchSpec) -> Result:
+        try:
+            async with self._gate:
+                return await self._get(spec)
+        except StoryApiError as err:
+            return _read_error(err)
+
+    async def _get(self, spec: WatchSpec) -> Result:
+        c = self.client
+        if spec.resource == "source":
+            project = spec.parents.get("projectId")
+            if not project:
+                return ReadError("a source watch needs projectId", not_found=True)
+            return Snapshot(_body(await c.get_source(project, spec.id, priority=POLL), "source"))
+        if spec.resource == "plan":
+            return Snapshot(_body(await c.get_plan(spec.id, priority=POLL), "plan"))
+        if spec.resource == "job":
+            return Snapshot(_body(await c.get_job(spec.id, priority=POLL), "job"))
+        if spec.resource == "release":
+            return await self._get_release(spec)
+        if spec.resource != "artifact":
+            return ReadError(f"unknown resource {spec.resource!r}", not_found=True)
+        art = _body(await c.get_artifact(spec.id, priority=POLL), "artifact")
+        extra: dict[str, Any] = {}
+        wanted = spec.facets or facets.default_facets(spec)
+        # Side reads of the project's added facets (story_facets_extra), one per endpoint needed.
+        sides = {extra_side for f in wanted if (extra_side := facets_extra_side(f))}
+        if "sfx" in sides:
+            extra["sfx"] = _body(await c.get_artifact_sfx(spec.id, priority=POLL), "sfx")
+        if "cast" in sides:
+            # `{cast: [...]}` (FIELD-NOTES) beside artifactId/avatarStyle: kept whole.
+            extra["cast"] = (await c.get_artifact_cast(spec.id, priority=POLL)).raw
+        if "music" in wanted or "music" in sides:
+            extra["music"] = _body(await c.get_artifact_music(spec.id, priority=POLL), "music")
+        if "coverage" in wanted:
+            report = spec.parents.get("reportId")
+            resp = await c.get_artifact_coverage(spec.id, report_id=report, priority=POLL)
+            extra["coverage"] = _body(resp, "coverage")
+        return Snapshot(art, extra)
+
+    async def _get_release(self, spec: WatchSpec) -> Result:
+        """The API has no single-release read: find it in its series' listing (oldest first; at
+        most MAX_LIST_PAGES pages, like the other listings)."""
+        series = spec.parents.get("seriesId")
+        if not series:
+            return ReadError("a release watch needs seriesId", not_found=True)
+        cursor: str | None = None
+        for _ in range(MAX_LIST_PAGES):
+            page = await self.client.list_releases(
+                series, cursor=cursor, limit=LIST_PAGE, priority=POLL
+            )
+            raw = page.raw if isinstance(page.raw, dict) else {}
+            for item in raw.get("releases") or []:
+                if isinstance(item, dict) and str(item.get("id")) == spec.id:
+                    return Snapshot(item)
+            cursor = raw.get("nextCursor")
+            if not cursor:
+                break
+        return ReadError(f"release {spec.id} is not in series {series}'s listing")
+
+    # -- naming and rules (pure, in story_facets and story_facets_extra) ------------------------
+
+    def observe(self, spec: WatchSpec, snapshot: Snapshot) -> list[Observation]:
+        if spec.resource == "release":
+            return added.observe(spec, snapshot)
+        return [*facets.observe(spec, snapshot), *added.observe(spec, snapshot)]
+
+    def is_terminal(self, spec: WatchSpec, observations: Sequence[Observation]) -> bool:
+        if spec.resource == "release":
+            return bool(observations) and added.is_terminal(observations)
+        return facets.is_terminal(spec, observations) and added.is_terminal(observations)
+
+    def default_facets(self, spec: WatchSpec) -> tuple[str, ...]:
+        """What `facets=None` follows (the engine spells it out when merging an explicit list)."""
+        return facets.default_facets(spec)
+
+    def interval_bounds(self, kind: str) -> tuple[float, float]:
+        return INTERVALS.get(kind, (5.0, 15.0))
+
+    def event_subject(self, obs: Observation) -> str:
+        return facets.event_subject(obs)
+
+    def event_type(self, obs: Observation) -> str:
+        return f"{TYPE_PREFIX}.{facets.event_subject(obs)}"
+
+    def subject_path(self, spec: WatchSpec) -> str:
+        if spec.resource == "release":
+            return f"publishing-releases/{spec.id}"
+        return facets.subject_path(spec.resource, spec.id, spec.parents.get("projectId"))
+
+    def project_id(self, spec: WatchSpec) -> str | None:
+        return spec.parents.get("projectId")
+
+    # -- discovery -------------------------------------------------------------------------------
+
+    async def discover(self) -> AsyncIterator[WatchSpec]:
+        """What is in progress elsewhere (see `story_discovery` for what and its API cost)."""
+        async for spec in story_discovery.discover(self.client, self.name):
+            yield spec
+
+
+def facets_extra_side(facet: str) -> str | None:
+    """The side endpoint an added facet reads (`sfx`, `cast`, `music`), if any."""
+    return added.SIDE_READS.get(facet)
+
+
+def _complete(kind: str, item: dict[str, Any]) -> bool:
+    """A listed job without its `artifacts` (a leaner listing) would hide artifact changes: such
+    an item is read again on its own."""
+    return kind != "job" or "artifacts" in item
+
+
+def _body(resp: Any, envelope: str) -> Any:
+    """The object as the API returned it (envelope removed), not the parsed model."""
+    raw = getattr(resp, "raw", None)
+    if isinstance(raw, dict) and envelope in raw:
+        return raw[envelope]
+    return raw
+
+
+def _read_error(err: StoryApiError) -> ReadError:
+    message = f"{err.code}: {err.message}"
+    if getattr(err, "pauses_polling", False):  # an open circuit: not this watch's failure
+        return ReadError(message, paused=True)
+    if isinstance(err, NotFound):
+        return ReadError(message, not_found=True)
+    retry_after = getattr(err, "retry_after", None)
+    last = getattr(err, "last", None)
+    if isinstance(err, UpstreamUnavailable) and isinstance(last, RateLimited):
+        retry_after = last.retry_after
+    return ReadError(message, retry_after=retry_after)

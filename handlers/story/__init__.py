@@ -1,0 +1,1 @@
+"""Handlers of the Story API's commands, one module per resource."""

@@ -1,0 +1,23 @@
+"""Read commands: one table-driven handler for every documented GET (`schemas.story.commands.READ_COMMANDS`).
+
+The route and query come from the command model, the answer is the API's JSON as returned (the
+outcome's `result`), and nothing is watched: a read changes nothing, so it carries no
+Idempotency-Key either.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge.providers.story.endpoints.base import seg
+from handlers.base import CommandContext, Handler, Reply
+from schemas.story.commands import READ_COMMANDS, ReadCommand
+
+
+async def read(cmd: Any, ctx: CommandContext) -> Reply:
+    command: ReadCommand = cmd
+    path = command.route.format(**{k: seg(v) for k, v in command.path().items()})
+    return await ctx.api.request("GET", path, params=command.query() or None)
+
+
+HANDLERS: dict[str, Handler] = {model.command: read for model in READ_COMMANDS}

@@ -1,0 +1,1 @@
+"""The Story API: resources, requests, enums, envelopes, errors and its command models."""

@@ -1,0 +1,1 @@
+"""What crosses NATS: the command base, outcomes, CloudEvents and their data, the typed contract."""
