@@ -22,8 +22,8 @@ from bridge.http.errors import (
     CircuitOpen,
     RequestValidationError,
     RetryableApiError,
-    StoryApiError,
     TransportError,
+    UpstreamError,
     UpstreamUnavailable,
 )
 from bridge.http.transport import ApiResponse, recording_responses
@@ -31,7 +31,8 @@ from bridge.ops.tracing import Tracing, annotate_command, current_trace
 from bridge.providers.story.client import StoryClient
 from handlers import HANDLERS
 from handlers.base import CommandContext, DeadLetterOps, Reply, Watches, WatchStartFailed
-from schemas.story.commands import COMMAND_MODELS, COMMAND_ROUTES, Command
+from schemas.catalog import COMMAND_MODELS, COMMAND_ROUTES
+from schemas.wire.commands import Command
 from schemas.wire.extra_fields import (
     DEFAULT_EXTRA_FIELDS,
     ExtraFields,
@@ -280,7 +281,7 @@ class CommandExecutor:
         with recording_responses() as answered:
             try:
                 reply: Reply = await handler(cmd, ctx)
-            except StoryApiError as err:
+            except UpstreamError as err:
                 failure = self._failure(command_id, name, err, _last_raw(answered))
                 return failure, failure.error.requestId if failure.error else None
             except WatchStartFailed as err:
@@ -315,7 +316,7 @@ class CommandExecutor:
         return Outcome.failure(command_id=command_id, command=name, error=error, result=result)
 
     @staticmethod
-    def _failure(command_id: str, name: str, err: StoryApiError, result: Any = None) -> Outcome:
+    def _failure(command_id: str, name: str, err: UpstreamError, result: Any = None) -> Outcome:
         if isinstance(err, RequestValidationError):
             return _invalid(command_id, name, str(err), err.field or "payload")
         if isinstance(err, CircuitOpen):

@@ -4,7 +4,7 @@ admin.watches: what the bridge is watching, across every replica (read from the 
 from __future__ import annotations
 
 from handlers.base import CommandContext, Handler, LocalReply, Reply
-from schemas.story.commands import AdminRedriveCommand, AdminWatchesCommand
+from schemas.wire.commands import AdminRedriveCommand, AdminWatchesCommand
 
 
 class AdminUnavailable(RuntimeError):

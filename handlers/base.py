@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bridge.providers.story.client import StoryClient
-from schemas.story.commands import Command
+from schemas.wire.commands import Command
 
 
 class Reply(Protocol):

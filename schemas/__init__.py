@@ -1,6 +1,6 @@
 """Pure data: pydantic models of the wire contract and the Story API resources. No I/O here."""
 
-from schemas.story.commands import COMMAND_MODELS, Command, UnknownCommand, parse_command
+from schemas.catalog import COMMAND_MODELS, parse_command
 from schemas.story.envelopes import ENVELOPE_KEYS, PAGE_KEYS, Page, unwrap
 from schemas.story.errors import (
     ERROR_CODES,
@@ -10,6 +10,7 @@ from schemas.story.errors import (
     is_ambiguous,
 )
 from schemas.wire.base import ApiModel, RequestModel
+from schemas.wire.commands import Command, UnknownCommand
 from schemas.wire.events import CONTENT_TYPE, EVENT_TYPE_PREFIX, CloudEvent, ResourceEventData
 from schemas.wire.outcome import Outcome, OutcomeError
 

@@ -9,6 +9,7 @@ from uuid import uuid4
 import pytest
 
 from bridge.http import errors as e
+from bridge.providers.story import errors as se
 from bridge.providers.story.client import StoryClient
 from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
 from tests.fixtures.client import (
@@ -144,22 +145,22 @@ SCENARIOS: list[tuple[str, int, type[e.ApiError], Scenario]] = [
     ("api_key_expired", 401, e.AuthenticationError, _with_key(state="expired")),
     ("account_disabled", 403, e.PermissionDenied, _with_key(state="disabled")),
     ("ip_not_allowed", 403, e.PermissionDenied, _with_key(ips=["10.9.8.7"])),
-    ("insufficient_scope", 403, e.InsufficientScope, _with_key(scopes=["story:read"])),
+    ("insufficient_scope", 403, se.InsufficientScope, _with_key(scopes=["story:read"])),
     ("rate_limited", 429, e.RateLimited, rate_limited),
     ("idempotency_conflict", 409, e.IdempotencyConflict, idempotency_conflict),
     ("idempotency_key_required", 422, e.IdempotencyKeyRequired, idempotency_key_required),
     ("validation_failed", 422, e.ValidationFailed, validation_failed),
-    ("project_not_found", 404, e.ProjectNotFound, lambda api, _: api.get_project("cmp_no")),
-    ("source_not_found", 404, e.SourceNotFound, source_not_found),
-    ("source_type_unsupported", 422, e.SourceRejected, source_type_unsupported),
-    ("source_too_large", 422, e.SourceRejected, source_too_large),
-    ("source_fetch_failed", 422, e.SourceRejected, source_fetch_failed),
-    ("story_plan_not_found", 404, e.PlanNotFound, lambda api, _: api.approve_plan("cmpl_no")),
-    ("story_plan_state_invalid", 409, e.PlanStateInvalid, plan_state_invalid),
-    ("story_job_not_found", 404, e.JobNotFound, lambda api, _: api.get_job("cmj_no")),
-    ("story_job_state_invalid", 409, e.JobStateInvalid, job_state_invalid),
-    ("artifact_not_found", 404, e.ArtifactNotFound, lambda api, _: api.get_artifact("cma_no")),
-    ("artifact_not_ready", 409, e.ArtifactNotReady, artifact_not_ready),
+    ("project_not_found", 404, se.ProjectNotFound, lambda api, _: api.get_project("cmp_no")),
+    ("source_not_found", 404, se.SourceNotFound, source_not_found),
+    ("source_type_unsupported", 422, se.SourceRejected, source_type_unsupported),
+    ("source_too_large", 422, se.SourceRejected, source_too_large),
+    ("source_fetch_failed", 422, se.SourceRejected, source_fetch_failed),
+    ("story_plan_not_found", 404, se.PlanNotFound, lambda api, _: api.approve_plan("cmpl_no")),
+    ("story_plan_state_invalid", 409, se.PlanStateInvalid, plan_state_invalid),
+    ("story_job_not_found", 404, se.JobNotFound, lambda api, _: api.get_job("cmj_no")),
+    ("story_job_state_invalid", 409, se.JobStateInvalid, job_state_invalid),
+    ("artifact_not_found", 404, se.ArtifactNotFound, lambda api, _: api.get_artifact("cma_no")),
+    ("artifact_not_ready", 409, se.ArtifactNotReady, artifact_not_ready),
     ("insufficient_credits", 402, e.InsufficientCredits, insufficient_credits),
     ("internal_error", 500, e.ServerError, internal_error),
 ]

@@ -11,6 +11,7 @@ import pytest
 from bridge.http import errors as e
 from bridge.http.ratelimit import Priority, RateBudget
 from bridge.http.transport import RetryPolicy
+from bridge.providers.story import errors as se
 from bridge.providers.story.client import StoryClient
 from bridge.providers.story.sandbox import SandboxConfig
 from tests.fixtures.client import TEST_TIMEOUT, request_log, set_faults
@@ -77,7 +78,7 @@ class TestRetries:
         self, story_client: StoryClient, sandbox: Any
     ) -> None:
         """A 404 surfaces at once: the log shows one attempt."""
-        with pytest.raises(e.ProjectNotFound):
+        with pytest.raises(se.ProjectNotFound):
             await story_client.get_project("cmp_missing")
         assert statuses(request_log(sandbox, f"{PROJECTS}/*")) == [404]
 

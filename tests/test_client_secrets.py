@@ -16,6 +16,7 @@ from bridge.http.keys import ApiKey
 from bridge.http.ratelimit import Priority
 from bridge.http.transport import RetryPolicy
 from bridge.ops.logging import configure_logging
+from bridge.providers.story import errors as se
 from bridge.providers.story.client import StoryClient
 from tests.fixtures.client import TEST_TIMEOUT, set_faults
 
@@ -93,7 +94,7 @@ async def test_secret_never_leaks_through_errors_retries_or_logs(
     failures.append(await collect(_parse_near_miss(sandbox_key)))
 
     kinds = {type(f) for f in failures}
-    assert {e.ProjectNotFound, e.TransportError, e.UpstreamUnavailable} <= kinds
+    assert {se.ProjectNotFound, e.TransportError, e.UpstreamUnavailable} <= kinds
     assert e.RequestValidationError in kinds and ValueError in kinds
     for failure in failures:
         for text in exception_texts(failure):

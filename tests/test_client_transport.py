@@ -7,10 +7,11 @@ import traceback
 
 import pytest
 
-from bridge.http.errors import StoryApiError, TransportError, UpstreamUnavailable
+from bridge.http.errors import TransportError, UpstreamError, UpstreamUnavailable
 from bridge.http.keys import ApiKey
 from bridge.http.ratelimit import RateBudget
 from bridge.http.transport import RetryPolicy, Transport
+from bridge.providers.story import errors as story_errors
 
 SECRET = "5e" * 32
 KEY = ApiKey.parse(f"sh_0123456789abcdef01_{SECRET}")
@@ -46,6 +47,7 @@ async def transport() -> Transport:
         KEY,
         budget=RateBudget(per_minute=1000),
         retry=RetryPolicy(budget_seconds=0.3, base_delay=0.01, max_delay=0.05),
+        errors=story_errors.from_response,
     )
     yield t  # type: ignore[misc]
     await t.aclose()
@@ -72,7 +74,7 @@ async def test_post_without_key_is_not_retried(transport: Transport) -> None:
 async def test_transport_errors_do_not_carry_the_secret(transport: Transport) -> None:
     """No str, repr, attribute or chained exception holds the key's secret."""
     for method, key in [("GET", None), ("POST", None), ("POST", "k-1")]:
-        with pytest.raises(StoryApiError) as info:
+        with pytest.raises(UpstreamError) as info:
             await transport.send(method, "story-jobs", json={"a": 1}, idempotency_key=key)
         assert not leaks(info.value)
         assert all("httpx" not in type(e).__module__ for e in chain(info.value))
@@ -80,5 +82,5 @@ async def test_transport_errors_do_not_carry_the_secret(transport: Transport) ->
 
 def test_transport_repr_shows_only_the_prefix() -> None:
     """The transport's repr names the key by prefix."""
-    t = Transport("http://127.0.0.1:1/api/v1", KEY)
+    t = Transport("http://127.0.0.1:1/api/v1", KEY, errors=story_errors.from_response)
     assert SECRET not in repr(t) and "sh_0123456789abcdef01" in repr(t)

@@ -74,8 +74,9 @@ async def test_every_contract_command_succeeds(
     path: str, start_bridge: StartBridge, nc: NatsClient, outcomes: Outcomes, story_client: Any
 ) -> None:
     """Each command of the contract's table executes through this intake path and answers ok."""
-    from schemas.story.commands import COMMAND_MODELS, READ_COMMANDS
+    from schemas.catalog import COMMAND_MODELS
     from schemas.story.commands_pipeline import PIPELINE_COMMANDS
+    from schemas.story.reads import READ_COMMANDS
 
     await start_bridge()
     f = Flow(nc, outcomes, path)

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from bridge.commands import validate_command
 from bridge.config import Settings
-from schemas.story.commands import COMMAND_MODELS
+from schemas.catalog import COMMAND_MODELS
 from schemas.wire.extra_fields import UnknownField
 from tests.fixtures.bridge import Outcomes, StartBridge, send
 

@@ -30,7 +30,7 @@ from bridge.ops.metrics import route_template
 from bridge.providers.story.client import StoryClient
 from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
 from bridge.service import serve
-from schemas.story.commands import READ_COMMANDS
+from schemas.story.reads import READ_COMMANDS
 from tests.fixtures.bridge import bridge_settings
 from tests.fixtures.client import TEST_TIMEOUT, set_faults
 from tests.fixtures.sandbox import JOB_DONE, SandboxApi

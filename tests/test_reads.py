@@ -8,7 +8,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js.errors import NoKeysError
 
-from schemas.story.commands import READ_COMMANDS
+from schemas.story.reads import READ_COMMANDS
 from tests.fixtures.bridge import Outcomes, StartBridge, send
 from tests.fixtures.sandbox import SandboxApi
 

@@ -12,16 +12,12 @@ import pytest
 from cloudevents.core.formats.json import JSONFormat
 from pydantic import ValidationError
 
+from schemas.catalog import COMMAND_MODELS, COMMAND_ROUTES, parse_command
 from schemas.story import enums as e
-from schemas.story.commands import (
-    COMMAND_MODELS,
-    COMMAND_ROUTES,
-    READ_COMMANDS,
-    UnknownCommand,
-    parse_command,
-)
 from schemas.story.commands_pipeline import PIPELINE_COMMANDS
 from schemas.story.errors import ERROR_CODES, KNOWN_ERROR_CODES, is_ambiguous
+from schemas.story.reads import READ_COMMANDS
+from schemas.wire.commands import UnknownCommand
 from schemas.wire.events import CONTENT_TYPE, EVENT_TYPE_PREFIX, CloudEvent, ResourceEventData
 from schemas.wire.outcome import Outcome, OutcomeError
 

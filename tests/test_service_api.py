@@ -7,7 +7,7 @@ from typing import Any
 
 from nats.aio.client import Client as NatsClient
 
-from schemas.story.commands import COMMAND_MODELS
+from schemas.catalog import COMMAND_MODELS
 from tests.fixtures.bridge import SUBJECTS, StartBridge
 from tests.fixtures.waiting import until
 

@@ -312,7 +312,7 @@ def redrive(
     from rich.table import Table
 
     from bridge.cli.redrive import redrive as run_redrive
-    from schemas.story.commands import parse_since
+    from schemas.wire.commands import parse_since
 
     try:
         after = parse_since(since) if since else None
@@ -455,7 +455,7 @@ def schemas(
 ) -> None:
     """Write the contract as JSON Schema files: every command payload, the reply, every event."""
     from bridge.ops.asyncapi import event_subject_suffixes
-    from schemas.story.commands import COMMAND_MODELS
+    from schemas.catalog import COMMAND_MODELS
     from schemas.wire.contract import json_schemas
 
     directory.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ from typing import Any
 
 import structlog
 
-from bridge.http.errors import ApiError, CircuitOpen, StoryApiError, is_account_level
+from bridge.http.errors import ApiError, CircuitOpen, UpstreamError, is_account_level
 
 __all__ = ["Circuit", "CircuitChange"]
 
@@ -100,7 +100,7 @@ class Circuit:
             status=opened.status,
         )
 
-    def observe(self, error: StoryApiError | None) -> StoryApiError | None:
+    def observe(self, error: UpstreamError | None) -> UpstreamError | None:
         """Learn from one answer (None: a success). Returns the error the caller should raise:
         an account-level one becomes CircuitOpen, so durable commands are held, not failed."""
         if isinstance(error, ApiError) and is_account_level(error):
@@ -163,7 +163,7 @@ class Circuit:
             with self.probing():
                 try:
                     await self._probe()
-                except StoryApiError as err:
+                except UpstreamError as err:
                     # observe() already closed the circuit on a non-account-level 4xx answer.
                     log.info(
                         "circuit probe", provider=self.provider, code=err.code, open=self.is_open

@@ -1,46 +1,36 @@
-"""Everything the Story API client raises, split by who can act on it.
+"""What every provider's client raises, split by who can act on it.
 
 ```
-StoryApiError                    base of everything the client raises (.code, .retryable)
+UpstreamError                    base of everything a client raises (.code, .retryable)
 ├── ApiError                     the API answered: code, status, message, request_id, details
-│   ├── RetryableApiError        ambiguous: may have been accepted; retried with the same key
-│   │   ├── RateLimited          429 rate_limited (.retry_after seconds)
-│   │   └── ServerError          5xx internal_error (and 408 / 425 without a better code)
+│   ├── RetryableApiError        ambiguous: may have been accepted; retried only when safe
+│   │   ├── RateLimited          429 (.retry_after seconds)
+│   │   └── ServerError          5xx (and 408 / 425 without a better code)
 │   └── TerminalApiError         every other 4xx: definitive, never retried
-│       ├── AuthenticationError  401 authentication_required, invalid_api_key, api_key_revoked,
-│       │                            api_key_expired
-│       ├── PermissionDenied     403 account_disabled, ip_not_allowed
-│       │   └── InsufficientScope    403 insufficient_scope
-│       ├── InsufficientCredits  402 insufficient_credits (.required, .available)
-│       ├── IdempotencyKeyRequired   422 idempotency_key_required
-│       ├── IdempotencyConflict  409 idempotency_conflict
-│       ├── ValidationFailed     422 validation_failed (the server rejected the body)
-│       ├── NotFound             404 *_not_found
-│       │   └── ProjectNotFound, SourceNotFound, PlanNotFound, JobNotFound, ArtifactNotFound
-│       ├── StateInvalid         409 state forbids the operation (.state, .allowed)
-│       │   └── PlanStateInvalid, JobStateInvalid, ArtifactNotReady, PreconditionFailed
-│       ├── SourceRejected       422 source_type_unsupported, source_too_large,
-│       │                            source_fetch_failed
-│       └── GenerationFailed     422 story_plan_failed, artifact_generation_failed
-├── TransportError               no answer (connect, read, timeout, drop): ambiguous, retried
+│       ├── AuthenticationError  401
+│       ├── PermissionDenied     403
+│       ├── InsufficientCredits  402 (.required, .available)
+│       ├── IdempotencyKeyRequired / IdempotencyConflict   the Idempotency-Key rules
+│       ├── ValidationFailed     422: the server rejected the body
+│       ├── NotFound             404
+│       └── StateInvalid         409: state forbids the operation (.state, .allowed)
+├── TransportError               no answer (connect, read, timeout, drop): ambiguous
 ├── UpstreamUnavailable          retries exhausted (.last), code "upstream_unavailable"
-├── CircuitOpen                  the provider's circuit is open (an account-level failure): not sent,
-│                                    code = the account-level code that opened it, retryable
-└── RequestValidationError       a body failed validation before it left (.field),
-                                 code "validation_failed"
+├── CircuitOpen                  the provider's circuit is open: not sent, retryable
+└── RequestValidationError       a body failed validation before it left (.field)
 ```
 
-A response is mapped to its class in exactly one place, :meth:`ApiError.from_response`: the stable
-``error.code`` first, the HTTP status for servers that send none, the message text last (old
-servers only). Callers catch classes; nobody compares integers or message text. Fields are typed
-attributes so they go straight into structlog as keys.
+Each provider maps its responses onto this tree in exactly one place (an :data:`ErrorMapper`, e.g.
+``bridge.providers.story.errors.from_response``) and may subclass for its own codes. Callers catch
+classes; nobody compares integers or message text. Fields are typed attributes so they go straight
+into structlog as keys.
 """
 
 from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import structlog
@@ -49,63 +39,15 @@ from bridge.http.keys import redact
 
 log = structlog.get_logger(__name__)
 
-__all__ = [
-    "ApiError",
-    "ArtifactNotFound",
-    "ArtifactNotReady",
-    "AuthenticationError",
-    "CircuitOpen",
-    "GenerationFailed",
-    "IdempotencyConflict",
-    "IdempotencyKeyRequired",
-    "InsufficientCredits",
-    "InsufficientScope",
-    "JobNotFound",
-    "JobStateInvalid",
-    "NotFound",
-    "PermissionDenied",
-    "PlanNotFound",
-    "PlanStateInvalid",
-    "PreconditionFailed",
-    "ProjectNotFound",
-    "RateLimited",
-    "RequestValidationError",
-    "RetryableApiError",
-    "ServerError",
-    "SourceNotFound",
-    "SourceRejected",
-    "StateInvalid",
-    "StoryApiError",
-    "TerminalApiError",
-    "TransportError",
-    "UpstreamUnavailable",
-    "ValidationFailed",
-    "is_account_level",
-    "parse_retry_after",
-]
-
 AMBIGUOUS_STATUSES = frozenset({408, 425, 429})
-
-# Failures of the key or the account, not of one request: every later call fails the same way until
-# someone acts, so they open the provider's circuit (CONTRACT.md, "Account-level failures").
-ACCOUNT_LEVEL_CODES = frozenset(
-    {
-        "authentication_required",
-        "invalid_api_key",
-        "api_key_revoked",
-        "api_key_expired",
-        "account_disabled",
-        "ip_not_allowed",
-    }
-)
 
 # A Retry-After or RateLimit-Reset beyond this is a broken header, not an instruction: obeying
 # `inf` or an epoch timestamp read as seconds would block every request forever.
 MAX_RATE_WAIT_SECONDS = 600.0
 
 
-class StoryApiError(Exception):
-    """Base of everything the client raises. ``code`` is stable; ``message`` is for humans."""
+class UpstreamError(Exception):
+    """Base of everything a provider's client raises. ``code`` is stable; ``message`` is for humans."""
 
     code: str = "error"
     retryable: ClassVar[bool] = False
@@ -127,8 +69,8 @@ class StoryApiError(Exception):
         }
 
 
-class ApiError(StoryApiError):
-    """The API answered with ``{"error": {code, message, requestId, details}}``."""
+class ApiError(UpstreamError):
+    """The API answered with an error; each provider maps its own body onto these fields."""
 
     def __init__(
         self,
@@ -139,8 +81,11 @@ class ApiError(StoryApiError):
         request_id: str | None = None,
         details: Mapping[str, Any] | None = None,
         retry_after: float | None = None,
+        account_level: bool = False,
     ) -> None:
         super().__init__(message, code=code)
+        # Set by the provider's mapping: the key or the account failed, not this one request.
+        self.account_level = account_level
         self.status = status
         self.request_id = request_id
         self.details: dict[str, Any] = dict(details or {})
@@ -161,32 +106,6 @@ class ApiError(StoryApiError):
         out = super().to_dict()
         out.update(requestId=self.request_id, status=self.status)
         return out
-
-    @classmethod
-    def from_response(
-        cls, status: int, body: Any, headers: Mapping[str, str] | None = None
-    ) -> ApiError:
-        """Map one error response to its class: code first, then status, then message text."""
-        headers = headers or {}
-        envelope = body.get("error") if isinstance(body, Mapping) else None
-        if not isinstance(envelope, Mapping):
-            envelope = {}
-        code = envelope.get("code") if isinstance(envelope.get("code"), str) else None
-        message = envelope.get("message")
-        if not isinstance(message, str):
-            message = f"HTTP {status} without an error envelope"
-        request_id = envelope.get("requestId") or _header(headers, "x-request-id")
-        details = envelope.get("details")
-        details = dict(details) if isinstance(details, Mapping) else {}
-        error_cls = _classify(code, status, message)
-        kwargs: dict[str, Any] = {
-            "code": code or _FALLBACK_CODES.get(error_cls, f"http_{status}"),
-            "status": status,
-            "request_id": str(request_id) if request_id else None,
-            "details": details,
-        }
-        kwargs["retry_after"] = parse_retry_after(_header(headers, "retry-after"))
-        return error_cls(message, **kwargs)
 
 
 class RetryableApiError(ApiError):
@@ -215,20 +134,16 @@ class PermissionDenied(TerminalApiError):
     """403: the account or the request origin is not allowed."""
 
 
-class InsufficientScope(PermissionDenied):
-    """403 insufficient_scope: the key lacks the scope this endpoint needs."""
-
-
 class InsufficientCredits(TerminalApiError):
     """402: not enough Studio Credits; ``required`` / ``available`` from ``details``."""
 
     @property
     def required(self) -> int | None:
-        return _int_or_none(self.details.get("required"))
+        return int_or_none(self.details.get("required"))
 
     @property
     def available(self) -> int | None:
-        return _int_or_none(self.details.get("available"))
+        return int_or_none(self.details.get("available"))
 
 
 class IdempotencyKeyRequired(TerminalApiError):
@@ -259,26 +174,6 @@ class NotFound(TerminalApiError):
     """404: the resource does not exist, was deleted, or belongs to another account."""
 
 
-class ProjectNotFound(NotFound):
-    """404 project_not_found."""
-
-
-class SourceNotFound(NotFound):
-    """404 source_not_found."""
-
-
-class PlanNotFound(NotFound):
-    """404 story_plan_not_found."""
-
-
-class JobNotFound(NotFound):
-    """404 story_job_not_found."""
-
-
-class ArtifactNotFound(NotFound):
-    """404 artifact_not_found."""
-
-
 class StateInvalid(TerminalApiError):
     """409: the resource's state does not allow the operation. State, not a fault: wait or act."""
 
@@ -291,31 +186,7 @@ class StateInvalid(TerminalApiError):
         return self.details.get("allowed")
 
 
-class PlanStateInvalid(StateInvalid):
-    """409 story_plan_state_invalid."""
-
-
-class JobStateInvalid(StateInvalid):
-    """409 story_job_state_invalid."""
-
-
-class ArtifactNotReady(StateInvalid):
-    """409 artifact_not_ready: poll until the artifact is READY."""
-
-
-class PreconditionFailed(StateInvalid):
-    """409 project_precondition_failed / cast_precondition_failed: a setup step is unfinished."""
-
-
-class SourceRejected(TerminalApiError):
-    """422: the source type, size or fetch was refused (``details.maxBytes`` for size)."""
-
-
-class GenerationFailed(TerminalApiError):
-    """422: plan or artifact generation failed; inspect the resource's failureCode."""
-
-
-class TransportError(StoryApiError):
+class TransportError(UpstreamError):
     """No HTTP answer (connect, read, write, timeout, dropped connection). Ambiguous, so retried.
 
     Built from an httpx exception with only its class name and the method + path: httpx
@@ -331,7 +202,7 @@ class TransportError(StoryApiError):
         self.path = path
 
 
-class UpstreamUnavailable(StoryApiError):
+class UpstreamUnavailable(UpstreamError):
     """The retry budget ran out on ambiguous failures; ``last`` is the last one seen.
 
     Retryable later (the API may come back), but this client has stopped trying.
@@ -341,7 +212,7 @@ class UpstreamUnavailable(StoryApiError):
     retryable = True
 
     def __init__(
-        self, message: str, *, last: StoryApiError | None = None, attempts: int = 0
+        self, message: str, *, last: UpstreamError | None = None, attempts: int = 0
     ) -> None:
         super().__init__(message)
         self.last = last
@@ -354,7 +225,7 @@ class UpstreamUnavailable(StoryApiError):
         return out
 
 
-class CircuitOpen(StoryApiError):
+class CircuitOpen(UpstreamError):
     """The provider's circuit is open after an account-level failure: the request was not sent.
 
     `code` is the account-level code that opened the circuit (e.g. `api_key_revoked`). Retryable:
@@ -376,7 +247,7 @@ class CircuitOpen(StoryApiError):
         return out
 
 
-class RequestValidationError(StoryApiError, ValueError):
+class RequestValidationError(UpstreamError, ValueError):
     """A request body failed validation before it left; ``field`` names the offending field."""
 
     code = "validation_failed"
@@ -386,87 +257,13 @@ class RequestValidationError(StoryApiError, ValueError):
         self.field = field
 
 
-# --- classification ----------------------------------------------------------------------------
-
-_BY_CODE: dict[str, type[ApiError]] = {
-    "authentication_required": AuthenticationError,
-    "invalid_api_key": AuthenticationError,
-    "api_key_revoked": AuthenticationError,
-    "api_key_expired": AuthenticationError,
-    "account_disabled": PermissionDenied,
-    "ip_not_allowed": PermissionDenied,
-    "insufficient_scope": InsufficientScope,
-    "rate_limited": RateLimited,
-    "idempotency_key_required": IdempotencyKeyRequired,
-    "idempotency_conflict": IdempotencyConflict,
-    "validation_failed": ValidationFailed,
-    "project_not_found": ProjectNotFound,
-    "source_not_found": SourceNotFound,
-    "source_type_unsupported": SourceRejected,
-    "source_too_large": SourceRejected,
-    "source_fetch_failed": SourceRejected,
-    "story_plan_not_found": PlanNotFound,
-    "story_plan_state_invalid": PlanStateInvalid,
-    "story_plan_failed": GenerationFailed,
-    "story_job_not_found": JobNotFound,
-    "story_job_state_invalid": JobStateInvalid,
-    "artifact_not_found": ArtifactNotFound,
-    "artifact_not_ready": ArtifactNotReady,
-    "artifact_generation_failed": GenerationFailed,
-    "insufficient_credits": InsufficientCredits,
-    "internal_error": ServerError,
-    "project_precondition_failed": PreconditionFailed,
-    "cast_precondition_failed": PreconditionFailed,
-}
-
-_BY_STATUS: dict[int, type[ApiError]] = {
-    401: AuthenticationError,
-    402: InsufficientCredits,
-    403: PermissionDenied,
-    404: NotFound,
-    408: ServerError,
-    409: StateInvalid,
-    422: ValidationFailed,
-    425: ServerError,
-    429: RateLimited,
-}
-
-# Codes given to errors from servers that sent none, so ``code`` is never empty.
-_FALLBACK_CODES: dict[type[ApiError], str] = {
-    RateLimited: "rate_limited",
-    InsufficientCredits: "insufficient_credits",
-    IdempotencyConflict: "idempotency_conflict",
-    ArtifactNotReady: "artifact_not_ready",
-}
-
-# Last resort for old servers (field notes): message fragments, checked in order.
-_BY_MESSAGE: tuple[tuple[str, type[ApiError]], ...] = (
-    ("idempotency", IdempotencyConflict),
-    ("credit", InsufficientCredits),
-    ("not ready", ArtifactNotReady),
-    ("rate limit", RateLimited),
-    ("scope", InsufficientScope),
-)
+ErrorMapper = Callable[[int, Any, Mapping[str, str]], "ApiError"]
+"""A provider's mapping of one error response (status, parsed body, headers) onto the tree."""
 
 
-def _classify(code: str | None, status: int, message: str) -> type[ApiError]:
-    if code and code in _BY_CODE:
-        return _BY_CODE[code]
-    if status >= 500:
-        return ServerError
-    if code is None:
-        lowered = message.lower()
-        for fragment, error_cls in _BY_MESSAGE:
-            if fragment in lowered:
-                return error_cls
-    if status in _BY_STATUS:
-        return _BY_STATUS[status]
-    return TerminalApiError if 400 <= status < 500 else ApiError
-
-
-def is_account_level(error: StoryApiError) -> bool:
+def is_account_level(error: UpstreamError) -> bool:
     """Whether this error is about the key or the account rather than one request."""
-    return isinstance(error, ApiError) and error.code in ACCOUNT_LEVEL_CODES
+    return isinstance(error, ApiError) and error.account_level
 
 
 def clamp_wait(seconds: float, *, header: str) -> float:
@@ -502,7 +299,7 @@ def parse_retry_after(value: str | None) -> float | None:
     return clamp_wait(when.timestamp() - time.time(), header="Retry-After")
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
+def header(headers: Mapping[str, str], name: str) -> str | None:
     value = headers.get(name)
     if value is None:
         lowered = name.lower()
@@ -510,7 +307,7 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return value
 
 
-def _int_or_none(value: Any) -> int | None:
+def int_or_none(value: Any) -> int | None:
     try:
         return int(value)
     except (TypeError, ValueError):

@@ -36,12 +36,12 @@ import httpx
 import structlog
 
 from bridge.http.errors import (
-    ApiError,
     CircuitOpen,
+    ErrorMapper,
     IdempotencyConflict,
     RateLimited,
-    StoryApiError,
     TransportError,
+    UpstreamError,
     UpstreamUnavailable,
 )
 from bridge.http.keys import ApiKey, redact
@@ -120,7 +120,7 @@ def recording_responses() -> Iterator[list[ApiResponse[Any]]]:
         _responses.reset(token)
 
 
-def _still_processing(error: StoryApiError, *, ours: bool) -> bool | None:
+def _still_processing(error: UpstreamError, *, ours: bool) -> bool | None:
     """Whether a 409 idempotency_conflict means the first request with this key still runs:
     True when the API says so in a structured field, or when an earlier attempt of THIS call got
     no answer (same key, same body bytes: it can only be our own attempt); None when it cannot be
@@ -148,11 +148,13 @@ class Transport:
         transport: httpx.AsyncBaseTransport | None = None,
         on_request: RequestHook | None = None,
         circuit: Circuit | None = None,
+        errors: ErrorMapper,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._key = key
         self._on_request = on_request
         self.circuit = circuit
+        self._errors = errors
         self.budget = budget or RateBudget()
         self.retry = retry or RetryPolicy()
         self._http = httpx.AsyncClient(
@@ -210,7 +212,7 @@ class Transport:
                     if self.circuit is not None:
                         self.circuit.observe(None)
                     return _record(_success(response, body))
-                error = ApiError.from_response(response.status_code, body, response.headers)
+                error = self._errors(response.status_code, body, response.headers)
                 if self.circuit is not None:
                     error = self.circuit.observe(error)
                 if isinstance(error, RateLimited):
@@ -252,7 +254,7 @@ class Transport:
             if not isinstance(error, RateLimited):  # a 429 waits in the budget's block instead
                 await asyncio.sleep(delay)
 
-    def _delay(self, error: StoryApiError, attempt: int) -> float:
+    def _delay(self, error: UpstreamError, attempt: int) -> float:
         """A 429 waits exactly Retry-After; anything else at least the backoff, so a
         `Retry-After: 0` on a 409 or 503 cannot turn the loop into a spin."""
         if isinstance(error, RateLimited):
@@ -269,7 +271,7 @@ class Transport:
         headers: dict[str, str],
         content: bytes | None,
         params: dict[str, Any],
-    ) -> tuple[httpx.Response | None, StoryApiError | None]:
+    ) -> tuple[httpx.Response | None, UpstreamError | None]:
         """One HTTP exchange. httpx errors become a sanitized TransportError, never re-raised."""
         failure: str | None = None
         started = time.perf_counter()

@@ -40,7 +40,7 @@ from nats.js.errors import NotFoundError as JsNotFoundError
 from nats.js.kv import KeyValue
 
 from bridge.nats.streams import EVENTS_MAX_AGE_SECONDS, EVENTS_STREAM, Subjects
-from schemas.story.commands import Command
+from schemas.wire.commands import Command
 from schemas.wire.events import CloudEvent, ResourceEventData
 from schemas.wire.outcome import Outcome
 

@@ -31,7 +31,7 @@ from nats.micro.service import Service
 from bridge.commands import CommandExecutor, Execution
 from bridge.nats.outcomes import OutcomePublisher
 from bridge.nats.streams import QUEUE_GROUP, Subjects
-from schemas.story.commands import COMMAND_MODELS
+from schemas.catalog import COMMAND_MODELS
 
 log = structlog.get_logger("storybridge.service_api")
 

@@ -23,7 +23,7 @@ from bridge.nats.streams import (
     QUEUE_GROUP,
     Subjects,
 )
-from schemas.story.commands import COMMAND_MODELS
+from schemas.catalog import COMMAND_MODELS
 from schemas.wire.contract import event_model
 from schemas.wire.outcome import Outcome
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from bridge.providers.story.endpoints.base import seg
 from handlers.base import CommandContext, Handler, Reply
-from schemas.story.commands import READ_COMMANDS, ReadCommand
+from schemas.story.reads import READ_COMMANDS
+from schemas.wire.commands import ReadCommand
 
 
 async def read(cmd: Any, ctx: CommandContext) -> Reply:

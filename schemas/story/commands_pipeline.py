@@ -12,8 +12,9 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from schemas.story import requests_publishing as p
-from schemas.story.commands import Command, Id, _ArtifactCommand
+from schemas.story.commands import _ArtifactCommand
 from schemas.wire.base import RequestModel
+from schemas.wire.commands import Command, Id
 
 
 # --- recovery -------------------------------------------------------------------------------------

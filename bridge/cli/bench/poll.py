@@ -38,7 +38,7 @@ from bridge.cli.bench.common import (
     sleep_until,
 )
 from bridge.config import Settings
-from bridge.http.errors import StoryApiError
+from bridge.http.errors import UpstreamError
 from bridge.http.keys import ApiKey
 from bridge.http.ratelimit import Priority, RateBudget
 from bridge.nats.embedded import EmbeddedNats
@@ -323,7 +323,7 @@ async def _naive_worker(
         await sleep_until(clock, due)
         try:
             job = (await api.get_job(job_id, priority=Priority.POLL)).raw["job"]
-        except StoryApiError:
+        except UpstreamError:
             heapq.heappush(queue, (clock.now() + params.naive_interval, job_id))
             continue
         if str(job.get("status")) in TERMINAL:

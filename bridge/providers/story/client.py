@@ -20,6 +20,7 @@ from bridge.http.circuit import Circuit
 from bridge.http.keys import ApiKey
 from bridge.http.ratelimit import Priority, RateBudget
 from bridge.http.transport import ApiResponse, RequestHook, RetryPolicy, Transport
+from bridge.providers.story import errors as story_errors
 from bridge.providers.story.endpoints.artifacts import ArtifactsMixin
 from bridge.providers.story.endpoints.plans_jobs import PlansJobsMixin
 from bridge.providers.story.endpoints.projects import ProjectsMixin
@@ -64,6 +65,7 @@ class StoryClient(ProjectsMixin, PlansJobsMixin, ArtifactsMixin, PublishingMixin
             transport=transport,
             on_request=on_request,
             circuit=circuit,
+            errors=story_errors.from_response,
         )
 
     def __repr__(self) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog
 
-from bridge.http.errors import NotFound, RateLimited, StoryApiError, UpstreamUnavailable
+from bridge.http.errors import NotFound, RateLimited, UpstreamError, UpstreamUnavailable
 from bridge.http.ratelimit import Priority
 from bridge.providers.story.watch import discovery as story_discovery
 from bridge.providers.story.watch import facets
@@ -102,7 +102,7 @@ class StoryProvider:
                 # A 404 on a list call says nothing about the items: read them one by one.
                 log.info("listing answered 404, reading singly", resource=kind, project=project)
                 return found
-            except StoryApiError as err:
+            except UpstreamError as err:
                 return found or _read_error(err)
             raw = resp.raw if isinstance(resp.raw, dict) else {}
             for item in raw.get(LIST_ITEMS[kind]) or []:
@@ -131,7 +131,7 @@ class StoryProvider:
         try:
             async with self._gate:
                 return await self._get(spec)
-        except StoryApiError as err:
+        except UpstreamError as err:
             return _read_error(err)
 
     async def _get(self, spec: WatchSpec) -> Result:
@@ -247,7 +247,7 @@ def _body(resp: Any, envelope: str) -> Any:
     return raw
 
 
-def _read_error(err: StoryApiError) -> ReadError:
+def _read_error(err: UpstreamError) -> ReadError:
     message = f"{err.code}: {err.message}"
     if getattr(err, "pauses_polling", False):  # an open circuit: not this watch's failure
         return ReadError(message, paused=True)

@@ -1,0 +1,164 @@
+"""The command base of the wire contract, and the provider-neutral commands (watches, admin).
+
+Every command is a `Command`: path parameters + request body fields + the optional `commandId`.
+Providers' command models live beside their other schemas (`schemas.story.commands`, ...);
+`schemas.catalog` registers them all under their contract names.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from schemas.wire.base import RequestModel
+from schemas.wire.extra_fields import allowing_extra
+
+CommandId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
+Id = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_since(value: str, *, now: datetime | None = None) -> datetime:
+    """An ISO 8601 time (naive = UTC) or a duration back from now (`90s`, `30m`, `2h`, `7d`)."""
+    text = value.strip()
+    match = _DURATION.match(text)
+    if match:
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+        return (now or datetime.now(UTC)) - timedelta(seconds=seconds)
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is neither an ISO 8601 time nor a duration like 30m, 2h, 7d"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+class UnknownCommand(ValueError):
+    """The subject names no command of the contract."""
+
+
+class Command(RequestModel):
+    """Base of every command: the optional `commandId` that names the logical operation."""
+
+    command: ClassVar[str]
+    """The contract name, `<resource>.<action>` (not `name`: project.create has a `name` field)."""
+    path_fields: ClassVar[tuple[str, ...]] = ()
+    """Fields that go into the URL path, in path order."""
+    body_model: ClassVar[type[RequestModel] | None] = None
+    """The request body model; None for commands that send no body."""
+
+    commandId: CommandId | None = None
+
+    def path(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in self.path_fields}
+
+    def body(self) -> RequestModel | None:
+        """The request body built from the fields that were set (path fields and commandId excluded).
+
+        Built from `exclude_unset` so a PATCH keeps an explicit null and sends nothing it was not given.
+        """
+        if self.body_model is None:
+            return None
+        data = self.model_dump(exclude={*self.path_fields, "commandId"}, exclude_unset=True)
+        # Fields the bridge does not know, let through by the extra-fields policy, go along.
+        body_model = allowing_extra(self.body_model) if self.model_extra else self.body_model
+        return body_model.model_validate(data)
+
+
+# --- watches --------------------------------------------------------------------------------------
+class WatchCommand(Command):
+    """Start or stop watching a resource created elsewhere."""
+
+    # `release` is a project addition (docs/CONTRACT.md "Project additions").
+    resource: Literal["source", "plan", "job", "artifact", "release"]
+    id: Id
+    # Sources are read under their project (GET /story-projects/{projectId}/sources/{id}).
+    projectId: Id | None = Field(default=None, validate_default=True)
+    # Releases are read from their series' listing (GET /publishing-series/{seriesId}/releases).
+    seriesId: Id | None = Field(default=None, validate_default=True)
+
+    @field_validator("projectId")
+    @classmethod
+    def _sources_need_project(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("resource") == "source" and not value:
+            raise ValueError("projectId is required to watch a source")
+        return value
+
+    @field_validator("seriesId")
+    @classmethod
+    def _releases_need_series(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("resource") == "release" and not value:
+            raise ValueError("seriesId is required to watch a release")
+        return value
+
+
+class WatchAddCommand(WatchCommand):
+    """Watch a resource until it reaches a terminal state."""
+
+    command = "watch.add"
+
+
+class WatchRemoveCommand(WatchCommand):
+    """Stop watching a resource."""
+
+    command = "watch.remove"
+
+
+# --- admin (request/reply; they touch no API) -----------------------------------------------------
+class AdminRedriveCommand(Command):
+    """Put dead letters back on their command subjects (CONTRACT.md, "Redrive")."""
+
+    command = "admin.redrive"
+    # A command name (`plan.approve`), and an ISO 8601 time or a duration back from now (`2h`).
+    filter_command: str | None = Field(
+        default=None, alias="command", max_length=200, pattern=r"^[a-z_]+(\.[a-z_]+)+$"
+    )
+    since: datetime | None = None
+    dryRun: bool = False
+
+    @field_validator("since", mode="before")
+    @classmethod
+    def _since(cls, value: object) -> object:
+        return parse_since(value) if isinstance(value, str) else value
+
+
+class AdminWatchesCommand(Command):
+    """List watches of every replica, filtered, a page at a time (`nextCursor` for the next)."""
+
+    command = "admin.watches"
+
+    provider: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    resource: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    state: Literal["active", "stalled", "done"] | None = None
+    cursor: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+# --- reads (contract "Read commands"): one GET each, served by one table-driven handler ----------
+PageLimit = Annotated[int, Field(ge=1, le=100)]
+
+
+class ReadCommand(Command):
+    """Base of the read commands: one GET, its JSON the outcome's `result`."""
+
+    route: ClassVar[str]
+    query_fields: ClassVar[tuple[str, ...]] = ()
+
+    def query(self) -> dict[str, object]:
+        values = {name: getattr(self, name) for name in self.query_fields}
+        return {k: v for k, v in values.items() if v is not None}
+
+
+class PagedRead(ReadCommand):
+    """A read of one page of a listing (`cursor`, `limit`)."""
+
+    query_fields: ClassVar[tuple[str, ...]] = ("cursor", "limit")
+    cursor: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    limit: PageLimit | None = None
