@@ -1,3 +1,9 @@
-"""storybridge runtime: configuration, the Story API client, the sandbox, NATS wiring, the poller."""
+"""storybridge runtime: configuration, the providers' clients and sandboxes, NATS wiring, the poller."""
 
-__version__ = "0.1.0"
+import importlib.metadata
+
+try:
+    # pyproject.toml is the one place the version is written.
+    __version__ = importlib.metadata.version("storybridge")
+except importlib.metadata.PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"

@@ -42,7 +42,7 @@ from schemas.wire.extra_fields import (
 )
 from schemas.wire.outcome import Outcome, OutcomeError
 
-log = structlog.get_logger("storybridge.commands")
+log = structlog.get_logger(__name__)
 
 # Fixed forever: changing it would change every Idempotency-Key and break replay of in-flight commands.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5b0f1c9e-6a43-4f59-9d55-2f1b7a0e8c31")

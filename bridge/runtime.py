@@ -40,7 +40,7 @@ from bridge.providers.story.watch.provider import StoryProvider
 from bridge.watch import WatchEngine, WatchSettings, WatchSpec
 from handlers.base import WatchStartFailed
 
-log = structlog.get_logger("storybridge.runtime")
+log = structlog.get_logger(__name__)
 
 SANDBOX_SPEED = 20.0
 
@@ -220,7 +220,7 @@ class Bridge:
             drain_timeout=5,
             # Through our logging (JSON, redacted); per-message access lines only at DEBUG, since
             # the executor already logs one line per command.
-            logger=logging.getLogger("storybridge.faststream"),
+            logger=logging.getLogger(f"{__name__}.faststream"),
             log_level=logging.DEBUG,
         )
         await self.broker.connect()

@@ -13,7 +13,7 @@ from bridge.ops.health import HttpServer, create_http_app
 from bridge.ops.metrics import Metrics
 from bridge.runtime import Bridge
 
-log = structlog.get_logger("storybridge.service")
+log = structlog.get_logger(__name__)
 
 
 async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> None:

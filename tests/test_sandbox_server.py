@@ -105,7 +105,7 @@ def test_serve_runs_in_the_foreground_until_terminated() -> None:
         assert response.json()["version"] == "v1"
     finally:
         proc.terminate()
-        proc.wait(30)
+        _, stderr = proc.communicate(timeout=30)  # also closes the pipe
     # uvicorn shuts down gracefully, then re-raises the signal it captured.
     assert proc.returncode in (0, -signal.SIGTERM)
-    assert b"Finished server process" in (proc.stderr.read() if proc.stderr else b"")
+    assert b"Finished server process" in stderr

@@ -175,7 +175,7 @@ def run(
         asyncio.run(serve(settings))
     except (NatsRefused, ReplicasUnavailable) as err:
         # A setting to fix, not a crash: one line that says which, and no traceback.
-        structlog.get_logger("storybridge.runtime").error("cannot start", reason=str(err))
+        structlog.get_logger(__name__).error("cannot start", reason=str(err))
         raise typer.Exit(2) from None
 
 

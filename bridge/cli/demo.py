@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import nats
+from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from rich.console import Console
 from rich.panel import Panel
@@ -58,7 +59,7 @@ class EventWaiter:
 
 
 async def _command(
-    nc: nats.NATS, subjects: Subjects, console: Console, name: str, payload: dict[str, Any]
+    nc: NATS, subjects: Subjects, console: Console, name: str, payload: dict[str, Any]
 ) -> dict[str, Any]:
     console.print(f"[bold blue]→ {name}[/bold blue] {json.dumps(payload)[:100]}")
     reply = await nc.request(subjects.request(name), json.dumps(payload).encode(), timeout=60)
@@ -69,7 +70,7 @@ async def _command(
 
 
 async def walk_happy_path(
-    nc: nats.NATS, subjects: Subjects, console: Console, waiter: EventWaiter, timeout: float
+    nc: NATS, subjects: Subjects, console: Console, waiter: EventWaiter, timeout: float
 ) -> str:
     """Drive the flow; returns the finalized artifact's recording URL."""
     project = (

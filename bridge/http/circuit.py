@@ -156,13 +156,14 @@ class Circuit:
             _probing.reset(token)
 
     async def _probe_loop(self) -> None:
-        while self.is_open and self._probe is not None:
+        probe = self._probe
+        while probe is not None:
             await asyncio.sleep(self.probe_seconds)
-            if not self.is_open:
+            if self._opened_by is None:  # closed during the sleep (by another task's answer)
                 break
             with self.probing():
                 try:
-                    await self._probe()
+                    await probe()
                 except UpstreamError as err:
                     # observe() already closed the circuit on a non-account-level 4xx answer.
                     log.info(

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import importlib.metadata
 import json as jsonlib
 import random
 import time
@@ -35,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import httpx
 import structlog
 
+from bridge import __version__
 from bridge.http.errors import (
     CircuitOpen,
     ErrorMapper,
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 __all__ = ["ApiResponse", "RequestHook", "RetryPolicy", "Transport", "recording_responses"]
 
 T = TypeVar("T")
-log = structlog.get_logger("bridge.api")
+log = structlog.get_logger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -62,14 +62,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 RequestHook = Callable[[str, str, int | None, float], None]
 
 
-def _version() -> str:
-    try:
-        return importlib.metadata.version("storybridge")
-    except importlib.metadata.PackageNotFoundError:  # running from a source tree
-        return "0+unknown"
-
-
-USER_AGENT = f"storybridge/{_version()}"
+USER_AGENT = f"storybridge/{__version__}"
 
 
 @dataclass(frozen=True)
@@ -82,7 +75,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Delay before retry number ``attempt`` (1-based): exponential, half of it jittered."""
-        ceiling = min(self.max_delay, self.base_delay * (2 ** max(0, attempt - 1)))
+        ceiling = min(self.max_delay, self.base_delay * (2.0 ** max(0, attempt - 1)))
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 

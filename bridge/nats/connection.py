@@ -27,7 +27,7 @@ from nats import errors as nats_errors
 
 from bridge.config import Settings
 
-log = structlog.get_logger("storybridge.nats")
+log = structlog.get_logger(__name__)
 
 PREFLIGHT_TIMEOUT = 5.0
 

@@ -44,7 +44,7 @@ from schemas.wire.commands import Command
 from schemas.wire.events import CloudEvent, ResourceEventData
 from schemas.wire.outcome import Outcome
 
-log = structlog.get_logger("storybridge.consumer")
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)

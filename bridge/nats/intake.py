@@ -35,7 +35,7 @@ from bridge.nats.deadletters import (
 from bridge.nats.outcomes import OutcomePublisher
 from bridge.nats.streams import COMMANDS_CONSUMER, COMMANDS_STREAM, Subjects
 
-log = structlog.get_logger("storybridge.intake")
+log = structlog.get_logger(__name__)
 
 # A failure of our own plumbing (e.g. NATS briefly unavailable while publishing the outcome) hands the
 # command back on the retry schedule, at most this late; the API call replays under the same key.

@@ -24,7 +24,7 @@ OUTCOME_NAMESPACE = uuid.UUID("0f9d3c58-2b7e-4d1a-8c61-7e2f4b9a5d10")
 # cluster takes seconds) is retried in the background; the same event id dedups a doubled publish.
 RETRY_SECONDS = 120.0
 
-log = structlog.get_logger("storybridge.outcomes")
+log = structlog.get_logger(__name__)
 
 CommandEvent = Literal["succeeded", "failed", "retrying", "dead_lettered"]
 

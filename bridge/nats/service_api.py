@@ -16,7 +16,6 @@ Two details the library leaves to us:
 from __future__ import annotations
 
 import asyncio
-import importlib.metadata
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -28,22 +27,16 @@ from nats.micro import add_service
 from nats.micro.request import Request
 from nats.micro.service import Service
 
+from bridge import __version__
 from bridge.commands import CommandExecutor, Execution
 from bridge.nats.outcomes import OutcomePublisher
 from bridge.nats.streams import QUEUE_GROUP, Subjects
 from schemas.catalog import COMMAND_MODELS
 
-log = structlog.get_logger("storybridge.service_api")
+log = structlog.get_logger(__name__)
 
 SERVICE_NAME = "storybridge"
 UNKNOWN_QUEUE_GROUP = "storybridge-unknown"
-
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version("storybridge")
-    except importlib.metadata.PackageNotFoundError:  # a source tree without an install
-        return "0.0.0"
 
 
 class RequestService:
@@ -73,7 +66,7 @@ class RequestService:
         self.service = await add_service(
             self.nc,
             name=SERVICE_NAME,
-            version=_version(),
+            version=__version__,
             description="storybridge: NATS commands for the Sleeper Hit Studio Story API",
             queue_group=QUEUE_GROUP,
             metadata={"prefix": self.subjects.prefix},

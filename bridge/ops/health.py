@@ -29,7 +29,7 @@ from starlette.routing import Route
 
 from bridge.ops.metrics import CONTENT_TYPE, Metrics
 
-log = structlog.get_logger("storybridge.http")
+log = structlog.get_logger(__name__)
 
 ReadyCheck = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 AsyncApiSource = Callable[[], dict[str, Any]]

@@ -51,7 +51,7 @@ __all__ = [
     "tracing_requested",
 ]
 
-log = structlog.get_logger("storybridge.tracing")
+log = structlog.get_logger(__name__)
 
 TRACE_HEADERS = ("traceparent", "tracestate")
 TRACER_KEY = otel_context.create_key("storybridge-tracer")

@@ -25,7 +25,9 @@ from typing import Any
 
 import httpx
 import nats
+from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+from pydantic import SecretStr
 
 from bridge.cli.bench.common import UNLIMITED_PER_MINUTE, Stats
 from bridge.config import Settings
@@ -68,7 +70,7 @@ class RunResult:
 
 
 async def drive(
-    nc: nats.NATS,
+    nc: NATS,
     subject: str,
     count: int,
     concurrency: int,
@@ -118,7 +120,7 @@ class BaselineResponder:
             # The bridge's own client pool size, so neither side wins on connections.
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
         )
-        self.nc: nats.NATS | None = None
+        self.nc: NATS | None = None
         self.handled = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -157,12 +159,12 @@ async def measure_commands(
     embedded = await asyncio.to_thread(EmbeddedNats(workdir / "nats-cmd").start)
     bridge: Bridge | None = None
     baseline = BaselineResponder(sandbox.base_url)
-    requester: nats.NATS | None = None
+    requester: NATS | None = None
     try:
         settings = Settings(
             nats_url=embedded.url,
             base_url=sandbox.base_url,
-            api_key=sandbox_key(),
+            api_key=SecretStr(sandbox_key()),
             data_dir=workdir / "bridge-cmd",
             rate_limit_per_minute=UNLIMITED_PER_MINUTE,
             max_in_flight=max(levels),

@@ -27,7 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import nats
+from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+from pydantic import SecretStr
 
 from bridge.cli.bench.common import (
     UNLIMITED_PER_MINUTE,
@@ -201,14 +203,14 @@ async def measure_bridge(params: PollParams, workdir: Path) -> PollResult:
     await asyncio.to_thread(sandbox.start)
     embedded = await asyncio.to_thread(EmbeddedNats(workdir / "nats-poll").start)
     bridge: Bridge | None = None
-    nc: nats.NATS | None = None
+    nc: NATS | None = None
     try:
         clock = sandbox.state.clock
         plans = await approved_plans(sandbox.base_url, clock, params.projects)
         settings = Settings(
             nats_url=embedded.url,
             base_url=sandbox.base_url,
-            api_key=sandbox_key(),
+            api_key=SecretStr(sandbox_key()),
             data_dir=workdir / "bridge-poll",
             rate_limit_per_minute=params.rate,
             poll_interval_scale=1.0 / params.speed,
@@ -246,9 +248,7 @@ def use_budget(client: StoryClient, budget: RateBudget) -> None:
     client._transport.budget = budget
 
 
-async def _watch_all(
-    nc: nats.NATS, subjects: Subjects, jobs: StaggeredJobs, params: PollParams
-) -> int:
+async def _watch_all(nc: NATS, subjects: Subjects, jobs: StaggeredJobs, params: PollParams) -> int:
     """Create each job and `watch.add` it at once (at most `watch_concurrency` in flight); returns
     how many watches were confirmed only after their job's READY moment."""
     gate = asyncio.Semaphore(params.watch_concurrency)

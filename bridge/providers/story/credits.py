@@ -27,7 +27,7 @@ from bridge.nats.streams import Subjects
 from bridge.providers.story.client import StoryClient
 from schemas.wire.events import CONTENT_TYPE, EVENT_TYPE_PREFIX, CloudEvent
 
-log = structlog.get_logger("storybridge.credits")
+log = structlog.get_logger(__name__)
 
 STATE_KEY = "x.credits"
 

@@ -30,7 +30,7 @@ __all__ = ["ClientCore", "Page", "seg"]
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 B = TypeVar("B", bound=pydantic.BaseModel)
-log = structlog.get_logger("bridge.api")
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
