@@ -549,6 +549,20 @@ class TestArtifacts:
         voice_map = world.artifacts.get(art_id)["manifest"]["audio"]["voiceMap"]
         assert voice_map["NARRATOR"] == {"voiceId": "v1", "voiceName": "Warm"}
 
+    def test_a_character_voiced_on_one_artifact_stays_out_of_every_other_cast(self) -> None:
+        """Voicing a new character adds them to that artifact's cast only, in this world or
+        another: two table reads of the same mode do not share one cast."""
+        world = make_world()
+        _, first = ready_artifact(world)
+        world.cast.set_voice(
+            first, q.ArtifactVoice(character="GHOST", voiceId="v9", voiceName="Pale")
+        )
+        assert "GHOST" in [c["character"] for c in world.cast.get(first)["cast"]]
+        other = make_world(seed=1)
+        _, second = ready_artifact(other)
+        assert "GHOST" not in [c["character"] for c in other.cast.get(second)["cast"]]
+        assert "GHOST" not in other.artifacts.get(second)["manifest"]["audio"]["voiceMap"]
+
     def test_voice_modification_tracked_in_manifest(self) -> None:
         """A modification is queued, then ready, in manifest.audio.modifications."""
         world = make_world()
