@@ -15,8 +15,7 @@ import hashlib
 import heapq
 import itertools
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -74,6 +73,27 @@ class Scheduler:
             action(due)
 
 
+class Moment:
+    """The world lock held, then every due transition applied; `as` gives the sandbox time.
+
+    One per kernel, stateless beyond it, so nesting (the lock is reentrant) is safe; a class
+    rather than a generator context manager, which costs more on every store call."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self._kernel = kernel
+
+    def __enter__(self) -> float:
+        self._kernel.lock.acquire()
+        try:
+            return self._kernel.sync()
+        except BaseException:
+            self._kernel.lock.release()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self._kernel.lock.release()
+
+
 class Kernel:
     """The shared services of one world; stores read `config` and `durations` at call time, so
     the control API (recording) and the bench (job_start) can change them on a live world."""
@@ -86,6 +106,7 @@ class Kernel:
         self.scheduler = Scheduler()
         self.lock = threading.RLock()
         self._seq = itertools.count(1)
+        self._moment = Moment(self)
 
     def next_seq(self) -> int:
         """Creation order across every store: index lists appended at creation stay sorted."""
@@ -97,11 +118,9 @@ class Kernel:
         self.scheduler.run_until(now)
         return now
 
-    @contextmanager
-    def moment(self) -> Iterator[float]:
+    def moment(self) -> Moment:
         """`with kernel.moment() as now:` the frame of every public store operation."""
-        with self.lock:
-            yield self.sync()
+        return self._moment
 
     def at(self, due: float, action: Callable[[float], None]) -> None:
         self.scheduler.at(due, action)
