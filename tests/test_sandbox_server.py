@@ -26,7 +26,7 @@ def test_server_exposes_urls_control_and_state() -> None:
             project_id = api.project("seen in-process")
         finally:
             api.close()
-        assert sandbox.state.world.projects[project_id].body["name"] == "seen in-process"
+        assert sandbox.state.world.projects.records[project_id].body["name"] == "seen in-process"
         assert len(sandbox.control.get("/requests").json()["requests"]) == 1
     with pytest.raises(httpx.ConnectError):
         httpx.get(sandbox.base_url + "/openapi.json")
@@ -41,8 +41,8 @@ def test_two_servers_are_independent() -> None:
             api.project()
         finally:
             api.close()
-        assert len(one.state.world.projects) == 1
-        assert two.state.world.projects == {}
+        assert len(one.state.world.projects.records) == 1
+        assert two.state.world.projects.records == {}
 
 
 def test_stop_does_not_wait_for_a_hanging_request() -> None:

@@ -25,7 +25,7 @@ from bridge.http.keys import ApiKey
 from bridge.http.ratelimit import RateBudget
 from bridge.providers.story.client import StoryClient
 from bridge.providers.story.sandbox.clock import SandboxClock
-from bridge.providers.story.sandbox.world_base import EPOCH
+from bridge.providers.story.sandbox.world.kernel import EPOCH
 from bridge.runtime import sandbox_key
 from schemas.story.requests import PlanCreate, ProjectCreate
 

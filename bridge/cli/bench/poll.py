@@ -127,7 +127,7 @@ class StaggeredJobs:
         start = self.ready_target(index) - durations.job_generate - self.clock.now()
         durations.job_start = max(0.0, start)
         try:
-            job = self.world.create_job(JobCreate(storyPlanId=plan_id))
+            job = self.world.jobs.create(JobCreate(storyPlanId=plan_id))
         finally:
             durations.job_start = original
         return str(job["id"]), project_id

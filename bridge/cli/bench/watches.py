@@ -227,8 +227,8 @@ def _seed(sandbox: Any, params: WatchBenchParams) -> list[tuple[str, str]]:
     remaining = params.watches
     while remaining > 0:
         count = min(params.per_project, remaining)
-        project = world.create_project({"name": f"bench-{len(out)}"})["id"]
-        out.extend((project, job) for job in world.seed_jobs(project, count))
+        project = world.projects.create({"name": f"bench-{len(out)}"})["id"]
+        out.extend((project, job) for job in world.jobs.seed(project, count))
         remaining -= count
     return out
 
@@ -271,7 +271,7 @@ async def _change(sandbox: Any, jobs: list[tuple[str, str]], params: WatchBenchP
         for _ in range(max(0, due)):
             _, job = jobs[rng.randrange(len(jobs))]
             status = "PARTIAL" if flipped.get(job, "RUNNING") == "RUNNING" else "RUNNING"
-            world.set_job_status(job, status)
+            world.jobs.set_status(job, status)
             flipped[job] = status
             done += 1
     return int(done)

@@ -1,9 +1,13 @@
 """The Story API sandbox: a faithful stand-in for the real API, for development, demos and tests.
 
-Layout: `server` (uvicorn runner), `app` (the request pipeline), `auth` / `ratelimit` /
-`idempotency` / `faults` / `requestlog` (one cross-cutting rule each), `control` (the `/_sandbox`
-control API), `routes_*` (endpoints per resource), `world*` (resources and their lazily advanced
-state machines on the sandbox clock), `config` (speed, limits, durations, faults).
+Layout, by composition: `world` holds one store per resource (account and credits, projects,
+sources, plans, documents, artifacts, cast, jobs with their run, renders, script, music,
+coverage, sfx, releases), each owning its records and transitions on the sandbox clock (see
+`bridge.providers.story.sandbox.world`). The HTTP layer is thin over it: `routes_*` (endpoints
+per resource, each one store operation through `call.world`), `core` (`Endpoint`, `Call`,
+`Answer`), `app` (the request pipeline), `auth` / `ratelimit` / `idempotency` / `faults` /
+`requestlog` / `quirks` (one cross-cutting rule each), `control` (the `/_sandbox` control API),
+`server` (uvicorn runner), `config` (speed, limits, durations, faults).
 """
 
 from bridge.providers.story.sandbox.config import Durations, FaultRule, SandboxConfig

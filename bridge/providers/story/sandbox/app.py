@@ -40,7 +40,7 @@ from bridge.providers.story.sandbox import (
 from bridge.providers.story.sandbox.auth import KEY_RE
 from bridge.providers.story.sandbox.config import FaultRule, SandboxConfig
 from bridge.providers.story.sandbox.control import control_routes
-from bridge.providers.story.sandbox.core import Call, Endpoint, Reply
+from bridge.providers.story.sandbox.core import Answer, Call, Endpoint
 from bridge.providers.story.sandbox.errors import SandboxError
 from bridge.providers.story.sandbox.faults import fault_error, is_error
 from bridge.providers.story.sandbox.idempotency import IdempotencyStore, Stored
@@ -270,7 +270,7 @@ class Pipeline:
             key=account,
         )
         result = await endpoint.handler(call)
-        if isinstance(result, Reply):
+        if isinstance(result, Answer):
             ex.status, ex.body = result.status, result.body
             ex.headers.update(result.headers)
         else:

@@ -112,15 +112,15 @@ def control_routes(state: SandboxState) -> list[Route]:
 
     async def put_credits(request: Request) -> Any:
         balance = int((await _json(request))["balance"])
-        state.world.set_balance(balance)
-        return {"credits": state.world.credits_view()}
+        state.world.account.set_balance(balance)
+        return {"credits": state.world.account.credits()}
 
     async def put_source_availability(request: Request) -> Any:
         kind = request.path_params["type"]
         availability = (await _json(request)).get("availability")
         if availability not in AVAILABILITY:
             raise ControlError(f"availability: one of {', '.join(AVAILABILITY)}")
-        state.world.source_type_availability[kind] = availability
+        state.world.account.source_types[kind] = availability
         return {"type": kind, "availability": availability}
 
     async def put_recording(request: Request) -> Any:

@@ -1,4 +1,4 @@
-"""What endpoint modules see: `Endpoint` to declare a route, `Call` to read the request, `Reply`.
+"""What endpoint modules see: `Endpoint` to declare a route, `Call` to read the request, `Answer`.
 
 Everything cross-cutting (auth, scopes, rate limits, idempotency, faults, the request log, the error
 envelope) happens around the handler in `bridge.providers.story.sandbox.app`, so an endpoint is only its behaviour.
@@ -22,7 +22,7 @@ Idempotency = Literal["required", "optional", "none"]
 
 
 @dataclass(frozen=True)
-class Reply:
+class Answer:
     """A non-200 status or extra headers; plain return values mean 200 with that JSON body."""
 
     body: Any
@@ -61,7 +61,8 @@ class Call:
             ) from None
 
 
-Handler = Callable[[Call], Awaitable[Any]]
+# What an endpoint does with a call: its JSON body (200), or an `Answer`.
+Behaviour = Callable[[Call], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,6 @@ class Endpoint:
 
     method: str
     path: str
-    handler: Handler
+    handler: Behaviour
     scope: str | None = "story:read"  # None: no auth (openapi.json, examples)
     idempotency: Idempotency = "none"

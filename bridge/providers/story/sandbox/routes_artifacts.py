@@ -15,75 +15,75 @@ def _id(call: Call) -> str:
 
 
 async def get_artifact(call: Call) -> dict[str, Any]:
-    return {"artifact": call.world.get_artifact(_id(call), call.query.get("revision"))}
+    return {"artifact": call.world.artifacts.get(_id(call), call.query.get("revision"))}
 
 
 async def refine(call: Call) -> dict[str, Any]:
-    return {"storyJob": call.world.refine_artifact(_id(call), call.body_as(q.ArtifactRefine))}
+    return {"storyJob": call.world.jobs.refine(_id(call), call.body_as(q.ArtifactRefine))}
 
 
 async def finalize(call: Call) -> dict[str, Any]:
     req = call.body_as(q.ArtifactFinalize, optional=True)
     if req.mode is not None and req.mode.value == "video":
-        video = call.world.render_video(_id(call))
+        video = call.world.renders.render_video(_id(call))
         return {"artifactId": _id(call), "mode": "video", "finalize": {"status": video["status"]}}
-    return call.world.finalize_audio(_id(call))
+    return call.world.renders.finalize_audio(_id(call))
 
 
 async def render_video(call: Call) -> dict[str, Any]:
-    return {"artifactId": _id(call), "render": call.world.render_video(_id(call))}
+    return {"artifactId": _id(call), "render": call.world.renders.render_video(_id(call))}
 
 
 async def voice(call: Call) -> dict[str, Any]:
-    return call.world.set_voice(_id(call), call.body_as(q.ArtifactVoice))
+    return call.world.cast.set_voice(_id(call), call.body_as(q.ArtifactVoice))
 
 
 async def post_coverage(call: Call) -> dict[str, Any]:
     req = call.body_as(q.ArtifactCoverage, optional=True)
-    return call.world.start_coverage(_id(call), req.focusPrompt)
+    return call.world.coverage.start(_id(call), req.focusPrompt)
 
 
 async def get_coverage(call: Call) -> dict[str, Any]:
-    return {"coverage": call.world.get_coverage(_id(call), call.query.get("reportId"))}
+    return {"coverage": call.world.coverage.get(_id(call), call.query.get("reportId"))}
 
 
 async def post_music(call: Call) -> dict[str, Any]:
-    return call.world.post_music(_id(call), call.body_as(q.ArtifactMusic, optional=True))
+    return call.world.music.post(_id(call), call.body_as(q.ArtifactMusic, optional=True))
 
 
 async def get_music(call: Call) -> dict[str, Any]:
-    return {"music": call.world.get_music(_id(call))}
+    return {"music": call.world.music.get(_id(call))}
 
 
 async def post_sfx(call: Call) -> dict[str, Any]:
-    return call.world.post_sfx(_id(call), call.body_as(q.ArtifactSfx))
+    return call.world.sfx.post(_id(call), call.body_as(q.ArtifactSfx))
 
 
 async def get_sfx(call: Call) -> dict[str, Any]:
-    return {"sfx": call.world.get_sfx(_id(call))}
+    return {"sfx": call.world.sfx.get(_id(call))}
 
 
 async def get_cast(call: Call) -> dict[str, Any]:
-    return call.world.get_cast(_id(call))
+    return call.world.cast.get(_id(call))
 
 
 async def post_cast(call: Call) -> dict[str, Any]:
     req = call.body_as(q.ArtifactCast)
     entries = [e.model_dump(mode="json", exclude_none=True) for e in req.entries or []]
-    return call.world.recast(_id(call), req.avatarStyle, entries)
+    return call.world.cast.recast(_id(call), req.avatarStyle, entries)
 
 
 async def post_avatar(call: Call) -> dict[str, Any]:
     req = call.body_as(q.ArtifactAvatar)
-    return call.world.queue_avatar(_id(call), req.character, req.style)
+    return call.world.cast.queue_avatar(_id(call), req.character, req.style)
 
 
 async def voice_modification(call: Call) -> dict[str, Any]:
-    return call.world.modify_voice(_id(call), call.body_as(q.ArtifactVoiceModification))
+    return call.world.script.modify_voice(_id(call), call.body_as(q.ArtifactVoiceModification))
 
 
 async def get_script(call: Call) -> dict[str, Any]:
-    return {"script": call.world.get_script(_id(call), call.query)}
+    return {"script": call.world.script.get(_id(call), call.query)}
 
 
 READ, PUBLISH = "artifact:read", "artifact:publish"

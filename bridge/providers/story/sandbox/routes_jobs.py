@@ -9,29 +9,29 @@ from schemas.story import requests as q
 
 
 async def create_job(call: Call) -> dict[str, Any]:
-    return {"job": call.world.create_job(call.body_as(q.JobCreate))}
+    return {"job": call.world.jobs.create(call.body_as(q.JobCreate))}
 
 
 async def list_jobs(call: Call) -> dict[str, Any]:
-    jobs, cursor = call.world.list_jobs(call.query)
+    jobs, cursor = call.world.jobs.page(call.query)
     return {"jobs": jobs, "nextCursor": cursor}
 
 
 async def get_job(call: Call) -> dict[str, Any]:
-    return {"job": call.world.get_job(call.params["jobId"])}
+    return {"job": call.world.jobs.get(call.params["jobId"])}
 
 
 async def cancel_job(call: Call) -> dict[str, Any]:
-    return {"job": call.world.cancel_job(call.params["jobId"])}
+    return {"job": call.world.jobs.cancel(call.params["jobId"])}
 
 
 async def job_artifacts(call: Call) -> dict[str, Any]:
-    return {"artifacts": call.world.job_artifacts(call.params["jobId"])}
+    return {"artifacts": call.world.jobs.artifacts_of(call.params["jobId"])}
 
 
 async def resume_job(call: Call) -> dict[str, Any]:
     """FIELD-NOTES: the production client's recovery path for a job that stopped."""
-    return {"job": call.world.resume_job(call.params["jobId"])}
+    return {"job": call.world.jobs.resume(call.params["jobId"])}
 
 
 ENDPOINTS: list[Endpoint] = [

@@ -8,11 +8,11 @@ from bridge.providers.story.sandbox.core import Call, Endpoint
 
 
 async def capabilities(call: Call) -> dict[str, Any]:
-    return call.world.capabilities()
+    return call.world.account.capabilities()
 
 
 async def credits(call: Call) -> dict[str, Any]:
-    return {"credits": call.world.credits_view()}
+    return {"credits": call.world.account.credits()}
 
 
 def _operations() -> dict[str, Any]:
@@ -87,7 +87,7 @@ async def examples(call: Call) -> dict[str, Any]:
 
 
 async def agent_guidance(call: Call) -> dict[str, Any]:
-    return call.world.agent_guidance()
+    return call.world.account.guidance()
 
 
 ENDPOINTS: list[Endpoint] = [

@@ -10,32 +10,32 @@ from schemas.story import requests as q
 
 async def create_plan(call: Call) -> dict[str, Any]:
     project_id = call.params["projectId"]
-    call.world.get_project(project_id)
+    call.world.projects.get(project_id)
     req = call.body_as(q.PlanCreate)
-    return {"plan": call.world.create_plan(project_id, req)}
+    return {"plan": call.world.plans.create(project_id, req)}
 
 
 async def list_plans(call: Call) -> dict[str, Any]:
-    plans, cursor = call.world.list_plans(call.params["projectId"], call.query)
+    plans, cursor = call.world.plans.page(call.params["projectId"], call.query)
     return {"plans": plans, "nextCursor": cursor}
 
 
 async def get_plan(call: Call) -> dict[str, Any]:
-    return {"plan": call.world.get_plan(call.params["planId"])}
+    return {"plan": call.world.plans.get(call.params["planId"])}
 
 
 async def approve_plan(call: Call) -> dict[str, Any]:
-    return {"plan": call.world.approve_plan(call.params["planId"])}
+    return {"plan": call.world.plans.approve(call.params["planId"])}
 
 
 async def reject_plan(call: Call) -> dict[str, Any]:
     req = call.body_as(q.PlanReject, optional=True)
-    return {"plan": call.world.reject_plan(call.params["planId"], req.reason)}
+    return {"plan": call.world.plans.reject(call.params["planId"], req.reason)}
 
 
 async def resume_plan(call: Call) -> dict[str, Any]:
     """FIELD-NOTES: the production client's recovery path for a plan that stopped."""
-    return {"plan": call.world.resume_plan(call.params["planId"])}
+    return {"plan": call.world.plans.resume(call.params["planId"])}
 
 
 ENDPOINTS: list[Endpoint] = [

@@ -10,40 +10,40 @@ from schemas.story import requests as q
 
 async def create_project(call: Call) -> dict[str, Any]:
     req = call.body_as(q.ProjectCreate)
-    return {"project": call.world.create_project(req.model_dump(mode="json"))}
+    return {"project": call.world.projects.create(req.model_dump(mode="json"))}
 
 
 async def list_projects(call: Call) -> dict[str, Any]:
-    projects, cursor = call.world.list_projects(call.query)
+    projects, cursor = call.world.projects.page(call.query)
     return {"projects": projects, "nextCursor": cursor}
 
 
 async def get_project(call: Call) -> dict[str, Any]:
-    return {"project": call.world.get_project(call.params["projectId"])}
+    return {"project": call.world.projects.get(call.params["projectId"])}
 
 
 async def update_project(call: Call) -> dict[str, Any]:
     req = call.body_as(q.ProjectUpdate, optional=True)
     changes = req.model_dump(mode="json", exclude_unset=True)
-    return {"project": call.world.update_project(call.params["projectId"], changes)}
+    return {"project": call.world.projects.update(call.params["projectId"], changes)}
 
 
 async def delete_project(call: Call) -> dict[str, Any]:
-    return call.world.delete_project(call.params["projectId"])
+    return call.world.projects.delete(call.params["projectId"])
 
 
 def _document_routes(path: str, kind: str, generate: bool) -> list[Endpoint]:
     async def read(call: Call) -> dict[str, Any]:
-        return {"document": call.world.get_document(call.params["projectId"], kind)}
+        return {"document": call.world.documents.get(call.params["projectId"], kind)}
 
     async def post(call: Call) -> dict[str, Any]:
         req = call.body_as(q.SeriesBibleGenerate, optional=True)
-        doc = call.world.generate_document(call.params["projectId"], kind, req.instructions)
+        doc = call.world.documents.generate(call.params["projectId"], kind, req.instructions)
         return {"document": doc}
 
     async def patch(call: Call) -> dict[str, Any]:
         req = call.body_as(q.SeriesBibleUpdate, optional=True)
-        doc = call.world.patch_document(call.params["projectId"], kind, req.title, req.content)
+        doc = call.world.documents.patch(call.params["projectId"], kind, req.title, req.content)
         return {"document": doc}
 
     routes = [

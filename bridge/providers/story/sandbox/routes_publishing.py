@@ -17,27 +17,27 @@ def _id(call: Call) -> str:
 
 async def create_release(call: Call) -> dict[str, Any]:
     req = call.body_as(p.ReleaseCreate)
-    return {"release": call.world.create_release(call.params["seriesId"], req)}
+    return {"release": call.world.releases.create(call.params["seriesId"], req)}
 
 
 async def list_releases(call: Call) -> dict[str, Any]:
-    releases, cursor = call.world.list_releases(call.params["seriesId"], call.query)
+    releases, cursor = call.world.releases.page(call.params["seriesId"], call.query)
     return {"releases": releases, "nextCursor": cursor}
 
 
 async def describe_release(call: Call) -> dict[str, Any]:
     req = call.body_as(p.ReleaseDescribe, optional=True)
-    return {"release": call.world.describe_release(_id(call), req.direction)}
+    return {"release": call.world.releases.describe(_id(call), req.direction)}
 
 
 async def publish_release(call: Call) -> dict[str, Any]:
     call.body_as(p.ReleasePublish, optional=True)
-    return {"release": call.world.publish_release(_id(call))}
+    return {"release": call.world.releases.publish(_id(call))}
 
 
 async def refresh_media(call: Call) -> dict[str, Any]:
     req = call.body_as(p.ReleaseRefreshMedia)
-    return {"release": call.world.refresh_release_media(_id(call), req.sourceArtifactId)}
+    return {"release": call.world.releases.refresh_media(_id(call), req.sourceArtifactId)}
 
 
 WRITE = "story:write"

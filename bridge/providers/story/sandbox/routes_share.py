@@ -12,7 +12,7 @@ SHARE_PREFIX = "/api/share"
 
 
 async def start_live(call: Call) -> dict[str, Any]:
-    return call.world.start_live(call.body_as(StartLive).token)
+    return call.world.artifacts.start_live(call.body_as(StartLive).token)
 
 
 ENDPOINTS: list[Endpoint] = [

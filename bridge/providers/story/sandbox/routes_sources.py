@@ -13,23 +13,23 @@ BASE = "/story-projects/{projectId}/sources"
 async def create_source(call: Call) -> dict[str, Any]:
     world = call.world
     project_id = call.params["projectId"]
-    world.get_project(project_id)  # project_not_found before any body check
-    world.precheck_source(call.body)  # type and size codes before the model's validation_failed
+    world.projects.get(project_id)  # project_not_found before any body check
+    world.sources.precheck(call.body)  # type and size codes before the model's validation_failed
     req = call.body_as(q.SourceCreate)
-    return {"source": world.create_source(project_id, req)}
+    return {"source": world.sources.create(project_id, req)}
 
 
 async def list_sources(call: Call) -> dict[str, Any]:
-    sources, cursor = call.world.list_sources(call.params["projectId"], call.query)
+    sources, cursor = call.world.sources.page(call.params["projectId"], call.query)
     return {"sources": sources, "nextCursor": cursor}
 
 
 async def get_source(call: Call) -> dict[str, Any]:
-    return {"source": call.world.get_source(call.params["projectId"], call.params["sourceId"])}
+    return {"source": call.world.sources.get(call.params["projectId"], call.params["sourceId"])}
 
 
 async def delete_source(call: Call) -> dict[str, Any]:
-    return call.world.delete_source(call.params["projectId"], call.params["sourceId"])
+    return call.world.sources.delete(call.params["projectId"], call.params["sourceId"])
 
 
 ENDPOINTS: list[Endpoint] = [

@@ -1,14 +1,20 @@
-"""The table read's script (read by page, scene, character or range) and voice modifications."""
+"""The table read's script (read by page, scene, character or range) and voice modifications.
+
+The script is derived from the cast (every line is spoken by a cast member), so a recast shows
+in it at once. A voice modification of an entry range renders queued -> rendering -> ready
+(sandbox play hook: `params.sandboxFail` makes it fail).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from bridge.providers.story.sandbox.errors import SandboxError
-from bridge.providers.story.sandbox.world_artifact_core import ArtifactsMixin
-from bridge.providers.story.sandbox.world_base import iso
-from bridge.providers.story.sandbox.world_content import ENTRIES_PER_PAGE, script_entries
+from bridge.providers.story.sandbox.world.artifacts import ArtifactStore
+from bridge.providers.story.sandbox.world.cast import CastStore
+from bridge.providers.story.sandbox.world.content import ENTRIES_PER_PAGE, script_entries
+from bridge.providers.story.sandbox.world.kernel import Kernel, iso, stamp
 from schemas.story.requests import ArtifactVoiceModification
 
 SCOPES = ("page", "scene", "character", "range")
@@ -35,12 +41,16 @@ def _int(query: Mapping[str, str], name: str, default: int) -> int:
         raise _bad(name, "must be an integer") from None
 
 
-class ScriptMixin(ArtifactsMixin):
-    def get_script(self, artifact_id: str, query: Mapping[str, str]) -> dict[str, Any]:
-        with self.lock:
-            self.sync()
-            art = self._artifact(artifact_id)
-            entries = script_entries(art.cast)
+class ScriptStore:
+    def __init__(self, kernel: Kernel, artifacts: ArtifactStore, cast: CastStore) -> None:
+        self.k = kernel
+        self.artifacts = artifacts
+        self.cast = cast
+
+    def get(self, artifact_id: str, query: Mapping[str, str]) -> dict[str, Any]:
+        with self.k.moment():
+            art = self.artifacts.record(artifact_id)
+            entries = script_entries(self.cast.of(art).characters)
             scope = query.get("scope") or "page"
             if scope not in SCOPES:
                 raise _bad("scope", f"must be one of {', '.join(SCOPES)}")
@@ -100,15 +110,14 @@ class ScriptMixin(ArtifactsMixin):
             }
 
     def modify_voice(self, artifact_id: str, req: ArtifactVoiceModification) -> dict[str, Any]:
-        with self.lock:
-            now = self.sync()
-            art = self._artifact(artifact_id)
-            total = len(script_entries(art.cast))
+        with self.k.moment() as now:
+            art = self.artifacts.record(artifact_id)
+            total = len(script_entries(self.cast.of(art).characters))
             if req.endEntryIndex >= total:
                 raise _bad("endEntryIndex", f"must be below totalEntries {total}")
             audio = art.body["manifest"]["audio"]
             modification: dict[str, Any] = {
-                "id": self.ids.next("cmvm"),
+                "id": self.k.ids.next("cmvm"),
                 "startEntryIndex": req.startEntryIndex,
                 "endEntryIndex": req.endEntryIndex,
                 "effect": req.effect or "autotune",
@@ -118,18 +127,18 @@ class ScriptMixin(ArtifactsMixin):
                 "updatedAt": iso(now),
             }
             audio.setdefault("modifications", []).append(modification)
-            self.stamp(art.body, now)
-            step = self.durations.voice_modification / 2
+            stamp(art.body, now)
+            step = self.k.durations.voice_modification / 2
 
-            def advance(new: str) -> Any:
+            def advance(new: str) -> Callable[[float], None]:
                 def apply(at: float) -> None:
                     modification.update(status=new, updatedAt=iso(at))
-                    self.stamp(art.body, at)
+                    stamp(art.body, at)
 
                 return apply
 
             # Sandbox play hook: `params.sandboxFail` makes the range fail (failures are real).
             last = "failed" if (req.params or {}).get("sandboxFail") else "ready"
-            self.scheduler.at(now + step, advance("rendering"))
-            self.scheduler.at(now + 2 * step, advance(last))
+            self.k.at(now + step, advance("rendering"))
+            self.k.at(now + 2 * step, advance(last))
             return {"artifactId": art.id, "modificationId": modification["id"], "status": "queued"}

@@ -1,28 +1,73 @@
-"""Story plans: synchronous validation, background generation, approval, rejection, supersede."""
+"""Story plans: synchronous validation, background generation, approval, rejection, supersede,
+and resume (FIELD-NOTES: `POST /story-plans/{id}/resume`, the production client's recovery path).
+
+A new plan supersedes the project's live ones. Generation: PENDING -> RUNNING -> REQUIRES_APPROVAL
+(or APPROVED with autoApprove and no table read). Failure triggers: a title containing "fail"
+fails with story_plan_failed, on the first run only (a resumed plan is generated again and
+succeeds, the case a recovery path exists for); a planned artifact type fails with
+artifact_type_unavailable.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from bridge.providers.story.sandbox.errors import SandboxError
-from bridge.providers.story.sandbox.world_base import iso, paginate
-from bridge.providers.story.sandbox.world_content import plan_envelope, quote_for
-from bridge.providers.story.sandbox.world_state import PlanRec, WorldState, view
+from bridge.providers.story.sandbox.world.account import AccountStore
+from bridge.providers.story.sandbox.world.content import plan_envelope, quote_for
+from bridge.providers.story.sandbox.world.kernel import Kernel, iso, stamp, view
+from bridge.providers.story.sandbox.world.paging import paginate
+from bridge.providers.story.sandbox.world.projects import ProjectStore
+from bridge.providers.story.sandbox.world.sources import SourceStore
 from schemas.story.requests import PlanCreate
 
 LIVE_PLAN_STATES = ("PENDING", "RUNNING", "REQUIRES_APPROVAL", "APPROVED")
 REJECTABLE = ["PENDING", "RUNNING", "REQUIRES_APPROVAL", "APPROVED"]
+FINISHED_PLAN = ("REJECTED", "SUPERSEDED")
 
 
-class PlansMixin(WorldState):
-    def create_plan(self, project_id: str, req: PlanCreate) -> dict[str, Any]:
-        with self.lock:
-            now = self.sync()
-            project = self.project(project_id)
+@dataclass
+class PlanRec:
+    seq: int
+    id: str
+    project_id: str
+    body: dict[str, Any]
+    resumed: bool = False  # the failure markers fire on the first run only
+
+
+class PlanStore:
+    def __init__(
+        self,
+        kernel: Kernel,
+        projects: ProjectStore,
+        sources: SourceStore,
+        account: AccountStore,
+    ) -> None:
+        self.k = kernel
+        self.projects = projects
+        self.sources = sources
+        self.account = account
+        self.records: dict[str, PlanRec] = {}
+        self.by_project: dict[str, list[PlanRec]] = {}
+
+    def of(self, project_id: str) -> list[PlanRec]:
+        return self.by_project.get(project_id, [])
+
+    def find(self, plan_id: str) -> PlanRec | None:
+        """The plan if it exists under a live project."""
+        rec = self.records.get(plan_id)
+        return rec if rec is not None and self.projects.live(rec.project_id) else None
+
+    # -- operations -----------------------------------------------------------------------------
+
+    def create(self, project_id: str, req: PlanCreate) -> dict[str, Any]:
+        with self.k.moment() as now:
+            project = self.projects.record(project_id)
             source_ids = list(req.sourceIds or [])
             for source_id in source_ids:
-                source = self.sources.get(source_id)
+                source = self.sources.find(source_id)
                 if (
                     source is None
                     or source.deleted
@@ -34,13 +79,13 @@ class PlansMixin(WorldState):
                         f"sourceIds: {source_id} is not a READY source of project {project.id}.",
                         details={"sourceId": source_id},
                     )
-            for older in project.plans:
+            for older in self.of(project.id):
                 if older.body["status"] in LIVE_PLAN_STATES:
                     older.body["status"] = "SUPERSEDED"
-                    self.stamp(older.body, now)
+                    stamp(older.body, now)
             requests = [r.model_dump(mode="json", exclude_none=True) for r in req.artifactRequests]
             rec = PlanRec(
-                seq=self.next_seq(), id=self.ids.next("cmpl"), project_id=project.id, body={}
+                seq=self.k.next_seq(), id=self.k.ids.next("cmpl"), project_id=project.id, body={}
             )
             rec.body = {
                 "id": rec.id,
@@ -59,7 +104,7 @@ class PlansMixin(WorldState):
                 "creativeBrief": req.creativeBrief,
                 "plan": None,
                 "quote": quote_for(
-                    requests, len(source_ids), self.available_artifact_types(), iso(now)
+                    requests, len(source_ids), self.account.available_artifact_types(), iso(now)
                 ),
                 "modelUsed": None,
                 "providerUsed": None,
@@ -73,31 +118,31 @@ class PlansMixin(WorldState):
                 "createdAt": iso(now),
                 "updatedAt": iso(now),
             }
-            self.plans[rec.id] = rec
-            project.plans.append(rec)
-            start = now + self.durations.plan_start
-            self.scheduler.at(start, lambda at: self._plan_running(rec, at))
-            self.scheduler.at(
-                start + self.durations.plan_generate, lambda at: self._plan_done(rec, at)
-            )
+            self.records[rec.id] = rec
+            self.by_project.setdefault(project.id, []).append(rec)
+            self._generate(rec, now)
             return view(rec.body)
 
-    def _plan_running(self, rec: PlanRec, at: float) -> None:
+    def _generate(self, rec: PlanRec, now: float) -> None:
+        start = now + self.k.durations.plan_start
+        self.k.at(start, lambda at: self._running(rec, at))
+        self.k.at(start + self.k.durations.plan_generate, lambda at: self._done(rec, at))
+
+    def _running(self, rec: PlanRec, at: float) -> None:
         if rec.body["status"] == "PENDING":
             rec.body["status"] = "RUNNING"
-            self.stamp(rec.body, at)
+            stamp(rec.body, at)
 
-    def _plan_done(self, rec: PlanRec, at: float) -> None:
+    def _done(self, rec: PlanRec, at: float) -> None:
         body = rec.body
         if body["status"] != "RUNNING":
             return
         unavailable = [
             r["type"]
             for r in body["artifactRequests"]
-            if r["type"] not in self.available_artifact_types()
+            if r["type"] not in self.account.available_artifact_types()
         ]
-        resumed = rec.id in getattr(self, "resumed_plans", ())  # markers fire on the first run
-        if body["title"] and "fail" in str(body["title"]).lower() and not resumed:
+        if body["title"] and "fail" in str(body["title"]).lower() and not rec.resumed:
             body.update(
                 status="FAILED",
                 failureCode="story_plan_failed",
@@ -120,39 +165,36 @@ class PlansMixin(WorldState):
                 body.update(status="APPROVED", approvedAt=iso(at))
             else:
                 body["status"] = "REQUIRES_APPROVAL"
-        self.stamp(body, at)
+        stamp(body, at)
 
-    def _plan(self, plan_id: str, code: str) -> PlanRec:
-        rec = self.plans.get(plan_id)
-        if rec is None or self.projects[rec.project_id].deleted:
+    def _record(self, plan_id: str, code: str) -> PlanRec:
+        rec = self.find(plan_id)
+        if rec is None:
             noun = "Story project" if code == "project_not_found" else "Story plan"
             raise SandboxError(
                 code, f"{noun} for plan {plan_id} does not exist or is owned by another account."
             )
         return rec
 
-    def get_plan(self, plan_id: str) -> dict[str, Any]:
+    def get(self, plan_id: str) -> dict[str, Any]:
         """The reference: a missing plan reads as project_not_found (the same ownership check)."""
-        with self.lock:
-            self.sync()
-            return view(self._plan(plan_id, "project_not_found").body)
+        with self.k.moment():
+            return view(self._record(plan_id, "project_not_found").body)
 
-    def list_plans(
+    def page(
         self, project_id: str, query: Mapping[str, str]
     ) -> tuple[list[dict[str, Any]], str | None]:
-        with self.lock:
-            self.sync()
-            page, cursor = paginate(self.project(project_id).plans, query)
+        with self.k.moment():
+            page, cursor = paginate(self.of(self.projects.record(project_id).id), query)
             return [view(r.body) for r in page], cursor
 
-    def approve_plan(self, plan_id: str) -> dict[str, Any]:
-        with self.lock:
-            now = self.sync()
-            rec = self._plan(plan_id, "story_plan_not_found")
+    def approve(self, plan_id: str) -> dict[str, Any]:
+        with self.k.moment() as now:
+            rec = self._record(plan_id, "story_plan_not_found")
             status = rec.body["status"]
             if status == "REQUIRES_APPROVAL":
                 rec.body.update(status="APPROVED", approvedAt=iso(now))
-                self.stamp(rec.body, now)
+                stamp(rec.body, now)
             elif status == "FAILED":
                 raise SandboxError(
                     "story_plan_failed",
@@ -167,10 +209,9 @@ class PlansMixin(WorldState):
                 )
             return view(rec.body)
 
-    def reject_plan(self, plan_id: str, reason: str | None) -> dict[str, Any]:
-        with self.lock:
-            now = self.sync()
-            rec = self._plan(plan_id, "story_plan_not_found")
+    def reject(self, plan_id: str, reason: str | None) -> dict[str, Any]:
+        with self.k.moment() as now:
+            rec = self._record(plan_id, "story_plan_not_found")
             status = rec.body["status"]
             if status not in REJECTABLE:
                 raise SandboxError(
@@ -179,5 +220,25 @@ class PlansMixin(WorldState):
                     details={"status": status, "allowed": REJECTABLE},
                 )
             rec.body.update(status="REJECTED", rejectedAt=iso(now), rejectionReason=reason)
-            self.stamp(rec.body, now)
+            stamp(rec.body, now)
             return view(rec.body)
+
+    def resume(self, plan_id: str) -> dict[str, Any]:
+        """A FAILED plan is generated again; any other live plan is answered as it is."""
+        with self.k.moment() as now:
+            rec = self.find(plan_id)
+            if rec is None:
+                raise SandboxError("story_plan_not_found", f"Story plan {plan_id} does not exist.")
+            body = rec.body
+            if body["status"] in FINISHED_PLAN:
+                raise SandboxError(
+                    "story_plan_state_invalid",
+                    f"Plan {plan_id} is {body['status']}; it cannot be resumed.",
+                    details={"status": body["status"], "allowed": ["FAILED"]},
+                )
+            if body["status"] == "FAILED":
+                rec.resumed = True
+                body.update(status="PENDING", failureCode=None, failureMessage=None)
+                stamp(body, now)
+                self._generate(rec, now)
+            return view(body)

@@ -11,13 +11,16 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
 from bridge.providers.story.sandbox.errors import SandboxError
-from bridge.providers.story.sandbox.world_base import iso, paginate
-from bridge.providers.story.sandbox.world_content import digest_for, url_text
-from bridge.providers.story.sandbox.world_state import SourceRec, WorldState, view
+from bridge.providers.story.sandbox.world.account import AccountStore
+from bridge.providers.story.sandbox.world.content import digest_for, url_text
+from bridge.providers.story.sandbox.world.kernel import Kernel, iso, stamp, view
+from bridge.providers.story.sandbox.world.paging import paginate
+from bridge.providers.story.sandbox.world.projects import ProjectStore
 from schemas.story.requests import MAX_CONTENT_BYTES, SourceCreate
 
 PREVIEW_CHARS = 4000
@@ -57,8 +60,34 @@ def fetch_failure(uri: str) -> str | None:
     return None
 
 
-class SourcesMixin(WorldState):
-    def precheck_source(self, raw: Any) -> None:
+@dataclass
+class SourceRec:
+    seq: int
+    id: str
+    project_id: str
+    body: dict[str, Any]
+    text: str = ""
+    deleted: bool = False
+
+
+class SourceStore:
+    def __init__(self, kernel: Kernel, projects: ProjectStore, account: AccountStore) -> None:
+        self.k = kernel
+        self.projects = projects
+        self.account = account
+        self.records: dict[str, SourceRec] = {}
+        self.by_project: dict[str, list[SourceRec]] = {}
+
+    def of(self, project_id: str) -> list[SourceRec]:
+        """The project's sources in creation order, deleted ones included."""
+        return self.by_project.get(project_id, [])
+
+    def find(self, source_id: str) -> SourceRec | None:
+        return self.records.get(source_id)
+
+    # -- operations -----------------------------------------------------------------------------
+
+    def precheck(self, raw: Any) -> None:
         """Checks the documented codes before the request model, which would say validation_failed.
 
         An unknown or not-yet-available type is `source_type_unsupported`, an oversized inline body
@@ -67,7 +96,7 @@ class SourcesMixin(WorldState):
         if not isinstance(raw, dict):
             return
         kind = raw.get("type")
-        if isinstance(kind, str) and self.source_type_availability.get(kind) != "available":
+        if isinstance(kind, str) and self.account.source_types.get(kind) != "available":
             raise SandboxError(
                 "source_type_unsupported",
                 f"Source type {kind!r} is not supported yet; see /api/v1/capabilities sources.types.",
@@ -81,10 +110,9 @@ class SourcesMixin(WorldState):
                 details={"maxBytes": MAX_CONTENT_BYTES},
             )
 
-    def create_source(self, project_id: str, req: SourceCreate) -> dict[str, Any]:
-        with self.lock:
-            now = self.sync()
-            project = self.project(project_id)
+    def create(self, project_id: str, req: SourceCreate) -> dict[str, Any]:
+        with self.k.moment() as now:
+            project = self.projects.record(project_id)
             kind = req.type.value
             if req.uri and kind in ("url", "pdf"):
                 host = urlparse(req.uri).hostname or ""
@@ -96,8 +124,8 @@ class SourcesMixin(WorldState):
                     )
             retention = req.retentionPolicy.value if req.retentionPolicy else "EXTRACTED_ONLY"
             rec = SourceRec(
-                seq=self.next_seq(),
-                id=self.ids.next("cmq"),
+                seq=self.k.next_seq(),
+                id=self.k.ids.next("cmq"),
                 project_id=project.id,
                 body={},
             )
@@ -125,8 +153,9 @@ class SourcesMixin(WorldState):
                 "createdAt": iso(now),
                 "updatedAt": iso(now),
             }
-            self.sources[rec.id] = rec
-            project.sources.append(rec)
+            self.records[rec.id] = rec
+            self.by_project.setdefault(project.id, []).append(rec)
+            project.source_count += 1
             if kind in ("text", "markdown"):
                 self._extracted(rec, str(req.content), now)
             else:
@@ -134,12 +163,12 @@ class SourcesMixin(WorldState):
             return view(rec.body)
 
     def _schedule_extraction(self, rec: SourceRec, now: float) -> None:
-        half = self.durations.source_extract / 2
+        half = self.k.durations.source_extract / 2
 
         def extracting(at: float) -> None:
             if rec.body["status"] == "PENDING":
                 rec.body["status"] = "EXTRACTING"
-                self.stamp(rec.body, at)
+                stamp(rec.body, at)
 
         def finish(at: float) -> None:
             if rec.body["status"] != "EXTRACTING":
@@ -149,14 +178,14 @@ class SourcesMixin(WorldState):
                 rec.body.update(
                     status="FAILED", failureCode="source_fetch_failed", failureMessage=why
                 )
-                self.stamp(rec.body, at)
+                stamp(rec.body, at)
                 return
             if rec.body["type"] == "PDF":
                 rec.body["metadata"] = {**(rec.body["metadata"] or {}), "pageCount": PDF_PAGES}
             self._extracted(rec, url_text(str(rec.body["uri"])), at)
 
-        self.scheduler.at(now + half, extracting)
-        self.scheduler.at(now + 2 * half, finish)
+        self.k.at(now + half, extracting)
+        self.k.at(now + 2 * half, finish)
 
     def _extracted(self, rec: SourceRec, text: str, at: float) -> None:
         """READY with the text's facts, then the digest pass (or SKIPPED when it cannot help)."""
@@ -171,8 +200,8 @@ class SourcesMixin(WorldState):
             extractedTextPreview=text[:PREVIEW_CHARS] if keep_text else None,
             extractedAt=iso(at),
         )
-        self.stamp(rec.body, at)
-        quarter = self.durations.digest / 4
+        stamp(rec.body, at)
+        quarter = self.k.durations.digest / 4
         skip = len(text) < MIN_DIGEST_CHARS or not keep_text
         fails = DIGEST_FAIL_MARK in text
 
@@ -190,20 +219,20 @@ class SourcesMixin(WorldState):
                 if status == "READY":
                     rec.body["digest"] = digest_for(rec.text)
                     rec.body["digestedAt"] = iso(when)
-                self.stamp(rec.body, when)
+                stamp(rec.body, when)
 
             return apply
 
         if skip:
-            self.scheduler.at(at + quarter, step("NOT_STARTED", "SKIPPED"))
+            self.k.at(at + quarter, step("NOT_STARTED", "SKIPPED"))
             return
-        self.scheduler.at(at + quarter, step("NOT_STARTED", "PENDING"))
-        self.scheduler.at(at + 2 * quarter, step("PENDING", "RUNNING"))
-        self.scheduler.at(at + 4 * quarter, step("RUNNING", "READY"))
+        self.k.at(at + quarter, step("NOT_STARTED", "PENDING"))
+        self.k.at(at + 2 * quarter, step("PENDING", "RUNNING"))
+        self.k.at(at + 4 * quarter, step("RUNNING", "READY"))
 
-    def _source(self, project_id: str, source_id: str) -> SourceRec:
-        self.project(project_id)
-        rec = self.sources.get(source_id)
+    def _record(self, project_id: str, source_id: str) -> SourceRec:
+        self.projects.record(project_id)
+        rec = self.records.get(source_id)
         if rec is None or rec.deleted or rec.project_id != project_id:
             raise SandboxError(
                 "source_not_found",
@@ -211,23 +240,21 @@ class SourcesMixin(WorldState):
             )
         return rec
 
-    def get_source(self, project_id: str, source_id: str) -> dict[str, Any]:
-        with self.lock:
-            self.sync()
-            return view(self._source(project_id, source_id).body)
+    def get(self, project_id: str, source_id: str) -> dict[str, Any]:
+        with self.k.moment():
+            return view(self._record(project_id, source_id).body)
 
-    def list_sources(
+    def page(
         self, project_id: str, query: Mapping[str, str]
     ) -> tuple[list[dict[str, Any]], str | None]:
-        with self.lock:
-            self.sync()
-            project = self.project(project_id)
-            page, cursor = paginate(project.sources, query, lambda r: not r.deleted)
+        with self.k.moment():
+            project = self.projects.record(project_id)
+            page, cursor = paginate(self.of(project.id), query, lambda r: not r.deleted)
             return [view(r.body) for r in page], cursor
 
-    def delete_source(self, project_id: str, source_id: str) -> dict[str, Any]:
-        with self.lock:
-            now = self.sync()
-            rec = self._source(project_id, source_id)
+    def delete(self, project_id: str, source_id: str) -> dict[str, Any]:
+        with self.k.moment() as now:
+            rec = self._record(project_id, source_id)
             rec.deleted = True
+            self.projects.record(project_id).source_count -= 1
             return {"id": rec.id, "deletedAt": iso(now)}

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.providers.story.sandbox.errors import SandboxError
-from bridge.providers.story.sandbox.world_artifact_core import ArtifactsMixin
-from bridge.providers.story.sandbox.world_base import iso, paginate
-from bridge.providers.story.sandbox.world_state import view
+from bridge.providers.story.sandbox.world.artifacts import ArtifactStore
+from bridge.providers.story.sandbox.world.kernel import Kernel, iso, stamp, view
+from bridge.providers.story.sandbox.world.paging import paginate
 from schemas.story.requests_publishing import ReleaseCreate
 
 
@@ -27,12 +27,15 @@ class ReleaseRec:
     body: dict[str, Any]
 
 
-class PublishingMixin(ArtifactsMixin):
-    releases: dict[str, ReleaseRec]
-    series_releases: dict[str, list[ReleaseRec]]
+class ReleaseStore:
+    def __init__(self, kernel: Kernel, artifacts: ArtifactStore) -> None:
+        self.k = kernel
+        self.artifacts = artifacts
+        self.records: dict[str, ReleaseRec] = {}
+        self.by_series: dict[str, list[ReleaseRec]] = {}
 
-    def _release(self, release_id: str) -> ReleaseRec:
-        rec = self.releases.get(release_id)
+    def _record(self, release_id: str) -> ReleaseRec:
+        rec = self.records.get(release_id)
         if rec is None:
             # Not in the documented code table: a 404 like every other unknown resource.
             raise SandboxError(
@@ -43,18 +46,19 @@ class PublishingMixin(ArtifactsMixin):
         return rec
 
     def _media(self, artifact_id: str, now: float) -> dict[str, Any]:
-        audio = (self._artifact(artifact_id).body["manifest"] or {}).get("audio") or {}
+        audio = (self.artifacts.record(artifact_id).body["manifest"] or {}).get("audio") or {}
         return {
             "audioUrl": audio.get("recordingUrl") or audio.get("liveUrl"),
             "refreshedAt": iso(now),
         }
 
-    def create_release(self, series_id: str, req: ReleaseCreate) -> dict[str, Any]:
-        with self.lock:
-            now = self.sync()
+    # -- operations -----------------------------------------------------------------------------
+
+    def create(self, series_id: str, req: ReleaseCreate) -> dict[str, Any]:
+        with self.k.moment() as now:
             media = self._media(req.sourceArtifactId, now)
-            series = self.series_releases.setdefault(series_id, [])
-            rec = ReleaseRec(self.next_seq(), self.ids.next("cmrel"), series_id, {})
+            series = self.by_series.setdefault(series_id, [])
+            rec = ReleaseRec(self.k.next_seq(), self.k.ids.next("cmrel"), series_id, {})
             rec.body = {
                 "id": rec.id,
                 "seriesId": series_id,
@@ -70,53 +74,49 @@ class PublishingMixin(ArtifactsMixin):
                 "createdAt": iso(now),
                 "updatedAt": iso(now),
             }
-            self.releases[rec.id] = rec
+            self.records[rec.id] = rec
             series.append(rec)
             return view(rec.body)
 
-    def describe_release(self, release_id: str, direction: str | None) -> dict[str, Any]:
-        with self.lock:
-            now = self.sync()
-            rec = self._release(release_id)
+    def describe(self, release_id: str, direction: str | None) -> dict[str, Any]:
+        with self.k.moment() as now:
+            rec = self._record(release_id)
             title = rec.body["title"]
             angle = f" {direction.strip()}" if direction and direction.strip() else ""
             rec.body["description"] = f"{title}: an episode of the series.{angle}"[:4000]
-            self.stamp(rec.body, now)
+            stamp(rec.body, now)
             return view(rec.body)
 
-    def publish_release(self, release_id: str) -> dict[str, Any]:
+    def publish(self, release_id: str) -> dict[str, Any]:
         """Replay-safe: publishing a release already publishing or published changes nothing."""
-        with self.lock:
-            now = self.sync()
-            rec = self._release(release_id)
+        with self.k.moment() as now:
+            rec = self._record(release_id)
             if rec.body["status"] == "draft":
                 rec.body["status"] = "publishing"
-                self.stamp(rec.body, now)
+                stamp(rec.body, now)
 
                 def published(at: float) -> None:
                     rec.body.update(status="published", publishedAt=iso(at))
-                    self.stamp(rec.body, at)
+                    stamp(rec.body, at)
 
-                self.scheduler.at(now + self.durations.publish, published)
+                self.k.at(now + self.k.durations.publish, published)
             return view(rec.body)
 
-    def refresh_release_media(self, release_id: str, artifact_id: str) -> dict[str, Any]:
-        with self.lock:
-            now = self.sync()
-            rec = self._release(release_id)
+    def refresh_media(self, release_id: str, artifact_id: str) -> dict[str, Any]:
+        with self.k.moment() as now:
+            rec = self._record(release_id)
             rec.body["media"] = self._media(artifact_id, now)
             rec.body["sourceArtifactId"] = artifact_id
-            self.stamp(rec.body, now)
+            stamp(rec.body, now)
             return view(rec.body)
 
-    def list_releases(
+    def page(
         self, series_id: str, query: Mapping[str, str]
     ) -> tuple[list[dict[str, Any]], str | None]:
-        with self.lock:
-            self.sync()
+        with self.k.moment():
             wanted = query.get("status")
             page, cursor = paginate(
-                self.series_releases.get(series_id, []),
+                self.by_series.get(series_id, []),
                 query,
                 lambda r: not wanted or r.body["status"] == wanted,
             )
