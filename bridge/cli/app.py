@@ -246,7 +246,9 @@ def send(
         None, help="commandId (default: from the payload, else new)."
     ),
     nats_url: str | None = typer.Option(None, help="NATS URL (default: the local bridge's)."),
-    prefix: str = typer.Option("story", envvar="STORYBRIDGE_SUBJECT_PREFIX"),
+    subject_prefix: str = typer.Option(
+        "story", "--subject-prefix", "--prefix", envvar="STORYBRIDGE_SUBJECT_PREFIX"
+    ),
     timeout: float = typer.Option(90.0, help="Seconds to wait for the outcome."),
 ) -> None:
     """Send one command and print its outcome; exits 1 when the outcome is ok:false."""
@@ -258,7 +260,7 @@ def send(
     except json.JSONDecodeError as exc:
         err_console.print(f"[red]payload is not JSON:[/red] {exc}")
         raise typer.Exit(2) from None
-    subjects = Subjects(prefix)
+    subjects = Subjects(subject_prefix)
     servers = _servers(nats_url)
     if durable:
         if not isinstance(body, dict):
@@ -306,7 +308,9 @@ def redrive(
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Count what would be redriven."),
     nats_url: str | None = typer.Option(None, help="NATS URL (default: the local bridge's)."),
-    prefix: str = typer.Option("story", envvar="STORYBRIDGE_SUBJECT_PREFIX"),
+    subject_prefix: str = typer.Option(
+        "story", "--subject-prefix", "--prefix", envvar="STORYBRIDGE_SUBJECT_PREFIX"
+    ),
 ) -> None:
     """Put dead letters back on their command subjects with their original commandId."""
     from rich.table import Table
@@ -320,7 +324,7 @@ def redrive(
         err_console.print(f"[red]--since:[/red] {exc}")
         raise typer.Exit(2) from None
     report = asyncio.run(
-        run_redrive(_servers(nats_url), prefix, command=command, since=after, dry_run=dry_run)
+        run_redrive(_servers(nats_url), subject_prefix, command=command, since=after, dry_run=dry_run)
     )
     verb = "would redrive" if dry_run else "redrove"
     table = Table(title=f"{verb} {report.matched if dry_run else report.redriven} dead letter(s)")
@@ -335,7 +339,9 @@ def redrive(
 def tail(
     pattern: str | None = typer.Argument(None, help="Subject pattern (default: {prefix}.evt.>)."),
     nats_url: str | None = typer.Option(None, help="NATS URL (default: the local bridge's)."),
-    prefix: str = typer.Option("story", envvar="STORYBRIDGE_SUBJECT_PREFIX"),
+    subject_prefix: str = typer.Option(
+        "story", "--subject-prefix", "--prefix", envvar="STORYBRIDGE_SUBJECT_PREFIX"
+    ),
     limit: int | None = typer.Option(None, help="Stop after this many events."),
     since: str | None = typer.Option(
         None, help="First replay the events stream from this long ago (90s, 15m, 2h, 7d)."
@@ -351,7 +357,7 @@ def tail(
         err_console.print(f"[red]--since:[/red] {exc}")
         raise typer.Exit(2) from None
 
-    subject = pattern or f"{prefix}.evt.>"
+    subject = pattern or f"{subject_prefix}.evt.>"
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
             tail_events(
@@ -436,12 +442,14 @@ def asyncapi(
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Write here instead of stdout."
     ),
-    prefix: str = typer.Option("story", envvar="STORYBRIDGE_SUBJECT_PREFIX"),
+    subject_prefix: str = typer.Option(
+        "story", "--subject-prefix", "--prefix", envvar="STORYBRIDGE_SUBJECT_PREFIX"
+    ),
 ) -> None:
     """Export the AsyncAPI document of every command and event subject."""
     from bridge.ops.asyncapi import asyncapi_document
 
-    text = json.dumps(asyncapi_document(prefix), indent=2)
+    text = json.dumps(asyncapi_document(subject_prefix), indent=2)
     if output:
         output.write_text(text + "\n")
         console.print(f"wrote {output}")
