@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from nats.aio.client import Client as NatsClient
 
 from tests.fixtures.bridge import SUBJECTS, Outcomes, StartBridge, send
+from tests.fixtures.waiting import commands_settled, until
 
 
 @pytest.fixture(autouse=True)
@@ -34,18 +34,6 @@ TARGET = {
     "outcome": "book a demo",
 }
 TABLE_READ = [{"type": "table_read", "mode": "documentary"}]
-
-
-async def eventually(probe: Callable[[], Awaitable[Any]], *, timeout: float = 30.0) -> Any:
-    """Poll `probe` until it returns something truthy (the sandbox clock runs fast in tests)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
 
 
 def requests_log(sandbox: Any, path: str) -> list[dict[str, Any]]:
@@ -100,9 +88,7 @@ async def test_every_contract_command_succeeds(
             {"projectId": pid, "target": TARGET, "artifactRequests": TABLE_READ},
         )
     )["plan"]
-    await eventually(
-        lambda: _plan_status(story_client, doomed["id"], "REQUIRES_APPROVAL"), timeout=30
-    )
+    await until(lambda: _plan_status(story_client, doomed["id"], "REQUIRES_APPROVAL"), limit=30)
     await f.ok("plan.reject", {"planId": doomed["id"], "reason": "tone"})
     plan = (
         await f.ok(
@@ -115,7 +101,7 @@ async def test_every_contract_command_succeeds(
             },
         )
     )["plan"]
-    await eventually(lambda: _plan_status(story_client, plan["id"], "REQUIRES_APPROVAL"))
+    await until(lambda: _plan_status(story_client, plan["id"], "REQUIRES_APPROVAL"))
     await f.ok("plan.approve", {"planId": plan["id"]})
 
     cancel_me = (await f.ok("job.create", {"storyPlanId": plan["id"]}))["job"]
@@ -125,7 +111,7 @@ async def test_every_contract_command_succeeds(
             "job.create", {"storyPlanId": plan["id"], "projectId": pid, "commandId": f"{path}-job2"}
         )
     )["job"]
-    ready = await eventually(lambda: _job_if(story_client, job["id"], "READY"))
+    ready = await until(lambda: _job_if(story_client, job["id"], "READY"))
     aid = ready.artifacts[0].id
 
     await f.ok("watch.add", {"resource": "job", "id": job["id"]})
@@ -230,11 +216,10 @@ async def test_bad_durable_command_is_not_redelivered(
     """A poison message is terminated: one outcome, nothing pending on the consumer afterwards."""
     bridge = await start_bridge(ack_wait_seconds=1.0)
     await send(nc, outcomes, "durable", "project.create", b"{oops", command_id="poison-1")
-    await asyncio.sleep(2.5)  # longer than ack_wait: a message left unacked would be redelivered
+    # The consumer's own state says the message was settled, so nothing can redeliver it.
+    info = await commands_settled(nc.jetstream())
+    assert info.num_ack_pending == 0 and info.num_pending == 0 and info.num_redelivered == 0
     assert len(outcomes.for_command("poison-1")) == 1
-    info = await nc.jetstream().consumer_info("STORYBRIDGE_COMMANDS", "storybridge")
-    assert info.num_ack_pending == 0
-    assert info.num_pending == 0
     assert bridge.intake is not None and bridge.intake.bound
 
 
@@ -310,7 +295,7 @@ async def test_two_replicas_share_the_durable_consumer(
         await js.publish(SUBJECTS.command("project.create"), body)
     for cid in ids:
         await outcomes.wait_for(cid)
-    await asyncio.sleep(0.5)
+    await commands_settled(js)  # settled after its outcome: no second outcome can follow
     assert all(len(outcomes.for_command(cid)) == 1 for cid in ids)
     posts = [e for e in requests_log(sandbox, "/story-projects") if e["method"] == "POST"]
     assert len(posts) == len(ids)

@@ -12,6 +12,7 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
 from tests.fixtures.bridge import SUBJECTS, Outcomes
+from tests.fixtures.waiting import until, watch_settled
 
 pytestmark = pytest.mark.slow
 
@@ -19,16 +20,6 @@ pytestmark = pytest.mark.slow
 def _posts(sandbox: Any, path: str) -> list[dict[str, Any]]:
     log = sandbox.control.get("/requests").json()["requests"]
     return [e for e in log if e["method"] == "POST" and e["path"] == path]
-
-
-async def _wait(probe: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 async def test_command_killed_between_api_call_and_ack_replays_once(
@@ -45,7 +36,7 @@ async def test_command_killed_between_api_call_and_ack_replays_once(
     first = bridge_process()
     body = json.dumps({"name": "crash-safe", "commandId": "crash-1"}).encode()
     await nc.jetstream().publish(SUBJECTS.command("project.create"), body)
-    await _wait(lambda: _posts(sandbox, "/story-projects"))  # the effect happened upstream
+    await until(lambda: _posts(sandbox, "/story-projects"))  # the effect happened upstream
     first.kill()
 
     bridge_process()  # the replacement takes the unacked command
@@ -104,7 +95,7 @@ async def test_job_ready_while_bridge_is_down_is_published_once(
             idempotency_key="k-plan",
         )
     ).data
-    await _wait_async(lambda: _status(story_client.get_plan(plan.id), "REQUIRES_APPROVAL"))
+    await until(lambda: _status(story_client.get_plan(plan.id), "REQUIRES_APPROVAL"))
     await story_client.approve_plan(plan.id, idempotency_key="k-approve")
 
     reply = await nc.request(
@@ -113,13 +104,13 @@ async def test_job_ready_while_bridge_is_down_is_published_once(
         timeout=30,
     )
     job_id = json.loads(reply.data)["result"]["job"]["id"]
-    await _wait(lambda: any(s.startswith("story.evt.job.") for s in events.subjects_for(job_id)))
+    await until(lambda: any(s.startswith("story.evt.job.") for s in events.subjects_for(job_id)))
     first.kill()
 
-    await _wait_async(lambda: _status(story_client.get_job(job_id), "READY"))
+    await until(lambda: _status(story_client.get_job(job_id), "READY"))
     bridge_process()
-    await _wait(lambda: "story.evt.job.ready" in events.subjects_for(job_id), timeout=60)
-    await asyncio.sleep(1.0)  # anything duplicated would arrive now
+    await until(lambda: "story.evt.job.ready" in events.subjects_for(job_id), limit=60)
+    await watch_settled(nc.jetstream(), "story", "job", job_id)  # nothing more can follow
 
     job_subjects = [s for s in events.subjects_for(job_id) if s.startswith("story.evt.job.")]
     assert job_subjects.count("story.evt.job.ready") == 1
@@ -131,15 +122,6 @@ async def test_job_ready_while_bridge_is_down_is_published_once(
 
 async def _status(coro: Any, status: str) -> bool:
     return bool((await coro).data.status == status)
-
-
-async def _wait_async(probe: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await probe():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 async def test_forty_durable_commands_through_a_bridge_killed_every_few_seconds(
@@ -169,7 +151,7 @@ async def test_forty_durable_commands_through_a_bridge_killed_every_few_seconds(
         kills += 1
         proc = bridge_process(STORYBRIDGE_MAX_IN_FLIGHT="8")
     assert kills >= 3  # the kills really landed mid-run
-    await _wait(finished, timeout=120)
+    await until(finished, limit=120)
 
     posts = _posts(sandbox, "/story-projects")
     names = [p["name"] for p in _list_projects(sandbox)]

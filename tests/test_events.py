@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from itertools import pairwise
 from typing import Any
@@ -13,6 +12,7 @@ from rich.console import Console
 
 from bridge.cli.demo import EventWaiter, walk_happy_path
 from tests.fixtures.bridge import SUBJECTS, Recorder, StartBridge
+from tests.fixtures.waiting import watches_settled
 
 HAPPY_PATH_ORDER = {
     "plan": ["plan.pending", "plan.running", "plan.requires_approval", "plan.approved"],
@@ -39,7 +39,7 @@ async def test_happy_path_publishes_the_contract_events_in_order(
     await nc.subscribe(SUBJECTS.event(">"), cb=waiter.on_msg)
 
     await walk_happy_path(nc, SUBJECTS, Console(quiet=True), waiter, timeout=60)
-    await asyncio.sleep(0.5)
+    await watches_settled(nc.jetstream())  # every watch finished and flushed: nothing can follow
 
     events = recorder.resource_events()
     subjects = [s for s, _ in events]
