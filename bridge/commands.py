@@ -11,7 +11,7 @@ import re
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
@@ -27,8 +27,17 @@ from bridge.http.errors import (
     UpstreamUnavailable,
 )
 from bridge.http.transport import ApiResponse, recording_responses
+from bridge.ledger import (
+    Claim,
+    CommandLedger,
+    LedgerEntry,
+    LedgerUnavailable,
+    Reconciler,
+    fingerprint,
+)
 from bridge.ops.tracing import Tracing, annotate_command, current_trace
 from bridge.providers.story.client import StoryClient
+from bridge.providers.syllaby.client import SyllabyClient
 from handlers import HANDLERS
 from handlers.base import CommandContext, DeadLetterOps, Reply, Watches, WatchStartFailed
 from schemas.catalog import COMMAND_MODELS, COMMAND_ROUTES
@@ -187,8 +196,49 @@ def _invalid(command_id: str, command: str, message: str, field: str) -> Outcome
     )
 
 
+@dataclass(frozen=True)
+class _Run:
+    """One handler call: its outcome, and what the ledger needs to settle it."""
+
+    outcome: Outcome
+    request_id: str | None
+    error: BaseException | None
+    answered: list[ApiResponse[Any]]
+
+
+class RecordingWatches:
+    """The handler's `Watches`, remembering every watch it started (kept with a ledger outcome,
+    so a replay re-arms them)."""
+
+    def __init__(self, inner: Watches) -> None:
+        self.inner = inner
+        self.calls: list[dict[str, Any]] = []
+
+    async def watch(self, resource: str, id: str, **kw: Any) -> None:
+        self.calls.append(
+            {"resource": resource, "id": id, **{k: v for k, v in kw.items() if v is not None}}
+        )
+        await self.inner.watch(resource, id, **kw)
+
+    async def unwatch(self, resource: str, id: str, **kw: Any) -> bool:
+        return await self.inner.unwatch(resource, id, **kw)
+
+    async def list(self, **kw: Any) -> tuple[list[dict[str, Any]], str | None]:
+        return await self.inner.list(**kw)
+
+
+def _fingerprint_data(cmd: Command) -> Any:
+    describe = getattr(cmd, "fingerprint_data", None)
+    if callable(describe):
+        return describe()
+    return {"command": cmd.command, **cmd.model_dump(mode="json", exclude={"commandId"})}
+
+
+PROVIDER_HINTS = {"syllaby": "set SYLLABY_API_TOKEN and SYLLABY_BASE_URL, or run with --sandbox"}
+
+
 class CommandExecutor:
-    """Parses, validates and runs one command against the Story API."""
+    """Parses, validates and runs one command against its provider's API."""
 
     def __init__(
         self,
@@ -199,8 +249,15 @@ class CommandExecutor:
         tracing: Tracing | None = None,
         dead_letters: DeadLetterOps | None = None,
         extra_fields: ExtraFields = DEFAULT_EXTRA_FIELDS,
+        syllaby: SyllabyClient | None = None,
+        ledger: CommandLedger | None = None,
+        reconcilers: Mapping[str, Reconciler] | None = None,
     ) -> None:
         self.api = api
+        self.syllaby = syllaby
+        self.clients: dict[str, Any] = {"story": api, "syllaby": syllaby}
+        self.ledger = ledger
+        self.reconcilers = dict(reconcilers or {})
         self.extra_fields = extra_fields
         self.watches = watches
         self.max_bytes = max_bytes
@@ -271,32 +328,50 @@ class CommandExecutor:
             message = f"{field}: {err.errors()[0]['msg']}"
             return _invalid(command_id, name, message, field), None
 
+        provider = getattr(model, "provider", "story")
         ctx = CommandContext(
             api=self.api,
             watches=self.watches,
             command_id=command_id,
             idempotency_key=idempotency_key(name, command_id),
             dead_letters=self.dead_letters,
+            syllaby=self.syllaby,
         )
+        if provider != "story" and self.clients.get(provider) is None:
+            message = (
+                f"the {provider} provider is off: {PROVIDER_HINTS.get(provider, 'configure it')}"
+            )
+            return _invalid(command_id, name, message, "subject"), None
+        if getattr(model, "ledger", False):
+            return await self._ledgered(provider, name, cmd, handler, ctx)
+        run = await self._invoke(name, cmd, handler, ctx)
+        return run.outcome, run.request_id
+
+    async def _invoke(self, name: str, cmd: Command, handler: Any, ctx: CommandContext) -> _Run:
+        """One handler call, every failure turned into an outcome (and kept, for the ledger)."""
+        command_id = ctx.command_id
         with recording_responses() as answered:
             try:
                 reply: Reply = await handler(cmd, ctx)
             except UpstreamError as err:
                 failure = self._failure(command_id, name, err, _last_raw(answered))
-                return failure, failure.error.requestId if failure.error else None
+                rid = failure.error.requestId if failure.error else None
+                return _Run(failure, rid, err, answered)
             except WatchStartFailed as err:
                 # The API call took effect; its watch did not. Retryable: a retry replays the call
-                # under the same Idempotency-Key and records the watch.
+                # under the same Idempotency-Key (or from the ledger) and records the watch.
                 log.warning("watch not started", command=name, commandId=command_id, error=str(err))
-                return self._bridge_error(
+                outcome = self._bridge_error(
                     command_id, name, str(err), retryable=True, result=_last_raw(answered)
-                ), None
+                )
+                return _Run(outcome, None, err, answered)
             except Exception as err:  # our own bug: answer it, never crash the consumer
                 log.error("handler crashed", command=name, commandId=command_id, error=repr(err))
                 message = f"storybridge failed to execute {name}: {type(err).__name__}"
-                return self._bridge_error(
+                outcome = self._bridge_error(
                     command_id, name, message, retryable=False, result=_last_raw(answered)
-                ), None
+                )
+                return _Run(outcome, None, err, answered)
         outcome = Outcome.success(
             command_id=command_id,
             command=name,
@@ -304,7 +379,103 @@ class CommandExecutor:
             replayed=reply.replayed,
             result=reply.raw,
         )
-        return outcome, getattr(reply, "request_id", None)
+        return _Run(outcome, getattr(reply, "request_id", None), None, answered)
+
+    async def _ledgered(
+        self, provider: str, name: str, cmd: Command, handler: Any, ctx: CommandContext
+    ) -> tuple[Outcome, str | None]:
+        """At most one effect without an Idempotency-Key (bridge/ledger): record, call, settle."""
+        command_id = ctx.command_id
+        reconciler = self.reconcilers.get(provider)
+        if self.ledger is None or reconciler is None:
+            message = f"{name} needs the command ledger, which is not running"
+            return self._bridge_error(command_id, name, message, retryable=True, result=None), None
+        try:
+            prepared = await reconciler.prepare(cmd, ctx)
+        except UpstreamError as err:  # the read before the call failed: nothing was sent
+            failure = self._failure(command_id, name, err)
+            return failure, failure.error.requestId if failure.error else None
+        try:
+            claim = await self.ledger.begin(
+                provider, name, command_id, fingerprint(_fingerprint_data(cmd)), target=prepared
+            )
+        except LedgerUnavailable as err:
+            return self._bridge_error(command_id, name, str(err), retryable=True, result=None), None
+        if claim.kind == "mismatch":
+            message = (
+                f"commandId {command_id!r} was already used for a different {name} request; "
+                "use a new commandId for a new request"
+            )
+            return _invalid(command_id, name, message, "commandId"), None
+        if claim.kind == "done":
+            return await self._replay(name, claim.entry, ctx), None
+        if claim.kind == "reconcile":
+            return await self._reconcile(name, claim, cmd, ctx, reconciler), None
+        recorder = RecordingWatches(ctx.watches)
+        async with self.ledger.keepalive(claim):
+            run = await self._invoke(name, cmd, handler, replace(ctx, watches=recorder))
+        outcome, error = run.outcome, run.error
+        if isinstance(error, WatchStartFailed) and run.answered:
+            # The API said yes: that is the outcome to keep. The retry replays it from the ledger
+            # and re-arms the watches recorded with it.
+            last = run.answered[-1]
+            kept = Outcome.success(
+                command_id=command_id,
+                command=name,
+                status=last.status,
+                replayed=False,
+                result=last.raw,
+            )
+            await self._settle(claim, kept, recorder.calls)
+        elif not outcome.retryable:
+            await self._settle(claim, outcome, recorder.calls)
+        elif getattr(error, "unapplied", False):
+            await self.ledger.release(claim)  # provably never took effect: send it again later
+        else:
+            await self.ledger.mark_ambiguous(claim)
+        return outcome, run.request_id
+
+    async def _settle(self, claim: Claim, outcome: Outcome, watches: list[dict[str, Any]]) -> None:
+        assert self.ledger is not None
+        try:
+            await self.ledger.finish(claim, outcome.to_dict(), watches)
+        except Exception as err:  # the caller still gets its outcome; a repeat reconciles
+            log.error("ledger outcome not recorded", command=claim.entry.command, error=repr(err))
+
+    async def _replay(self, name: str, entry: LedgerEntry, ctx: CommandContext) -> Outcome:
+        """The recorded outcome again, `replayed: true`, with its watches re-armed."""
+        stored = dict(entry.outcome or {})
+        stored.update(commandId=ctx.command_id, command=name, replayed=True)
+        outcome = Outcome.model_validate(stored)
+        try:
+            for call in entry.watches:
+                await ctx.watches.watch(**call)
+        except WatchStartFailed as err:
+            return self._bridge_error(
+                ctx.command_id, name, str(err), retryable=True, result=outcome.result
+            )
+        return outcome
+
+    async def _reconcile(
+        self, name: str, claim: Claim, cmd: Command, ctx: CommandContext, reconciler: Reconciler
+    ) -> Outcome:
+        assert self.ledger is not None
+        try:
+            outcome = await reconciler.reconcile(claim.entry, cmd, ctx)
+        except UpstreamError as err:  # the read failed: settle it on a later try
+            await self.ledger.mark_ambiguous(claim)
+            failure = self._failure(ctx.command_id, name, err)
+            if failure.error is not None and not failure.error.retryable:
+                failure.error.retryable = True  # nothing is final until the read tells
+            return failure
+        except WatchStartFailed as err:
+            await self.ledger.mark_ambiguous(claim)
+            return self._bridge_error(ctx.command_id, name, str(err), retryable=True, result=None)
+        if outcome.retryable:
+            await self.ledger.mark_ambiguous(claim)
+        else:
+            await self._settle(claim, outcome, [])
+        return outcome
 
     @staticmethod
     def _bridge_error(
@@ -329,8 +500,11 @@ class CommandExecutor:
             )
         elif isinstance(err, UpstreamUnavailable | TransportError | RetryableApiError):
             last = err.last if isinstance(err, UpstreamUnavailable) else err
+            # Syllaby's 429 keeps its contract code (`rate_limited`) when the wait outlasts the
+            # retry budget; the Story API's is an outage like any other (`upstream_unavailable`).
+            keeps = getattr(last, "keeps_code_when_exhausted", False)
             error = OutcomeError(
-                code=UPSTREAM_UNAVAILABLE,
+                code=last.code if keeps and last is not None else UPSTREAM_UNAVAILABLE,
                 message=str(err),
                 requestId=getattr(last, "request_id", None),
                 status=getattr(last, "status", None),
@@ -376,5 +550,9 @@ class CommandExecutor:
             requestId=request_id,
             replayed=outcome.replayed,
             duration_ms=round(duration * 1000, 1),
-            key=self.api.key.prefix,
+            key=self._client_of(outcome.command).key.prefix,
         )
+
+    def _client_of(self, command: str) -> Any:
+        provider = command.split(".", 1)[0]
+        return self.clients.get(provider) or self.api

@@ -71,7 +71,7 @@ def sandbox_key() -> str:
 
 
 class StoryWatches:
-    """The handlers' `Watches`, bound to the Story API provider of the watch engine."""
+    """The handlers' `Watches` on the watch engine: the Story API's unless `provider` says."""
 
     provider = "story"
 
@@ -86,14 +86,17 @@ class StoryWatches:
         project_id: str | None = None,
         facets: tuple[str, ...] | None = None,
         parents: dict[str, str] | None = None,
+        provider: str | None = None,
     ) -> None:
         all_parents = dict(parents or {})
         if project_id:
             all_parents["projectId"] = project_id
+        if isinstance(facets, list):  # re-armed from a ledger entry (JSON)
+            facets = tuple(facets)
         spec = WatchSpec(
-            provider=self.provider,
+            provider=provider or self.provider,
             resource=resource,
-            id=id,
+            id=str(id),
             parents=all_parents,
             facets=facets,
             origin="command",
@@ -104,8 +107,8 @@ class StoryWatches:
         except Exception as err:
             raise WatchStartFailed(f"watch of {resource} {id} not recorded: {err!r}") from err
 
-    async def unwatch(self, resource: str, id: str) -> bool:
-        return bool(await self.engine.remove(self.provider, resource, id))
+    async def unwatch(self, resource: str, id: str, *, provider: str | None = None) -> bool:
+        return bool(await self.engine.remove(provider or self.provider, resource, str(id)))
 
     async def list(
         self,

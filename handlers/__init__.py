@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from handlers import admin, watches
+from handlers import admin, syllaby, watches
 from handlers.base import Handler
 from handlers.story import (
     artifacts,
@@ -30,4 +30,6 @@ HANDLERS: dict[str, Handler] = {
     # project additions (docs/CONTRACT.md "Project additions")
     **pipeline.HANDLERS,
     **reads.HANDLERS,
+    # the second provider (CONTRACT.md, "The second provider: Syllaby Text-to-Scene")
+    **syllaby.HANDLERS,
 }

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bridge.providers.story.client import StoryClient
+from bridge.providers.syllaby.client import SyllabyClient
 from schemas.wire.commands import Command
 
 
@@ -49,9 +50,10 @@ class Watches(Protocol):
         project_id: str | None = None,
         facets: tuple[str, ...] | None = None,
         parents: dict[str, str] | None = None,
+        provider: str | None = None,
     ) -> None: ...
 
-    async def unwatch(self, resource: str, id: str) -> bool: ...
+    async def unwatch(self, resource: str, id: str, *, provider: str | None = None) -> bool: ...
 
     async def list(
         self,
@@ -88,6 +90,8 @@ class CommandContext:
     idempotency_key: str
     dead_letters: DeadLetterOps | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # The second provider's client (None while it is off); its commands carry no Idempotency-Key.
+    syllaby: SyllabyClient | None = None
 
 
 Handler = Callable[[Any, CommandContext], Awaitable[Reply]]

@@ -6,15 +6,35 @@ from typing import Any
 
 from bridge.http.errors import NotFound
 from handlers.base import CommandContext, LocalReply, Reply
+from handlers.syllaby import client_of
+from handlers.syllaby.watching import scene, storyboard
 
 RELEASE_PAGES = 5  # like the provider's reads of a release (bridge.providers.story.watch.provider.MAX_LIST_PAGES)
 
 
 def _describe(cmd: Any) -> dict[str, Any]:
+    if cmd.provider == "syllaby":
+        out: dict[str, Any] = {"provider": "syllaby", "resource": str(cmd.resource), "id": cmd.id}
+        if cmd.storyboard_id is not None:
+            out["storyboard_id"] = cmd.storyboard_id
+        return out
     out = {"resource": str(cmd.resource), "id": cmd.id, "projectId": cmd.projectId}
     if cmd.seriesId:
         out["seriesId"] = cmd.seriesId
     return out
+
+
+async def _add_syllaby(cmd: Any, ctx: CommandContext) -> Reply:
+    """One read first, so a made-up id is answered with Syllaby's 404 (`not_found`)."""
+    api = client_of(ctx)
+    if cmd.resource == "scene":
+        await api.get_scene_status(cmd.storyboard_id, cmd.id)
+        call = scene(cmd.storyboard_id, cmd.id)
+    else:
+        await api.get_storyboard(cmd.id)
+        call = storyboard(cmd.id)
+    await ctx.watches.watch(**call)
+    return LocalReply(raw={"watching": True, **_describe(cmd)})
 
 
 async def _read(cmd: Any, ctx: CommandContext) -> None:
@@ -53,6 +73,8 @@ async def _read_release(cmd: Any, ctx: CommandContext) -> None:
 
 
 async def add(cmd: Any, ctx: CommandContext) -> Reply:
+    if cmd.provider == "syllaby":
+        return await _add_syllaby(cmd, ctx)
     await _read(cmd, ctx)
     parents = {"seriesId": cmd.seriesId} if cmd.seriesId else None
     await ctx.watches.watch(str(cmd.resource), cmd.id, project_id=cmd.projectId, parents=parents)
@@ -60,7 +82,10 @@ async def add(cmd: Any, ctx: CommandContext) -> Reply:
 
 
 async def remove(cmd: Any, ctx: CommandContext) -> Reply:
-    removed = await ctx.watches.unwatch(str(cmd.resource), cmd.id)
+    if cmd.provider == "syllaby":
+        removed = await ctx.watches.unwatch(str(cmd.resource), cmd.id, provider="syllaby")
+    else:
+        removed = await ctx.watches.unwatch(str(cmd.resource), cmd.id)
     return LocalReply(raw={"watching": False, "removed": removed, **_describe(cmd)})
 
 

@@ -7,6 +7,7 @@ import re
 from schemas.story.commands import STORY_COMMANDS
 from schemas.story.commands_pipeline import PIPELINE_COMMANDS
 from schemas.story.reads import READ_COMMANDS
+from schemas.syllaby.commands import SYLLABY_COMMANDS
 from schemas.wire.commands import (
     AdminRedriveCommand,
     AdminWatchesCommand,
@@ -25,13 +26,15 @@ _MODELS: tuple[type[Command], ...] = (
     *READ_COMMANDS,
     # project additions (docs/CONTRACT.md "Project additions")
     *PIPELINE_COMMANDS,
+    # the second provider (CONTRACT.md, "The second provider: Syllaby Text-to-Scene")
+    *SYLLABY_COMMANDS,
 )
 COMMAND_MODELS: dict[str, type[Command]] = {model.command: model for model in _MODELS}
 """Every command of the contract, by its `<resource>.<action>` name (the subject suffix)."""
 
 
 def _route(model: type[Command]) -> str | None:
-    match = re.search(r"\(((?:GET|POST|PATCH|DELETE) /[^)]+)\)", model.__doc__ or "")
+    match = re.search(r"\(((?:GET|POST|PATCH|PUT|DELETE) /[^)]+)\)", model.__doc__ or "")
     return match.group(1) if match else None
 
 

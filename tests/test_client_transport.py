@@ -63,12 +63,16 @@ async def test_get_is_retried_until_the_budget_is_exhausted(transport: Transport
     assert err.attempts > 1
 
 
-async def test_post_without_key_is_not_retried(transport: Transport) -> None:
-    """A POST without Idempotency-Key surfaces the first transport error as is."""
-    with pytest.raises(TransportError) as info:
+async def test_post_without_key_is_retried_when_the_connection_was_never_made(
+    transport: Transport,
+) -> None:
+    """Connection refused: the POST provably never left, so even without an Idempotency-Key it is
+    retried, and the final error says that no attempt took effect (`unapplied`)."""
+    with pytest.raises(UpstreamUnavailable) as info:
         await transport.send("POST", "story-projects", json={"name": "x"})
-    assert info.value.retryable is True
-    assert transport.budget.granted[0] == 1
+    assert info.value.unapplied is True
+    assert isinstance(info.value.last, TransportError) and info.value.last.unapplied
+    assert transport.budget.granted[0] > 1
 
 
 async def test_transport_errors_do_not_carry_the_secret(transport: Transport) -> None:

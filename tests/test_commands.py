@@ -142,8 +142,10 @@ async def test_every_contract_command_succeeds(
     assert report == {"matched": 0, "redriven": 0, "dryRun": True, "commands": {}}
 
     # The project's additions run in tests/test_pipeline_replay.py (the production client's order),
-    # the read commands in tests/test_reads.py.
-    others = {m.command for m in (*PIPELINE_COMMANDS, *READ_COMMANDS)}
+    # the read commands in tests/test_reads.py, Syllaby's in tests/test_syllaby_commands.py.
+    from schemas.syllaby.commands import SYLLABY_COMMANDS
+
+    others = {m.command for m in (*PIPELINE_COMMANDS, *READ_COMMANDS, *SYLLABY_COMMANDS)}
     contract = set(COMMAND_MODELS) - others
     assert f.seen == contract, sorted(contract - f.seen)
 

@@ -51,6 +51,10 @@ class UpstreamError(Exception):
 
     code: str = "error"
     retryable: ClassVar[bool] = False
+    # True when the request provably never took effect (no connection was made, or the provider
+    # refused it before looking at it): re-sending cannot duplicate anything, even without an
+    # Idempotency-Key. A provider without Idempotency-Keys (Syllaby) relies on it.
+    unapplied: bool = False
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         self.message = redact(message)
@@ -196,10 +200,18 @@ class TransportError(UpstreamError):
     code = "transport_error"
     retryable = True
 
-    def __init__(self, message: str, *, method: str | None = None, path: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        unapplied: bool = False,
+    ) -> None:
         super().__init__(message)
         self.method = method
         self.path = path
+        self.unapplied = unapplied  # the connection was never made: nothing was sent
 
 
 class UpstreamUnavailable(UpstreamError):
@@ -212,11 +224,17 @@ class UpstreamUnavailable(UpstreamError):
     retryable = True
 
     def __init__(
-        self, message: str, *, last: UpstreamError | None = None, attempts: int = 0
+        self,
+        message: str,
+        *,
+        last: UpstreamError | None = None,
+        attempts: int = 0,
+        unapplied: bool = False,
     ) -> None:
         super().__init__(message)
         self.last = last
         self.attempts = attempts
+        self.unapplied = unapplied  # every attempt provably never took effect
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
@@ -235,6 +253,7 @@ class CircuitOpen(UpstreamError):
 
     retryable = True
     pauses_polling = True
+    unapplied = True  # refused before it was sent
 
     def __init__(self, message: str, *, code: str, provider: str, status: int | None) -> None:
         super().__init__(message, code=code)
@@ -251,6 +270,7 @@ class RequestValidationError(UpstreamError, ValueError):
     """A request body failed validation before it left; ``field`` names the offending field."""
 
     code = "validation_failed"
+    unapplied = True  # it never left
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)

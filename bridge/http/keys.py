@@ -9,11 +9,11 @@ value handed to httpx. Everything else (repr, str, errors) shows the prefix only
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Final, Protocol
 
 from pydantic import SecretStr
 
-__all__ = ["KEY_FORMAT", "ApiKey", "redact"]
+__all__ = ["KEY_FORMAT", "ApiKey", "Credential", "redact", "register_secret"]
 
 KEY_FORMAT: Final = "sh_<18 hex>_<64 hex>"
 _KEY_RE: Final = re.compile(r"^sh_([0-9a-f]{18})_([0-9a-f]{64})$")
@@ -24,12 +24,45 @@ _EMBEDDED_KEY_RE: Final = re.compile(r"(sh_[0-9a-fA-F]{18})_[0-9a-fA-F]{64}(?![0
 _BARE_SECRET_RE: Final = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64,}(?![0-9a-fA-F])")
 
 
+# Secrets of other providers (a Syllaby token has no recognisable shape): every registered value is
+# replaced wherever it appears. Registered once per process, by the credential object that holds it.
+_REGISTERED: set[str] = set()
+_shortest_registered = 64
+# Shorter values could match ordinary text; a token this short is not a secret worth the name.
+MIN_REGISTERED_SECRET = 8
+
+
+def register_secret(value: str) -> None:
+    """Make `redact()` replace `value` with ``***`` in every text from now on."""
+    global _shortest_registered
+    if len(value) < MIN_REGISTERED_SECRET:
+        return
+    _REGISTERED.add(value)
+    _shortest_registered = min(_shortest_registered, len(value))
+
+
+class Credential(Protocol):
+    """What a transport needs of a provider's secret: the header value, and a safe name for logs."""
+
+    @property
+    def authorization(self) -> str: ...
+
+    @property
+    def prefix(self) -> str: ...
+
+
 def redact(text: str) -> str:
-    """Replace every API key with ``<prefix>_***`` and every bare 64-hex run with ``***``.
+    """Replace every API key with ``<prefix>_***``, every bare 64-hex run and every registered
+    secret with ``***``.
 
     Cheap enough to run on every log value: two regex passes, and a fast path for text that cannot
     hold a secret.
     """
+    if len(text) < _shortest_registered:
+        return text
+    for secret in _REGISTERED:
+        if secret in text:
+            text = text.replace(secret, "***")
     if len(text) < 64:
         return text
     text = _EMBEDDED_KEY_RE.sub(r"\1_***", text)

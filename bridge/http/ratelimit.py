@@ -52,6 +52,9 @@ class RateBudget:
         reserve: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         on_wait: WaitHook | None = None,
+        remaining_header: str = "RateLimit-Remaining",
+        reset_header: str = "RateLimit-Reset",
+        window_without_reset: float | None = None,
     ) -> None:
         if per_minute < 1:
             raise ValueError("per_minute must be at least 1")
@@ -61,6 +64,12 @@ class RateBudget:
             raise ValueError("reserve must be smaller than per_minute, or polls could never run")
         self._clock = clock
         self.on_wait = on_wait
+        # Providers name these headers differently (Syllaby: X-RateLimit-*, its reset an epoch
+        # timestamp, sent only on 429s); without a reset, an exhausted `remaining` is assumed to
+        # refill after `window_without_reset` seconds (None: ignored).
+        self._remaining_header = remaining_header
+        self._reset_header = reset_header
+        self._window_without_reset = window_without_reset
         self._grants: deque[float] = deque()
         self._blocked_until = 0.0
         self._server_remaining: int | None = None
@@ -112,10 +121,12 @@ class RateBudget:
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Learn the server's view from ``RateLimit-Remaining`` / ``RateLimit-Reset``."""
-        remaining = _number(
-            headers.get("ratelimit-remaining") or headers.get("RateLimit-Remaining")
-        )
-        reset = _number(headers.get("ratelimit-reset") or headers.get("RateLimit-Reset"))
+        remaining = _number(_get(headers, self._remaining_header))
+        reset = _number(_get(headers, self._reset_header))
+        if reset is None and remaining is not None and self._window_without_reset is not None:
+            if remaining > self.reserve:
+                return  # nothing to wait for, and no reset time to learn
+            reset = self._window_without_reset
         if remaining is None or reset is None:
             return
         self._server_remaining = int(remaining)
@@ -188,6 +199,13 @@ def reset_seconds(reset: float) -> float:
     if reset > _EPOCH_THRESHOLD:
         reset -= time.time()
     return clamp_wait(reset, header="RateLimit-Reset")
+
+
+def _get(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name) or headers.get(name.lower())
+    if value is None and not hasattr(headers, "multi_items"):  # a plain dict: any case
+        value = next((v for k, v in headers.items() if k.lower() == name.lower()), None)
+    return value
 
 
 def _number(value: str | None) -> float | None:

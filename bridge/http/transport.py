@@ -44,7 +44,7 @@ from bridge.http.errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
-from bridge.http.keys import ApiKey, redact
+from bridge.http.keys import Credential, redact
 from bridge.http.ratelimit import Priority, RateBudget
 from bridge.ops.tracing import client_span
 
@@ -127,12 +127,16 @@ def _still_processing(error: UpstreamError, *, ours: bool) -> bool | None:
 
 
 class Transport:
-    """A pooled ``httpx.AsyncClient`` plus the retry loop. One per :class:`StoryClient`."""
+    """A pooled ``httpx.AsyncClient`` plus the retry loop. One per provider client.
+
+    `errors` maps an error response to the provider's error tree (the Story API's by default);
+    `key` is any credential with an `authorization` header value (the Story key, a Syllaby token).
+    """
 
     def __init__(
         self,
         base_url: str,
-        key: ApiKey,
+        key: Credential,
         *,
         budget: RateBudget | None = None,
         retry: RetryPolicy | None = None,
@@ -174,8 +178,14 @@ class Transport:
         params: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
         priority: Priority = Priority.COMMAND,
+        retry_safe: bool = False,
     ) -> ApiResponse[Any]:
-        """Send one logical request, retrying ambiguous failures when that is safe."""
+        """Send one logical request, retrying ambiguous failures when that is safe.
+
+        `retry_safe`: repeating this request leaves the same state (a PUT or PATCH that sets
+        values), so it is retried like a GET. Whatever the method, a failure that provably never
+        took effect (`error.unapplied`: no connection made, a 429) is retried.
+        """
         method = method.upper()
         headers = {"Authorization": self._key.authorization}
         if idempotency_key is not None:
@@ -185,7 +195,8 @@ class Transport:
             content = jsonlib.dumps(json, separators=(",", ":")).encode()
             headers["Content-Type"] = "application/json"
         query = {k: v for k, v in (params or {}).items() if v is not None}
-        retry_allowed = method in SAFE_METHODS or idempotency_key is not None
+        retry_allowed = method in SAFE_METHODS or idempotency_key is not None or retry_safe
+        never_applied = True  # every attempt so far provably took no effect
         deadline = time.monotonic() + self.retry.budget_seconds
         attempt = 0
         unanswered = False  # an earlier attempt may have reached the API without an answer
@@ -216,7 +227,10 @@ class Transport:
             processing = (
                 _still_processing(error, ours=unanswered) if idempotency_key is not None else False
             )
-            if not ((error.retryable or processing is not False) and retry_allowed):
+            never_applied = never_applied and error.unapplied
+            if not (
+                (error.retryable or processing is not False) and (retry_allowed or error.unapplied)
+            ):
                 raise error
             if self.circuit is not None and self.circuit.probing_now:
                 raise error  # a probe is one request: the next one comes a probe interval later
@@ -232,6 +246,7 @@ class Transport:
                     f"{self.retry.budget_seconds:g}s retry budget; last: {error.code}",
                     last=error,
                     attempts=attempt,
+                    unapplied=never_applied,
                 ) from error
             log.warning(
                 "api.retry",
@@ -267,11 +282,16 @@ class Transport:
     ) -> tuple[httpx.Response | None, UpstreamError | None]:
         """One HTTP exchange. httpx errors become a sanitized TransportError, never re-raised."""
         failure: str | None = None
+        unapplied = False
         started = time.perf_counter()
         try:
             response = await self._http.request(
                 method, path.lstrip("/"), content=content, params=params, headers=headers
             )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # No connection was made (refused, unreachable, no pool slot): nothing was sent.
+            failure = f"{type(exc).__name__}: {redact(str(exc))[:200]}"
+            unapplied = True
         except httpx.TimeoutException as exc:
             failure = f"timeout ({type(exc).__name__})"
         except httpx.TransportError as exc:
@@ -291,7 +311,7 @@ class Transport:
         self._report(method, path, None, started)
         # Built outside the except block: no __context__ pointing at the httpx exception.
         message = f"{method} {path}: {failure}"
-        return None, TransportError(message, method=method, path=path)
+        return None, TransportError(message, method=method, path=path, unapplied=unapplied)
 
     def _report(self, method: str, path: str, status: int | None, started: float) -> None:
         """Hand one attempt to `on_request`; a failing hook is logged, never fails the call."""

@@ -73,12 +73,50 @@ class Command(RequestModel):
 
 
 # --- watches --------------------------------------------------------------------------------------
+STORY_WATCHED = frozenset({"source", "plan", "job", "artifact", "release"})
+SYLLABY_WATCHED = frozenset({"storyboard", "scene"})
+
+
 class WatchCommand(Command):
     """Start or stop watching a resource created elsewhere."""
 
+    # Which API the resource lives in (CONTRACT.md, "The second provider"): story by default.
+    provider: Literal["story", "syllaby"] = "story"
     # `release` is a project addition (docs/CONTRACT.md "Project additions").
-    resource: Literal["source", "plan", "job", "artifact", "release"]
-    id: Id
+    resource: Literal["source", "plan", "job", "artifact", "release", "storyboard", "scene"]
+    # Syllaby's ids are integers; either spelling names the same resource.
+    id: Id | Annotated[int, Field(ge=0, strict=True)]
+    # A Syllaby scene is read under its storyboard.
+    storyboard_id: Annotated[int, Field(ge=1, strict=True)] | None = Field(
+        default=None, validate_default=True
+    )
+
+    @field_validator("resource")
+    @classmethod
+    def _resource_of_provider(cls, value: str, info: ValidationInfo) -> str:
+        provider = info.data.get("provider", "story")
+        allowed = SYLLABY_WATCHED if provider == "syllaby" else STORY_WATCHED
+        if value not in allowed:
+            raise ValueError(
+                f"provider {provider!r} has no resource {value!r}; it watches {sorted(allowed)}"
+            )
+        return value
+
+    @field_validator("id")
+    @classmethod
+    def _id_text(cls, value: str | int, info: ValidationInfo) -> str:
+        text = str(value)
+        if info.data.get("provider") == "syllaby" and not text.isdigit():
+            raise ValueError("a Syllaby id is an integer")
+        return text
+
+    @field_validator("storyboard_id")
+    @classmethod
+    def _scenes_need_storyboard(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if info.data.get("resource") == "scene" and value is None:
+            raise ValueError("storyboard_id is required to watch a scene")
+        return value
+
     # Sources are read under their project (GET /story-projects/{projectId}/sources/{id}).
     projectId: Id | None = Field(default=None, validate_default=True)
     # Releases are read from their series' listing (GET /publishing-series/{seriesId}/releases).

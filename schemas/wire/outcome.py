@@ -32,6 +32,8 @@ class Outcome(BaseModel):
     replayed: bool | None = None
     result: Any = None
     error: OutcomeError | None = None
+    # Syllaby (CONTRACT.md): the ledger settled an earlier attempt by reading the resource.
+    reconciled: bool | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Outcome:
@@ -69,7 +71,11 @@ class Outcome(BaseModel):
         doc: dict[str, Any] = {"commandId": self.commandId, "command": self.command, "ok": self.ok}
         if self.ok:
             doc.update(status=self.status, replayed=bool(self.replayed), result=self.result)
+            if self.reconciled:
+                doc["reconciled"] = True
         else:
+            if self.replayed:
+                doc["replayed"] = True  # a failure answered again from the command ledger
             error = self.error.model_dump(mode="json") if self.error else {}
             for optional in ("details", "field"):
                 if error.get(optional) is None:

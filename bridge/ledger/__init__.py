@@ -1,0 +1,24 @@
+"""The command ledger: at most one effect on a provider that takes no Idempotency-Key.
+
+See `ledger.py` for the rules and `reconcile.py` for the per-provider hooks.
+"""
+
+from bridge.ledger.ledger import (
+    Claim,
+    CommandLedger,
+    LedgerEntry,
+    LedgerUnavailable,
+    fingerprint,
+    ledger_key,
+)
+from bridge.ledger.reconcile import Reconciler
+
+__all__ = [
+    "Claim",
+    "CommandLedger",
+    "LedgerEntry",
+    "LedgerUnavailable",
+    "Reconciler",
+    "fingerprint",
+    "ledger_key",
+]

@@ -1,0 +1,123 @@
+"""The ledger's Syllaby hooks: settle a command whose earlier attempt ended without an outcome.
+
+Syllaby has no Idempotency-Key and no way to ask "did my request arrive?". What it does show is the
+storyboard: its status, its video and its scenes. So before a `generate`, `generate_clips` or
+`render` is sent, `prepare` reads the storyboard once and the ledger keeps what it saw; after a crash
+or a call that ended without an answer, `reconcile` reads it again and compares:
+
+- generate: the storyboard's status moved (or shows `generating*`);
+- render: the video moved (url, status, id or `updated_at`), or the storyboard went `processing`;
+- generate_clips: every named scene moved (status or `updated_at`), or shows `clip:*` in progress.
+
+Visible work is answered `ok: true, replayed: true, reconciled: true` (the result is the storyboard
+read that proved it) and the command's watches are armed as the handler would have. Anything else
+(create, context, moodboards, scene create/delete, unchain, or no visible change) cannot be told
+apart from "never arrived": `outcome_unknown`, not retryable, the ledger entry in `error.details`.
+Sending it again could charge twice; a person (or the caller, with a new commandId) decides.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge.ledger.ledger import LedgerEntry
+from bridge.ledger.reconcile import OUTCOME_UNKNOWN
+from handlers.base import CommandContext
+from handlers.syllaby import client_of
+from handlers.syllaby.watching import arm
+from schemas.wire.outcome import Outcome, OutcomeError
+
+READ_BEFORE = frozenset(
+    {
+        "syllaby.storyboard.generate",
+        "syllaby.storyboard.render",
+        "syllaby.storyboard.generate_clips",
+    }
+)
+IN_PROGRESS_PREFIXES = ("generating",)
+CLIP_IN_PROGRESS = frozenset({"clip:queued", "clip:generating"})
+
+
+def _scene_marks(data: dict[str, Any], ids: set[int] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in data.get("scenes") or []:
+        if isinstance(item, dict) and (ids is None or item.get("id") in ids):
+            out[str(item.get("id"))] = {
+                "status": item.get("status"),
+                "updated_at": item.get("updated_at"),
+            }
+    return out
+
+
+def marks(command: str, data: Any, cmd: Any) -> dict[str, Any]:
+    """The few fields of a storyboard read that tell whether `command`'s work began."""
+    data = data if isinstance(data, dict) else {}
+    video = data.get("video") if isinstance(data.get("video"), dict) else {}
+    out: dict[str, Any] = {"status": data.get("status"), "updated_at": data.get("updated_at")}
+    if command == "syllaby.storyboard.render":
+        out["video"] = {k: video.get(k) for k in ("id", "status", "url", "updated_at")}
+    if command == "syllaby.storyboard.generate_clips":
+        out["scenes"] = _scene_marks(data, {item.id for item in cmd.scenes})
+    return out
+
+
+def began(command: str, before: dict[str, Any], now: dict[str, Any]) -> bool:
+    """Whether the storyboard shows `command`'s work begun since `before` was read."""
+    if command == "syllaby.storyboard.generate":
+        status = str(now.get("status") or "")
+        return status.startswith(IN_PROGRESS_PREFIXES) or status != before.get("status")
+    if command == "syllaby.storyboard.render":
+        if now.get("video") != before.get("video"):
+            return True
+        return now.get("status") == "processing" and before.get("status") != "processing"
+    if command == "syllaby.storyboard.generate_clips":
+        was, seen = before.get("scenes") or {}, now.get("scenes") or {}
+        if not was:
+            return False
+        return all(
+            scene_id in seen
+            and (seen[scene_id] != mark or str(seen[scene_id].get("status")) in CLIP_IN_PROGRESS)
+            for scene_id, mark in was.items()
+        )
+    return False
+
+
+class SyllabyReconciler:
+    """`bridge.ledger.Reconciler` for the Syllaby commands."""
+
+    async def prepare(self, cmd: Any, ctx: CommandContext) -> dict[str, Any]:
+        target: dict[str, Any] = {"path": cmd.path_values()}
+        if cmd.command in READ_BEFORE:
+            read = await client_of(ctx).request("GET", f"text-to-scene/{cmd.storyboard_id}")
+            target["before"] = marks(cmd.command, read.data, cmd)
+        return target
+
+    async def reconcile(self, entry: LedgerEntry, cmd: Any, ctx: CommandContext) -> Outcome:
+        before = entry.target.get("before")
+        if cmd.command in READ_BEFORE and isinstance(before, dict):
+            read = await client_of(ctx).request("GET", f"text-to-scene/{cmd.storyboard_id}")
+            if began(cmd.command, before, marks(cmd.command, read.data, cmd)):
+                await arm(cmd, read.raw, ctx)
+                return Outcome(
+                    commandId=ctx.command_id,
+                    command=cmd.command,
+                    ok=True,
+                    status=read.status,
+                    replayed=True,
+                    reconciled=True,
+                    result=read.raw,
+                )
+        return Outcome.failure(
+            command_id=ctx.command_id,
+            command=cmd.command,
+            error=OutcomeError(
+                code=OUTCOME_UNKNOWN,
+                message=(
+                    f"an earlier attempt of {cmd.command} ended without an answer and Syllaby's "
+                    "state cannot tell whether it took effect; it is not sent again (it could "
+                    "charge twice): check the storyboard, then use a new commandId if needed"
+                ),
+                retryable=False,
+                details={"ledger": entry.public()},
+            ),
+        )
