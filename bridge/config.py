@@ -49,6 +49,35 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     sandbox: bool = False
 
+    # --- Syllaby Text-to-Scene (CONTRACT.md, "The second provider") ---------------------------
+    syllaby_api_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SYLLABY_API_TOKEN", "syllaby_api_token"),
+        description="SYLLABY_API_TOKEN: turns the Syllaby provider on. A secret, like the Story key.",
+    )
+    syllaby_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SYLLABY_BASE_URL", "syllaby_base_url"),
+        description="SYLLABY_BASE_URL: what the reference's /text-to-scene paths are relative to.",
+    )
+    syllaby_rate_limit_per_minute: int = Field(
+        default=30,
+        ge=2,
+        description=(
+            "STORYBRIDGE_SYLLABY_RATE_LIMIT_PER_MINUTE: this replica's share of the token's "
+            "budget (the API allows 30/min by default); commands go before polls."
+        ),
+    )
+    ledger_lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "STORYBRIDGE_LEDGER_LEASE_SECONDS: how long a command's ledger entry stays claimed "
+            "without a renewal (renewed every third of it while the call runs). A repeat of the "
+            "command waits that long for a crashed attempt before reconciling it."
+        ),
+    )
+
     # --- intake -------------------------------------------------------------------------------
     max_command_bytes: int = 1024 * 1024
     command_extra_fields: Literal["pass", "forbid"] = Field(
@@ -180,6 +209,11 @@ class Settings(BaseSettings):
             )
             + PLUMBING_DELIVERIES
         )
+
+    @property
+    def syllaby_enabled(self) -> bool:
+        """The provider is on with a token, or with the sandbox (which brings its own)."""
+        return self.sandbox or self.syllaby_api_token is not None
 
     @property
     def nats_servers(self) -> list[str]:

@@ -26,19 +26,30 @@ from bridge.http.circuit import Circuit, CircuitChange
 from bridge.http.keys import ApiKey
 from bridge.http.ratelimit import RateBudget
 from bridge.http.transport import RetryPolicy
+from bridge.ledger import CommandLedger
 from bridge.nats.connection import auth_method, broker_security, check_credentials
 from bridge.nats.deadletters import DeadLetters
 from bridge.nats.embedded import EmbeddedNats
 from bridge.nats.intake import CANCEL_WAIT_SECONDS, DurableIntake, DurableRetry
 from bridge.nats.outcomes import OutcomePublisher
 from bridge.nats.service_api import RequestService
-from bridge.nats.streams import DEAD_LETTERS_STREAM, Subjects, circuits_bucket, declare
+from bridge.nats.streams import (
+    DEAD_LETTERS_STREAM,
+    Subjects,
+    circuits_bucket,
+    declare,
+    ledger_bucket,
+)
 from bridge.ops.tracing import Tracing, configure_tracing, current_trace
 from bridge.providers.story.client import StoryClient
 from bridge.providers.story.credits import CreditsMonitor
 from bridge.providers.story.watch.provider import StoryProvider
+from bridge.providers.syllaby.client import SyllabyClient, syllaby_budget
+from bridge.providers.syllaby.token import SyllabyToken
+from bridge.providers.syllaby.watch import SyllabyProvider
 from bridge.watch import WatchEngine, WatchSettings, WatchSpec
 from handlers.base import WatchStartFailed
+from handlers.syllaby.reconcile import SyllabyReconciler
 
 log = structlog.get_logger(__name__)
 
@@ -68,6 +79,11 @@ def shutdown_budget(settings: Settings) -> float:
 def sandbox_key() -> str:
     """A well-formed throwaway key: the sandbox accepts any, and it is never a real secret."""
     return f"sh_{secrets.token_hex(9)}_{secrets.token_hex(32)}"
+
+
+def sandbox_token() -> str:
+    """A throwaway Syllaby token for the bundled Syllaby sandbox."""
+    return f"sb_{secrets.token_hex(24)}"
 
 
 class StoryWatches:
@@ -141,6 +157,12 @@ class Bridge:
         self.engine: WatchEngine | None = None
         self.intake: DurableIntake | None = None
         self.circuit: Circuit | None = None
+        # The second provider (CONTRACT.md, "Syllaby"): on with SYLLABY_API_TOKEN or --sandbox.
+        self.syllaby: SyllabyClient | None = None
+        self.syllaby_circuit: Circuit | None = None
+        self.syllaby_sandbox: Any = None
+        self.syllaby_base_url: str | None = settings.syllaby_base_url
+        self.ledger: CommandLedger | None = None
         self.outcomes: OutcomePublisher | None = None
         self.circuits: KeyValue | None = None
         self.dead_letters: DeadLetters | None = None
@@ -169,6 +191,55 @@ class Bridge:
         self.base_url = self.sandbox.base_url
         log.info("sandbox started", base_url=self.base_url, speed=SANDBOX_SPEED)
 
+    def _syllaby_token(self) -> SyllabyToken | None:
+        s = self.settings
+        if s.syllaby_api_token is not None and not s.sandbox:
+            if not s.syllaby_base_url:
+                raise SystemExit(
+                    "SYLLABY_API_TOKEN is set but SYLLABY_BASE_URL is not: set the base URL the "
+                    "reference's /text-to-scene paths are relative to"
+                )
+            return SyllabyToken(s.syllaby_api_token)
+        if s.sandbox:
+            return SyllabyToken(sandbox_token())
+        return None
+
+    def _start_syllaby_sandbox(self) -> None:
+        from bridge.providers.syllaby.sandbox import SyllabySandboxConfig, SyllabySandboxServer
+
+        self.syllaby_sandbox = SyllabySandboxServer(
+            SyllabySandboxConfig(speed=SANDBOX_SPEED)
+        ).start()
+        self.syllaby_base_url = self.syllaby_sandbox.base_url
+        log.info("syllaby sandbox started", base_url=self.syllaby_base_url, speed=SANDBOX_SPEED)
+
+    def _start_syllaby(self, token: SyllabyToken | None) -> None:
+        s = self.settings
+        if token is None:
+            return
+        if s.sandbox:
+            self._start_syllaby_sandbox()
+        assert self.syllaby_base_url is not None
+        self.syllaby_circuit = Circuit(
+            "syllaby", probe_seconds=s.circuit_probe_seconds, on_change=self._circuit_changed
+        )
+        self.syllaby = SyllabyClient(
+            self.syllaby_base_url,
+            token,
+            circuit=self.syllaby_circuit,
+            budget=syllaby_budget(
+                s.syllaby_rate_limit_per_minute,
+                on_wait=self.metrics.observe_rate_wait if self.metrics is not None else None,
+            ),
+            retry=RetryPolicy(budget_seconds=s.retry_budget_seconds),
+            timeout=s.request_timeout_seconds,
+            on_request=self.metrics.observe_api_request if self.metrics is not None else None,
+        )
+
+    def _paused(self, provider: str) -> bool:
+        """The watch engine's pause hook: each provider's own circuit."""
+        return any(c.paused(provider) for c in (self.circuit, self.syllaby_circuit) if c)
+
     def _start_nats(self) -> list[str]:
         if self.settings.nats_servers:
             return self.settings.nats_servers
@@ -187,6 +258,7 @@ class Bridge:
     async def start(self) -> None:
         s = self.settings
         key = self._api_key()
+        syllaby_token = self._syllaby_token()
         if self.tracing is None:
             self.tracing = configure_tracing(s.tracing)
         if s.sandbox:
@@ -208,6 +280,7 @@ class Bridge:
             timeout=s.request_timeout_seconds,
             on_request=self.metrics.observe_api_request if self.metrics is not None else None,
         )
+        self._start_syllaby(syllaby_token)
         # A refused credential stops the start with one line; the broker would retry it forever.
         await check_credentials(servers, s)
         self.broker = NatsBroker(
@@ -244,15 +317,23 @@ class Bridge:
 
         kv = await declare_all()
         provider = StoryProvider(self.api, base_url=self.base_url)
+        providers: dict[str, Any] = {provider.name: provider}
+        if self.syllaby is not None:
+            syllaby = SyllabyProvider(self.syllaby, base_url=self.syllaby_base_url)
+            providers[syllaby.name] = syllaby
+            self.ledger = CommandLedger(
+                await ledger_bucket(js, replicas=s.stream_replicas),
+                lease_seconds=s.ledger_lease_seconds,
+            )
         self.engine = WatchEngine(
             js=js,
             kv=kv,
-            providers={provider.name: provider},
+            providers=providers,
             subjects=self.subjects,
             settings=WatchSettings.from_settings(s, interval_scale=self._interval_scale()),
             metrics=self.metrics,
             # An open circuit pauses the provider's polls; nothing stalls or expires meanwhile.
-            paused=self.circuit.paused,
+            paused=self._paused,
         )
         await self.engine.start()
         self.credits = CreditsMonitor(
@@ -282,6 +363,8 @@ class Bridge:
         )
         await self.dead_letters.listen()
         self.circuit.start(self.api.probe)
+        if self.syllaby_circuit is not None and self.syllaby is not None:
+            self.syllaby_circuit.start(self.syllaby.probe)
         executor = CommandExecutor(
             self.api,
             StoryWatches(self.engine),
@@ -289,6 +372,9 @@ class Bridge:
             tracing=self.tracing,
             dead_letters=self.dead_letters,
             extra_fields=s.command_extra_fields,
+            syllaby=self.syllaby,
+            ledger=self.ledger,
+            reconcilers={"syllaby": SyllabyReconciler()},
         )
         self.intake = DurableIntake(
             js,
@@ -325,6 +411,8 @@ class Bridge:
         await self.intake.start()
         if self.metrics is not None:
             self.metrics.set_circuit(self.circuit.provider, False)
+            if self.syllaby_circuit is not None:
+                self.metrics.set_circuit(self.syllaby_circuit.provider, False)
             self._gauges = asyncio.create_task(self._refresh_gauges(js), name="storybridge-gauges")
         log.info(
             "storybridge running",
@@ -335,6 +423,8 @@ class Bridge:
             base_url=self.base_url,
             prefix=s.subject_prefix,
             key=key.prefix,
+            syllaby=self.syllaby_base_url if self.syllaby is not None else None,
+            syllaby_token=self.syllaby.key.prefix if self.syllaby is not None else None,
         )
 
     def _interval_scale(self) -> float:
@@ -420,11 +510,15 @@ class Bridge:
         )
         checks["watches"] = bool(self.engine and getattr(self.engine, "ready", True))
         ok = all(checks.values())
-        if self.circuit is not None and self.circuit.is_open:
-            # Reported, not failed: every replica shares the key, so restarting or unrouting one
-            # cannot help; the bridge.degraded event and the gauge tell the people who can.
-            opened = self.circuit.opened_by
-            checks["circuits"] = {self.circuit.provider: opened.code if opened else "open"}
+        # Reported, not failed: every replica shares the key, so restarting or unrouting one
+        # cannot help; the bridge.degraded event and the gauge tell the people who can.
+        opened_circuits = {
+            c.provider: c.opened_by.code if c.opened_by else "open"
+            for c in (self.circuit, self.syllaby_circuit)
+            if c is not None and c.is_open
+        }
+        if opened_circuits:
+            checks["circuits"] = opened_circuits
         return ok, checks
 
     def asyncapi(self) -> dict[str, Any]:
@@ -443,8 +537,9 @@ class Bridge:
             self._gauges.cancel()
         if self.dead_letters is not None:
             await self.dead_letters.stop()
-        if self.circuit is not None:
-            await self.circuit.stop()
+        for circuit in (self.circuit, self.syllaby_circuit):
+            if circuit is not None:
+                await circuit.stop()
         if self.credits is not None:
             await self.credits.stop()
         if self.engine is not None:
@@ -455,10 +550,14 @@ class Bridge:
                 await asyncio.wait_for(self.broker.stop(), timeout=BROKER_STOP_SECONDS)
         if self.api is not None:
             await self.api.aclose()
+        if self.syllaby is not None:
+            await self.syllaby.aclose()
         if self.embedded is not None:
             self.embedded.stop()
         if self.sandbox is not None:
             self.sandbox.stop()
+        if self.syllaby_sandbox is not None:
+            self.syllaby_sandbox.stop()
         if self.tracing is not None:
             await self.tracing.aclose()
         log.info("storybridge stopped")

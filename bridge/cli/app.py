@@ -133,6 +133,25 @@ def run(
         None,
         help="Balance below which credits.low is published (STORYBRIDGE_CREDITS_LOW_THRESHOLD).",
     ),
+    syllaby_api_token: str | None = typer.Option(
+        None,
+        envvar="SYLLABY_API_TOKEN",
+        show_envvar=True,
+        help="Syllaby API token; turns the Syllaby provider on (prefer the env).",
+    ),
+    syllaby_base_url: str | None = typer.Option(
+        None, help="Syllaby base URL, required with the token (SYLLABY_BASE_URL)."
+    ),
+    syllaby_rate_limit_per_minute: int | None = typer.Option(
+        None,
+        help="This replica's share of the Syllaby token's budget "
+        "(STORYBRIDGE_SYLLABY_RATE_LIMIT_PER_MINUTE, default 30).",
+    ),
+    ledger_lease_seconds: float | None = typer.Option(
+        None,
+        help="Seconds a command-ledger claim lasts without renewal "
+        "(STORYBRIDGE_LEDGER_LEASE_SECONDS, default 30).",
+    ),
 ) -> None:
     """Run the bridge. With no NATS URL it starts an embedded nats-server; --sandbox needs no key."""
     import structlog
@@ -169,6 +188,10 @@ def run(
         nats_tls_key=nats_tls_key,
         credits_interval_seconds=credits_interval_seconds,
         credits_low_threshold=credits_low_threshold,
+        syllaby_api_token=syllaby_api_token,
+        syllaby_base_url=syllaby_base_url,
+        syllaby_rate_limit_per_minute=syllaby_rate_limit_per_minute,
+        ledger_lease_seconds=ledger_lease_seconds,
     )
     configure_logging(settings.log_format)
     try:

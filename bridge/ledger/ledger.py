@@ -13,7 +13,7 @@ request (`started`); after the call, the outcome (`done`). Then:
 * a call that provably never took effect (no connection made, a 429, the circuit) releases its
   entry: the next try sends it as usual.
 
-Entries are kept `LEDGER_TTL_SECONDS` (30 days, as long as dead letters), so a redriven command
+Entries are kept 30 days (`bridge.nats.streams.LEDGER_TTL_SECONDS`, as long as dead letters), so a redriven command
 still replays.
 """
 
@@ -36,7 +36,7 @@ from pydantic import BaseModel, Field
 
 log = structlog.get_logger("storybridge.ledger")
 
-LEDGER_TTL_SECONDS = 30 * 24 * 3600.0
+
 DEFAULT_LEASE_SECONDS = 30.0
 WAIT_POLL_SECONDS = 0.2
 

@@ -37,6 +37,9 @@ EVENTS_STREAM = "STORYBRIDGE_EVENTS"
 DEAD_LETTERS_STREAM = "STORYBRIDGE_DEAD_LETTERS"
 WATCHES_BUCKET = "STORYBRIDGE_WATCHES"
 CIRCUITS_BUCKET = "STORYBRIDGE_CIRCUITS"
+LEDGER_BUCKET = "STORYBRIDGE_LEDGER"
+# As long as dead letters are kept: a redriven command must still find its ledger entry.
+LEDGER_TTL_SECONDS = 30 * 24 * 3600.0
 COMMANDS_CONSUMER = "storybridge"
 QUEUE_GROUP = "storybridge"
 
@@ -270,6 +273,22 @@ async def circuits_bucket(js: JetStreamContext, *, replicas: int = 1) -> KeyValu
             description="storybridge open circuits, one key per provider",
             history=1,
             ttl=CIRCUITS_TTL_SECONDS,
+            storage=StorageType.FILE,
+        ),
+        replicas=replicas,
+    )
+
+
+async def ledger_bucket(js: JetStreamContext, *, replicas: int = 1) -> KeyValue:
+    """The command ledger of providers without Idempotency-Keys (bridge/ledger)."""
+    return await _ensure_bucket(
+        js,
+        KeyValueConfig(
+            bucket=LEDGER_BUCKET,
+            description="storybridge command ledger: one entry per commandId of a provider "
+            "without Idempotency-Keys",
+            history=1,
+            ttl=LEDGER_TTL_SECONDS,
             storage=StorageType.FILE,
         ),
         replicas=replicas,

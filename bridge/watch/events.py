@@ -103,6 +103,8 @@ def change_event(
         data["facet"] = obs.facet
     if obs.part is not None:
         data["part"] = obs.part
+    if obs.data:
+        data.update({k: v for k, v in obs.data.items() if k not in data})
     doc = cloudevent(
         id=event_id, source=source, type=type, subject=obs.subject_path, time=observed_at, data=data
     )

@@ -16,6 +16,7 @@ import functools
 import hashlib
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -185,6 +186,9 @@ class Observation:
     # sound-effect cue, a character's avatar): each has its own state chain and event ids.
     part: str | None = None
     as_of: str | None = None
+    # Provider-specific fields of the event's `data` beside the common ones (Syllaby's
+    # `provider`, a scene's `storyboardId`); they never change the event's identity.
+    data: Mapping[str, Any] | None = None
 
     @property
     def state_key(self) -> str:

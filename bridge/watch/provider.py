@@ -7,6 +7,9 @@ live in the engine.
 
 Optional: `default_facets(spec) -> tuple[str, ...]`, what `facets=None` follows; with it, a watch
 with the defaults merged with one naming other facets follows both (without it, None absorbs).
+Optional: `lifecycle_data(spec) -> dict`, fields added to the `data` of the watch's lifecycle
+events (watch.stalled, recovered, gone, expired), e.g. Syllaby's `provider`. A change event's own
+extra fields come with its observation (`Observation.data`).
 """
 
 from __future__ import annotations

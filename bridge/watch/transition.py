@@ -90,10 +90,16 @@ def stage_lifecycle(
         subject_path=provider.subject_path(spec),
         project_id=provider.project_id(spec),
         observed_at=now,
-        **data,
+        # Optional provider member: fields every lifecycle event of its watches carries.
+        **{**_lifecycle_data(provider, spec), **data},
     )
     event.after_seq = after_seq
     return with_trace(event, spec.trace)
+
+
+def _lifecycle_data(provider: Provider, spec: Any) -> dict[str, Any]:
+    extra = getattr(provider, "lifecycle_data", None)
+    return dict(extra(spec)) if callable(extra) else {}
 
 
 def stage_stall(
