@@ -82,8 +82,8 @@ def sandbox_key() -> str:
 
 
 def sandbox_token() -> str:
-    """A throwaway Syllaby token for the bundled Syllaby sandbox."""
-    return f"sb_{secrets.token_hex(24)}"
+    """A throwaway Sanctum-style token (`<id>|<secret>`) for the bundled Syllaby sandbox."""
+    return f"{secrets.randbelow(10_000) + 1}|{secrets.token_hex(20)}"
 
 
 class StoryWatches:

@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.fixtures.sandbox",
     "tests.fixtures.client",
     "tests.fixtures.bridge",
+    "tests.fixtures.syllaby_bridge",
     "tests.fixtures.process",
     "tests.fixtures.cluster",
 ]
@@ -21,7 +22,7 @@ def clean_environ() -> Iterator[None]:
     (OTEL_* too: an exporter endpoint there would turn tracing on in every bridge)."""
     saved = dict(os.environ)
     for name in list(os.environ):
-        if name.startswith(("STORYBRIDGE_", "SLEEPERHIT_", "OTEL_")):
+        if name.startswith(("STORYBRIDGE_", "SLEEPERHIT_", "SYLLABY_", "OTEL_")):
             del os.environ[name]
     yield
     os.environ.clear()
