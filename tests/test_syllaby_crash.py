@@ -1,0 +1,129 @@
+"""kill -9 while Syllaby holds a call that already took effect: reconciled, or honestly unknown.
+
+The sandbox applies the POST, then holds its answer back past the request timeout; the bridge is
+SIGKILLed while it waits. The replacement takes the unacked command over, finds the ledger entry
+"started" with no outcome, and never sends it blindly again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from nats.aio.client import Client as NatsClient
+
+from tests.fixtures.bridge import SUBJECTS, Outcomes
+from tests.fixtures.syllaby_sandbox import SyllabyApi
+
+pytestmark = pytest.mark.slow
+
+
+def _env(syllaby_sandbox: Any, token: str) -> dict[str, str]:
+    return {
+        "SYLLABY_API_TOKEN": token,
+        "SYLLABY_BASE_URL": syllaby_sandbox.base_url,
+        "STORYBRIDGE_SYLLABY_RATE_LIMIT_PER_MINUTE": "6000",
+        "STORYBRIDGE_LEDGER_LEASE_SECONDS": "3",
+        "STORYBRIDGE_REQUEST_TIMEOUT_SECONDS": "20",
+    }
+
+
+async def _until(probe: Callable[[], Any], timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def _board(api: SyllabyApi, board_id: int) -> dict[str, Any]:
+    return next(b for b in api.state()["storyboards"] if b["id"] == board_id)
+
+
+async def test_render_killed_mid_call_is_reconciled_after_restart(
+    bridge_process: Any,
+    nc: NatsClient,
+    outcomes: Outcomes,
+    syllaby_api: SyllabyApi,
+    syllaby_sandbox: Any,
+    syllaby_token: str,
+) -> None:
+    """One render exists; the outcome is ok, replayed and reconciled, found by reading the
+    storyboard; the token is in no log line."""
+    board = syllaby_api.with_clips()
+    syllaby_sandbox.control.put(
+        "/faults",
+        json=[
+            {
+                "path": f"/text-to-scene/{board['id']}/render",
+                "method": "POST",
+                "respond_latency_ms": 60_000,
+                "times": 1,
+            }
+        ],
+    )
+    env = _env(syllaby_sandbox, syllaby_token)
+    first = bridge_process(**env)
+    body = {"storyboard_id": board["id"], "commandId": "render-crash"}
+    await nc.jetstream().publish(
+        SUBJECTS.command("syllaby.storyboard.render"), json.dumps(body).encode()
+    )
+    await _until(lambda: _board(syllaby_api, board["id"])["renders"] == 1)  # the effect happened
+    first.kill()
+
+    second = bridge_process(**env)
+    outcome = (await outcomes.wait_for("render-crash", timeout=60))[-1]
+    assert outcome["ok"] is True, outcome
+    assert outcome["replayed"] is True and outcome["reconciled"] is True
+    assert outcome["result"]["data"]["id"] == board["id"]
+    assert _board(syllaby_api, board["id"])["renders"] == 1
+    charges = syllaby_api.state()["account"]["charges"]
+    assert [c["action"] for c in charges].count("render") == 1
+    assert len(syllaby_api.logged(f"/text-to-scene/{board['id']}/render", "POST")) == 1
+    secret = syllaby_token.split("|", 1)[1]
+    for proc in (first, second):
+        assert secret not in proc.log_text()
+
+
+async def test_create_killed_mid_call_is_answered_outcome_unknown(
+    bridge_process: Any,
+    nc: NatsClient,
+    outcomes: Outcomes,
+    syllaby_api: SyllabyApi,
+    syllaby_sandbox: Any,
+    syllaby_token: str,
+) -> None:
+    """A created storyboard leaves nothing the bridge could find it by: one storyboard exists,
+    and the outcome says so honestly (`outcome_unknown`, not retryable, the ledger entry)."""
+    syllaby_sandbox.control.put(
+        "/faults",
+        json=[
+            {"path": "/text-to-scene", "method": "POST", "respond_latency_ms": 60_000, "times": 1}
+        ],
+    )
+    env = _env(syllaby_sandbox, syllaby_token)
+    first = bridge_process(**env)
+    body = {"title": "crash", "mode": "wizard", "commandId": "create-crash"}
+    await nc.jetstream().publish(
+        SUBJECTS.command("syllaby.storyboard.create"), json.dumps(body).encode()
+    )
+    await _until(lambda: len(syllaby_api.state()["storyboards"]) == 1)
+    first.kill()
+
+    bridge_process(**env)
+    outcome = (await outcomes.wait_for("create-crash", timeout=60))[-1]
+    assert outcome["ok"] is False
+    error = outcome["error"]
+    assert error["code"] == "outcome_unknown" and error["retryable"] is False
+    ledger = error["details"]["ledger"]
+    assert ledger["commandId"] == "create-crash"
+    assert ledger["command"] == "syllaby.storyboard.create"
+    assert ledger["state"] == "started"
+    assert len(syllaby_api.state()["storyboards"]) == 1
+    assert len(syllaby_api.logged("/text-to-scene", "POST")) == 1
