@@ -33,7 +33,9 @@ async def test_one_render_for_three_durable_sends_and_one_request(
     body = {"storyboard_id": board["id"], "commandId": "render-once"}
     first = await send(nc, outcomes, "durable", "syllaby.storyboard.render", body)
     assert first["ok"] is True and first["replayed"] is False, first
-    later = [await send(nc, outcomes, "durable", "syllaby.storyboard.render", body) for _ in range(2)]
+    later = [
+        await send(nc, outcomes, "durable", "syllaby.storyboard.render", body) for _ in range(2)
+    ]
     later.append(await send(nc, outcomes, "request", "syllaby.storyboard.render", body))
 
     assert all(o["ok"] is True and o["replayed"] is True for o in later), later
@@ -91,7 +93,10 @@ async def test_concurrent_duplicates_wait_for_the_first_and_replay_it(
     body = {"title": "held", "mode": "manual", "commandId": "dup-1"}
     data = json.dumps(body).encode()
     replies = await asyncio.gather(
-        *(nc.request(SUBJECTS.request("syllaby.storyboard.create"), data, timeout=30) for _ in range(3))
+        *(
+            nc.request(SUBJECTS.request("syllaby.storyboard.create"), data, timeout=30)
+            for _ in range(3)
+        )
     )
     docs = [json.loads(r.data) for r in replies]
     assert all(d["ok"] for d in docs), docs
@@ -113,7 +118,13 @@ async def test_a_request_that_never_left_is_sent_again(
     syllaby_sandbox.control.put(
         "/faults",
         json=[
-            {"path": "/text-to-scene", "method": "POST", "storm_429": True, "retry_after": 2, "times": 1}
+            {
+                "path": "/text-to-scene",
+                "method": "POST",
+                "storm_429": True,
+                "retry_after": 2,
+                "times": 1,
+            }
         ],
     )
     body = {"title": "after 429", "mode": "wizard", "commandId": "limited-1"}

@@ -54,7 +54,6 @@ class RateBudget:
         on_wait: WaitHook | None = None,
         remaining_header: str = "RateLimit-Remaining",
         reset_header: str = "RateLimit-Reset",
-        window_without_reset: float | None = None,
     ) -> None:
         if per_minute < 1:
             raise ValueError("per_minute must be at least 1")
@@ -65,11 +64,10 @@ class RateBudget:
         self._clock = clock
         self.on_wait = on_wait
         # Providers name these headers differently (Syllaby: X-RateLimit-*, its reset an epoch
-        # timestamp, sent only on 429s); without a reset, an exhausted `remaining` is assumed to
-        # refill after `window_without_reset` seconds (None: ignored).
+        # timestamp, read by `reset_seconds`). A `remaining` without a reset says nothing about
+        # when to send again (Syllaby's successes): the local window and the 429's own wait pace.
         self._remaining_header = remaining_header
         self._reset_header = reset_header
-        self._window_without_reset = window_without_reset
         self._grants: deque[float] = deque()
         self._blocked_until = 0.0
         self._server_remaining: int | None = None
@@ -123,10 +121,6 @@ class RateBudget:
         """Learn the server's view from ``RateLimit-Remaining`` / ``RateLimit-Reset``."""
         remaining = _number(_get(headers, self._remaining_header))
         reset = _number(_get(headers, self._reset_header))
-        if reset is None and remaining is not None and self._window_without_reset is not None:
-            if remaining > self.reserve:
-                return  # nothing to wait for, and no reset time to learn
-            reset = self._window_without_reset
         if remaining is None or reset is None:
             return
         self._server_remaining = int(remaining)

@@ -31,20 +31,17 @@ __all__ = ["DEFAULT_RATE_LIMIT", "SyllabyClient", "syllaby_budget"]
 
 DEFAULT_RATE_LIMIT = 30
 COMMAND = Priority.COMMAND
-# Success answers carry X-RateLimit-Remaining without a reset: an exhausted budget is assumed
-# to refill within the API's one-minute window.
-WINDOW_SECONDS = 60.0
 # No storyboard has id 0: a probe answered 404 (or anything judged) says the account is accepted.
 PROBE_PATH = "text-to-scene/0"
 
 
 def syllaby_budget(per_minute: int = DEFAULT_RATE_LIMIT, **kw: Any) -> RateBudget:
-    """A RateBudget reading Syllaby's `X-RateLimit-Remaining` / `X-RateLimit-Reset` headers."""
+    """A RateBudget of its own (never the Story API's) reading Syllaby's `X-RateLimit-*` headers;
+    a 429 blocks it for the later of Retry-After and the epoch X-RateLimit-Reset."""
     return RateBudget(
         per_minute,
         remaining_header="X-RateLimit-Remaining",
         reset_header="X-RateLimit-Reset",
-        window_without_reset=WINDOW_SECONDS,
         **kw,
     )
 
