@@ -27,6 +27,7 @@ _BARE_SECRET_RE: Final = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64,}(?![0-9a-f
 # Secrets of other providers (a Syllaby token has no recognisable shape): every registered value is
 # replaced wherever it appears. Registered once per process, by the credential object that holds it.
 _REGISTERED: set[str] = set()
+_ordered: tuple[str, ...] = ()  # longest first: a whole token is replaced before its parts
 _shortest_registered = 64
 # Shorter values could match ordinary text; a token this short is not a secret worth the name.
 MIN_REGISTERED_SECRET = 8
@@ -34,10 +35,11 @@ MIN_REGISTERED_SECRET = 8
 
 def register_secret(value: str) -> None:
     """Make `redact()` replace `value` with ``***`` in every text from now on."""
-    global _shortest_registered
+    global _shortest_registered, _ordered
     if len(value) < MIN_REGISTERED_SECRET:
         return
     _REGISTERED.add(value)
+    _ordered = tuple(sorted(_REGISTERED, key=len, reverse=True))
     _shortest_registered = min(_shortest_registered, len(value))
 
 
@@ -60,7 +62,7 @@ def redact(text: str) -> str:
     """
     if len(text) < _shortest_registered:
         return text
-    for secret in _REGISTERED:
+    for secret in _ordered:
         if secret in text:
             text = text.replace(secret, "***")
     if len(text) < 64:
