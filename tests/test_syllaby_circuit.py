@@ -10,7 +10,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from bridge.providers.syllaby.sandbox import SyllabySandboxConfig
-from tests.fixtures.bridge import Outcomes, Recorder, SUBJECTS, create_plan, send
+from tests.fixtures.bridge import SUBJECTS, Outcomes, Recorder, create_plan, send
 from tests.fixtures.syllaby_bridge import StartSyllabyBridge
 from tests.fixtures.syllaby_sandbox import PROMPT
 from tests.fixtures.waiting import until

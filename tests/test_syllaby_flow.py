@@ -7,6 +7,7 @@ event before the render command.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -120,7 +121,7 @@ async def test_create_generate_clips_render_publishes_the_contracts_events(
         chains.setdefault((d["resource"], d["id"], d.get("facet")), []).append(d)
     for key, chain in chains.items():
         assert chain[0]["previousStatus"] is None, key
-        for prev, nxt in zip(chain, chain[1:], strict=False):
+        for prev, nxt in itertools.pairwise(chain):
             assert nxt["previousStatus"] == prev["status"], key
     for scene in scenes:
         statuses = [d["status"] for d in chains[("scene", str(scene), None)]]

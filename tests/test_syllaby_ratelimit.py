@@ -34,12 +34,11 @@ async def test_a_429_stops_syllaby_for_its_wait_and_not_the_story_api(
     """After the 429 no Syllaby request leaves before Retry-After has passed; a Story API command
     sent meanwhile is answered during that wait; the held Syllaby read then succeeds (an epoch
     reset misread as seconds would have blocked it for the 600 s cap, past the retry budget)."""
-    with httpx.Client(
+    async with httpx.AsyncClient(
         base_url=syllaby_sandbox.base_url, headers={"Authorization": f"Bearer {any_token()}"}
     ) as other:
-        board_id = other.post("/text-to-scene", json={"title": "t", "mode": "manual"}).json()[
-            "data"
-        ]["id"]
+        created = await other.post("/text-to-scene", json={"title": "t", "mode": "manual"})
+        board_id = created.json()["data"]["id"]
     await start_syllaby_bridge(retry_budget_seconds=30.0)
     path = f"/text-to-scene/{board_id}"
     syllaby_sandbox.control.put(
