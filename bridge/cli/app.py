@@ -347,7 +347,9 @@ def redrive(
         err_console.print(f"[red]--since:[/red] {exc}")
         raise typer.Exit(2) from None
     report = asyncio.run(
-        run_redrive(_servers(nats_url), subject_prefix, command=command, since=after, dry_run=dry_run)
+        run_redrive(
+            _servers(nats_url), subject_prefix, command=command, since=after, dry_run=dry_run
+        )
     )
     verb = "would redrive" if dry_run else "redrove"
     table = Table(title=f"{verb} {report.matched if dry_run else report.redriven} dead letter(s)")
@@ -397,13 +399,21 @@ def tail(
 @app.command()
 def demo(
     timeout: float = typer.Option(300.0, help="Give up after this many seconds."),
+    provider: str = typer.Option(
+        "story",
+        help="story: project, source, plan, approval, job, finalize; syllaby: storyboard create, "
+        "generate, clips for every scene, render.",
+    ),
 ) -> None:
     """Walk the happy path (project, source, plan, approval, job, finalize) on embedded defaults."""
+    if provider not in ("story", "syllaby"):
+        err_console.print(f"unknown provider {provider!r}: story or syllaby")
+        raise typer.Exit(2)
     from bridge.cli.demo import run_demo
     from bridge.ops.logging import configure_logging
 
     configure_logging("console", level="WARNING")  # the events are the show
-    ok = asyncio.run(run_demo(console, timeout=timeout))
+    ok = asyncio.run(run_demo(console, timeout=timeout, provider=provider))
     raise typer.Exit(0 if ok else 1)
 
 

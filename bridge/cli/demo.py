@@ -58,7 +58,7 @@ class EventWaiter:
         return found
 
 
-async def _command(
+async def command(
     nc: NATS, subjects: Subjects, console: Console, name: str, payload: dict[str, Any]
 ) -> dict[str, Any]:
     console.print(f"[bold blue]→ {name}[/bold blue] {json.dumps(payload)[:100]}")
@@ -74,9 +74,9 @@ async def walk_happy_path(
 ) -> str:
     """Drive the flow; returns the finalized artifact's recording URL."""
     project = (
-        await _command(nc, subjects, console, "project.create", {"name": "storybridge demo"})
+        await command(nc, subjects, console, "project.create", {"name": "storybridge demo"})
     )["project"]
-    source = await _command(
+    source = await command(
         nc,
         subjects,
         console,
@@ -89,7 +89,7 @@ async def walk_happy_path(
         },
     )
     plan = (
-        await _command(
+        await command(
             nc,
             subjects,
             console,
@@ -107,11 +107,11 @@ async def walk_happy_path(
         )
     )["plan"]
     await waiter.wait_for(f"{subjects.prefix}.evt.plan.requires_approval", plan["id"], timeout)
-    await _command(nc, subjects, console, "plan.approve", {"planId": plan["id"]})
-    job = (await _command(nc, subjects, console, "job.create", {"storyPlanId": plan["id"]}))["job"]
+    await command(nc, subjects, console, "plan.approve", {"planId": plan["id"]})
+    job = (await command(nc, subjects, console, "job.create", {"storyPlanId": plan["id"]}))["job"]
     ready = await waiter.wait_for(f"{subjects.prefix}.evt.job.ready", job["id"], timeout)
     artifact_id = ready["data"]["snapshot"]["artifacts"][0]["id"]
-    await _command(
+    await command(
         nc, subjects, console, "artifact.finalize", {"artifactId": artifact_id, "mode": "audio"}
     )
     done = await waiter.wait_for(
@@ -121,25 +121,29 @@ async def walk_happy_path(
     return str(audio.get("recordingUrl"))
 
 
-async def run_demo(console: Console, *, timeout: float = 300.0) -> bool:
+async def run_demo(console: Console, *, timeout: float = 300.0, provider: str = "story") -> bool:
+    """`provider`: "story" walks the Story API, "syllaby" the Syllaby storyboard flow."""
+    from bridge.cli.demo_syllaby import walk_syllaby
+
     with tempfile.TemporaryDirectory(prefix="storybridge-demo-") as tmp:
         settings = Settings(sandbox=True, data_dir=Path(tmp), nats_port=0, log_format="console")
         bridge = Bridge(settings)
-        console.print(Panel("storybridge demo: embedded NATS + Story API sandbox", style="bold"))
+        what = "Syllaby sandbox" if provider == "syllaby" else "Story API sandbox"
+        console.print(Panel(f"storybridge demo: embedded NATS + {what}", style="bold"))
         await bridge.start()
         subjects = Subjects(settings.subject_prefix)
         nc = await nats.connect(bridge.nats_url)
         waiter = EventWaiter(console)
         await nc.subscribe(subjects.event(">"), cb=waiter.on_msg)
         try:
-            url = await asyncio.wait_for(
-                walk_happy_path(nc, subjects, console, waiter, timeout), timeout
-            )
+            walk = walk_syllaby if provider == "syllaby" else walk_happy_path
+            url = await asyncio.wait_for(walk(nc, subjects, console, waiter, timeout), timeout)
         except (TimeoutError, RuntimeError) as exc:
             console.print(f"[bold red]demo failed:[/bold red] {exc!r}")
             return False
         finally:
             await nc.drain()
             await bridge.stop()
-        console.print(Panel(f"Done: {len(waiter.events)} events. Final MP3: {url}", style="green"))
+        final = "Video" if provider == "syllaby" else "Final MP3"
+        console.print(Panel(f"Done: {len(waiter.events)} events. {final}: {url}", style="green"))
         return True
