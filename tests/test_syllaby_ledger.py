@@ -136,3 +136,56 @@ async def test_a_request_that_never_left_is_sent_again(
     assert again["ok"] is True and again["replayed"] is False, again
     posts = _posts(syllaby_api, "/text-to-scene")
     assert [p["status"] for p in posts] == [429, 201]
+
+
+async def test_a_render_whose_answer_timed_out_is_reconciled_not_resent(
+    start_syllaby_bridge: StartSyllabyBridge,
+    nc: NatsClient,
+    outcomes: Outcomes,
+    syllaby_api: SyllabyApi,
+    syllaby_sandbox: Any,
+) -> None:
+    """The render took effect but its answer never came in time: the caller hears
+    `upstream_unavailable` (retryable); the retry reads the storyboard instead of rendering
+    again, and answers ok, reconciled."""
+    board = syllaby_api.with_clips()
+    await start_syllaby_bridge(request_timeout_seconds=0.5)
+    path = f"/text-to-scene/{board['id']}/render"
+    syllaby_sandbox.control.put(
+        "/faults", json=[{"path": path, "method": "POST", "respond_latency_ms": 3000, "times": 1}]
+    )
+    body = {"storyboard_id": board["id"], "commandId": "render-timeout"}
+    first = await send(nc, outcomes, "request", "syllaby.storyboard.render", body)
+    assert first["ok"] is False and first["error"]["code"] == "upstream_unavailable"
+    assert first["error"]["retryable"] is True
+    again = await send(nc, outcomes, "request", "syllaby.storyboard.render", body)
+    assert again["ok"] is True and again["reconciled"] is True and again["replayed"] is True
+    assert len(_posts(syllaby_api, path)) == 1
+    third = await send(nc, outcomes, "request", "syllaby.storyboard.render", body)
+    assert third["ok"] is True and third["replayed"] is True  # now answered from the ledger
+
+
+async def test_a_timed_out_create_is_outcome_unknown_and_stays_so(
+    start_syllaby_bridge: StartSyllabyBridge,
+    nc: NatsClient,
+    outcomes: Outcomes,
+    syllaby_api: SyllabyApi,
+    syllaby_sandbox: Any,
+) -> None:
+    """Nothing tells whether a create arrived: the retry is `outcome_unknown`, not a second
+    storyboard, and so is every later repeat."""
+    await start_syllaby_bridge(request_timeout_seconds=0.5)
+    syllaby_sandbox.control.put(
+        "/faults",
+        json=[{"path": "/text-to-scene", "method": "POST", "respond_latency_ms": 3000, "times": 1}],
+    )
+    body = {"title": "lost", "mode": "wizard", "commandId": "create-timeout"}
+    first = await send(nc, outcomes, "request", "syllaby.storyboard.create", body)
+    assert first["error"]["code"] == "upstream_unavailable"
+    for _ in range(2):
+        later = await send(nc, outcomes, "request", "syllaby.storyboard.create", body)
+        assert later["ok"] is False
+        assert later["error"]["code"] == "outcome_unknown"
+        assert later["error"]["retryable"] is False
+        assert later["error"]["details"]["ledger"]["commandId"] == "create-timeout"
+    assert len(_posts(syllaby_api, "/text-to-scene")) == 1
