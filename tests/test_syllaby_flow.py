@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from nats.aio.client import Client as NatsClient
 
+from schemas.wire.contract import event_model
 from tests.fixtures.bridge import Outcomes, send
 from tests.fixtures.syllaby_bridge import EventLog, StartSyllabyBridge
 from tests.fixtures.syllaby_sandbox import PROMPT
@@ -88,6 +89,7 @@ async def test_create_generate_clips_render_publishes_the_contracts_events(
     board_events = [e for s, e in syllaby_events.syllaby() if ".storyboard." in s]
     for subject, event in syllaby_events.syllaby():
         data = event["data"]
+        event_model(subject.removeprefix("story.evt.")).model_validate(event)  # the typed contract
         assert event["specversion"] == "1.0"
         assert event["source"] == base
         assert event["type"] == "io.syllaby." + subject.removeprefix("story.evt.syllaby.")

@@ -81,9 +81,36 @@ PROJECT_EVENT_SUBJECTS: dict[str, tuple[str, ...]] = {
 }
 
 
+# The second provider (CONTRACT.md, "Syllaby"): the reference enumerates no statuses, so these are
+# the ones it and the sandbox show (lower case, `:` as `_`); any other status the API reports is
+# published too, on the `*` channel of its resource and facet.
+SYLLABY_EVENT_SUBJECTS: dict[str, tuple[str, ...]] = {
+    "syllaby.storyboard": (
+        "wizard",
+        "manual",
+        "draft",
+        "generating_prompts",
+        "generating_images",
+        "ready",
+        "processing",
+        "completed",
+        "failed",
+    ),
+    "syllaby.storyboard.video": ("rendering", "completed", "failed"),
+    "syllaby.scene": ("draft", "clip_queued", "clip_generating", "clip_completed", "clip_failed"),
+}
+
+
+def event_type(suffix: str) -> str:
+    """The CloudEvent type published on `{p}.evt.<suffix>`."""
+    if suffix.startswith("syllaby."):
+        return "io.syllaby." + suffix.removeprefix("syllaby.")
+    return f"studio.sleeperhit.story.{suffix}"
+
+
 def event_subject_suffixes() -> list[str]:
     """Every `{p}.evt.` suffix of the contract, concrete (no wildcards)."""
-    tables = {**EVENT_SUBJECTS, **PROJECT_EVENT_SUBJECTS}
+    tables = {**EVENT_SUBJECTS, **PROJECT_EVENT_SUBJECTS, **SYLLABY_EVENT_SUBJECTS}
     suffixes = [f"{base}.{status}" for base, statuses in tables.items() for status in statuses]
     return suffixes + list(SINGLE_EVENTS)
 
@@ -140,8 +167,21 @@ def build_doc_broker(prefix: str) -> NatsBroker:
             subjects.event(suffix),
             stream=events,
             title=f"evt.{suffix}",
-            description=f"CloudEvent studio.sleeperhit.story.{suffix} (structured mode).",
+            description=f"CloudEvent {event_type(suffix)} (structured mode).",
             schema=event_model(suffix),
+        )
+    for base in SYLLABY_EVENT_SUBJECTS:
+        broker.publisher(
+            subjects.event(f"{base}.*"),
+            stream=events,
+            title=f"evt.{base}.*",
+            description=(
+                f"CloudEvent {event_type(base)}.<status> for any status Syllaby reports (lower "
+                "case, `:` as `_`; `data.status` keeps the API's value). In progress: "
+                "generating*, processing, queued, rendering, clip:queued, clip:generating; "
+                "anything else settles the facet (a video: only its url, or a failed status)."
+            ),
+            schema=event_model(base),
         )
     return broker
 
@@ -153,7 +193,10 @@ def asyncapi_document(prefix: str = "story") -> dict[str, Any]:
         title="storybridge",
         version=__version__,
         description=(
-            "Commands in on NATS, Story API calls out; Story API status changes out as CloudEvents. "
+            "Commands in on NATS, Story API and Syllaby Text-to-Scene calls out; their status "
+            "changes out as CloudEvents. Syllaby commands without an Idempotency-Key go "
+            "through the command ledger (STORYBRIDGE_LEDGER): at most one effect, repeats "
+            "answered `replayed: true`, an interrupted call reconciled or `outcome_unknown`. "
             f"Subject prefix: {prefix}."
         ),
     )

@@ -8,7 +8,7 @@ from these.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -33,6 +33,13 @@ class JobEventData(ResourceEventData):
 
 class ArtifactEventData(ResourceEventData):
     snapshot: Artifact  # type: ignore[assignment]
+
+
+class SyllabyEventData(ResourceEventData):
+    """A Syllaby storyboard, video or scene change: `snapshot` as the API returned it."""
+
+    provider: Literal["syllaby"] = "syllaby"
+    storyboardId: str | None = None  # a scene's storyboard
 
 
 class CommandEventData(Outcome):
@@ -64,6 +71,7 @@ PlanEvent = _typed("PlanEvent", PlanEventData)
 JobEvent = _typed("JobEvent", JobEventData)
 ArtifactEvent = _typed("ArtifactEvent", ArtifactEventData)
 CommandEvent = _typed("CommandEvent", CommandEventData)
+SyllabyEvent = _typed("SyllabyEvent", SyllabyEventData)
 CreditsLowEvent = _typed("CreditsLowEvent", CreditsLowData)
 OpenEvent = _typed("OpenEvent", OpenData)
 
@@ -74,6 +82,7 @@ _BY_RESOURCE: dict[str, type[CloudEvent]] = {
     "artifact": ArtifactEvent,
     "command": CommandEvent,
     "credits": CreditsLowEvent,
+    "syllaby": SyllabyEvent,
 }
 
 
