@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.http.errors import RequestValidationError
+from bridge.providers.syllaby.client import SyllabyClient
 from handlers.base import CommandContext, Handler, Reply
 from handlers.syllaby.watching import WATCHES, arm
 from schemas.syllaby.commands import SYLLABY_COMMANDS, SyllabyCommand
 
 
-def client_of(ctx: CommandContext) -> Any:
+def client_of(ctx: CommandContext) -> SyllabyClient:
     if ctx.syllaby is None:  # answered invalid_command, naming the fix
         raise RequestValidationError(
             "the syllaby provider is off: set SYLLABY_API_TOKEN and SYLLABY_BASE_URL, or run "
