@@ -8,6 +8,8 @@ event before the render command.
 from __future__ import annotations
 
 import itertools
+import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,6 +21,30 @@ from tests.fixtures.syllaby_bridge import EventLog, StartSyllabyBridge
 from tests.fixtures.syllaby_sandbox import PROMPT
 
 PATHS = ("request", "durable")
+
+
+@pytest.fixture(autouse=True)
+def no_token_anywhere(
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    syllaby_token: str,
+    syllaby_events: EventLog,
+    outcomes: Outcomes,
+) -> Iterator[None]:
+    """Logs, events and outcome documents never hold the token, while the logs name it by hash."""
+    yield
+    out, err = capfd.readouterr()
+    secret = syllaby_token.split("|", 1)[1]
+    texts = [
+        out,
+        err,
+        caplog.text,
+        json.dumps(syllaby_events.messages),
+        json.dumps(outcomes.events),
+    ]
+    assert syllaby_events.messages and outcomes.events  # there was something to search
+    assert all(secret not in text for text in texts)
+    assert "syllaby:" in out + err + caplog.text
 
 
 def _of(events: EventLog, suffix: str) -> list[dict[str, Any]]:
