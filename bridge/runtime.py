@@ -107,8 +107,6 @@ class StoryWatches:
         all_parents = dict(parents or {})
         if project_id:
             all_parents["projectId"] = project_id
-        if isinstance(facets, list):  # re-armed from a ledger entry (JSON)
-            facets = tuple(facets)
         spec = WatchSpec(
             provider=provider or self.provider,
             resource=resource,
