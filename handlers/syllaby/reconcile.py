@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bridge.http.errors import NotFound
 from bridge.ledger.ledger import LedgerEntry
 from bridge.ledger.reconcile import OUTCOME_UNKNOWN
 from handlers.base import CommandContext
@@ -95,8 +96,11 @@ class SyllabyReconciler:
     async def reconcile(self, entry: LedgerEntry, cmd: Any, ctx: CommandContext) -> Outcome:
         before = entry.target.get("before")
         if cmd.command in READ_BEFORE and isinstance(before, dict):
-            read = await client_of(ctx).request("GET", f"text-to-scene/{cmd.storyboard_id}")
-            if began(cmd.command, before, marks(cmd.command, read.data, cmd)):
+            try:
+                read = await client_of(ctx).request("GET", f"text-to-scene/{cmd.storyboard_id}")
+            except NotFound:
+                read = None  # the storyboard is gone: nothing can be told any more
+            if read is not None and began(cmd.command, before, marks(cmd.command, read.data, cmd)):
                 await arm(cmd, read.raw, ctx)
                 return Outcome(
                     commandId=ctx.command_id,
