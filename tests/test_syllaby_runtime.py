@@ -83,3 +83,31 @@ async def test_run_sandbox_serves_both_providers(
         assert "syllaby sandbox started" in proc.log_text()
     finally:
         assert proc.terminate() == 0
+
+
+def test_the_syllaby_settings_are_run_options() -> None:
+    from typer.testing import CliRunner
+
+    from bridge.cli.app import app
+
+    result = CliRunner().invoke(app, ["run", "--help"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0
+    for option in (
+        "--syllaby-api-token",
+        "--syllaby-base-url",
+        "--syllaby-rate-limit-per-minute",
+        "--ledger-lease-seconds",
+    ):
+        assert option in result.output
+
+
+def test_settings_read_the_contracts_syllaby_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYLLABY_API_TOKEN", "3|tokensecretvalue")
+    monkeypatch.setenv("SYLLABY_BASE_URL", "https://api.syllaby.io/v2")
+    monkeypatch.setenv("STORYBRIDGE_SYLLABY_RATE_LIMIT_PER_MINUTE", "15")
+    settings = Settings()
+    assert settings.syllaby_api_token is not None
+    assert "tokensecretvalue" not in repr(settings)
+    assert settings.syllaby_base_url == "https://api.syllaby.io/v2"
+    assert settings.syllaby_rate_limit_per_minute == 15
+    assert Settings(syllaby_api_token=None).syllaby_rate_limit_per_minute == 15
