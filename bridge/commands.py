@@ -227,8 +227,8 @@ class RecordingWatches:
         return await self.inner.list(**kw)
 
 
-def _fingerprint_data(cmd: Command) -> Any:
-    describe = getattr(cmd, "fingerprint_data", None)
+def _fingerfingerprint_data(cmd: Command) -> Any:
+    describe = getattr(cmd, "fingerfingerprint_data", None)
     if callable(describe):
         return describe()
     return {"command": cmd.command, **cmd.model_dump(mode="json", exclude={"commandId"})}
@@ -390,6 +390,15 @@ class CommandExecutor:
         if self.ledger is None or reconciler is None:
             message = f"{name} needs the command ledger, which is not running"
             return self._bridge_error(command_id, name, message, retryable=True, result=None), None
+        fingerprint_ = fingerprint(_fingerfingerprint_data(cmd))
+        try:
+            # A repeat of an answered command is answered from the ledger without the read that
+            # preparing a first attempt costs.
+            known = await self.ledger.peek(provider, name, command_id)
+        except LedgerUnavailable as err:
+            return self._bridge_error(command_id, name, str(err), retryable=True, result=None), None
+        if known is not None and known.state == "done" and known.fingerprint == fingerprint_:
+            return await self._replay(name, known, ctx), None
         try:
             prepared = await reconciler.prepare(cmd, ctx)
         except UpstreamError as err:  # the read before the call failed: nothing was sent
@@ -397,7 +406,7 @@ class CommandExecutor:
             return failure, failure.error.requestId if failure.error else None
         try:
             claim = await self.ledger.begin(
-                provider, name, command_id, fingerprint(_fingerprint_data(cmd)), target=prepared
+                provider, name, command_id, fingerprint_, target=prepared
             )
         except LedgerUnavailable as err:
             return self._bridge_error(command_id, name, str(err), retryable=True, result=None), None

@@ -194,6 +194,11 @@ class CommandLedger:
             # The reconciler judges what the ORIGINAL attempt did: keep its start time.
             return Claim("reconcile", key, taken, revision)
 
+    async def peek(self, provider: str, command: str, command_id: str) -> LedgerEntry | None:
+        """The entry of a command, if any, without claiming it (a repeat skips its preparation)."""
+        found = await self._load(ledger_key(provider, command, command_id))
+        return found[0] if found is not None else None
+
     async def _load(self, key: str) -> tuple[LedgerEntry, int] | None:
         try:
             got = await self.kv.get(key)
