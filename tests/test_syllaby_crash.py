@@ -7,10 +7,7 @@ SIGKILLed while it waits. The replacement takes the unacked command over, finds 
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,6 +15,7 @@ from nats.aio.client import Client as NatsClient
 
 from tests.fixtures.bridge import SUBJECTS, Outcomes
 from tests.fixtures.syllaby_sandbox import SyllabyApi
+from tests.fixtures.waiting import until
 
 pytestmark = pytest.mark.slow
 
@@ -30,16 +28,6 @@ def _env(syllaby_sandbox: Any, token: str) -> dict[str, str]:
         "STORYBRIDGE_LEDGER_LEASE_SECONDS": "3",
         "STORYBRIDGE_REQUEST_TIMEOUT_SECONDS": "20",
     }
-
-
-async def _until(probe: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def _board(api: SyllabyApi, board_id: int) -> dict[str, Any]:
@@ -74,7 +62,7 @@ async def test_render_killed_mid_call_is_reconciled_after_restart(
     await nc.jetstream().publish(
         SUBJECTS.command("syllaby.storyboard.render"), json.dumps(body).encode()
     )
-    await _until(lambda: _board(syllaby_api, board["id"])["renders"] == 1)  # the effect happened
+    await until(lambda: _board(syllaby_api, board["id"])["renders"] == 1)  # the effect happened
     first.kill()
 
     second = bridge_process(**env)
@@ -113,7 +101,7 @@ async def test_create_killed_mid_call_is_answered_outcome_unknown(
     await nc.jetstream().publish(
         SUBJECTS.command("syllaby.storyboard.create"), json.dumps(body).encode()
     )
-    await _until(lambda: len(syllaby_api.state()["storyboards"]) == 1)
+    await until(lambda: len(syllaby_api.state()["storyboards"]) == 1)
     first.kill()
 
     bridge_process(**env)
