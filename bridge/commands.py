@@ -227,8 +227,8 @@ class RecordingWatches:
         return await self.inner.list(**kw)
 
 
-def _fingerfingerprint_data(cmd: Command) -> Any:
-    describe = getattr(cmd, "fingerfingerprint_data", None)
+def _fingerprint_data(cmd: Command) -> Any:
+    describe = getattr(cmd, "fingerprint_data", None)
     if callable(describe):
         return describe()
     return {"command": cmd.command, **cmd.model_dump(mode="json", exclude={"commandId"})}
@@ -390,7 +390,7 @@ class CommandExecutor:
         if self.ledger is None or reconciler is None:
             message = f"{name} needs the command ledger, which is not running"
             return self._bridge_error(command_id, name, message, retryable=True, result=None), None
-        fingerprint_ = fingerprint(_fingerfingerprint_data(cmd))
+        fingerprint_ = fingerprint(_fingerprint_data(cmd))
         try:
             # A repeat of an answered command is answered from the ledger without the read that
             # preparing a first attempt costs.
