@@ -129,7 +129,7 @@ def _still_processing(error: UpstreamError, *, ours: bool) -> bool | None:
 class Transport:
     """A pooled ``httpx.AsyncClient`` plus the retry loop. One per provider client.
 
-    `errors` maps an error response to the provider's error tree (the Story API's by default);
+    `errors` maps an error response to the provider's error tree (its one `from_response`);
     `key` is any credential with an `authorization` header value (the Story key, a Syllaby token).
     """
 
@@ -234,7 +234,10 @@ class Transport:
                 raise error
             if self.circuit is not None and self.circuit.probing_now:
                 raise error  # a probe is one request: the next one comes a probe interval later
-            unanswered = unanswered or response is None or error.retryable
+            # A request that never left cannot be the "first attempt still processing".
+            unanswered = unanswered or (
+                (response is None or error.retryable) and not error.unapplied
+            )
             delay = self._delay(error, attempt)
             if time.monotonic() + delay > deadline:
                 if processing is None:
