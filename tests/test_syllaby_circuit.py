@@ -35,7 +35,9 @@ async def test_subscription_off_pauses_syllaby_only_and_on_again_recovers(
     syllaby_sandbox: Any,
     sandbox: Any,
 ) -> None:
-    bridge = await start_syllaby_bridge(circuit_probe_seconds=0.5, stall_after_failures=2)
+    bridge = await start_syllaby_bridge(
+        circuit_probe_seconds=0.5, stall_after_failures=2, command_retry_base_seconds=0.5
+    )
     recorder = Recorder()
     await nc.subscribe(SUBJECTS.event(">"), cb=recorder.on_msg)
     created = await send(
@@ -71,6 +73,14 @@ async def test_subscription_off_pauses_syllaby_only_and_on_again_recovers(
     assert answer["error"]["code"] == "subscription_required"
     assert answer["error"]["retryable"] is True
 
+    # A durable command is held (retrying with the account's code), never failed.
+    await nc.jetstream().publish(
+        SUBJECTS.command("syllaby.storyboard.create"),
+        b'{"title": "held", "mode": "manual", "commandId": "held-sb"}',
+    )
+    held = await outcomes.wait_for("held-sb", kinds=("retrying",))
+    assert held[0]["error"]["code"] == "subscription_required"
+
     # The Story API's watches go on meanwhile: a plan is created and followed to its approval.
     project = (await send(nc, outcomes, "request", "project.create", {"name": "p"}))["result"]
     plan = (await create_plan(nc, outcomes, project["project"]["id"]))["result"]["plan"]
@@ -104,3 +114,7 @@ async def test_subscription_off_pauses_syllaby_only_and_on_again_recovers(
     assert len(recorder.on("bridge.recovered")) == 1
     assert recorder.on("watch.stalled") == []
     assert not bridge.syllaby_circuit.is_open
+    created_later = (await outcomes.wait_for("held-sb", timeout=60))[-1]
+    assert created_later["ok"] is True, created_later
+    titles = [b["title"] for b in syllaby_sandbox.control.get("/state").json()["storyboards"]]
+    assert titles.count("held") == 1
