@@ -8,15 +8,23 @@ from typing import Any
 
 import httpx
 import pytest
+from bridge.providers.syllaby.sandbox import SyllabySandboxConfig
 from nats.aio.client import Client as NatsClient
 
 from bridge.providers.syllaby.errors import from_response, rate_wait
 from tests.fixtures.bridge import Outcomes, send
 from tests.fixtures.syllaby_bridge import StartSyllabyBridge
-from tests.fixtures.syllaby_sandbox import any_token
+from tests.fixtures.syllaby_sandbox import PROMPT, any_token
 from tests.fixtures.waiting import until
 
 RETRY_AFTER = 2
+IN_FLIGHT = 0.05
+
+
+@pytest.fixture
+def syllaby_sandbox_config() -> SyllabySandboxConfig:
+    # Real-time generation (10 s): the storyboard's watch keeps polling through the whole test.
+    return SyllabySandboxConfig(speed=1.0, rate_limit_per_minute=100_000)
 
 
 def _log(server: Any) -> list[dict[str, Any]]:
@@ -31,15 +39,25 @@ async def test_a_429_stops_syllaby_for_its_wait_and_not_the_story_api(
     syllaby_sandbox: Any,
     sandbox: Any,
 ) -> None:
-    """After the 429 no Syllaby request leaves before Retry-After has passed; a Story API command
-    sent meanwhile is answered during that wait; the held Syllaby read then succeeds (an epoch
-    reset misread as seconds would have blocked it for the 600 s cap, past the retry budget)."""
+    """After the 429 no Syllaby request (command or poll) leaves before Retry-After has passed; a
+    Story API command sent meanwhile is answered during that wait; the held Syllaby read then
+    succeeds (an epoch reset misread as seconds would have blocked it for the 600 s cap, past the
+    retry budget)."""
     async with httpx.AsyncClient(
         base_url=syllaby_sandbox.base_url, headers={"Authorization": f"Bearer {any_token()}"}
     ) as other:
-        created = await other.post("/text-to-scene", json={"title": "t", "mode": "manual"})
+        created = await other.post("/text-to-scene", json={"title": "t", "mode": "wizard"})
         board_id = created.json()["data"]["id"]
+        await other.post(f"/text-to-scene/{board_id}/prompt", json=PROMPT)
     await start_syllaby_bridge(retry_budget_seconds=30.0)
+    watched = await send(
+        nc,
+        outcomes,
+        "request",
+        "watch.add",
+        {"provider": "syllaby", "resource": "storyboard", "id": board_id},
+    )
+    assert watched["ok"] is True  # its polls would run every few hundredths of a second
     path = f"/text-to-scene/{board_id}"
     syllaby_sandbox.control.put(
         "/faults",
@@ -64,7 +82,8 @@ async def test_a_429_stops_syllaby_for_its_wait_and_not_the_story_api(
     assert outcome["ok"] is True, outcome
 
     at_429 = limited[0]["time"]
-    after = [e for e in _log(syllaby_sandbox) if e["time"] > at_429]
+    # A request already on the wire when the 429 came back may land just after it.
+    after = [e for e in _log(syllaby_sandbox) if e["time"] > at_429 + IN_FLIGHT]
     assert after, "the read was retried"
     assert min(e["time"] for e in after) >= at_429 + RETRY_AFTER - 0.05
     story_at = next(e["time"] for e in _log(sandbox) if e["path"] == "/story-projects")
