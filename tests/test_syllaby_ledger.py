@@ -189,3 +189,27 @@ async def test_a_timed_out_create_is_outcome_unknown_and_stays_so(
         assert later["error"]["retryable"] is False
         assert later["error"]["details"]["ledger"]["commandId"] == "create-timeout"
     assert len(_posts(syllaby_api, "/text-to-scene")) == 1
+
+
+async def test_two_replicas_racing_one_command_id_send_it_once(
+    start_syllaby_bridge: StartSyllabyBridge,
+    nc: NatsClient,
+    outcomes: Outcomes,
+    syllaby_api: SyllabyApi,
+    syllaby_sandbox: Any,
+) -> None:
+    """The ledger is shared in KV: replicas answering the same render at once send one POST."""
+    board = syllaby_api.with_clips()
+    await start_syllaby_bridge()
+    await start_syllaby_bridge()
+    path = f"/text-to-scene/{board['id']}/render"
+    syllaby_sandbox.control.put(
+        "/faults", json=[{"path": path, "method": "POST", "respond_latency_ms": 800, "times": 1}]
+    )
+    data = json.dumps({"storyboard_id": board["id"], "commandId": "raced"}).encode()
+    subject = SUBJECTS.request("syllaby.storyboard.render")
+    replies = await asyncio.gather(*(nc.request(subject, data, timeout=30) for _ in range(6)))
+    docs = [json.loads(r.data) for r in replies]
+    assert all(d["ok"] for d in docs), docs
+    assert sum(not d["replayed"] for d in docs) == 1
+    assert len(_posts(syllaby_api, path)) == 1
