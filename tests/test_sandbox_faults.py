@@ -142,6 +142,23 @@ class TestConnectionFaults:
             sandbox_api.http.get("/capabilities", timeout=0.3)
         assert sandbox_api.get("/capabilities").status_code == 200
 
+    def test_hang_after_keeps_the_effect_and_never_answers(
+        self, sandbox: SandboxServer, sandbox_api: SandboxApi
+    ) -> None:
+        """The client times out; the project exists and the request is logged with status 0."""
+        rule = {"path": "/story-projects", "method": "POST", "hang_after": True, "times": 1}
+        set_faults(sandbox, rule)
+        with pytest.raises(httpx.ReadTimeout):
+            sandbox_api.http.post(
+                "/story-projects",
+                json={"name": "x"},
+                headers={"Idempotency-Key": "h1"},
+                timeout=0.3,
+            )
+        assert len(sandbox_api.get("/story-projects").json()["projects"]) == 1
+        posts = [e for e in logged(sandbox, "/story-projects") if e["method"] == "POST"]
+        assert [(e["status"], e["fault"]) for e in posts] == [(0, "hang_after")]
+
     def test_latency_delays_the_answer(
         self, sandbox: SandboxServer, sandbox_api: SandboxApi
     ) -> None:

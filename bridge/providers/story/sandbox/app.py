@@ -11,9 +11,7 @@ recorded in the request log. The control API (`/_sandbox`) is documented in `bri
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -24,7 +22,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
-from starlette.types import Receive, Scope, Send
 
 from bridge.providers.story.sandbox import (
     quirks,
@@ -38,14 +35,16 @@ from bridge.providers.story.sandbox import (
     routes_sources,
 )
 from bridge.providers.story.sandbox.auth import KEY_RE
-from bridge.providers.story.sandbox.config import FaultRule, SandboxConfig
+from bridge.providers.story.sandbox.config import SandboxConfig
 from bridge.providers.story.sandbox.control import control_routes
 from bridge.providers.story.sandbox.core import Call, Endpoint, Reply
 from bridge.providers.story.sandbox.errors import SandboxError
-from bridge.providers.story.sandbox.faults import fault_error, is_error
+from bridge.providers.story.sandbox.faults import fault_error
 from bridge.providers.story.sandbox.idempotency import IdempotencyStore, Stored
-from bridge.providers.story.sandbox.requestlog import LoggedRequest
 from bridge.providers.story.sandbox.state import SandboxState
+from bridge.sandboxkit.faults import FaultRule, is_error
+from bridge.sandboxkit.network import dropped, hang, quiet_injected_drops
+from bridge.sandboxkit.requestlog import LoggedRequest
 
 API_PREFIX = "/api/v1"
 ENDPOINT_MODULES = (
@@ -57,7 +56,6 @@ ENDPOINT_MODULES = (
     routes_misc,
     routes_publishing,
 )
-HANG_SECONDS = 3600.0
 
 
 async def _no_handler(call: Call) -> Any:
@@ -65,36 +63,6 @@ async def _no_handler(call: Call) -> Any:
 
 
 UNKNOWN = Endpoint("GET", "/{rest:path}", _no_handler, None)
-
-
-class DroppedConnectionError(ConnectionAbortedError):
-    """Raised mid-response on purpose: uvicorn closes the socket, the client sees the drop."""
-
-
-class _QuietDrops(logging.Filter):
-    """uvicorn logs an unexpected ASGI exception with a traceback; an injected drop is expected."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        while exc is not None:
-            if isinstance(exc, DroppedConnectionError):
-                return False
-            exc = exc.__cause__ or exc.__context__
-        return True
-
-
-async def _dropped(scope: Scope, receive: Receive, send: Send) -> None:
-    """Start a response promising a body, then die: httpx raises RemoteProtocolError."""
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"4096")]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    raise DroppedConnectionError("sandbox fault: connection dropped")
-
-
-async def _hang() -> None:
-    """Never answer. Not logged: it never ends. At server shutdown the task is cancelled: the
-    caller then drops the connection instead of letting Starlette answer a 500."""
-    with contextlib.suppress(asyncio.CancelledError):
-        await asyncio.sleep(HANG_SECONDS)
 
 
 @dataclass
@@ -172,12 +140,12 @@ class Pipeline:
                 if rule.latency_ms:
                     await asyncio.sleep(rule.latency_ms / 1000)
                 if rule.hang:
-                    await _hang()
-                    return _dropped
+                    await hang()
+                    return dropped
                 if rule.drop:
                     ex.fault = "drop"
                     self.log(ex, 0)
-                    return _dropped
+                    return dropped
             try:
                 await self.handle(ex, rule)
             except SandboxError as err:
@@ -194,7 +162,13 @@ class Pipeline:
             if rule is not None and rule.drop_after:
                 ex.fault = "drop_after"
                 self.log(ex, 0)
-                return _dropped
+                return dropped
+            if rule is not None and rule.hang_after:
+                # Logged (status 0): unlike a hang before the effect, this request did something.
+                ex.fault = "hang_after"
+                self.log(ex, 0)
+                await hang()
+                return dropped
             self.log(ex, ex.status)
             if rule is not None and rule.respond_latency_ms:
                 await asyncio.sleep(rule.respond_latency_ms / 1000)
@@ -289,12 +263,6 @@ def _padded(body: Any, size: int) -> Any:
     return {**body, inner: {**body[inner], "padding": "x" * size}}
 
 
-def _quiet_injected_drops() -> None:
-    logger = logging.getLogger("uvicorn.error")
-    if not any(isinstance(f, _QuietDrops) for f in logger.filters):
-        logger.addFilter(_QuietDrops())
-
-
 def create_app(config: SandboxConfig | None = None) -> Starlette:
     state = SandboxState(config or SandboxConfig())
     pipeline = Pipeline(state)
@@ -320,5 +288,5 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
         ]
     )
     app.state.sandbox = state
-    _quiet_injected_drops()
+    quiet_injected_drops()
     return app

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.providers.story.sandbox.auth import SCOPES
-from bridge.providers.story.sandbox.clock import SandboxClock
 from bridge.providers.story.sandbox.config import SandboxConfig
 from bridge.providers.story.sandbox.errors import SandboxError
 from bridge.providers.story.sandbox.world_artifacts import ArtifactOpsMixin
@@ -23,6 +22,7 @@ from bridge.providers.story.sandbox.world_publishing import PublishingMixin, Rel
 from bridge.providers.story.sandbox.world_resume import ResumeMixin
 from bridge.providers.story.sandbox.world_script import ScriptMixin
 from bridge.providers.story.sandbox.world_sources import SourcesMixin
+from bridge.sandboxkit.clock import SandboxClock
 
 MAX_INLINE_BYTES = 1_000_000
 

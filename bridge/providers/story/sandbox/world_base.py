@@ -1,4 +1,5 @@
-"""The sandbox world's plumbing: deterministic ids and times, a lazy scheduler, pagination, credits.
+"""The sandbox world's plumbing: deterministic ids and times, pagination, credits (the lazy
+scheduler is the shared kit's, `bridge.sandboxkit.scheduler`).
 
 State machines are lazy: a transition is a scheduled callback with the sandbox time it is due. Every
 world read first runs the callbacks that have come due, in due order, each exactly once; so a list
@@ -11,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import heapq
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,23 +42,6 @@ class Ids:
         n = next(self._counter)
         digest = hashlib.sha256(f"{self.seed}:{prefix}:{n}".encode()).hexdigest()
         return f"{prefix}_{digest[:20]}"
-
-
-class Scheduler:
-    """Transitions due at a sandbox time; `run_until(now)` applies every due one exactly once."""
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Callable[[float], None]]] = []
-        self._seq = itertools.count()
-
-    def at(self, due: float, action: Callable[[float], None]) -> None:
-        heapq.heappush(self._heap, (due, next(self._seq), action))
-
-    def run_until(self, now: float) -> None:
-        # An action may schedule another one already due: keep popping until nothing is due.
-        while self._heap and self._heap[0][0] <= now:
-            due, _, action = heapq.heappop(self._heap)
-            action(due)
 
 
 class HasSeq(Protocol):

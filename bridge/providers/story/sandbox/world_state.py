@@ -13,10 +13,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridge.providers.story.sandbox.clock import SandboxClock
 from bridge.providers.story.sandbox.config import SandboxConfig
 from bridge.providers.story.sandbox.errors import SandboxError
-from bridge.providers.story.sandbox.world_base import Ids, Ledger, Reservation, Scheduler, iso
+from bridge.providers.story.sandbox.world_base import Ids, Ledger, Reservation, iso
+from bridge.sandboxkit.clock import SandboxClock
+from bridge.sandboxkit.scheduler import Scheduler
 
 ARTIFACT_TYPES = ("table_read", "pitch_deck", "storyboard", "trailer", "production_video")
 
