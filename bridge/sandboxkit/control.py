@@ -8,6 +8,8 @@ PUT    /faults  [FaultRule, ...]     replace them (fields: see bridge.sandboxkit
 DELETE /faults                       no faults
 GET    /clock                        {now, speed, manual}: sandbox seconds since start
 POST   /clock/advance {seconds}      move sandbox time forward; due transitions apply on next read
+DELETE /ratelimit                    restart every rate window
+POST   /reset                        a fresh world (what else a sandbox keeps, it says)
 
 A malformed control request answers 422 `{error: {code: bad_control_request, message}}`.
 """
@@ -65,7 +67,12 @@ def guard(view: View) -> Callable[[Request], Awaitable[Response]]:
 
 
 def common_routes(
-    log: RequestLog, faults: Callable[[], Faults], clock: Callable[[], SandboxClock]
+    log: RequestLog,
+    faults: Callable[[], Faults],
+    clock: Callable[[], SandboxClock],
+    *,
+    restart_windows: Callable[[], None],
+    reset: Callable[[], None],
 ) -> list[Route]:
     """`faults` and `clock` are looked up per request: a sandbox may replace them on reset."""
 
@@ -101,6 +108,14 @@ def common_routes(
             raise ControlError("seconds: time only moves forward")
         return {"now": clock().advance(seconds)}
 
+    async def delete_windows(request: Request) -> Any:
+        restart_windows()
+        return {"reset": True}
+
+    async def reset_world(request: Request) -> Any:
+        reset()
+        return {"reset": True}
+
     return [
         Route("/requests", guard(get_requests), methods=["GET"]),
         Route("/requests", guard(clear_requests), methods=["DELETE"]),
@@ -109,4 +124,6 @@ def common_routes(
         Route("/faults", guard(clear_faults), methods=["DELETE"]),
         Route("/clock", guard(get_clock), methods=["GET"]),
         Route("/clock/advance", guard(advance), methods=["POST"]),
+        Route("/ratelimit", guard(delete_windows), methods=["DELETE"]),
+        Route("/reset", guard(reset_world), methods=["POST"]),
     ]

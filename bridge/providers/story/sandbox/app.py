@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -42,9 +40,9 @@ from bridge.providers.story.sandbox.errors import SandboxError
 from bridge.providers.story.sandbox.faults import fault_error
 from bridge.providers.story.sandbox.idempotency import IdempotencyStore, Stored
 from bridge.providers.story.sandbox.state import SandboxState
+from bridge.sandboxkit.exchange import Exchange as BaseExchange
 from bridge.sandboxkit.faults import FaultRule, is_error
 from bridge.sandboxkit.network import dropped, hang, quiet_injected_drops
-from bridge.sandboxkit.requestlog import LoggedRequest
 
 API_PREFIX = "/api/v1"
 ENDPOINT_MODULES = (
@@ -66,25 +64,13 @@ UNKNOWN = Endpoint("GET", "/{rest:path}", _no_handler, None)
 
 
 @dataclass
-class Exchange:
+class Exchange(BaseExchange):
     """One request on its way through the pipeline, and what will be logged about it."""
 
-    request: Request
-    endpoint: Endpoint
-    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    headers: dict[str, str] = field(default_factory=dict)
-    status: int = 200
-    body: Any = None
+    base_path: ClassVar[str] = API_PREFIX
+
+    endpoint: Endpoint = UNKNOWN
     replayed: bool = False
-    fault: str | None = None
-
-    @property
-    def method(self) -> str:
-        return self.request.method
-
-    @property
-    def path(self) -> str:
-        return self.request.url.path[len(API_PREFIX) :]
 
     @property
     def idempotency_key(self) -> str | None:
@@ -97,7 +83,7 @@ class Exchange:
         match = KEY_RE.match(raw.strip())
         if match is not None:
             return f"sh_{match.group(1)}"
-        return "ip:" + (self.request.client.host if self.request.client else "")
+        return "ip:" + self.client_ip
 
 
 async def _json_body(request: Request) -> Any:
@@ -115,25 +101,17 @@ class Pipeline:
         self.state = state
 
     def log(self, ex: Exchange, status: int) -> None:
-        self.state.log.add(
-            LoggedRequest(
-                method=ex.method,
-                path=ex.path,
-                query=ex.request.url.query,
-                idempotencyKey=ex.idempotency_key,
-                status=status,
-                replayed=ex.replayed,
-                time=time.time(),
-                requestId=ex.request_id,
-                sandboxTime=self.state.clock.now(),
-                fault=ex.fault,
-                traceparent=ex.request.headers.get("traceparent"),
-            )
+        entry = ex.entry(
+            status,
+            self.state.clock.now(),
+            idempotencyKey=ex.idempotency_key,
+            replayed=ex.replayed,
         )
+        self.state.log.add(entry)
 
     def view(self, endpoint: Endpoint) -> Callable[[Request], Any]:
         async def view(request: Request) -> Any:
-            ex = Exchange(request, endpoint)
+            ex = Exchange(request, endpoint=endpoint)
             rule = self.state.faults.fire(ex.method, ex.path)
             if rule is not None:
                 ex.fault = "latency"
@@ -183,7 +161,7 @@ class Pipeline:
 
     async def unknown(self, request: Request) -> Response:
         """No such route: a 404 in the envelope (code not_found), logged like any request."""
-        ex = Exchange(request, UNKNOWN)
+        ex = Exchange(request)
         err = SandboxError("not_found", f"No route {ex.method} {request.url.path}.", status=404)
         headers = {**self.state.limiter.peek(ex.bucket), "X-Request-Id": ex.request_id}
         self.log(ex, 404)

@@ -3,7 +3,8 @@
 The generic routes are the shared kit's (`bridge.sandboxkit.control`): GET/DELETE /requests
 (method, path after /api/v1, query, idempotencyKey, status (0: dropped), replayed, time (epoch s),
 sandboxTime, requestId, fault, traceparent), GET/PUT/DELETE /faults, GET /clock, POST
-/clock/advance. And:
+/clock/advance, DELETE /ratelimit, POST /reset (a fresh world and idempotency store; keys,
+faults and the log kept). And:
 
 POST   /keys {scopes?, state?, allowedIps?} -> {key}
                                      mint a key; state: active|revoked|expired|disabled;
@@ -13,8 +14,6 @@ PUT    /credits {balance}            set the Studio Credit balance
 PUT    /capabilities/sources/{type} {availability}   e.g. make pdf "planned" (then a pdf source
                                      is 422 source_type_unsupported)
 PUT    /recording {available}        whether finalize audio finds a completed recording
-DELETE /ratelimit                    restart every rate-limit window
-POST   /reset                        a fresh world and idempotency store (keys, faults, log kept)
 """
 
 from __future__ import annotations
@@ -64,22 +63,18 @@ def control_routes(state: SandboxState) -> list[Route]:
         state.config.quirks = bool((await read_object(request))["enabled"])
         return {"enabled": state.config.quirks}
 
-    async def reset_ratelimit(request: Request) -> Any:
-        state.limiter.reset()
-        return {"reset": True}
-
-    async def reset(request: Request) -> Any:
-        state.reset()
-        return {"reset": True}
-
     return [
-        *common_routes(state.log, lambda: state.faults, lambda: state.clock),
+        *common_routes(
+            state.log,
+            lambda: state.faults,
+            lambda: state.clock,
+            restart_windows=state.limiter.reset,
+            reset=state.reset,
+        ),
         Route("/keys", guard(mint_key), methods=["POST"]),
         Route("/keys/state", guard(put_key_state), methods=["PUT"]),
         Route("/credits", guard(put_credits), methods=["PUT"]),
         Route("/capabilities/sources/{type}", guard(put_source_availability), methods=["PUT"]),
         Route("/recording", guard(put_recording), methods=["PUT"]),
         Route("/quirks", guard(put_quirks), methods=["PUT"]),
-        Route("/ratelimit", guard(reset_ratelimit), methods=["DELETE"]),
-        Route("/reset", guard(reset), methods=["POST"]),
     ]

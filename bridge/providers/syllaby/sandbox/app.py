@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -36,35 +34,21 @@ from bridge.providers.syllaby.sandbox.errors import (
 )
 from bridge.providers.syllaby.sandbox.faults import fault_error
 from bridge.providers.syllaby.sandbox.state import SyllabySandboxState
+from bridge.sandboxkit.exchange import Exchange as BaseExchange
 from bridge.sandboxkit.faults import FaultRule, is_error
 from bridge.sandboxkit.network import dropped, hang, quiet_injected_drops
-from bridge.sandboxkit.requestlog import LoggedRequest
 
 BASE_PATH = "/v2"
 METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE"]
 
 
 @dataclass
-class Exchange:
-    request: Request
-    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    headers: dict[str, str] = field(default_factory=dict)
-    status: int = 200
-    body: Any = None
-    fault: str | None = None
-
-    @property
-    def method(self) -> str:
-        return self.request.method
-
-    @property
-    def path(self) -> str:
-        return self.request.url.path[len(BASE_PATH) :]
+class Exchange(BaseExchange):
+    base_path: ClassVar[str] = BASE_PATH
 
     @property
     def bucket(self) -> str:
-        client = self.request.client.host if self.request.client else ""
-        return bucket(self.request.headers.get("authorization"), client)
+        return bucket(self.request.headers.get("authorization"), self.client_ip)
 
 
 async def _body(request: Request) -> Any:
@@ -86,19 +70,7 @@ class Pipeline:
         self.state = state
 
     def log(self, ex: Exchange, status: int) -> None:
-        self.state.log.add(
-            LoggedRequest(
-                method=ex.method,
-                path=ex.path,
-                query=ex.request.url.query,
-                status=status,
-                time=time.time(),
-                requestId=ex.request_id,
-                sandboxTime=self.state.clock.now(),
-                fault=ex.fault,
-                traceparent=ex.request.headers.get("traceparent"),
-            )
-        )
+        self.state.log.add(ex.entry(status, self.state.clock.now()))
 
     def view(self, endpoint: Endpoint) -> Callable[[Request], Awaitable[Any]]:
         async def view(request: Request) -> Any:

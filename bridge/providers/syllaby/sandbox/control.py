@@ -1,7 +1,9 @@
 """The Syllaby sandbox's control API (JSON, no auth) under `/_sandbox`.
 
-The generic routes (see `bridge.sandboxkit.control`): GET/DELETE /requests, GET/PUT/DELETE
-/faults, GET /clock, POST /clock/advance. And:
+The generic routes (see `bridge.sandboxkit.control`): GET/DELETE /requests (`?method=POST` too,
+to count the POSTs per path), GET/PUT/DELETE /faults, GET /clock, POST /clock/advance, DELETE
+/ratelimit, POST /reset (a fresh world: storyboards, credits, subscription, ids; tokens, faults
+and the log kept). And:
 
 GET    /state                        account (balance, subscribed, every charge and refund) and
                                      every storyboard as GET answers it plus `renders`,
@@ -12,8 +14,6 @@ PUT    /credits {balance}            set the credit balance
 PUT    /failures {generate?, clips?, render?}   the next generations / clips / renders fail
 POST   /tokens -> {token}            a token that authenticates even with accept_any_token off
 DELETE /tokens {token}               revoke a token: 401 from now on
-DELETE /ratelimit                    restart every rate window
-POST   /reset                        a fresh world (tokens, faults, log kept)
 """
 
 from __future__ import annotations
@@ -58,22 +58,18 @@ def control_routes(state: SyllabySandboxState) -> list[Route]:
         state.tokens.revoke(str((await read_object(request))["token"]))
         return {"revoked": True}
 
-    async def reset_ratelimit(request: Request) -> Any:
-        state.limiter.reset()
-        return {"reset": True}
-
-    async def reset(request: Request) -> Any:
-        state.reset()
-        return {"reset": True}
-
     return [
-        *common_routes(state.log, lambda: state.faults, lambda: state.clock),
+        *common_routes(
+            state.log,
+            lambda: state.faults,
+            lambda: state.clock,
+            restart_windows=state.limiter.reset,
+            reset=state.reset,
+        ),
         Route("/state", guard(get_state), methods=["GET"]),
         Route("/subscription", guard(put_subscription), methods=["PUT"]),
         Route("/credits", guard(put_credits), methods=["PUT"]),
         Route("/failures", guard(put_failures), methods=["PUT"]),
         Route("/tokens", guard(mint_token), methods=["POST"]),
         Route("/tokens", guard(revoke_token), methods=["DELETE"]),
-        Route("/ratelimit", guard(reset_ratelimit), methods=["DELETE"]),
-        Route("/reset", guard(reset), methods=["POST"]),
     ]
