@@ -4,7 +4,6 @@ API's 30 requests a minute, and `--key` narrows the accepted tokens without prin
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,17 +11,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from bridge.nats.embedded import free_port
 from tests.fixtures.syllaby_sandbox import any_token
 from tests.fixtures.waiting import until
 
 CLI = [sys.executable, "-c", "from bridge.cli.app import app; app()"]
 LISTED = any_token()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Served:
@@ -40,7 +34,7 @@ class Served:
 
 
 def _serve(*options: str) -> Iterator[Served]:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [*CLI, "sandbox", "--provider", "syllaby", "--port", str(port), *options],
         stdout=subprocess.PIPE,

@@ -17,7 +17,7 @@ A malformed control request answers 422 `{error: {code: bad_control_request, mes
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 from starlette.requests import Request
@@ -29,6 +29,29 @@ from bridge.sandboxkit.faults import FaultRule, Faults
 from bridge.sandboxkit.requestlog import RequestLog
 
 View = Callable[[Request], Awaitable[Any]]
+
+
+class _Windows(Protocol):
+    def reset(self) -> None: ...
+
+
+class ControlledState(Protocol):
+    """What the generic routes need of a sandbox's state (both sandboxes' states have it)."""
+
+    @property
+    def log(self) -> RequestLog: ...
+
+    @property
+    def faults(self) -> Faults: ...
+
+    @property
+    def clock(self) -> SandboxClock: ...
+
+    @property
+    def limiter(self) -> _Windows: ...
+
+    def reset(self) -> None:
+        """A fresh world; what else is kept is the sandbox's to say."""
 
 
 class ControlError(Exception):
@@ -66,54 +89,49 @@ def guard(view: View) -> Callable[[Request], Awaitable[Response]]:
     return wrapped
 
 
-def common_routes(
-    log: RequestLog,
-    faults: Callable[[], Faults],
-    clock: Callable[[], SandboxClock],
-    *,
-    restart_windows: Callable[[], None],
-    reset: Callable[[], None],
-) -> list[Route]:
-    """`faults` and `clock` are looked up per request: a sandbox may replace them on reset."""
+def common_routes(state: ControlledState) -> list[Route]:
+    """Each route reads `state` per request: a sandbox may replace its parts on reset."""
 
     async def get_requests(request: Request) -> Any:
-        entries = log.entries(request.query_params.get("path"), request.query_params.get("method"))
+        entries = state.log.entries(
+            request.query_params.get("path"), request.query_params.get("method")
+        )
         return {"requests": [e.to_dict() for e in entries]}
 
     async def clear_requests(request: Request) -> Any:
-        log.clear()
+        state.log.clear()
         return {"requests": []}
 
     async def get_faults(request: Request) -> Any:
-        return {"faults": [r.model_dump() for r in faults().rules]}
+        return {"faults": [r.model_dump() for r in state.faults.rules]}
 
     async def put_faults(request: Request) -> Any:
         body = await read_json(request)
         if not isinstance(body, list):
             raise ControlError("body: expected a JSON list of fault rules")
-        faults().replace([FaultRule.model_validate(r) for r in body])
+        state.faults.replace([FaultRule.model_validate(r) for r in body])
         return await get_faults(request)
 
     async def clear_faults(request: Request) -> Any:
-        faults().replace([])
+        state.faults.replace([])
         return {"faults": []}
 
     async def get_clock(request: Request) -> Any:
-        c = clock()
+        c = state.clock
         return {"now": c.now(), "speed": c.speed, "manual": c.manual}
 
     async def advance(request: Request) -> Any:
         seconds = float((await read_object(request)).get("seconds", 0))
         if seconds < 0:
             raise ControlError("seconds: time only moves forward")
-        return {"now": clock().advance(seconds)}
+        return {"now": state.clock.advance(seconds)}
 
     async def delete_windows(request: Request) -> Any:
-        restart_windows()
+        state.limiter.reset()
         return {"reset": True}
 
     async def reset_world(request: Request) -> Any:
-        reset()
+        state.reset()
         return {"reset": True}
 
     return [

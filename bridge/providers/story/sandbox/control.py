@@ -64,13 +64,7 @@ def control_routes(state: SandboxState) -> list[Route]:
         return {"enabled": state.config.quirks}
 
     return [
-        *common_routes(
-            state.log,
-            lambda: state.faults,
-            lambda: state.clock,
-            restart_windows=state.limiter.reset,
-            reset=state.reset,
-        ),
+        *common_routes(state),
         Route("/keys", guard(mint_key), methods=["POST"]),
         Route("/keys/state", guard(put_key_state), methods=["PUT"]),
         Route("/credits", guard(put_credits), methods=["PUT"]),

@@ -59,13 +59,7 @@ def control_routes(state: SyllabySandboxState) -> list[Route]:
         return {"revoked": True}
 
     return [
-        *common_routes(
-            state.log,
-            lambda: state.faults,
-            lambda: state.clock,
-            restart_windows=state.limiter.reset,
-            reset=state.reset,
-        ),
+        *common_routes(state),
         Route("/state", guard(get_state), methods=["GET"]),
         Route("/subscription", guard(put_subscription), methods=["PUT"]),
         Route("/credits", guard(put_credits), methods=["PUT"]),
