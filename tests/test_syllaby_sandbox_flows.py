@@ -340,3 +340,13 @@ class TestFailures:
         video = syllaby_api.read(board["id"])["video"]
         assert video["status"] == "failed" and video["url"] is None
         assert video["failure"] is not None
+
+
+def test_the_server_exposes_base_url_control_and_the_live_state(
+    syllaby_sandbox: SyllabySandboxServer, syllaby_api: SyllabyApi
+) -> None:
+    """base_url is the root of the reference's /text-to-scene paths; state is the same world."""
+    assert syllaby_sandbox.base_url == f"http://127.0.0.1:{syllaby_sandbox.port}/v2"
+    storyboard_id = syllaby_api.storyboard(title="seen in-process")
+    assert syllaby_sandbox.state.world.storyboards.records[storyboard_id].title == "seen in-process"
+    assert syllaby_sandbox.control.get("/clock").json()["manual"] is True

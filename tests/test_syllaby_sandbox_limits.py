@@ -256,6 +256,26 @@ class TestControl:
         refused = syllaby_sandbox.control.post("/clock/advance", json={"seconds": -1})
         assert refused.status_code == 422
 
+    def test_a_status_the_reference_does_not_list_can_be_set(
+        self, syllaby_sandbox: SyllabySandboxServer, syllaby_api: SyllabyApi
+    ) -> None:
+        """For the bridge's "publish what you have never seen": the API answers it as set."""
+        board = syllaby_api.generated()
+        scene_id = board["scenes"][0]["id"]
+        control = syllaby_sandbox.control
+        control.put(
+            f"/storyboards/{board['id']}",
+            json={"status": "generating:subjects", "video_status": "uploading"},
+        ).raise_for_status()
+        control.put(f"/scenes/{scene_id}", json={"status": "clip:upscaling"}).raise_for_status()
+        read = syllaby_api.read(board["id"])
+        assert read["status"] == "generating:subjects"
+        assert read["video"]["status"] == "uploading"
+        assert read["scenes"][0]["status"] == "clip:upscaling"
+        status = syllaby_api.get(f"/text-to-scene/{board['id']}/scenes/{scene_id}/status")
+        assert status.json()["data"]["status"] == "clip:upscaling"
+        assert control.put("/storyboards/999", json={"status": "x"}).status_code == 422
+
     def test_a_bad_control_request_is_422(self, syllaby_sandbox: SyllabySandboxServer) -> None:
         response = syllaby_sandbox.control.put("/subscription", json={"active": "yes"})
         assert response.status_code == 422

@@ -12,6 +12,10 @@ GET    /state                        account (balance, subscribed, every charge 
 PUT    /subscription {active}        the subscription on or off (off: 403 SUBSCRIPTION-REQUIRED)
 PUT    /credits {balance}            set the credit balance
 PUT    /failures {generate?, clips?, render?}   the next generations / clips / renders fail
+PUT    /storyboards/{id} {status?, video_status?, video_url?}   set them as given, e.g. a
+                                     status the reference does not list; pending transitions
+                                     still apply when due
+PUT    /scenes/{id} {status?, error?}  the same for a scene
 POST   /tokens -> {token}            a token that authenticates even with accept_any_token off
 DELETE /tokens {token}               revoke a token: 401 from now on
 """
@@ -24,8 +28,9 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from bridge.providers.syllaby.sandbox.config import Failures
+from bridge.providers.syllaby.sandbox.errors import SyllabyError
 from bridge.providers.syllaby.sandbox.state import SyllabySandboxState
-from bridge.sandboxkit.control import common_routes, guard, read_object
+from bridge.sandboxkit.control import ControlError, common_routes, guard, read_object
 
 
 def control_routes(state: SyllabySandboxState) -> list[Route]:
@@ -51,6 +56,22 @@ def control_routes(state: SyllabySandboxState) -> list[Route]:
         state.config.failures = Failures.model_validate(merged)
         return state.config.failures.model_dump()
 
+    async def put_storyboard(request: Request) -> Any:
+        storyboard_id = int(request.path_params["id"])
+        fields = await read_object(request)
+        try:
+            return state.world.override_storyboard(storyboard_id, fields)
+        except SyllabyError as err:
+            raise ControlError(f"storyboard {storyboard_id}: {err.message}") from None
+
+    async def put_scene(request: Request) -> Any:
+        scene_id = int(request.path_params["id"])
+        fields = await read_object(request)
+        try:
+            return state.world.override_scene(scene_id, fields)
+        except SyllabyError as err:
+            raise ControlError(f"scene {scene_id}: {err.message}") from None
+
     async def mint_token(request: Request) -> Any:
         return {"token": state.tokens.mint()}
 
@@ -64,6 +85,8 @@ def control_routes(state: SyllabySandboxState) -> list[Route]:
         Route("/subscription", guard(put_subscription), methods=["PUT"]),
         Route("/credits", guard(put_credits), methods=["PUT"]),
         Route("/failures", guard(put_failures), methods=["PUT"]),
+        Route("/storyboards/{id}", guard(put_storyboard), methods=["PUT"]),
+        Route("/scenes/{id}", guard(put_scene), methods=["PUT"]),
         Route("/tokens", guard(mint_token), methods=["POST"]),
         Route("/tokens", guard(revoke_token), methods=["DELETE"]),
     ]

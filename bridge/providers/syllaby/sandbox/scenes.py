@@ -95,6 +95,13 @@ class Scenes:
             return None
         return rec
 
+    def by_id(self, scene_id: int) -> SceneRec:
+        """Any live scene by id, or 404 (for the control API, which names no storyboard)."""
+        rec = self._by_id.get(scene_id)
+        if rec is None or rec.deleted:
+            raise not_found()
+        return rec
+
     def get(self, storyboard_id: int, scene_id: int) -> SceneRec:
         """404 for a scene that does not exist, was deleted, or belongs to another storyboard."""
         rec = self.find(storyboard_id, scene_id)

@@ -237,7 +237,36 @@ class World:
             self.account.charge("moodboard", rec.id, self.config.costs.moodboard, now)
             return self.moodboards.generate(rec.id, req.prompt, now).view()
 
-    # -- the control API's view -----------------------------------------------------------------
+    # -- the control API ------------------------------------------------------------------------
+
+    def override_storyboard(self, storyboard_id: int, fields: dict[str, Any]) -> dict[str, Any]:
+        """Set `status`, `video_status`, `video_url` as given: statuses the reference does not
+        list (the bridge must publish them), or a video in a state no machine here reaches.
+        Pending transitions still apply when due."""
+        with self.lock:
+            now = self.sync()
+            rec = self.storyboards.get(storyboard_id)
+            if "status" in fields:
+                rec.status = str(fields["status"])
+            if "video_status" in fields:
+                rec.video.status = str(fields["video_status"])
+            if "video_url" in fields:
+                url = fields["video_url"]
+                rec.video.url = None if url is None else str(url)
+            rec.updated_at = rec.video.updated_at = now
+            return self.storyboards.view(rec)
+
+    def override_scene(self, scene_id: int, fields: dict[str, Any]) -> dict[str, Any]:
+        """Set a scene's `status` and `error` as given (see `override_storyboard`)."""
+        with self.lock:
+            now = self.sync()
+            scene = self.scenes.by_id(scene_id)
+            if "status" in fields:
+                scene.status = str(fields["status"])
+            if "error" in fields:
+                scene.error = None if fields["error"] is None else str(fields["error"])
+            scene.updated_at = now
+            return scene.view()
 
     def state_view(self) -> dict[str, Any]:
         with self.lock:
