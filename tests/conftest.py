@@ -8,6 +8,7 @@ import pytest
 pytest_plugins = [
     "tests.fixtures.nats",
     "tests.fixtures.sandbox",
+    "tests.fixtures.syllaby_sandbox",
     "tests.fixtures.client",
     "tests.fixtures.bridge",
     "tests.fixtures.syllaby_bridge",

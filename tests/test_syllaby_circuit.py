@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 import pytest
-from bridge.providers.syllaby.sandbox import SyllabySandboxConfig
 from nats.aio.client import Client as NatsClient
 
+from bridge.providers.syllaby.sandbox import SyllabySandboxConfig
 from tests.fixtures.bridge import SUBJECTS, Outcomes, Recorder, create_plan, send
 from tests.fixtures.syllaby_bridge import StartSyllabyBridge
 from tests.fixtures.syllaby_sandbox import PROMPT

@@ -23,6 +23,7 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
+STORY_SANDBOX_RATE_LIMIT = 120  # the Story API's own default per key
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -207,7 +208,9 @@ def sandbox(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
     speed: float = typer.Option(1.0, help="Clock speed: 10 = state machines run 10x faster."),
-    rate_limit: int = typer.Option(120, help="Requests per minute per key before 429."),
+    rate_limit: int | None = typer.Option(
+        None, help="Requests per minute per key before 429 (default: story 120, syllaby 30)."
+    ),
     credits: int = typer.Option(1000, help="Starting Studio Credit balance."),
     seed: int = typer.Option(0, help="Seed for ids and injected faults (runs repeat)."),
     faults: str | None = typer.Option(None, help="JSON list of fault rules (see bridge/sandbox)."),
@@ -226,8 +229,22 @@ def sandbox(
         "--accept-any-key/--only-listed-keys",
         help="Whether any well-formed key authenticates (default: yes unless --key is given).",
     ),
+    provider: str = typer.Option(
+        "story", "--provider", help="story (at /api/v1) or syllaby (at /v2; --key is a token)."
+    ),
 ) -> None:
-    """Serve the Story API sandbox alone at http://HOST:PORT/api/v1."""
+    """Serve one provider's sandbox alone: the Story API's at http://HOST:PORT/api/v1 (default),
+    or Syllaby's at http://HOST:PORT/v2."""
+    if provider not in ("story", "syllaby"):
+        err_console.print(f"storybridge sandbox: --provider is story or syllaby, not {provider!r}")
+        raise typer.Exit(2)
+    if provider == "syllaby":
+        from bridge.cli.syllaby_sandbox import serve_syllaby
+
+        serve_syllaby(
+            host, port, faults, scopes, key, accept_any_key, speed, rate_limit, credits, seed
+        )
+        return
     from bridge.providers.story.sandbox import SandboxConfig
     from bridge.providers.story.sandbox.server import serve as serve_sandbox
 
@@ -235,7 +252,7 @@ def sandbox(
     any_key = accept_any_key if accept_any_key is not None else not keys
     config = SandboxConfig(
         speed=speed,
-        rate_limit_per_minute=rate_limit,
+        rate_limit_per_minute=rate_limit if rate_limit is not None else STORY_SANDBOX_RATE_LIMIT,
         initial_credits=credits,
         seed=seed,
         faults=json.loads(faults) if faults else [],
