@@ -100,13 +100,13 @@ async def replica(config: dict[str, Any]) -> None:
             "event": "started",
             "startup_seconds": time.perf_counter() - began,
             "import_seconds": imported - float(config["spawned"]),
-            "active": engine.snapshot().active,
+            "active": engine.stats().active,
             "rss_mb": _rss_mb(),
         }
     )
     while True:
         await asyncio.sleep(SAMPLE_SECONDS)
-        snap = engine.snapshot()
+        snap = engine.stats()
         _emit(
             {
                 "event": "sample",
