@@ -19,10 +19,10 @@ from pydantic import ValidationError
 
 from bridge.http.errors import (
     ApiError,
+    ApiTransportError,
     CircuitOpen,
     RequestValidationError,
     RetryableApiError,
-    TransportError,
     UpstreamError,
     UpstreamUnavailable,
 )
@@ -30,7 +30,7 @@ from bridge.http.transport import ApiResponse, recording_responses
 from bridge.ops.tracing import Tracing, annotate_command, current_trace
 from bridge.providers.story.client import StoryClient
 from handlers import HANDLERS
-from handlers.base import CommandContext, DeadLetterOps, Reply, Watches, WatchStartFailed
+from handlers.base import CommandContext, CommandReply, DeadLetterOps, Watches, WatchStartFailed
 from schemas.catalog import COMMAND_MODELS, COMMAND_ROUTES
 from schemas.wire.commands import Command
 from schemas.wire.extra_fields import (
@@ -280,7 +280,7 @@ class CommandExecutor:
         )
         with recording_responses() as answered:
             try:
-                reply: Reply = await handler(cmd, ctx)
+                reply: CommandReply = await handler(cmd, ctx)
             except UpstreamError as err:
                 failure = self._failure(command_id, name, err, _last_raw(answered))
                 return failure, failure.error.requestId if failure.error else None
@@ -327,7 +327,7 @@ class CommandExecutor:
                 status=err.status,
                 retryable=True,
             )
-        elif isinstance(err, UpstreamUnavailable | TransportError | RetryableApiError):
+        elif isinstance(err, UpstreamUnavailable | ApiTransportError | RetryableApiError):
             last = err.last if isinstance(err, UpstreamUnavailable) else err
             error = OutcomeError(
                 code=UPSTREAM_UNAVAILABLE,

@@ -11,7 +11,7 @@ from bridge.providers.story.client import StoryClient
 from schemas.wire.commands import Command
 
 
-class Reply(Protocol):
+class CommandReply(Protocol):
     """What a handler returns: `bridge.api.ApiResponse` satisfies it, so does `LocalReply`."""
 
     @property
@@ -90,15 +90,15 @@ class CommandContext:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-Handler = Callable[[Any, CommandContext], Awaitable[Reply]]
+CommandHandler = Callable[[Any, CommandContext], Awaitable[CommandReply]]
 """A handler takes its own command model (a `Command` subclass) and the context."""
 
 __all__ = [
     "Command",
     "CommandContext",
-    "Handler",
+    "CommandHandler",
+    "CommandReply",
     "LocalReply",
-    "Reply",
     "WatchStartFailed",
     "Watches",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.http.errors import NotFound
-from handlers.base import CommandContext, LocalReply, Reply
+from handlers.base import CommandContext, CommandReply, LocalReply
 
 RELEASE_PAGES = 5  # like the provider's reads of a release (bridge.providers.story.watch.provider.MAX_LIST_PAGES)
 
@@ -52,14 +52,14 @@ async def _read_release(cmd: Any, ctx: CommandContext) -> None:
     )
 
 
-async def add(cmd: Any, ctx: CommandContext) -> Reply:
+async def add(cmd: Any, ctx: CommandContext) -> CommandReply:
     await _read(cmd, ctx)
     parents = {"seriesId": cmd.seriesId} if cmd.seriesId else None
     await ctx.watches.watch(str(cmd.resource), cmd.id, project_id=cmd.projectId, parents=parents)
     return LocalReply(raw={"watching": True, **_describe(cmd)})
 
 
-async def remove(cmd: Any, ctx: CommandContext) -> Reply:
+async def remove(cmd: Any, ctx: CommandContext) -> CommandReply:
     removed = await ctx.watches.unwatch(str(cmd.resource), cmd.id)
     return LocalReply(raw={"watching": False, "removed": removed, **_describe(cmd)})
 

@@ -94,7 +94,7 @@ async def test_secret_never_leaks_through_errors_retries_or_logs(
     failures.append(await collect(_parse_near_miss(sandbox_key)))
 
     kinds = {type(f) for f in failures}
-    assert {se.ProjectNotFound, e.TransportError, e.UpstreamUnavailable} <= kinds
+    assert {se.ProjectNotFound, e.ApiTransportError, e.UpstreamUnavailable} <= kinds
     assert e.RequestValidationError in kinds and ValueError in kinds
     for failure in failures:
         for text in exception_texts(failure):

@@ -7,7 +7,7 @@ import traceback
 
 import pytest
 
-from bridge.http.errors import TransportError, UpstreamError, UpstreamUnavailable
+from bridge.http.errors import ApiTransportError, UpstreamError, UpstreamUnavailable
 from bridge.http.keys import ApiKey
 from bridge.http.ratelimit import RateBudget
 from bridge.http.transport import RetryPolicy, Transport
@@ -59,13 +59,13 @@ async def test_get_is_retried_until_the_budget_is_exhausted(transport: Transport
         await transport.send("GET", "capabilities")
     err = info.value
     assert err.code == "upstream_unavailable"
-    assert isinstance(err.last, TransportError)
+    assert isinstance(err.last, ApiTransportError)
     assert err.attempts > 1
 
 
 async def test_post_without_key_is_not_retried(transport: Transport) -> None:
     """A POST without Idempotency-Key surfaces the first transport error as is."""
-    with pytest.raises(TransportError) as info:
+    with pytest.raises(ApiTransportError) as info:
         await transport.send("POST", "story-projects", json={"name": "x"})
     assert info.value.retryable is True
     assert transport.budget.granted[0] == 1

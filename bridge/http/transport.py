@@ -16,7 +16,7 @@ Every success is also appended to the list that :func:`recording_responses` inst
 that fails after the API said yes still knows what the API answered.
 
 httpx exceptions hold the request, and the request holds the Authorization header: they are
-turned into our own :class:`TransportError` outside the ``except`` block so no chain keeps them.
+turned into our own :class:`ApiTransportError` outside the ``except`` block so no chain keeps them.
 """
 
 from __future__ import annotations
@@ -36,11 +36,11 @@ import structlog
 
 from bridge import __version__
 from bridge.http.errors import (
+    ApiTransportError,
     CircuitOpen,
     ErrorMapper,
     IdempotencyConflict,
     RateLimited,
-    TransportError,
     UpstreamError,
     UpstreamUnavailable,
 )
@@ -265,7 +265,7 @@ class Transport:
         content: bytes | None,
         params: dict[str, Any],
     ) -> tuple[httpx.Response | None, UpstreamError | None]:
-        """One HTTP exchange. httpx errors become a sanitized TransportError, never re-raised."""
+        """One HTTP exchange. httpx errors become a sanitized ApiTransportError, never re-raised."""
         failure: str | None = None
         started = time.perf_counter()
         try:
@@ -291,7 +291,7 @@ class Transport:
         self._report(method, path, None, started)
         # Built outside the except block: no __context__ pointing at the httpx exception.
         message = f"{method} {path}: {failure}"
-        return None, TransportError(message, method=method, path=path)
+        return None, ApiTransportError(message, method=method, path=path)
 
     def _report(self, method: str, path: str, status: int | None, started: float) -> None:
         """Hand one attempt to `on_request`; a failing hook is logged, never fails the call."""

@@ -8,13 +8,13 @@ from __future__ import annotations
 import typing
 from typing import Any
 
-from handlers.base import CommandContext, Handler, Reply
+from handlers.base import CommandContext, CommandHandler, CommandReply
 from schemas.story import commands as c
 from schemas.story import requests as q
 from schemas.story.enums import SfxOp
 
 
-async def refine(cmd: Any, ctx: CommandContext) -> Reply:
+async def refine(cmd: Any, ctx: CommandContext) -> CommandReply:
     reply = await ctx.api.artifact_refine(
         cmd.artifactId, cmd.body(), idempotency_key=ctx.idempotency_key
     )
@@ -24,7 +24,7 @@ async def refine(cmd: Any, ctx: CommandContext) -> Reply:
     return reply
 
 
-async def finalize(cmd: Any, ctx: CommandContext) -> Reply:
+async def finalize(cmd: Any, ctx: CommandContext) -> CommandReply:
     reply = await ctx.api.artifact_finalize(
         cmd.artifactId, cmd.body(), idempotency_key=ctx.idempotency_key
     )
@@ -33,13 +33,13 @@ async def finalize(cmd: Any, ctx: CommandContext) -> Reply:
     return reply
 
 
-async def render_video(cmd: Any, ctx: CommandContext) -> Reply:
+async def render_video(cmd: Any, ctx: CommandContext) -> CommandReply:
     reply = await ctx.api.artifact_render_video(cmd.artifactId, idempotency_key=ctx.idempotency_key)
     await ctx.watches.watch("artifact", cmd.artifactId, facets=("video",))
     return reply
 
 
-async def coverage(cmd: Any, ctx: CommandContext) -> Reply:
+async def coverage(cmd: Any, ctx: CommandContext) -> CommandReply:
     reply = await ctx.api.artifact_coverage(
         cmd.artifactId, cmd.body(), idempotency_key=ctx.idempotency_key
     )
@@ -49,7 +49,7 @@ async def coverage(cmd: Any, ctx: CommandContext) -> Reply:
     return reply
 
 
-async def music(cmd: c.ArtifactMusicCommand, ctx: CommandContext) -> Reply:
+async def music(cmd: c.ArtifactMusicCommand, ctx: CommandContext) -> CommandReply:
     reply = await ctx.api.artifact_music(
         cmd.artifactId,
         typing.cast(q.ArtifactMusic, cmd.body()),
@@ -66,7 +66,7 @@ def _defined_clips(cmd: c.ArtifactMusicCommand) -> bool:
     return any(value is not None for value in shapes)
 
 
-async def voice(cmd: Any, ctx: CommandContext) -> Reply:
+async def voice(cmd: Any, ctx: CommandContext) -> CommandReply:
     reply = await ctx.api.artifact_voice(
         cmd.artifactId, cmd.body(), idempotency_key=ctx.idempotency_key
     )
@@ -75,7 +75,7 @@ async def voice(cmd: Any, ctx: CommandContext) -> Reply:
     return reply
 
 
-async def sfx(cmd: c.ArtifactSfxCommand, ctx: CommandContext) -> Reply:
+async def sfx(cmd: c.ArtifactSfxCommand, ctx: CommandContext) -> CommandReply:
     reply = await ctx.api.artifact_sfx(
         cmd.artifactId, typing.cast(q.ArtifactSfx, cmd.body()), idempotency_key=ctx.idempotency_key
     )
@@ -84,7 +84,7 @@ async def sfx(cmd: c.ArtifactSfxCommand, ctx: CommandContext) -> Reply:
     return reply
 
 
-async def cast(cmd: c.ArtifactCastCommand, ctx: CommandContext) -> Reply:
+async def cast(cmd: c.ArtifactCastCommand, ctx: CommandContext) -> CommandReply:
     reply = await ctx.api.artifact_cast(
         cmd.artifactId, typing.cast(q.ArtifactCast, cmd.body()), idempotency_key=ctx.idempotency_key
     )
@@ -96,7 +96,7 @@ async def cast(cmd: c.ArtifactCastCommand, ctx: CommandContext) -> Reply:
     return reply
 
 
-async def avatar(cmd: c.ArtifactAvatarCommand, ctx: CommandContext) -> Reply:
+async def avatar(cmd: c.ArtifactAvatarCommand, ctx: CommandContext) -> CommandReply:
     reply = await ctx.api.artifact_avatar(
         cmd.artifactId,
         typing.cast(q.ArtifactAvatar, cmd.body()),
@@ -106,7 +106,9 @@ async def avatar(cmd: c.ArtifactAvatarCommand, ctx: CommandContext) -> Reply:
     return reply
 
 
-async def voice_modification(cmd: c.ArtifactVoiceModificationCommand, ctx: CommandContext) -> Reply:
+async def voice_modification(
+    cmd: c.ArtifactVoiceModificationCommand, ctx: CommandContext
+) -> CommandReply:
     reply = await ctx.api.artifact_voice_modification(
         cmd.artifactId,
         typing.cast(q.ArtifactVoiceModification, cmd.body()),
@@ -116,7 +118,7 @@ async def voice_modification(cmd: c.ArtifactVoiceModificationCommand, ctx: Comma
     return reply
 
 
-HANDLERS: dict[str, Handler] = {
+HANDLERS: dict[str, CommandHandler] = {
     "artifact.refine": refine,
     "artifact.finalize": finalize,
     "artifact.render_video": render_video,

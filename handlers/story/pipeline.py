@@ -7,25 +7,25 @@ from __future__ import annotations
 from typing import Any, cast
 
 from bridge.http.errors import RequestValidationError
-from handlers.base import CommandContext, Handler, Reply
+from handlers.base import CommandContext, CommandHandler, CommandReply
 from schemas.story import commands_pipeline as c
 from schemas.story import requests_publishing as p
 
 
-async def plan_resume(cmd: c.PlanResumeCommand, ctx: CommandContext) -> Reply:
+async def plan_resume(cmd: c.PlanResumeCommand, ctx: CommandContext) -> CommandReply:
     reply = await ctx.api.resume_plan(cmd.planId, idempotency_key=ctx.idempotency_key)
     project = getattr(reply.data, "projectId", None)
     await ctx.watches.watch("plan", cmd.planId, project_id=project)
     return reply
 
 
-async def job_resume(cmd: c.JobResumeCommand, ctx: CommandContext) -> Reply:
+async def job_resume(cmd: c.JobResumeCommand, ctx: CommandContext) -> CommandReply:
     reply = await ctx.api.resume_job(cmd.jobId, idempotency_key=ctx.idempotency_key)
     await ctx.watches.watch("job", cmd.jobId, project_id=getattr(reply.data, "projectId", None))
     return reply
 
 
-async def _watch_release(ctx: CommandContext, reply: Reply) -> None:
+async def _watch_release(ctx: CommandContext, reply: CommandReply) -> None:
     """A release is read through its series' listing (the API has no single-release read)."""
     release = getattr(reply, "data", None)
     series = getattr(release, "seriesId", None)
@@ -33,7 +33,7 @@ async def _watch_release(ctx: CommandContext, reply: Reply) -> None:
         await ctx.watches.watch("release", str(release.id), parents={"seriesId": str(series)})
 
 
-async def release_create(cmd: c.ReleaseCreateCommand, ctx: CommandContext) -> Reply:
+async def release_create(cmd: c.ReleaseCreateCommand, ctx: CommandContext) -> CommandReply:
     reply = await ctx.api.create_release(
         cmd.seriesId, cast(p.ReleaseCreate, cmd.body()), idempotency_key=ctx.idempotency_key
     )
@@ -41,13 +41,13 @@ async def release_create(cmd: c.ReleaseCreateCommand, ctx: CommandContext) -> Re
     return reply
 
 
-async def release_describe(cmd: c.ReleaseDescribeCommand, ctx: CommandContext) -> Reply:
+async def release_describe(cmd: c.ReleaseDescribeCommand, ctx: CommandContext) -> CommandReply:
     return await ctx.api.describe_release(
         cmd.releaseId, cast(p.ReleaseDescribe, cmd.body()), idempotency_key=ctx.idempotency_key
     )
 
 
-async def release_publish(cmd: c.ReleasePublishCommand, ctx: CommandContext) -> Reply:
+async def release_publish(cmd: c.ReleasePublishCommand, ctx: CommandContext) -> CommandReply:
     reply = await ctx.api.publish_release(
         cmd.releaseId, cast(p.ReleasePublish, cmd.body()), idempotency_key=ctx.idempotency_key
     )
@@ -55,20 +55,22 @@ async def release_publish(cmd: c.ReleasePublishCommand, ctx: CommandContext) -> 
     return reply
 
 
-async def release_refresh_media(cmd: c.ReleaseRefreshMediaCommand, ctx: CommandContext) -> Reply:
+async def release_refresh_media(
+    cmd: c.ReleaseRefreshMediaCommand, ctx: CommandContext
+) -> CommandReply:
     return await ctx.api.refresh_release_media(
         cmd.releaseId, cast(p.ReleaseRefreshMedia, cmd.body()), idempotency_key=ctx.idempotency_key
     )
 
 
-async def release_list(cmd: c.ReleaseListCommand, ctx: CommandContext) -> Reply:
+async def release_list(cmd: c.ReleaseListCommand, ctx: CommandContext) -> CommandReply:
     # The outcome's result is the page as returned: `{releases, nextCursor}`.
     return await ctx.api.list_releases(
         cmd.seriesId, status=cmd.status, cursor=cmd.cursor, limit=cmd.limit
     )
 
 
-async def artifact_start_live(cmd: c.ArtifactStartLiveCommand, ctx: CommandContext) -> Reply:
+async def artifact_start_live(cmd: c.ArtifactStartLiveCommand, ctx: CommandContext) -> CommandReply:
     token = cmd.token
     if token is None:
         art = await ctx.api.get_artifact(cmd.artifactId)
@@ -80,11 +82,11 @@ async def artifact_start_live(cmd: c.ArtifactStartLiveCommand, ctx: CommandConte
     return await ctx.api.start_live({"token": token})
 
 
-async def agent_guidance_get(cmd: c.AgentGuidanceGetCommand, ctx: CommandContext) -> Reply:
+async def agent_guidance_get(cmd: c.AgentGuidanceGetCommand, ctx: CommandContext) -> CommandReply:
     return await ctx.api.get_agent_guidance()
 
 
-async def cast_canon_update(cmd: c.CastCanonUpdateCommand, ctx: CommandContext) -> Reply:
+async def cast_canon_update(cmd: c.CastCanonUpdateCommand, ctx: CommandContext) -> CommandReply:
     body = cmd.body()
     payload: dict[str, Any] = body.to_body() if body is not None else {}
     return await ctx.api.update_cast_canon(
@@ -92,7 +94,7 @@ async def cast_canon_update(cmd: c.CastCanonUpdateCommand, ctx: CommandContext) 
     )
 
 
-HANDLERS: dict[str, Handler] = {
+HANDLERS: dict[str, CommandHandler] = {
     "plan.resume": plan_resume,
     "job.resume": job_resume,
     "release.create": release_create,

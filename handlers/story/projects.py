@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.base import CommandContext, Reply
+from handlers.base import CommandContext, CommandReply
 
 
-async def create(cmd: Any, ctx: CommandContext) -> Reply:
+async def create(cmd: Any, ctx: CommandContext) -> CommandReply:
     return await ctx.api.create_project(cmd.body(), idempotency_key=ctx.idempotency_key)
 
 
-async def update(cmd: Any, ctx: CommandContext) -> Reply:
+async def update(cmd: Any, ctx: CommandContext) -> CommandReply:
     return await ctx.api.update_project(
         cmd.projectId, cmd.body(), idempotency_key=ctx.idempotency_key
     )
 
 
-async def delete(cmd: Any, ctx: CommandContext) -> Reply:
+async def delete(cmd: Any, ctx: CommandContext) -> CommandReply:
     return await ctx.api.delete_project(cmd.projectId, idempotency_key=ctx.idempotency_key)
 
 

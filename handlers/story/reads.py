@@ -10,15 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.providers.story.endpoints.base import seg
-from handlers.base import CommandContext, Handler, Reply
+from handlers.base import CommandContext, CommandHandler, CommandReply
 from schemas.story.reads import READ_COMMANDS
 from schemas.wire.commands import ReadCommand
 
 
-async def read(cmd: Any, ctx: CommandContext) -> Reply:
+async def read(cmd: Any, ctx: CommandContext) -> CommandReply:
     command: ReadCommand = cmd
     path = command.route.format(**{k: seg(v) for k, v in command.path().items()})
     return await ctx.api.request("GET", path, params=command.query() or None)
 
 
-HANDLERS: dict[str, Handler] = {model.command: read for model in READ_COMMANDS}
+HANDLERS: dict[str, CommandHandler] = {model.command: read for model in READ_COMMANDS}

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.base import CommandContext, Reply
+from handlers.base import CommandContext, CommandReply
 
 ASYNC_TYPES = frozenset({"url", "pdf"})
 
 
-async def create(cmd: Any, ctx: CommandContext) -> Reply:
+async def create(cmd: Any, ctx: CommandContext) -> CommandReply:
     reply = await ctx.api.create_source(
         cmd.projectId, cmd.body(), idempotency_key=ctx.idempotency_key
     )
@@ -23,7 +23,7 @@ async def create(cmd: Any, ctx: CommandContext) -> Reply:
     return reply
 
 
-async def delete(cmd: Any, ctx: CommandContext) -> Reply:
+async def delete(cmd: Any, ctx: CommandContext) -> CommandReply:
     return await ctx.api.delete_source(
         cmd.projectId, cmd.sourceId, idempotency_key=ctx.idempotency_key
     )
