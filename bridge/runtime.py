@@ -34,7 +34,7 @@ from bridge.nats.outcomes import OutcomePublisher
 from bridge.nats.service_api import RequestService
 from bridge.nats.streams import DEAD_LETTERS_STREAM, Subjects, circuits_bucket, declare
 from bridge.ops.tracing import Tracing, configure_tracing, current_trace
-from bridge.providers.story.client import StoryClient
+from bridge.providers.story.client import StoryClient, story_transport
 from bridge.providers.story.credits import CreditsMonitor
 from bridge.providers.story.watch.provider import StoryProvider
 from bridge.watch import WatchEngine, WatchSettings, WatchSpec
@@ -194,16 +194,18 @@ class Bridge:
             "story", probe_seconds=s.circuit_probe_seconds, on_change=self._circuit_changed
         )
         self.api = StoryClient(
-            self.base_url,
-            key,
-            circuit=self.circuit,
-            budget=RateBudget(
-                per_minute=s.rate_limit_per_minute,
-                on_wait=self.metrics.observe_rate_wait if self.metrics is not None else None,
-            ),
-            retry=RetryPolicy(budget_seconds=s.retry_budget_seconds),
-            timeout=s.request_timeout_seconds,
-            on_request=self.metrics.observe_api_request if self.metrics is not None else None,
+            story_transport(
+                self.base_url,
+                key,
+                circuit=self.circuit,
+                budget=RateBudget(
+                    per_minute=s.rate_limit_per_minute,
+                    on_wait=self.metrics.observe_rate_wait if self.metrics is not None else None,
+                ),
+                retry=RetryPolicy(budget_seconds=s.retry_budget_seconds),
+                timeout=s.request_timeout_seconds,
+                on_request=self.metrics.observe_api_request if self.metrics is not None else None,
+            )
         )
         # A refused credential stops the start with one line; the broker would retry it forever.
         await check_credentials(servers, s)

@@ -308,7 +308,7 @@ async def test_under_a_429_storm_the_poller_stays_within_its_budget_and_waits_re
     other job read is answered 429 (Retry-After: 1): over the run the poller sends no more than
     its budget, and once a 429 is answered the key is silent for the full Retry-After."""
     from bridge.http.ratelimit import RateBudget
-    from bridge.providers.story.client import StoryClient
+    from bridge.providers.story.client import StoryClient, story_transport
     from tests.fixtures.client import TEST_RETRY, TEST_TIMEOUT
 
     _, plan_id = await approved_plan(story_client)
@@ -335,11 +335,13 @@ async def test_under_a_429_storm_the_poller_stays_within_its_budget_and_waits_re
     )
     sandbox.control.delete("/requests")
     async with StoryClient(
-        sandbox.base_url,
-        sandbox_key,
-        budget=RateBudget(per_minute=budget),
-        retry=TEST_RETRY,
-        timeout=TEST_TIMEOUT,
+        story_transport(
+            sandbox.base_url,
+            sandbox_key,
+            budget=RateBudget(per_minute=budget),
+            retry=TEST_RETRY,
+            timeout=TEST_TIMEOUT,
+        )
     ) as client:
         provider = StoryProvider(client, base_url=sandbox.base_url)
         settings = WatchSettings(interval_scale=0.01, stall_after=100, lease_seconds=5.0)

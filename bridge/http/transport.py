@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 import structlog
+from pydantic import SecretStr
 
 from bridge import __version__
 from bridge.http.errors import (
@@ -127,12 +128,13 @@ def _still_processing(error: UpstreamError, *, ours: bool) -> bool | None:
 
 
 class Transport:
-    """A pooled ``httpx.AsyncClient`` plus the retry loop. One per :class:`StoryClient`."""
+    """A pooled ``httpx.AsyncClient`` plus the retry loop, one per provider client
+    (:class:`~bridge.http.routes.RouteClient`): every connection setting is declared here only."""
 
     def __init__(
         self,
         base_url: str,
-        key: ApiKey,
+        key: ApiKey | str | SecretStr,
         *,
         budget: RateBudget | None = None,
         retry: RetryPolicy | None = None,
@@ -144,7 +146,7 @@ class Transport:
         errors: ErrorMapper,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._key = key
+        self._key = key if isinstance(key, ApiKey) else ApiKey.parse(key)
         self._on_request = on_request
         self.circuit = circuit
         self._errors = errors
@@ -158,6 +160,10 @@ class Transport:
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
             follow_redirects=False,
         )
+
+    @property
+    def key(self) -> ApiKey:
+        return self._key
 
     def __repr__(self) -> str:
         return f"Transport({self.base_url!r}, key={self._key!r})"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.providers.story.endpoints.base import seg
+from bridge.http.routes import seg
 from handlers.base import CommandContext, CommandHandler, CommandReply
 from schemas.story.reads import READ_COMMANDS
 from schemas.wire.commands import ReadCommand
