@@ -3,7 +3,7 @@ admin.watches: what the bridge is watching, across every replica (read from the 
 
 from __future__ import annotations
 
-from handlers.base import CommandContext, CommandHandler, CommandReply, LocalReply
+from handlers.base import CommandContext, CommandReply, LocalReply, handler_table, handles
 from schemas.wire.commands import AdminRedriveCommand, AdminWatchesCommand
 
 
@@ -31,4 +31,6 @@ async def watches(cmd: AdminWatchesCommand, ctx: CommandContext) -> CommandReply
     return LocalReply(raw={"watches": found, "nextCursor": next_cursor})
 
 
-HANDLERS: dict[str, CommandHandler] = {"admin.redrive": redrive, "admin.watches": watches}
+HANDLERS = handler_table(
+    handles(AdminRedriveCommand, redrive), handles(AdminWatchesCommand, watches)
+)

@@ -5,19 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.http.errors import NotFound
-from handlers.base import CommandContext, CommandReply, LocalReply
+from handlers.base import CommandContext, CommandReply, LocalReply, handler_table, handles
+from schemas.wire.commands import WatchAddCommand, WatchCommand, WatchRemoveCommand
 
 RELEASE_PAGES = 5  # like the provider's reads of a release (bridge.providers.story.watch.provider.MAX_LIST_PAGES)
 
 
-def _describe(cmd: Any) -> dict[str, Any]:
+def _describe(cmd: WatchCommand) -> dict[str, Any]:
     out = {"resource": str(cmd.resource), "id": cmd.id, "projectId": cmd.projectId}
     if cmd.seriesId:
         out["seriesId"] = cmd.seriesId
     return out
 
 
-async def _read(cmd: Any, ctx: CommandContext) -> None:
+async def _read(cmd: WatchCommand, ctx: CommandContext) -> None:
     """One GET, so a made-up id is answered with the API's not-found error (raised from here)
     instead of a watch that would poll it until `watch.gone`."""
     api, resource = ctx.api, str(cmd.resource)
@@ -33,7 +34,7 @@ async def _read(cmd: Any, ctx: CommandContext) -> None:
         await api.get_artifact(cmd.id)
 
 
-async def _read_release(cmd: Any, ctx: CommandContext) -> None:
+async def _read_release(cmd: WatchCommand, ctx: CommandContext) -> None:
     """The API has no single-release read: look for it in its series' listing, as far as the
     watch would (the provider reads at most RELEASE_PAGES pages)."""
     cursor: str | None = None
@@ -52,16 +53,16 @@ async def _read_release(cmd: Any, ctx: CommandContext) -> None:
     )
 
 
-async def add(cmd: Any, ctx: CommandContext) -> CommandReply:
+async def add(cmd: WatchAddCommand, ctx: CommandContext) -> CommandReply:
     await _read(cmd, ctx)
     parents = {"seriesId": cmd.seriesId} if cmd.seriesId else None
     await ctx.watches.watch(str(cmd.resource), cmd.id, project_id=cmd.projectId, parents=parents)
     return LocalReply(raw={"watching": True, **_describe(cmd)})
 
 
-async def remove(cmd: Any, ctx: CommandContext) -> CommandReply:
+async def remove(cmd: WatchRemoveCommand, ctx: CommandContext) -> CommandReply:
     removed = await ctx.watches.unwatch(str(cmd.resource), cmd.id)
     return LocalReply(raw={"watching": False, "removed": removed, **_describe(cmd)})
 
 
-HANDLERS = {"watch.add": add, "watch.remove": remove}
+HANDLERS = handler_table(handles(WatchAddCommand, add), handles(WatchRemoveCommand, remove))

@@ -134,7 +134,9 @@ def _with_key(
 ) -> Scenario:
     async def scenario(api: StoryClient, sandbox: Any) -> Any:
         key = mint_key(sandbox, scopes=scopes, state=state, allowed_ips=ips)
-        async with StoryClient(story_transport(sandbox.base_url, key, retry=api.transport.retry)) as other:
+        async with StoryClient(
+            story_transport(sandbox.base_url, key, retry=api.transport.retry)
+        ) as other:
             return await other.get_credits()
 
     return scenario

@@ -33,6 +33,8 @@ from bridge.http.ratelimit import Priority
 from bridge.http.transport import ApiResponse, Transport
 
 __all__ = [
+    "Endpoint",
+    "EndpointItems",
     "ListPage",
     "Route",
     "RouteClient",
@@ -212,7 +214,7 @@ class RouteClient:
             seen.add(cursor)
 
 
-class _Served(Generic[T]):
+class Endpoint(Generic[T]):
     """A route as a client attribute: bound to an instance it is that instance's method."""
 
     def __init__(self, route: Route, doc: str | None) -> None:
@@ -223,10 +225,10 @@ class _Served(Generic[T]):
         self.name = name
 
     @overload
-    def __get__(self, obj: None, owner: type) -> _Served[T]: ...
+    def __get__(self, obj: None, owner: type) -> Endpoint[T]: ...
     @overload
     def __get__(self, obj: RouteClient, owner: type) -> RouteMethod[T]: ...
-    def __get__(self, obj: RouteClient | None, owner: type) -> _Served[T] | RouteMethod[T]:
+    def __get__(self, obj: RouteClient | None, owner: type) -> Endpoint[T] | RouteMethod[T]:
         if obj is None:
             return self
         route = self.route
@@ -239,20 +241,20 @@ class _Served(Generic[T]):
         return method
 
 
-class _Walked(Generic[M]):
+class EndpointItems(Generic[M]):
     """A ``pages`` route's every item, as a client attribute (``iter_*``)."""
 
-    def __init__(self, paged: _Served[ListPage[M]], doc: str | None) -> None:
+    def __init__(self, paged: Endpoint[ListPage[M]], doc: str | None) -> None:
         self.route = paged.route
         self.__doc__ = doc or f"every item of {paged.route.method} {paged.route.path}"
 
     @overload
-    def __get__(self, obj: None, owner: type) -> _Walked[M]: ...
+    def __get__(self, obj: None, owner: type) -> EndpointItems[M]: ...
     @overload
     def __get__(self, obj: RouteClient, owner: type) -> Callable[..., AsyncIterator[M]]: ...
     def __get__(
         self, obj: RouteClient | None, owner: type
-    ) -> _Walked[M] | Callable[..., AsyncIterator[M]]:
+    ) -> EndpointItems[M] | Callable[..., AsyncIterator[M]]:
         if obj is None:
             return self
         route = self.route
@@ -266,13 +268,13 @@ class _Walked(Generic[M]):
 @overload
 def call(
     method: Method, path: str, model: type[M], *, optional: Literal[False] = ..., **options: Any
-) -> _Served[M]: ...
+) -> Endpoint[M]: ...
 @overload
 def call(
     method: Method, path: str, model: type[M], *, optional: Literal[True], **options: Any
-) -> _Served[M | None]: ...
+) -> Endpoint[M | None]: ...
 @overload
-def call(method: Method, path: str, model: None = None, **options: Any) -> _Served[Any]: ...
+def call(method: Method, path: str, model: None = None, **options: Any) -> Endpoint[Any]: ...
 def call(
     method: Method,
     path: str,
@@ -281,27 +283,27 @@ def call(
     optional: bool = False,
     doc: str | None = None,
     **options: Any,
-) -> _Served[Any]:
+) -> Endpoint[Any]:
     """One request, one answer: ``model`` (None: raw JSON); ``optional``: the envelope may be null.
 
     ``options`` are :class:`Route` fields (``envelope``, ``body``, ``query``, ``idempotent``...).
     """
     shape: Shape = "optional" if optional else "one"
-    return _Served(Route(method, path, model, shape=shape, **options), doc)
+    return Endpoint(Route(method, path, model, shape=shape, **options), doc)
 
 
 def pages(
     path: str, model: type[M], items_key: str, *, doc: str | None = None, **options: Any
-) -> _Served[ListPage[M]]:
+) -> Endpoint[ListPage[M]]:
     """A GET of one page (``{<items_key>: [...], "nextCursor": ...}``); takes ``cursor``, ``limit``."""
     query = {"limit": "limit", **options.pop("query", {})}
     route = Route("GET", path, model, shape="page", items_key=items_key, query=query, **options)
-    return _Served(route, doc)
+    return Endpoint(route, doc)
 
 
-def items(paged: _Served[ListPage[M]], *, doc: str | None = None) -> _Walked[M]:
+def items(paged: Endpoint[ListPage[M]], *, doc: str | None = None) -> EndpointItems[M]:
     """Every item of ``paged``, page after page."""
-    return _Walked(paged, doc)
+    return EndpointItems(paged, doc)
 
 
 def seg(value: str) -> str:
