@@ -13,26 +13,26 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from schemas.story.resources import Artifact, Job, Plan, Source
-from schemas.wire.events import CloudEvent, ResourceEventData
+from schemas.wire.events import BridgeCircuitData, CloudEvent, ResourceEventData, WatchLifecycleData
 from schemas.wire.outcome import Outcome
 
 REPLY_MODEL = Outcome
 
 
 class SourceEventData(ResourceEventData):
-    snapshot: Source  # type: ignore[assignment]
+    snapshot: Source
 
 
 class PlanEventData(ResourceEventData):
-    snapshot: Plan  # type: ignore[assignment]
+    snapshot: Plan
 
 
 class JobEventData(ResourceEventData):
-    snapshot: Job  # type: ignore[assignment]
+    snapshot: Job
 
 
 class ArtifactEventData(ResourceEventData):
-    snapshot: Artifact  # type: ignore[assignment]
+    snapshot: Artifact
 
 
 class CommandEventData(Outcome):
@@ -47,7 +47,7 @@ class CreditsLowData(BaseModel):
 
 
 class OpenData(BaseModel):
-    """Events whose `data` the contract leaves open (watch lifecycle, bridge circuit)."""
+    """Events whose `data` the contract leaves open (none of the contract's subjects today)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -65,6 +65,8 @@ JobEvent = _typed("JobEvent", JobEventData)
 ArtifactEvent = _typed("ArtifactEvent", ArtifactEventData)
 CommandEvent = _typed("CommandEvent", CommandEventData)
 CreditsLowEvent = _typed("CreditsLowEvent", CreditsLowData)
+WatchLifecycleEvent = _typed("WatchLifecycleEvent", WatchLifecycleData)
+BridgeCircuitEvent = _typed("BridgeCircuitEvent", BridgeCircuitData)
 OpenEvent = _typed("OpenEvent", OpenData)
 
 _BY_RESOURCE: dict[str, type[CloudEvent]] = {
@@ -74,6 +76,8 @@ _BY_RESOURCE: dict[str, type[CloudEvent]] = {
     "artifact": ArtifactEvent,
     "command": CommandEvent,
     "credits": CreditsLowEvent,
+    "watch": WatchLifecycleEvent,
+    "bridge": BridgeCircuitEvent,
 }
 
 
