@@ -41,6 +41,23 @@ class CommandEventData(Outcome):
     model_config = ConfigDict(extra="allow")
 
 
+class CommandRetryingData(CommandEventData):
+    """`command.retrying`: the outcome of the failed attempt, which attempt it was, and when the
+    next one is due."""
+
+    attempt: int
+    nextAttemptAt: str
+
+
+class CommandDeadLetteredData(CommandEventData):
+    """`command.dead_lettered`: the last outcome, why the command was buried, after how many
+    deliveries, and where it lies in the dead-letter stream."""
+
+    reason: str
+    deliveries: int
+    deadLetterSequence: int
+
+
 class CreditsLowData(BaseModel):
     balance: float
     threshold: float
@@ -64,6 +81,8 @@ PlanEvent = _typed("PlanEvent", PlanEventData)
 JobEvent = _typed("JobEvent", JobEventData)
 ArtifactEvent = _typed("ArtifactEvent", ArtifactEventData)
 CommandEvent = _typed("CommandEvent", CommandEventData)
+CommandRetryingEvent = _typed("CommandRetryingEvent", CommandRetryingData)
+CommandDeadLetteredEvent = _typed("CommandDeadLetteredEvent", CommandDeadLetteredData)
 CreditsLowEvent = _typed("CreditsLowEvent", CreditsLowData)
 WatchLifecycleEvent = _typed("WatchLifecycleEvent", WatchLifecycleData)
 BridgeCircuitEvent = _typed("BridgeCircuitEvent", BridgeCircuitData)
@@ -81,9 +100,16 @@ _BY_RESOURCE: dict[str, type[CloudEvent]] = {
 }
 
 
+_BY_SUFFIX: dict[str, type[CloudEvent]] = {
+    "command.retrying": CommandRetryingEvent,
+    "command.dead_lettered": CommandDeadLetteredEvent,
+}
+
+
 def event_model(suffix: str) -> type[CloudEvent]:
     """The CloudEvent model of `{p}.evt.<suffix>` (`artifact.revised` is an artifact event)."""
-    return _BY_RESOURCE.get(suffix.split(".", 1)[0], OpenEvent)
+    found = _BY_SUFFIX.get(suffix)
+    return found if found is not None else _BY_RESOURCE.get(suffix.split(".", 1)[0], OpenEvent)
 
 
 def json_schemas(event_suffixes: list[str], commands: dict[str, type[BaseModel]]) -> dict[str, Any]:
