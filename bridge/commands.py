@@ -19,10 +19,10 @@ from pydantic import ValidationError
 
 from bridge.http.errors import (
     ApiError,
+    ApiTransportError,
     CircuitOpen,
     RequestValidationError,
     RetryableApiError,
-    TransportError,
     UpstreamError,
     UpstreamUnavailable,
 )
@@ -39,7 +39,7 @@ from bridge.ops.tracing import Tracing, annotate_command, current_trace
 from bridge.providers.story.client import StoryClient
 from bridge.providers.syllaby.client import SyllabyClient
 from handlers import HANDLERS
-from handlers.base import CommandContext, DeadLetterOps, Reply, Watches, WatchStartFailed
+from handlers.base import CommandContext, CommandReply, DeadLetterOps, Watches, WatchStartFailed
 from schemas.catalog import COMMAND_MODELS, COMMAND_ROUTES
 from schemas.wire.commands import Command
 from schemas.wire.extra_fields import (
@@ -352,7 +352,7 @@ class CommandExecutor:
         command_id = ctx.command_id
         with recording_responses() as answered:
             try:
-                reply: Reply = await handler(cmd, ctx)
+                reply: CommandReply = await handler(cmd, ctx)
             except UpstreamError as err:
                 failure = self._failure(command_id, name, err, _last_raw(answered))
                 rid = failure.error.requestId if failure.error else None
@@ -507,7 +507,7 @@ class CommandExecutor:
                 status=err.status,
                 retryable=True,
             )
-        elif isinstance(err, UpstreamUnavailable | TransportError | RetryableApiError):
+        elif isinstance(err, UpstreamUnavailable | ApiTransportError | RetryableApiError):
             last = err.last if isinstance(err, UpstreamUnavailable) else err
             # Syllaby's 429 keeps its contract code (`rate_limited`) when the wait outlasts the
             # retry budget; the Story API's is an outage like any other (`upstream_unavailable`).

@@ -41,7 +41,7 @@ from bridge.nats.streams import (
     ledger_bucket,
 )
 from bridge.ops.tracing import Tracing, configure_tracing, current_trace
-from bridge.providers.story.client import StoryClient
+from bridge.providers.story.client import StoryClient, story_transport
 from bridge.providers.story.credits import CreditsMonitor
 from bridge.providers.story.watch.provider import StoryProvider
 from bridge.providers.syllaby.client import SyllabyClient, syllaby_budget
@@ -267,16 +267,18 @@ class Bridge:
             "story", probe_seconds=s.circuit_probe_seconds, on_change=self._circuit_changed
         )
         self.api = StoryClient(
-            self.base_url,
-            key,
-            circuit=self.circuit,
-            budget=RateBudget(
-                per_minute=s.rate_limit_per_minute,
-                on_wait=self.metrics.observe_rate_wait if self.metrics is not None else None,
-            ),
-            retry=RetryPolicy(budget_seconds=s.retry_budget_seconds),
-            timeout=s.request_timeout_seconds,
-            on_request=self.metrics.observe_api_request if self.metrics is not None else None,
+            story_transport(
+                self.base_url,
+                key,
+                circuit=self.circuit,
+                budget=RateBudget(
+                    per_minute=s.rate_limit_per_minute,
+                    on_wait=self.metrics.observe_rate_wait if self.metrics is not None else None,
+                ),
+                retry=RetryPolicy(budget_seconds=s.retry_budget_seconds),
+                timeout=s.request_timeout_seconds,
+                on_request=self.metrics.observe_api_request if self.metrics is not None else None,
+            )
         )
         self._start_syllaby(syllaby_token)
         # A refused credential stops the start with one line; the broker would retry it forever.

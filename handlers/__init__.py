@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from handlers import admin, syllaby, watches
-from handlers.base import Handler
+from handlers.base import CommandHandler
 from handlers.story import (
     artifacts,
     jobs,
@@ -18,7 +18,7 @@ from handlers.story import (
     sources,
 )
 
-HANDLERS: dict[str, Handler] = {
+HANDLERS: dict[str, CommandHandler] = {
     **projects.HANDLERS,
     **sources.HANDLERS,
     **plans.HANDLERS,

@@ -3,7 +3,7 @@ admin.watches: what the bridge is watching, across every replica (read from the 
 
 from __future__ import annotations
 
-from handlers.base import CommandContext, Handler, LocalReply, Reply
+from handlers.base import CommandContext, CommandReply, LocalReply, handler_table, handles
 from schemas.wire.commands import AdminRedriveCommand, AdminWatchesCommand
 
 
@@ -11,7 +11,7 @@ class AdminUnavailable(RuntimeError):
     """This executor was built without dead-letter access (a bug in the wiring, not the input)."""
 
 
-async def redrive(cmd: AdminRedriveCommand, ctx: CommandContext) -> Reply:
+async def redrive(cmd: AdminRedriveCommand, ctx: CommandContext) -> CommandReply:
     if ctx.dead_letters is None:
         raise AdminUnavailable("admin.redrive needs the dead-letter stream")
     report = await ctx.dead_letters.redrive(
@@ -20,7 +20,7 @@ async def redrive(cmd: AdminRedriveCommand, ctx: CommandContext) -> Reply:
     return LocalReply(raw=report.to_dict())
 
 
-async def watches(cmd: AdminWatchesCommand, ctx: CommandContext) -> Reply:
+async def watches(cmd: AdminWatchesCommand, ctx: CommandContext) -> CommandReply:
     found, next_cursor = await ctx.watches.list(
         provider=cmd.provider,
         resource=cmd.resource,
@@ -31,4 +31,6 @@ async def watches(cmd: AdminWatchesCommand, ctx: CommandContext) -> Reply:
     return LocalReply(raw={"watches": found, "nextCursor": next_cursor})
 
 
-HANDLERS: dict[str, Handler] = {"admin.redrive": redrive, "admin.watches": watches}
+HANDLERS = handler_table(
+    handles(AdminRedriveCommand, redrive), handles(AdminWatchesCommand, watches)
+)

@@ -5,14 +5,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
+from bridge.http.routes import Endpoint
+from bridge.http.transport import ApiResponse
 from bridge.providers.story.client import StoryClient
 from bridge.providers.syllaby.client import SyllabyClient
 from schemas.wire.commands import Command
 
+C = TypeVar("C", bound=Command)
 
-class Reply(Protocol):
+
+class CommandReply(Protocol):
     """What a handler returns: `bridge.api.ApiResponse` satisfies it, so does `LocalReply`."""
 
     @property
@@ -94,15 +98,88 @@ class CommandContext:
     syllaby: SyllabyClient | None = None
 
 
-Handler = Callable[[Any, CommandContext], Awaitable[Reply]]
-"""A handler takes its own command model (a `Command` subclass) and the context."""
+class CommandHandler(Protocol):
+    """What the registry holds for a command name: the command model it takes, and the call."""
+
+    @property
+    def model(self) -> type[Command]: ...
+
+    async def __call__(self, cmd: Command, ctx: CommandContext) -> CommandReply: ...
+
+
+def _typed(model: type[C], cmd: Command) -> C:
+    if not isinstance(cmd, model):  # the executor validated it as this command's model
+        raise TypeError(f"{model.command} handler got a {type(cmd).__name__}")
+    return cmd
+
+
+@dataclass(frozen=True)
+class Handles(Generic[C]):
+    """A handler written out as a function of its own command model."""
+
+    model: type[C]
+    run: Callable[[C, CommandContext], Awaitable[CommandReply]]
+
+    async def __call__(self, cmd: Command, ctx: CommandContext) -> CommandReply:
+        return await self.run(_typed(self.model, cmd), ctx)
+
+
+After = Callable[[C, ApiResponse[Any], CommandContext], Awaitable[None]]
+"""What follows a successful call: usually a watch on what the call started."""
+
+
+@dataclass(frozen=True)
+class Calls(Generic[C]):
+    """A command that is one API call: the command's path ids in path order, its body (when the
+    model has one), the command's Idempotency-Key; then `after` (e.g. start a watch)."""
+
+    model: type[C]
+    endpoint: Endpoint[Any]
+    after: After[C] | None = None
+
+    async def __call__(self, cmd: Command, ctx: CommandContext) -> CommandReply:
+        command = _typed(self.model, cmd)
+        body = (command.body(),) if self.model.body_model is not None else ()
+        reply = await ctx.api.serve(
+            self.endpoint.route,
+            *command.path().values(),
+            *body,
+            idempotency_key=ctx.idempotency_key,
+        )
+        if self.after is not None:
+            await self.after(command, reply, ctx)
+        return reply
+
+
+def handles(
+    model: type[C], run: Callable[[C, CommandContext], Awaitable[CommandReply]]
+) -> CommandHandler:
+    """The registry entry of a handler written out as a function of its command model."""
+    return Handles(model, run)
+
+
+def calls(model: type[C], endpoint: Endpoint[Any], after: After[C] | None = None) -> CommandHandler:
+    """The registry entry of a command that is one API call (see `Calls`)."""
+    return Calls(model, endpoint, after)
+
+
+def handler_table(*handlers: CommandHandler) -> dict[str, CommandHandler]:
+    """The registry entries of `handlers`, by their command's contract name."""
+    return {handler.model.command: handler for handler in handlers}
+
 
 __all__ = [
+    "After",
+    "Calls",
     "Command",
     "CommandContext",
-    "Handler",
+    "CommandHandler",
+    "CommandReply",
+    "Handles",
     "LocalReply",
-    "Reply",
     "WatchStartFailed",
     "Watches",
+    "calls",
+    "handler_table",
+    "handles",
 ]

@@ -10,7 +10,7 @@ import pytest
 
 from bridge.http import errors as e
 from bridge.providers.story import errors as se
-from bridge.providers.story.client import StoryClient
+from bridge.providers.story.client import StoryClient, story_transport
 from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
 from tests.fixtures.client import (
     TEST_RETRY,
@@ -134,7 +134,9 @@ def _with_key(
 ) -> Scenario:
     async def scenario(api: StoryClient, sandbox: Any) -> Any:
         key = mint_key(sandbox, scopes=scopes, state=state, allowed_ips=ips)
-        async with StoryClient(sandbox.base_url, key, retry=api.retry) as other:
+        async with StoryClient(
+            story_transport(sandbox.base_url, key, retry=api.transport.retry)
+        ) as other:
             return await other.get_credits()
 
     return scenario
@@ -179,7 +181,7 @@ async def test_error_code_maps_to_its_exception(
 ) -> None:
     """The sandbox's error surfaces as the typed exception with code, status and request id."""
     async with StoryClient(
-        sandbox.base_url, sandbox_key, retry=TEST_RETRY, timeout=TEST_TIMEOUT
+        story_transport(sandbox.base_url, sandbox_key, retry=TEST_RETRY, timeout=TEST_TIMEOUT)
     ) as api:
         with pytest.raises(cls) as info:
             await scenario(api, sandbox)
@@ -192,7 +194,7 @@ async def test_error_code_maps_to_its_exception(
 async def test_unknown_key_is_an_authentication_error(sandbox_key: str) -> None:
     """A sandbox that knows no keys answers invalid_api_key: AuthenticationError, 401."""
     with SandboxServer(SandboxConfig(accept_any_key=False)) as strict:
-        async with StoryClient(strict.base_url, sandbox_key) as api:
+        async with StoryClient(story_transport(strict.base_url, sandbox_key)) as api:
             with pytest.raises(e.AuthenticationError) as info:
                 await api.get_credits()
         log = request_log(strict)

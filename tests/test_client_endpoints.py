@@ -155,7 +155,7 @@ class TestArtifacts:
         art = await story_client.get_artifact(world.artifact_id)
         assert art.data.status == "READY" and art.raw["artifact"]["id"] == world.artifact_id
         assert (await story_client.get_artifact(world.artifact_id, revision=1)).data.id
-        script = await story_client.get_artifact_script(world.artifact_id, "page", page=1)
+        script = await story_client.get_artifact_script(world.artifact_id, scope="page", page=1)
         assert isinstance(script.data, r.Script)
 
     async def test_refine_finalize_render(self, story_client: StoryClient, world: World) -> None:

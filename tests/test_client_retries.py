@@ -12,7 +12,7 @@ from bridge.http import errors as e
 from bridge.http.ratelimit import Priority, RateBudget
 from bridge.http.transport import RetryPolicy
 from bridge.providers.story import errors as se
-from bridge.providers.story.client import StoryClient
+from bridge.providers.story.client import StoryClient, story_transport
 from bridge.providers.story.sandbox import SandboxConfig
 from tests.fixtures.client import TEST_TIMEOUT, request_log, set_faults
 
@@ -107,7 +107,7 @@ class TestRetries:
         """Persistent 503s end in UpstreamUnavailable carrying the last error."""
         set_faults(sandbox, {"path": "/capabilities", "error_rate": 1.0, "status": 503})
         retry = RetryPolicy(budget_seconds=0.3, base_delay=0.02, max_delay=0.05)
-        async with StoryClient(sandbox.base_url, sandbox_key, retry=retry) as api:
+        async with StoryClient(story_transport(sandbox.base_url, sandbox_key, retry=retry)) as api:
             with pytest.raises(e.UpstreamUnavailable) as info:
                 await api.get_capabilities()
         err = info.value
@@ -125,7 +125,7 @@ class TestRateLimit:
         """After a 429 no request of any priority reaches the API before Retry-After elapsed."""
         set_faults(sandbox, {"path": "/credits", "storm_429": True, "retry_after": 1, "times": 1})
         credits = asyncio.create_task(story_client.get_credits())
-        while story_client.budget.blocks == 0:  # noqa: ASYNC110 - a counter, no event to await
+        while story_client.transport.budget.blocks == 0:  # noqa: ASYNC110 - a counter, no event to await
             await asyncio.sleep(0.005)
         others = [
             asyncio.create_task(story_client.get_capabilities(priority=Priority.POLL)),
@@ -144,8 +144,8 @@ class TestRateLimit:
     ) -> None:
         """Polls queued first still go after commands queued later."""
         order: list[Priority] = []
-        story_client.budget.on_wait = lambda priority, _: order.append(priority)
-        story_client.budget.block_for(0.2)
+        story_client.transport.budget.on_wait = lambda priority, _: order.append(priority)
+        story_client.transport.budget.block_for(0.2)
         tasks = []
         for priority in [Priority.POLL] * 3 + [Priority.COMMAND] * 3:
             tasks.append(asyncio.create_task(story_client.get_capabilities(priority=priority)))
@@ -166,7 +166,7 @@ class TestServerPacing:
         """With RateLimit-Remaining at the reserve, a command goes and a poll waits."""
         budget = RateBudget(per_minute=1000, reserve=1)
         async with StoryClient(
-            sandbox.base_url, sandbox_key, budget=budget, timeout=TEST_TIMEOUT
+            story_transport(sandbox.base_url, sandbox_key, budget=budget, timeout=TEST_TIMEOUT)
         ) as api:
             for _ in range(3):
                 await api.get_capabilities()  # remaining: 4, 3, 2
@@ -185,7 +185,7 @@ class TestServerPacing:
 def test_the_client_rejects_a_malformed_key() -> None:
     """The key format is checked before any request, naming the format."""
     with pytest.raises(ValueError, match="sh_<18 hex>_<64 hex>"):
-        StoryClient("http://127.0.0.1:1/api/v1", "sh_123_456")
+        StoryClient(story_transport("http://127.0.0.1:1/api/v1", "sh_123_456"))
 
 
 async def test_the_user_agent_names_storybridge(sandbox: Any, sandbox_key: str) -> None:
@@ -195,7 +195,7 @@ async def test_the_user_agent_names_storybridge(sandbox: Any, sandbox_key: str) 
     async def hook(request: httpx.Request) -> None:
         seen.append(request.headers["user-agent"])
 
-    async with StoryClient(sandbox.base_url, sandbox_key) as api:
+    async with StoryClient(story_transport(sandbox.base_url, sandbox_key)) as api:
         api._transport._http.event_hooks["request"].append(hook)
         await api.get_capabilities()
     assert seen and seen[0].startswith("storybridge/")

@@ -17,7 +17,7 @@ from bridge.http.ratelimit import Priority
 from bridge.http.transport import RetryPolicy
 from bridge.ops.logging import configure_logging
 from bridge.providers.story import errors as se
-from bridge.providers.story.client import StoryClient
+from bridge.providers.story.client import StoryClient, story_transport
 from tests.fixtures.client import TEST_TIMEOUT, set_faults
 
 
@@ -71,7 +71,9 @@ async def test_secret_never_leaks_through_errors_retries_or_logs(
     caplog.set_level(logging.DEBUG)
     retry = RetryPolicy(budget_seconds=1.5, base_delay=0.01, max_delay=0.05)
     failures: list[BaseException] = []
-    async with StoryClient(sandbox.base_url, sandbox_key, retry=retry, timeout=TEST_TIMEOUT) as api:
+    async with StoryClient(
+        story_transport(sandbox.base_url, sandbox_key, retry=retry, timeout=TEST_TIMEOUT)
+    ) as api:
         failures.append(await collect(api.get_project("cmp_missing")))
         set_faults(
             sandbox,
@@ -94,7 +96,7 @@ async def test_secret_never_leaks_through_errors_retries_or_logs(
     failures.append(await collect(_parse_near_miss(sandbox_key)))
 
     kinds = {type(f) for f in failures}
-    assert {se.ProjectNotFound, e.TransportError, e.UpstreamUnavailable} <= kinds
+    assert {se.ProjectNotFound, e.ApiTransportError, e.UpstreamUnavailable} <= kinds
     assert e.RequestValidationError in kinds and ValueError in kinds
     for failure in failures:
         for text in exception_texts(failure):

@@ -7,7 +7,7 @@ import traceback
 
 import pytest
 
-from bridge.http.errors import TransportError, UpstreamError, UpstreamUnavailable
+from bridge.http.errors import ApiTransportError, UpstreamError, UpstreamUnavailable
 from bridge.http.keys import ApiKey
 from bridge.http.ratelimit import RateBudget
 from bridge.http.transport import RetryPolicy, Transport
@@ -59,7 +59,7 @@ async def test_get_is_retried_until_the_budget_is_exhausted(transport: Transport
         await transport.send("GET", "capabilities")
     err = info.value
     assert err.code == "upstream_unavailable"
-    assert isinstance(err.last, TransportError)
+    assert isinstance(err.last, ApiTransportError)
     assert err.attempts > 1
 
 
@@ -71,7 +71,7 @@ async def test_post_without_key_is_retried_when_the_connection_was_never_made(
     with pytest.raises(UpstreamUnavailable) as info:
         await transport.send("POST", "story-projects", json={"name": "x"})
     assert info.value.unapplied is True
-    assert isinstance(info.value.last, TransportError) and info.value.last.unapplied
+    assert isinstance(info.value.last, ApiTransportError) and info.value.last.unapplied
     assert transport.budget.granted[0] > 1
 
 

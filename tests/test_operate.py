@@ -27,7 +27,7 @@ from bridge.config import Settings
 from bridge.http.transport import RetryPolicy
 from bridge.nats.embedded import EmbeddedNats, free_port
 from bridge.ops.metrics import route_template
-from bridge.providers.story.client import StoryClient
+from bridge.providers.story.client import StoryClient, story_transport
 from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
 from bridge.service import serve
 from schemas.story.reads import READ_COMMANDS
@@ -349,11 +349,13 @@ async def test_the_api_request_hook_sees_every_attempt_including_transport_error
     seen: list[tuple[str, str, int | None, float]] = []
     set_faults(sandbox, {"path": "/story-projects", "method": "POST", "drop": True, "times": 1})
     async with StoryClient(
-        sandbox.base_url,
-        sandbox_key,
-        retry=RetryPolicy(budget_seconds=GUARD, base_delay=0.02, max_delay=0.1),
-        timeout=TEST_TIMEOUT,
-        on_request=lambda *attempt: seen.append(attempt),
+        story_transport(
+            sandbox.base_url,
+            sandbox_key,
+            retry=RetryPolicy(budget_seconds=GUARD, base_delay=0.02, max_delay=0.1),
+            timeout=TEST_TIMEOUT,
+            on_request=lambda *attempt: seen.append(attempt),
+        )
     ) as api:
         resp = await api.create_project({"name": "hooked"}, idempotency_key="k-hook")
     assert resp.status == 200

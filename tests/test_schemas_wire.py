@@ -12,6 +12,8 @@ import pytest
 from cloudevents.core.formats.json import JSONFormat
 from pydantic import ValidationError
 
+from bridge.watch.events import change_event
+from bridge.watch.model import Observation
 from schemas.catalog import COMMAND_MODELS, COMMAND_ROUTES, parse_command
 from schemas.story import enums as e
 from schemas.story.commands_pipeline import PIPELINE_COMMANDS
@@ -421,6 +423,30 @@ class TestCloudEvents:
         assert doc["data"] == outcome.to_dict()
         assert doc["datacontenttype"] == "application/json"
         assert CONTENT_TYPE == "application/cloudevents+json"
+
+    def test_a_resource_change_is_made_by_the_same_model_and_serializer(self) -> None:
+        """The watch's change event is the CloudEvent model's output: millisecond UTC time, the
+        revision in data, facet present only where there is one, and it reads back as
+        ResourceEventData."""
+        obs = Observation(
+            resource="artifact", id="cma_1", facet=None, status="ready", revision=3,
+            project_id="cmp_1", subject_path="artifacts/cma_1", snapshot={"id": "cma_1"},
+        )  # fmt: skip
+        pending = change_event(
+            event_id="e-2", subject="story.evt.artifact.ready", source="s",
+            type=f"{EVENT_TYPE_PREFIX}.artifact.ready", obs=obs, previous="running",
+            observed_at=datetime(2026, 1, 1, 2, 0, 0, 123456, tzinfo=UTC).timestamp(),
+        )  # fmt: skip
+        assert pending.payload["time"] == "2026-01-01T02:00:00.123Z"
+        assert "facet" not in pending.payload["data"] and pending.payload["data"]["revision"] == 3
+        event = CloudEvent.model_validate(pending.payload)
+        assert event.to_dict() == pending.payload
+        data = ResourceEventData.model_validate(event.data)
+        assert (data.revision, data.previousStatus, data.snapshot) == (
+            3,
+            "running",
+            {"id": "cma_1"},
+        )
 
 
 class TestErrorsAndTerminalSets:

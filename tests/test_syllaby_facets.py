@@ -8,7 +8,7 @@ from typing import Any
 from nats.aio.client import Client as NatsClient
 
 from bridge.providers.syllaby.watch import facets
-from bridge.watch.model import Snapshot, WatchSpec
+from bridge.watch.model import Reading, WatchSpec
 from tests.fixtures.bridge import Outcomes, send
 from tests.fixtures.syllaby_bridge import EventLog, StartSyllabyBridge
 from tests.fixtures.syllaby_sandbox import SyllabyApi
@@ -19,8 +19,8 @@ RENDER = WatchSpec(provider="syllaby", resource="storyboard", id="1", facets=("s
 SCENE = WatchSpec(provider="syllaby", resource="scene", id="12", parents={"storyboardId": "1"})
 
 
-def board(status: str, video_status: str = "rendering", url: str | None = None) -> Snapshot:
-    return Snapshot({"id": 1, "status": status, "video": {"status": video_status, "url": url}})
+def board(status: str, video_status: str = "rendering", url: str | None = None) -> Reading:
+    return Reading({"id": 1, "status": status, "video": {"status": video_status, "url": url}})
 
 
 def test_a_storyboard_watch_without_a_render_has_no_video_facet() -> None:
@@ -58,7 +58,7 @@ def test_the_in_progress_set_is_the_contracts() -> None:
 
 
 def test_names_lower_case_the_status_and_turn_colons_into_underscores() -> None:
-    (obs,) = facets.observe(SCENE, Snapshot({"id": 12, "status": "Clip:Generating"}))
+    (obs,) = facets.observe(SCENE, Reading({"id": 12, "status": "Clip:Generating"}))
     assert obs.status == "Clip:Generating"  # data.status keeps the API's value
     assert facets.event_subject(obs) == "syllaby.scene.clip_generating"
     assert facets.event_type(obs) == "io.syllaby.scene.clip_generating"

@@ -23,7 +23,7 @@ from nats.js.kv import KeyValue
 from bridge.nats.streams import EVENTS_STREAM, Subjects
 from bridge.watch import WatchEngine, WatchSettings, WatchSpec
 from bridge.watch.events import event_id
-from bridge.watch.model import Observation, PendingEvent, ReadError, Snapshot, WatchRecord
+from bridge.watch.model import Observation, PendingEvent, ReadError, Reading, WatchRecord
 from tests.fixtures.waiting import until
 
 SUBJECTS = Subjects("story")
@@ -44,24 +44,24 @@ class ToyProvider:
         self.reads = 0
         self.batches: list[set[str]] = []
 
-    async def read(self, specs: Sequence[WatchSpec]) -> dict[str, Snapshot | ReadError]:
+    async def read(self, specs: Sequence[WatchSpec]) -> dict[str, Reading | ReadError]:
         self.reads += 1
         self.batches.append({spec.id for spec in specs})
-        out: dict[str, Snapshot | ReadError] = {}
+        out: dict[str, Reading | ReadError] = {}
         for spec in specs:
             if spec.id in self.failing:
                 out[spec.key] = ReadError("HTTP 500")
             elif spec.id not in self.status:
                 out[spec.key] = ReadError("404", not_found=True)
             else:
-                out[spec.key] = Snapshot({"id": spec.id, "status": self.status[spec.id]})
+                out[spec.key] = Reading({"id": spec.id, "status": self.status[spec.id]})
         return out
 
     def batch_key(self, spec: WatchSpec) -> str | None:
         return spec.parents.get("group")
 
-    def observe(self, spec: WatchSpec, snapshot: Snapshot) -> list[Observation]:
-        status = snapshot.data["status"]
+    def observe(self, spec: WatchSpec, reading: Reading) -> list[Observation]:
+        status = reading.data["status"]
         return [
             Observation(
                 resource="thing",
@@ -70,7 +70,7 @@ class ToyProvider:
                 status=status,
                 project_id="prj",
                 subject_path=f"things/{spec.id}",
-                snapshot=snapshot.data,
+                snapshot=reading.data,
                 silent=status == "idle",
             )
         ]
@@ -105,7 +105,7 @@ class FileToyProvider(ToyProvider):
         super().__init__()
         self.path = path
 
-    async def read(self, specs: Sequence[WatchSpec]) -> dict[str, Snapshot | ReadError]:
+    async def read(self, specs: Sequence[WatchSpec]) -> dict[str, Reading | ReadError]:
         self.status = json.loads(await asyncio.to_thread(Path(self.path).read_text))
         return await super().read(specs)
 
@@ -252,7 +252,7 @@ async def test_terminal_watch_is_done_and_polling_stops(
     toy.status["t1"] = "done"
     await engine.add(spec())
     await until(lambda: _count(js, 1))
-    await until(lambda: engine.snapshot().active == 0)
+    await until(lambda: engine.stats().active == 0)
     reads = toy.reads
     await asyncio.sleep(0.1)
     assert toy.reads == reads
@@ -302,10 +302,10 @@ async def test_add_is_idempotent_and_rearming_a_done_watch_republishes_nothing(
     toy.status["t1"] = "done"
     await engine.add(spec())
     await engine.add(spec())
-    await until(lambda: engine.snapshot().active == 0)
+    await until(lambda: engine.stats().active == 0)
     reads = toy.reads
     await engine.add(spec())
-    await until(lambda: toy.reads > reads and engine.snapshot().active == 0)
+    await until(lambda: toy.reads > reads and engine.stats().active == 0)
     assert await statuses(js) == ["done"]
 
 
@@ -318,7 +318,7 @@ async def test_removed_watch_is_no_longer_polled(
     await until(lambda: _count(js, 1))
     assert await engine.remove("toy", "thing", "t1")
     assert not await engine.remove("toy", "thing", "t1")
-    await until(lambda: engine.snapshot().active == 0)
+    await until(lambda: engine.stats().active == 0)
     toy.status["t1"] = "running"
     reads = toy.reads
     await asyncio.sleep(0.1)
@@ -493,12 +493,12 @@ async def test_a_replica_that_stops_renewing_is_taken_over_without_loss_or_dupli
             toy.status[id] = "pending"
             await a.add(spec(id))
         await until(lambda: _count(js, 8))
-        await until(lambda: a.snapshot().owned > 0 and b.snapshot().owned > 0)
+        await until(lambda: a.stats().owned > 0 and b.stats().owned > 0)
         await a.stop(release=False)  # as if killed: its leases must expire
         for id in ids:
             toy.status[id] = "running"
         await until(lambda: _count(js, 16))
-        assert b.snapshot().owned == 8
+        assert b.stats().owned == 8
         got = await events(js)
         assert len({e["id"] for e, _ in got}) == 16
         for id in ids:
@@ -586,12 +586,12 @@ async def test_a_killed_replica_is_taken_over_and_no_change_is_lost_or_doubled(
         for id in ids:
             await survivor.add(spec(id))
         await until(lambda: _count(js, 6), limit=30)
-        await until(lambda: survivor.snapshot().owned < 6, limit=30)  # the victim holds some
+        await until(lambda: survivor.stats().owned < 6, limit=30)  # the victim holds some
         proc.kill()
         await proc.wait()
         path.write_text(json.dumps(dict.fromkeys(ids, "done")))
         await until(lambda: _count(js, 12), limit=30)
-        await until(lambda: survivor.snapshot().active == 0, limit=30)
+        await until(lambda: survivor.stats().active == 0, limit=30)
         await survivor.stop()
     finally:
         if proc.returncode is None:

@@ -12,7 +12,7 @@ from nats.js.client import JetStreamContext
 from nats.js.kv import KeyValue
 
 from bridge.watch import WatchEngine, WatchSpec
-from bridge.watch.model import Observation, ReadError, Snapshot, WatchRecord
+from bridge.watch.model import Observation, ReadError, Reading, WatchRecord
 from tests.fixtures.waiting import until
 from tests.test_watch_engine import SUBJECTS, ToyProvider, events, settings, spec
 
@@ -27,10 +27,10 @@ class NestingToy(ToyProvider):
         super().__init__()
         self.contents: dict[str, list[str]] = {}
 
-    def observe(self, spec: WatchSpec, snapshot: Snapshot) -> list[Observation]:
+    def observe(self, spec: WatchSpec, reading: Reading) -> list[Observation]:
         if spec.resource != "box":
-            return super().observe(spec, snapshot)
-        out = [Observation("box", spec.id, None, snapshot.data["status"], project_id="prj")]
+            return super().observe(spec, reading)
+        out = [Observation("box", spec.id, None, reading.data["status"], project_id="prj")]
         for inner in self.contents.get(spec.id, []):
             if inner in self.status:
                 out.append(Observation("thing", inner, None, self.status[inner], project_id="prj"))
@@ -54,7 +54,7 @@ class PausingToy(ToyProvider):
         super().__init__()
         self.circuit_open = False
 
-    async def read(self, specs: Sequence[WatchSpec]) -> dict[str, Snapshot | ReadError]:
+    async def read(self, specs: Sequence[WatchSpec]) -> dict[str, Reading | ReadError]:
         if self.circuit_open:
             self.reads += 1
             raise CircuitOpen("account disabled")
@@ -66,7 +66,7 @@ class BrokenObserve(ToyProvider):
         super().__init__()
         self.observed = 0
 
-    def observe(self, spec: WatchSpec, snapshot: Snapshot) -> list[Observation]:
+    def observe(self, spec: WatchSpec, reading: Reading) -> list[Observation]:
         self.observed += 1
         raise RuntimeError("a provider bug")
 
@@ -178,7 +178,7 @@ async def test_a_watch_past_its_max_age_ends_with_one_watch_expired(
     done = await record(kv, spec().key)
     assert done.done_reason == "expired"
     reads = toy.reads
-    await until(lambda: engine.snapshot().active == 0)
+    await until(lambda: engine.stats().active == 0)
     assert toy.reads == reads
 
 
@@ -257,11 +257,11 @@ async def test_a_snapshot_larger_than_a_record_can_hold_still_publishes_its_tran
     staged and published with the snapshot cut down to its scalar fields."""
 
     class HugeToy(ToyProvider):
-        async def read(self, specs: Sequence[WatchSpec]) -> dict[str, Snapshot | ReadError]:
+        async def read(self, specs: Sequence[WatchSpec]) -> dict[str, Reading | ReadError]:
             got = await super().read(specs)
             for key, value in got.items():
-                if isinstance(value, Snapshot):
-                    got[key] = Snapshot({**value.data, "blob": "x" * (3 * 1024 * 1024)})
+                if isinstance(value, Reading):
+                    got[key] = Reading({**value.data, "blob": "x" * (3 * 1024 * 1024)})
             return got
 
     toy = HugeToy()

@@ -145,7 +145,7 @@ async def test_job_watched_to_ready_publishes_job_then_artifact_events_in_order(
     resp = await story_client.create_job({"storyPlanId": plan_id}, idempotency_key=key())
     job_id = str(resp.raw["job"]["id"])
     await engine.add(spec("job", job_id, projectId=pid))
-    await until(lambda: engine.snapshot().active == 0, limit=60)
+    await until(lambda: engine.stats().active == 0, limit=60)
     evts = await events(js)
     assert_valid(evts)
     job_statuses = of(evts, job_id)
@@ -183,7 +183,7 @@ async def test_jobs_of_one_project_are_read_by_listing_the_project(
     sandbox.control.delete("/requests")
     for job_id in jobs:
         await engine.add(spec("job", job_id, projectId=pid))
-    await until(lambda: engine.snapshot().active == 0, limit=60)
+    await until(lambda: engine.stats().active == 0, limit=60)
     log = sandbox.control.get("/requests", params={"path": "/story-jobs*"}).json()["requests"]
     paths = [r["path"] for r in log if r["method"] == "GET"]
     # A watch's very first read may be its own (its companions were not added yet); after that
@@ -246,7 +246,7 @@ async def test_unreadable_resource_publishes_one_stalled_event_then_recovers(
     await engine.add(spec("job", job_id))
     await until(lambda: _stalled(js), limit=60)
     set_faults(sandbox, [])
-    await until(lambda: engine.snapshot().active == 0, limit=60)
+    await until(lambda: engine.stats().active == 0, limit=60)
     evts = await events(js)
     assert_valid(evts)
     stalled = [e for e in evts if e["type"] == "studio.sleeperhit.story.watch.stalled"]
@@ -264,7 +264,7 @@ async def test_artifact_finalize_facet_is_published_until_complete(
     job = await story_client.create_job({"storyPlanId": plan_id}, idempotency_key=key())
     job_id = str(job.raw["job"]["id"])
     await engine.add(spec("job", job_id, projectId=pid))
-    await until(lambda: engine.snapshot().active == 0, limit=60)
+    await until(lambda: engine.stats().active == 0, limit=60)
     art = next(e["data"]["id"] for e in await events(js) if e["data"]["resource"] == "artifact")
     await story_client.artifact_finalize(art, {"mode": "audio"}, idempotency_key=key())
     await engine.add(spec("artifact", art, ("finalize",)))
@@ -290,7 +290,7 @@ async def test_no_poll_is_sent_during_retry_after_in_a_429_storm(
     set_faults(sandbox, [{"path": path, "storm_429": True, "retry_after": 1, "times": 3}])
     sandbox.control.delete("/requests")
     await engine.add(spec("job", job_id))
-    await until(lambda: engine.snapshot().active == 0, limit=60)
+    await until(lambda: engine.stats().active == 0, limit=60)
     log = sandbox.control.get("/requests", params={"path": path}).json()["requests"]
     statuses = [r["status"] for r in log]
     assert statuses.count(429) == 3
@@ -308,7 +308,7 @@ async def test_under_a_429_storm_the_poller_stays_within_its_budget_and_waits_re
     other job read is answered 429 (Retry-After: 1): over the run the poller sends no more than
     its budget, and once a 429 is answered the key is silent for the full Retry-After."""
     from bridge.http.ratelimit import RateBudget
-    from bridge.providers.story.client import StoryClient
+    from bridge.providers.story.client import StoryClient, story_transport
     from tests.fixtures.client import TEST_RETRY, TEST_TIMEOUT
 
     _, plan_id = await approved_plan(story_client)
@@ -335,11 +335,13 @@ async def test_under_a_429_storm_the_poller_stays_within_its_budget_and_waits_re
     )
     sandbox.control.delete("/requests")
     async with StoryClient(
-        sandbox.base_url,
-        sandbox_key,
-        budget=RateBudget(per_minute=budget),
-        retry=TEST_RETRY,
-        timeout=TEST_TIMEOUT,
+        story_transport(
+            sandbox.base_url,
+            sandbox_key,
+            budget=RateBudget(per_minute=budget),
+            retry=TEST_RETRY,
+            timeout=TEST_TIMEOUT,
+        )
     ) as client:
         provider = StoryProvider(client, base_url=sandbox.base_url)
         settings = WatchSettings(interval_scale=0.01, stall_after=100, lease_seconds=5.0)
@@ -369,14 +371,14 @@ async def test_a_refine_publishes_artifact_revised_once_per_new_version(
     pid, plan_id = await approved_plan(story_client)
     job = await story_client.create_job({"storyPlanId": plan_id}, idempotency_key=key())
     await engine.add(spec("job", str(job.raw["job"]["id"]), projectId=pid))
-    await until(lambda: engine.snapshot().active == 0, limit=60)
+    await until(lambda: engine.stats().active == 0, limit=60)
     art = next(e["data"]["id"] for e in await events(js) if e["data"]["resource"] == "artifact")
     body = {"instruction": "make the narrator warmer"}
     refine = await story_client.artifact_refine(art, body, idempotency_key=key())
     refine_job = str(refine.raw["storyJob"]["id"])
     await engine.add(spec("job", refine_job, projectId=pid))
     await engine.add(spec("artifact", art, ("revised",)))
-    await until(lambda: engine.snapshot().active == 0, limit=60)
+    await until(lambda: engine.stats().active == 0, limit=60)
     evts = await events(js)
     assert_valid(evts)
     revised = [e for e in evts if e["_subject"] == "story.evt.artifact.revised"]

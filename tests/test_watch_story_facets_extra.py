@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.providers.story.watch.facets_extra import is_terminal, observe
-from bridge.watch.model import Snapshot, WatchSpec
+from bridge.watch.model import Reading, WatchSpec
 
 ART = "cma_1"
 
@@ -33,7 +33,7 @@ class TestVoiceModification:
             {"id": "m3", "startEntryIndex": 0, "endEntryIndex": 2, "status": "rendering",
              "createdAt": "2026-12-01T00:00:02Z"},
         ]  # fmt: skip
-        obs = observe(spec("voice_modification"), Snapshot(art(records)))
+        obs = observe(spec("voice_modification"), Reading(art(records)))
         assert {(o.part, o.status) for o in obs} == {("0-2", "rendering"), ("3-4", "ready")}
         assert {o.state_key for o in obs} == {
             f"artifact:{ART}:voice_modification:0-2", f"artifact:{ART}:voice_modification:3-4"
@@ -44,13 +44,13 @@ class TestVoiceModification:
         """Re-applying an effect to a range (a new record id) changes the token even at `ready`."""
         first = observe(
             spec("voice_modification"),
-            Snapshot(
+            Reading(
                 art([{"id": "m1", "startEntryIndex": 0, "endEntryIndex": 1, "status": "ready"}])
             ),
         )
         second = observe(
             spec("voice_modification"),
-            Snapshot(
+            Reading(
                 art(
                     [
                         {"id": "m1", "startEntryIndex": 0, "endEntryIndex": 1, "status": "ready"},
@@ -70,12 +70,12 @@ class TestSfx:
             {"id": "b", "isDraft": False, "soundUrl": "https://x/b.mp3"},
             {"id": "c", "isDraft": True, "soundUrl": None, "generationError": "boom"},
         ]
-        obs = observe(spec("sfx"), Snapshot(art(), {"sfx": {"cues": cues}}))
+        obs = observe(spec("sfx"), Reading(art(), {"sfx": {"cues": cues}}))
         assert {o.part: o.status for o in obs} == {"a": "draft", "b": "ready", "c": "failed"}
 
     def test_without_the_side_read_nothing_is_observed(self) -> None:
         """The provider reads /sfx only when the facet is followed; no read, no observation."""
-        assert observe(spec("sfx"), Snapshot(art())) == []
+        assert observe(spec("sfx"), Reading(art())) == []
 
 
 class TestMusicClips:
@@ -88,21 +88,21 @@ class TestMusicClips:
     def test_the_set_settles_when_no_bed_is_in_flight(self) -> None:
         """rendering while any bed is pending or rendering; settled once all are ready/failed."""
         watch = spec("music_clips", "music_clip")
-        busy = observe(watch, Snapshot(art(), {"music": self.clips("ready", "rendering")}))
-        done = observe(watch, Snapshot(art(), {"music": self.clips("ready", "failed")}))
+        busy = observe(watch, Reading(art(), {"music": self.clips("ready", "rendering")}))
+        done = observe(watch, Reading(art(), {"music": self.clips("ready", "failed")}))
         assert [o.status for o in busy if o.facet == "music_clips"] == ["rendering"]
         assert [o.status for o in done if o.facet == "music_clips"] == ["settled"]
         assert not is_terminal(busy) and is_terminal(done)
 
     def test_only_a_failed_bed_is_an_event(self) -> None:
         """Per-bed observations are silent unless the bed failed; the failed one names its scene."""
-        obs = observe(spec("music_clip"), Snapshot(art(), {"music": self.clips("ready", "failed")}))
+        obs = observe(spec("music_clip"), Reading(art(), {"music": self.clips("ready", "failed")}))
         loud = [(o.part, o.status) for o in obs if not o.silent]
         assert loud == [("1", "failed")]
 
     def test_adaptive_music_has_no_clip_set(self) -> None:
         """Without musicMode defined_clips the set's state is `none`, silent and settled."""
-        obs = observe(spec("music_clips"), Snapshot(art(), {"music": {"status": "ready"}}))
+        obs = observe(spec("music_clips"), Reading(art(), {"music": {"status": "ready"}}))
         assert [(o.status, o.silent) for o in obs] == [("none", True)]
 
 
@@ -110,7 +110,7 @@ def test_a_release_is_terminal_only_when_published_or_failed() -> None:
     """release: draft and publishing keep the watch; published ends it."""
     release = WatchSpec(provider="story", resource="release", id="r1", parents={"seriesId": "s"})
     for status, done in (("draft", False), ("publishing", False), ("published", True)):
-        obs = observe(release, Snapshot({"id": "r1", "status": status}))
+        obs = observe(release, Reading({"id": "r1", "status": status}))
         assert obs[0].subject_path == "publishing-releases/r1"
         assert is_terminal(obs) is done
 
@@ -145,17 +145,17 @@ class TestCast:
     def test_the_fingerprint_follows_voice_ids_only_and_not_their_order(self) -> None:
         """Same voices in another order, or a new voiceName: same token; another voiceId: not."""
         watch = spec("cast")
-        (one,) = observe(watch, Snapshot(self.art({"A": "v1", "B": "v2"})))
-        (reordered,) = observe(watch, Snapshot(self.art({"B": "v2", "A": "v1"}, voiceName="x")))
-        (recast,) = observe(watch, Snapshot(self.art({"A": "v1", "B": "v9"})))
+        (one,) = observe(watch, Reading(self.art({"A": "v1", "B": "v2"})))
+        (reordered,) = observe(watch, Reading(self.art({"B": "v2", "A": "v1"}, voiceName="x")))
+        (recast,) = observe(watch, Reading(self.art({"A": "v1", "B": "v9"})))
         assert one.change_token == reordered.change_token != recast.change_token
         assert (one.facet, one.status, one.part, one.silent) == ("cast", "changed", None, False)
         assert one.snapshot["manifest"]["audio"]["voiceMap"]["B"]["voiceId"] == "v2"
 
     def test_the_cast_is_terminal_at_once_and_silent_without_a_voice_map(self) -> None:
         """A recast is synchronous: the first read settles it. No manifest: `none`, silent."""
-        (seen,) = observe(spec("cast"), Snapshot(self.art({"A": "v1"})))
-        (bare,) = observe(spec("cast"), Snapshot({"id": ART, "manifest": None}))
+        (seen,) = observe(spec("cast"), Reading(self.art({"A": "v1"})))
+        (bare,) = observe(spec("cast"), Reading({"id": ART, "manifest": None}))
         assert is_terminal([seen]) and is_terminal([bare])
         assert (bare.status, bare.silent) == ("none", True)
 
@@ -172,7 +172,7 @@ class TestCast:
         subjects = Subjects("story")
 
         def read(voices: dict[str, str], at: str) -> list[Any]:
-            snap = Snapshot({**self.art(voices), "updatedAt": at})
+            snap = Reading({**self.art(voices), "updatedAt": at})
             return stage_changes(record, provider, provider.observe(record.spec, snap), subjects, 1)
 
         first = read({"A": "v1"}, "2026-12-01T00:00:01Z")

@@ -14,7 +14,7 @@ UpstreamError                    base of everything a client raises (.code, .ret
 │       ├── ValidationFailed     422: the server rejected the body
 │       ├── NotFound             404
 │       └── StateInvalid         409: state forbids the operation (.state, .allowed)
-├── TransportError               no answer (connect, read, timeout, drop): ambiguous
+├── ApiTransportError            no answer (connect, read, timeout, drop): ambiguous
 ├── UpstreamUnavailable          retries exhausted (.last), code "upstream_unavailable"
 ├── CircuitOpen                  the provider's circuit is open: not sent, retryable
 └── RequestValidationError       a body failed validation before it left (.field)
@@ -190,7 +190,7 @@ class StateInvalid(TerminalApiError):
         return self.details.get("allowed")
 
 
-class TransportError(UpstreamError):
+class ApiTransportError(UpstreamError):
     """No HTTP answer (connect, read, write, timeout, dropped connection). Ambiguous, so retried.
 
     Built from an httpx exception with only its class name and the method + path: httpx

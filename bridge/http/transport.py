@@ -16,7 +16,7 @@ Every success is also appended to the list that :func:`recording_responses` inst
 that fails after the API said yes still knows what the API answered.
 
 httpx exceptions hold the request, and the request holds the Authorization header: they are
-turned into our own :class:`TransportError` outside the ``except`` block so no chain keeps them.
+turned into our own :class:`ApiTransportError` outside the ``except`` block so no chain keeps them.
 """
 
 from __future__ import annotations
@@ -33,18 +33,19 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 import structlog
+from pydantic import SecretStr
 
 from bridge import __version__
 from bridge.http.errors import (
+    ApiTransportError,
     CircuitOpen,
     ErrorMapper,
     IdempotencyConflict,
     RateLimited,
-    TransportError,
     UpstreamError,
     UpstreamUnavailable,
 )
-from bridge.http.keys import Credential, redact
+from bridge.http.keys import ApiKey, Credential, redact
 from bridge.http.ratelimit import Priority, RateBudget
 from bridge.ops.tracing import client_span
 
@@ -136,7 +137,7 @@ class Transport:
     def __init__(
         self,
         base_url: str,
-        key: Credential,
+        key: Credential | str | SecretStr,
         *,
         budget: RateBudget | None = None,
         retry: RetryPolicy | None = None,
@@ -148,7 +149,8 @@ class Transport:
         errors: ErrorMapper,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._key = key
+        # A bare string is the Story API's key format; other providers pass their Credential.
+        self._key: Credential = ApiKey.parse(key) if isinstance(key, str | SecretStr) else key
         self._on_request = on_request
         self.circuit = circuit
         self._errors = errors
@@ -162,6 +164,10 @@ class Transport:
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
             follow_redirects=False,
         )
+
+    @property
+    def key(self) -> Credential:
+        return self._key
 
     def __repr__(self) -> str:
         return f"Transport({self.base_url!r}, key={self._key!r})"
@@ -283,7 +289,7 @@ class Transport:
         content: bytes | None,
         params: dict[str, Any],
     ) -> tuple[httpx.Response | None, UpstreamError | None]:
-        """One HTTP exchange. httpx errors become a sanitized TransportError, never re-raised."""
+        """One HTTP exchange. httpx errors become a sanitized ApiTransportError, never re-raised."""
         failure: str | None = None
         unapplied = False
         started = time.perf_counter()
@@ -314,7 +320,7 @@ class Transport:
         self._report(method, path, None, started)
         # Built outside the except block: no __context__ pointing at the httpx exception.
         message = f"{method} {path}: {failure}"
-        return None, TransportError(message, method=method, path=path, unapplied=unapplied)
+        return None, ApiTransportError(message, method=method, path=path, unapplied=unapplied)
 
     def _report(self, method: str, path: str, status: int | None, started: float) -> None:
         """Hand one attempt to `on_request`; a failing hook is logged, never fails the call."""

@@ -73,7 +73,7 @@ def parse_event(subject: str, body: bytes) -> Event:
     return Event(subject=subject, cloudevent=cloudevent, data=data)
 
 
-Handler = Callable[[Event], Awaitable[None]]
+EventHandler = Callable[[Event], Awaitable[None]]
 
 
 class EventConsumer:
@@ -108,7 +108,7 @@ class EventConsumer:
 
     async def run(
         self,
-        handler: Handler,
+        handler: EventHandler,
         *,
         stop: asyncio.Event | None = None,
         batch: int = 16,
@@ -150,7 +150,7 @@ class EventConsumer:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
 
-    async def _one(self, msg: Msg, handler: Handler, seen: KeyValue) -> None:
+    async def _one(self, msg: Msg, handler: EventHandler, seen: KeyValue) -> None:
         event = parse_event(msg.subject, msg.data)
         key = event.id.replace(":", "_")  # KV keys: [-/_=.a-zA-Z0-9]
         try:

@@ -16,7 +16,7 @@ import structlog
 from nats.js.client import JetStreamContext
 
 from bridge.nats.streams import Subjects
-from schemas.wire.events import CONTENT_TYPE, EVENT_TYPE_PREFIX, CloudEvent
+from schemas.wire.events import CONTENT_TYPE, EVENT_TYPE_PREFIX, BridgeCircuitData, CloudEvent
 from schemas.wire.outcome import Outcome
 
 OUTCOME_NAMESPACE = uuid.UUID("0f9d3c58-2b7e-4d1a-8c61-7e2f4b9a5d10")
@@ -88,7 +88,7 @@ class OutcomePublisher:
             type=f"{EVENT_TYPE_PREFIX}.bridge.{what}",
             subject=str(data.get("provider") or "bridge"),
             time=datetime.now(UTC),
-            data=data,
+            data=BridgeCircuitData.model_validate(data).to_dict(),
         )
         await self._send(self.subjects.event(f"bridge.{what}"), cloud_event, None)
 

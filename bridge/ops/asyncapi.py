@@ -5,10 +5,9 @@ subjects can be answered); the document instead lists every contract subject wit
 schema, which is what a consumer of the contract needs to read.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: `_documented` needs its annotation evaluated.
 
-import inspect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import cache
 from typing import Any
 
@@ -23,7 +22,8 @@ from bridge.nats.streams import (
     QUEUE_GROUP,
     Subjects,
 )
-from schemas.catalog import COMMAND_MODELS
+from handlers import HANDLERS
+from handlers.base import CommandHandler
 from schemas.wire.contract import event_model
 from schemas.wire.outcome import Outcome
 
@@ -115,16 +115,16 @@ def event_subject_suffixes() -> list[str]:
     return suffixes + list(SINGLE_EVENTS)
 
 
-def _doc_handler(model: type[Any]) -> Callable[..., Any]:
-    async def handler(body: Any) -> Any:  # pragma: no cover - documentation only, never consumed
-        return None
+def _documented(handler: CommandHandler) -> Callable[..., Awaitable[Outcome | None]]:
+    """A stand-in subscriber typed with the handler's command model: faststream reads the payload
+    schema from the parameter's annotation, evaluated here (this module has no postponed
+    annotations) to the model the handler takes."""
+    model = handler.model
 
-    # faststream reads the payload schema from the signature.
-    handler.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [inspect.Parameter("body", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=model)],
-        return_annotation=Outcome,
-    )
-    return handler
+    async def documented(body: model) -> Outcome | None:  # type: ignore[valid-type]
+        return None  # pragma: no cover - documentation only, never consumed
+
+    return documented
 
 
 def build_doc_broker(prefix: str) -> NatsBroker:
@@ -132,8 +132,8 @@ def build_doc_broker(prefix: str) -> NatsBroker:
     broker = NatsBroker("nats://storybridge-nats:4222")
     commands = JStream(COMMANDS_STREAM, declare=False)
     events = JStream(EVENTS_STREAM, declare=False)
-    for name, model in sorted(COMMAND_MODELS.items()):
-        doc = (model.__doc__ or name).strip().splitlines()[0]
+    for name, handler in sorted(HANDLERS.items()):
+        doc = (handler.model.__doc__ or name).strip().splitlines()[0]
         broker.subscriber(
             subjects.command(name),
             stream=commands,
@@ -141,15 +141,15 @@ def build_doc_broker(prefix: str) -> NatsBroker:
             pull_sub=PullSub(),
             title=f"cmd.{name}",
             description=f"Durable command {name}: {doc}. Outcome on {prefix}.evt.command.*",
-        )(_doc_handler(model))
+        )(_documented(handler))
         broker.subscriber(
             subjects.request(name),
             queue=QUEUE_GROUP,
             title=f"req.{name}",
             description=f"Request/reply command {name}: {doc}. The reply is the outcome document.",
-        )(_doc_handler(model))
+        )(_documented(handler))
     dead_letters = JStream(DEAD_LETTERS_STREAM, declare=False)
-    for name in sorted(COMMAND_MODELS):
+    for name, handler in sorted(HANDLERS.items()):
         broker.publisher(
             subjects.dead_letter(name),
             stream=dead_letters,
@@ -160,7 +160,7 @@ def build_doc_broker(prefix: str) -> NatsBroker:
                 "Storybridge-Command-Id and Storybridge-Deliveries. Redrive with "
                 f"{prefix}.req.admin.redrive or `storybridge redrive`."
             ),
-            schema=COMMAND_MODELS[name],
+            schema=handler.model,
         )
     for suffix in event_subject_suffixes():
         broker.publisher(

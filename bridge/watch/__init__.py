@@ -3,17 +3,17 @@
 `WatchEngine` is provider-neutral; each provider (bridge.providers.*) plugs in behind the `Provider` seam.
 """
 
-from bridge.watch.engine import EngineSnapshot, WatchEngine
-from bridge.watch.model import Observation, ReadError, Snapshot, WatchSpec
+from bridge.watch.engine import EngineStats, WatchEngine
+from bridge.watch.model import Observation, ReadError, Reading, WatchSpec
 from bridge.watch.provider import Provider
 from bridge.watch.settings import WatchSettings
 
 __all__ = [
-    "EngineSnapshot",
+    "EngineStats",
     "Observation",
     "Provider",
     "ReadError",
-    "Snapshot",
+    "Reading",
     "WatchEngine",
     "WatchSettings",
     "WatchSpec",

@@ -41,7 +41,7 @@ from bridge.watch.model import (
     Observation,
     PendingEvent,
     ReadError,
-    Snapshot,
+    Reading,
     WatchRecord,
     WatchSpec,
     key_token,
@@ -68,7 +68,7 @@ RECORD_HEADROOM = 4096  # bytes kept free below the server's max_payload
 
 
 @dataclass(frozen=True)
-class EngineSnapshot:
+class EngineStats:
     """For readiness and metrics: the records of the shards this replica holds."""
 
     active: int
@@ -335,12 +335,12 @@ class WatchEngine:
                 continue
         return False
 
-    def snapshot(self) -> EngineSnapshot:
+    def stats(self) -> EngineStats:
         active = sum(self._active.values())
         next_at = self._due.next_at()
         lag = max(0.0, time.time() - next_at) if next_at is not None else 0.0
         by_kind = {resource: n for resource, n in self._active.items() if n > 0}
-        return EngineSnapshot(active, active, len(self._stalled), lag, by_kind)
+        return EngineStats(active, active, len(self._stalled), lag, by_kind)
 
     async def list_watches(
         self,
@@ -600,7 +600,7 @@ class WatchEngine:
     # -- one read --------------------------------------------------------------------------------
 
     async def _apply(
-        self, provider: Provider, spec: WatchSpec, result: Snapshot | ReadError, now: float
+        self, provider: Provider, spec: WatchSpec, result: Reading | ReadError, now: float
     ) -> None:
         key = spec.key
         slot = self._slots.get(key)
@@ -950,7 +950,7 @@ class WatchEngine:
     def _report(self) -> None:
         if self.metrics is None:
             return
-        snap = self.snapshot()
+        snap = self.stats()
         for resource, count in self._active.items():
             self.metrics.set_watches_active(resource, count)
         self.metrics.set_poll_lag(snap.max_poll_lag)

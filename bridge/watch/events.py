@@ -15,8 +15,9 @@ from typing import Any
 
 from bridge.ops.tracing import TRACE_HEADERS
 from bridge.watch.model import Observation, PendingEvent, WatchSpec
+from schemas.wire.events import CONTENT_TYPE as CONTENT_TYPE  # one content type, re-exported
+from schemas.wire.events import CloudEvent, ResourceEventData, WatchLifecycleData
 
-CONTENT_TYPE = "application/cloudevents+json"
 EVENT_ID_NAMESPACE = uuid.UUID("6f1d2c8e-5b0a-4e53-9a57-3c1b7d2e8f40")
 _SUBJECT_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -53,10 +54,6 @@ def subject_token(value: str) -> str:
     return _SUBJECT_UNSAFE.sub("_", value.lower()) or "_"
 
 
-def iso_time(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
-
-
 def cloudevent(
     *,
     id: str,
@@ -66,17 +63,12 @@ def cloudevent(
     time: float,
     data: dict[str, Any],
 ) -> dict[str, Any]:
-    """A structured-mode CloudEvent document (the JSON that goes on the wire)."""
-    return {
-        "specversion": "1.0",
-        "id": id,
-        "source": source,
-        "type": type,
-        "subject": subject,
-        "time": iso_time(time),
-        "datacontenttype": "application/json",
-        "data": data,
-    }
+    """A structured-mode CloudEvent document (the JSON that goes on the wire), made by the one
+    CloudEvent model every event of the bridge is made by."""
+    when = datetime.fromtimestamp(time, UTC)
+    return CloudEvent(
+        id=id, source=source, type=type, subject=subject, time=when, data=data
+    ).to_dict()
 
 
 def change_event(
@@ -90,20 +82,18 @@ def change_event(
     observed_at: float,
 ) -> PendingEvent:
     """The pending event for one observed change (`subject` is the full NATS subject)."""
-    data: dict[str, Any] = {
-        "resource": obs.resource,
-        "id": obs.id,
-        "projectId": obs.project_id,
-        "status": obs.status,
-        "previousStatus": previous,
-        "revision": obs.revision,
-        "snapshot": obs.snapshot,
-    }
-    if obs.facet is not None:
-        data["facet"] = obs.facet
-    if obs.part is not None:
-        data["part"] = obs.part
-    if obs.data:
+    data = ResourceEventData(
+        resource=obs.resource,
+        id=obs.id,
+        projectId=obs.project_id,
+        status=obs.status,
+        previousStatus=previous,
+        revision=obs.revision,
+        snapshot=obs.snapshot,
+        facet=obs.facet,
+        part=obs.part,
+    ).to_dict()
+    if obs.data:  # a provider's own fields (Syllaby's provider, storyboardId)
         data.update({k: v for k, v in obs.data.items() if k not in data})
     doc = cloudevent(
         id=event_id, source=source, type=type, subject=obs.subject_path, time=observed_at, data=data
@@ -127,7 +117,9 @@ def lifecycle_event(
     """`{p}.evt.watch.<name>` (stalled, recovered, gone, expired) for one watch; `extra` goes into
     `data` beside resource, id and projectId."""
     eid = lifecycle_event_id(spec, name, episode)
-    data = {"resource": spec.resource, "id": spec.id, "projectId": project_id, **extra}
+    data = WatchLifecycleData(
+        resource=spec.resource, id=spec.id, projectId=project_id, **extra
+    ).to_dict()
     doc = cloudevent(
         id=eid,
         source=source,

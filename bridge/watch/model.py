@@ -163,7 +163,7 @@ class WatchRecord(BaseModel):
 
 @dataclass(frozen=True)
 class Observation:
-    """One facet state a provider read from one snapshot.
+    """One facet state a provider found in one `Reading`.
 
     `silent` observations are not events (e.g. digest NOT_STARTED, video not_rendered): they
     neither publish nor break the previousStatus chain. `token` defaults to `status`; a provider
@@ -179,7 +179,7 @@ class Observation:
     revision: int = 1
     project_id: str | None = None
     subject_path: str = ""
-    snapshot: Any = None
+    snapshot: Any = None  # the resource object as the API returned it: the event's data.snapshot
     silent: bool = False
     token: str | None = None
     # One of several things a facet follows on the same resource (a voice-modification range, a
@@ -214,7 +214,7 @@ class ReadError:
 
 
 @dataclass(frozen=True)
-class Snapshot:
+class Reading:
     """What a provider read for one spec: the raw object(s) `observe` splits into facet states."""
 
     data: Any

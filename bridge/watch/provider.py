@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol, runtime_checkable
 
-from bridge.watch.model import Observation, ReadError, Snapshot, WatchSpec
+from bridge.watch.model import Observation, ReadError, Reading, WatchSpec
 
 
 @runtime_checkable
@@ -29,7 +29,7 @@ class Provider(Protocol):
     source: str  # the CloudEvent `source`: the API base URL
     type_prefix: str  # CloudEvent type prefix, e.g. "studio.sleeperhit.story"
 
-    async def read(self, specs: Sequence[WatchSpec]) -> dict[str, Snapshot | ReadError]:
+    async def read(self, specs: Sequence[WatchSpec]) -> dict[str, Reading | ReadError]:
         """Read every spec, keyed by `spec.key`. A missing key counts as a failed read."""
         ...
 
@@ -38,8 +38,8 @@ class Provider(Protocol):
         together as soon as one of them is due; None for a watch read on its own."""
         ...
 
-    def observe(self, spec: WatchSpec, snapshot: Snapshot) -> list[Observation]:
-        """Every facet state in `snapshot` that this watch follows, in publishing order."""
+    def observe(self, spec: WatchSpec, reading: Reading) -> list[Observation]:
+        """Every facet state in `reading` that this watch follows, in publishing order."""
         ...
 
     def is_terminal(self, spec: WatchSpec, observations: Sequence[Observation]) -> bool:

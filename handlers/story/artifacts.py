@@ -1,130 +1,91 @@
-"""artifact.* commands. Those that start work finishing later start watches: refine, finalize,
-render_video, coverage, music (and its defined clips), and, as project additions, sfx (cue sounds),
-cast / avatar (avatars), voice and cast with voices (the voice map: the `cast` facet) and
-voice_modification (its ranges)."""
+"""artifact.* commands, one table row each: the endpoint, and which facets of the artifact to watch
+afterwards. Those that start work finishing later watch it: refine (and the job it starts),
+finalize, render_video, coverage, music (and its defined clips), and, as project additions, sfx
+(cue sounds), cast / avatar (avatars), voice and cast with voices (the voice map: the `cast` facet)
+and voice_modification (its ranges)."""
 
 from __future__ import annotations
 
-import typing
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from handlers.base import CommandContext, Handler, Reply
+from bridge.http.transport import ApiResponse
+from bridge.providers.story.client import StoryClient as Api
+from handlers.base import After, CommandContext, calls, handler_table
 from schemas.story import commands as c
-from schemas.story import requests as q
 from schemas.story.enums import SfxOp
+from schemas.wire.commands import Command
+
+C = TypeVar("C", bound=Command)
+Facets = tuple[str, ...]
 
 
-async def refine(cmd: Any, ctx: CommandContext) -> Reply:
-    reply = await ctx.api.artifact_refine(
-        cmd.artifactId, cmd.body(), idempotency_key=ctx.idempotency_key
-    )
-    job = reply.data
+def watching(
+    facets: Facets | Callable[[C], Facets],
+    parents: Callable[[ApiResponse[Any]], dict[str, str] | None] | None = None,
+) -> After[C]:
+    """After the call, watch these facets of the command's artifact (none: no watch)."""
+
+    async def after(cmd: C, reply: ApiResponse[Any], ctx: CommandContext) -> None:
+        chosen = facets(cmd) if callable(facets) else facets
+        if chosen:
+            found = parents(reply) if parents is not None else None
+            await ctx.watches.watch(
+                "artifact", cmd.path()["artifactId"], facets=chosen, parents=found
+            )
+
+    return after
+
+
+async def _refined(
+    cmd: c.ArtifactRefineCommand, reply: ApiResponse[Any], ctx: CommandContext
+) -> None:
+    job = reply.data  # refine answers the story job it started: watched with its artifacts
     await ctx.watches.watch("job", job.id, project_id=getattr(job, "projectId", None))
     await ctx.watches.watch("artifact", cmd.artifactId, facets=("revised",))
-    return reply
 
 
-async def finalize(cmd: Any, ctx: CommandContext) -> Reply:
-    reply = await ctx.api.artifact_finalize(
-        cmd.artifactId, cmd.body(), idempotency_key=ctx.idempotency_key
-    )
-    facet = "video" if str(getattr(cmd, "mode", None) or "audio") == "video" else "finalize"
-    await ctx.watches.watch("artifact", cmd.artifactId, facets=(facet,))
-    return reply
+def _finalized(cmd: c.ArtifactFinalizeCommand) -> Facets:
+    return ("video",) if str(cmd.mode or "audio") == "video" else ("finalize",)
 
 
-async def render_video(cmd: Any, ctx: CommandContext) -> Reply:
-    reply = await ctx.api.artifact_render_video(cmd.artifactId, idempotency_key=ctx.idempotency_key)
-    await ctx.watches.watch("artifact", cmd.artifactId, facets=("video",))
-    return reply
-
-
-async def coverage(cmd: Any, ctx: CommandContext) -> Reply:
-    reply = await ctx.api.artifact_coverage(
-        cmd.artifactId, cmd.body(), idempotency_key=ctx.idempotency_key
-    )
+def _report(reply: ApiResponse[Any]) -> dict[str, str] | None:
     report_id = getattr(reply.data, "reportId", None)
-    parents = {"reportId": report_id} if report_id else None
-    await ctx.watches.watch("artifact", cmd.artifactId, facets=("coverage",), parents=parents)
-    return reply
+    return {"reportId": report_id} if report_id else None
 
 
-async def music(cmd: c.ArtifactMusicCommand, ctx: CommandContext) -> Reply:
-    reply = await ctx.api.artifact_music(
-        cmd.artifactId,
-        typing.cast(q.ArtifactMusic, cmd.body()),
-        idempotency_key=ctx.idempotency_key,
-    )
+def _music(cmd: c.ArtifactMusicCommand) -> Facets:
     # The defined-clip shapes (directive, clip, regenerateScenes) render beds: follow them too.
-    clips = ("music_clips", "music_clip") if _defined_clips(cmd) else ()
-    await ctx.watches.watch("artifact", cmd.artifactId, facets=("music", *clips))
-    return reply
-
-
-def _defined_clips(cmd: c.ArtifactMusicCommand) -> bool:
     shapes = (cmd.scope, cmd.mode, cmd.musicMode, cmd.clip, cmd.regenerateScenes)
-    return any(value is not None for value in shapes)
+    clips = ("music_clips", "music_clip") if any(v is not None for v in shapes) else ()
+    return ("music", *clips)
 
 
-async def voice(cmd: Any, ctx: CommandContext) -> Reply:
-    reply = await ctx.api.artifact_voice(
-        cmd.artifactId, cmd.body(), idempotency_key=ctx.idempotency_key
-    )
-    # The recast is done when the API answers; the watch publishes it (artifact.cast.changed).
-    await ctx.watches.watch("artifact", cmd.artifactId, facets=("cast",))
-    return reply
+def _sfx(cmd: c.ArtifactSfxCommand) -> Facets:
+    return () if cmd.op is SfxOp.REMOVE else ("sfx",)  # a cue's sound is generated after the answer
 
 
-async def sfx(cmd: c.ArtifactSfxCommand, ctx: CommandContext) -> Reply:
-    reply = await ctx.api.artifact_sfx(
-        cmd.artifactId, typing.cast(q.ArtifactSfx, cmd.body()), idempotency_key=ctx.idempotency_key
-    )
-    if cmd.op is not SfxOp.REMOVE:  # a cue's sound is generated after the answer
-        await ctx.watches.watch("artifact", cmd.artifactId, facets=("sfx",))
-    return reply
-
-
-async def cast(cmd: c.ArtifactCastCommand, ctx: CommandContext) -> Reply:
-    reply = await ctx.api.artifact_cast(
-        cmd.artifactId, typing.cast(q.ArtifactCast, cmd.body()), idempotency_key=ctx.idempotency_key
-    )
+def _cast(cmd: c.ArtifactCastCommand) -> Facets:
     # Entries that assign voices change the voice map too; a restyle alone leaves it alone (a first
     # sight of the map would otherwise publish a `changed` nobody made).
     voices = any(entry.voiceId for entry in cmd.entries or [])
-    facets = ("avatar", "cast") if voices else ("avatar",)
-    await ctx.watches.watch("artifact", cmd.artifactId, facets=facets)
-    return reply
+    return ("avatar", "cast") if voices else ("avatar",)
 
 
-async def avatar(cmd: c.ArtifactAvatarCommand, ctx: CommandContext) -> Reply:
-    reply = await ctx.api.artifact_avatar(
-        cmd.artifactId,
-        typing.cast(q.ArtifactAvatar, cmd.body()),
-        idempotency_key=ctx.idempotency_key,
-    )
-    await ctx.watches.watch("artifact", cmd.artifactId, facets=("avatar",))
-    return reply
-
-
-async def voice_modification(cmd: c.ArtifactVoiceModificationCommand, ctx: CommandContext) -> Reply:
-    reply = await ctx.api.artifact_voice_modification(
-        cmd.artifactId,
-        typing.cast(q.ArtifactVoiceModification, cmd.body()),
-        idempotency_key=ctx.idempotency_key,
-    )
-    await ctx.watches.watch("artifact", cmd.artifactId, facets=("voice_modification",))
-    return reply
-
-
-HANDLERS: dict[str, Handler] = {
-    "artifact.refine": refine,
-    "artifact.finalize": finalize,
-    "artifact.render_video": render_video,
-    "artifact.coverage": coverage,
-    "artifact.music": music,
-    "artifact.voice": voice,
-    "artifact.sfx": sfx,
-    "artifact.cast": cast,
-    "artifact.avatar": avatar,
-    "artifact.voice_modification": voice_modification,
-}
+HANDLERS = handler_table(
+    calls(c.ArtifactRefineCommand, Api.artifact_refine, after=_refined),
+    calls(c.ArtifactFinalizeCommand, Api.artifact_finalize, after=watching(_finalized)),
+    calls(c.ArtifactRenderVideoCommand, Api.artifact_render_video, after=watching(("video",))),
+    calls(c.ArtifactCoverageCommand, Api.artifact_coverage, watching(("coverage",), _report)),
+    calls(c.ArtifactMusicCommand, Api.artifact_music, after=watching(_music)),
+    # The recast is done when the API answers; the watch publishes it (artifact.cast.changed).
+    calls(c.ArtifactVoiceCommand, Api.artifact_voice, after=watching(("cast",))),
+    calls(c.ArtifactSfxCommand, Api.artifact_sfx, after=watching(_sfx)),
+    calls(c.ArtifactCastCommand, Api.artifact_cast, after=watching(_cast)),
+    calls(c.ArtifactAvatarCommand, Api.artifact_avatar, after=watching(("avatar",))),
+    calls(
+        c.ArtifactVoiceModificationCommand,
+        Api.artifact_voice_modification,
+        after=watching(("voice_modification",)),
+    ),
+)

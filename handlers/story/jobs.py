@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.base import CommandContext, Reply
+from bridge.http.transport import ApiResponse
+from bridge.providers.story.client import StoryClient as Api
+from handlers.base import CommandContext, calls, handler_table
+from schemas.story import commands as c
 
 
-async def create(cmd: Any, ctx: CommandContext) -> Reply:
-    reply = await ctx.api.create_job(cmd.body(), idempotency_key=ctx.idempotency_key)
+async def _watch_job(cmd: c.JobCreateCommand, reply: ApiResponse[Any], ctx: CommandContext) -> None:
     job = reply.data
     await ctx.watches.watch("job", job.id, project_id=job.projectId or cmd.projectId)
-    return reply
 
 
-async def cancel(cmd: Any, ctx: CommandContext) -> Reply:
-    return await ctx.api.cancel_job(cmd.jobId, idempotency_key=ctx.idempotency_key)
-
-
-HANDLERS = {"job.create": create, "job.cancel": cancel}
+HANDLERS = handler_table(
+    calls(c.JobCreateCommand, Api.create_job, after=_watch_job),
+    calls(c.JobCancelCommand, Api.cancel_job),
+)

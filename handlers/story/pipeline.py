@@ -4,71 +4,43 @@ maybe a watch, the reply."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from bridge.http.errors import RequestValidationError
-from handlers.base import CommandContext, Handler, Reply
+from bridge.http.transport import ApiResponse
+from bridge.providers.story.client import StoryClient as Api
+from handlers.base import CommandContext, CommandReply, calls, handler_table, handles
 from schemas.story import commands_pipeline as c
-from schemas.story import requests_publishing as p
+from schemas.wire.commands import Command
 
 
-async def plan_resume(cmd: c.PlanResumeCommand, ctx: CommandContext) -> Reply:
-    reply = await ctx.api.resume_plan(cmd.planId, idempotency_key=ctx.idempotency_key)
-    project = getattr(reply.data, "projectId", None)
-    await ctx.watches.watch("plan", cmd.planId, project_id=project)
-    return reply
+async def _watch_plan(
+    cmd: c.PlanResumeCommand, reply: ApiResponse[Any], ctx: CommandContext
+) -> None:
+    await ctx.watches.watch("plan", cmd.planId, project_id=getattr(reply.data, "projectId", None))
 
 
-async def job_resume(cmd: c.JobResumeCommand, ctx: CommandContext) -> Reply:
-    reply = await ctx.api.resume_job(cmd.jobId, idempotency_key=ctx.idempotency_key)
+async def _watch_job(cmd: c.JobResumeCommand, reply: ApiResponse[Any], ctx: CommandContext) -> None:
     await ctx.watches.watch("job", cmd.jobId, project_id=getattr(reply.data, "projectId", None))
-    return reply
 
 
-async def _watch_release(ctx: CommandContext, reply: Reply) -> None:
-    """A release is read through its series' listing (the API has no single-release read)."""
-    release = getattr(reply, "data", None)
+async def _watch_release(cmd: Command, reply: ApiResponse[Any], ctx: CommandContext) -> None:
+    """A release is read through its series' listing (the API has no single-release read);
+    followed until published."""
+    release = reply.data
     series = getattr(release, "seriesId", None)
     if release is not None and series:
         await ctx.watches.watch("release", str(release.id), parents={"seriesId": str(series)})
 
 
-async def release_create(cmd: c.ReleaseCreateCommand, ctx: CommandContext) -> Reply:
-    reply = await ctx.api.create_release(
-        cmd.seriesId, cast(p.ReleaseCreate, cmd.body()), idempotency_key=ctx.idempotency_key
-    )
-    await _watch_release(ctx, reply)
-    return reply
-
-
-async def release_describe(cmd: c.ReleaseDescribeCommand, ctx: CommandContext) -> Reply:
-    return await ctx.api.describe_release(
-        cmd.releaseId, cast(p.ReleaseDescribe, cmd.body()), idempotency_key=ctx.idempotency_key
-    )
-
-
-async def release_publish(cmd: c.ReleasePublishCommand, ctx: CommandContext) -> Reply:
-    reply = await ctx.api.publish_release(
-        cmd.releaseId, cast(p.ReleasePublish, cmd.body()), idempotency_key=ctx.idempotency_key
-    )
-    await _watch_release(ctx, reply)  # followed until published
-    return reply
-
-
-async def release_refresh_media(cmd: c.ReleaseRefreshMediaCommand, ctx: CommandContext) -> Reply:
-    return await ctx.api.refresh_release_media(
-        cmd.releaseId, cast(p.ReleaseRefreshMedia, cmd.body()), idempotency_key=ctx.idempotency_key
-    )
-
-
-async def release_list(cmd: c.ReleaseListCommand, ctx: CommandContext) -> Reply:
+async def release_list(cmd: c.ReleaseListCommand, ctx: CommandContext) -> CommandReply:
     # The outcome's result is the page as returned: `{releases, nextCursor}`.
     return await ctx.api.list_releases(
         cmd.seriesId, status=cmd.status, cursor=cmd.cursor, limit=cmd.limit
     )
 
 
-async def artifact_start_live(cmd: c.ArtifactStartLiveCommand, ctx: CommandContext) -> Reply:
+async def artifact_start_live(cmd: c.ArtifactStartLiveCommand, ctx: CommandContext) -> CommandReply:
     token = cmd.token
     if token is None:
         art = await ctx.api.get_artifact(cmd.artifactId)
@@ -80,11 +52,11 @@ async def artifact_start_live(cmd: c.ArtifactStartLiveCommand, ctx: CommandConte
     return await ctx.api.start_live({"token": token})
 
 
-async def agent_guidance_get(cmd: c.AgentGuidanceGetCommand, ctx: CommandContext) -> Reply:
+async def agent_guidance_get(cmd: c.AgentGuidanceGetCommand, ctx: CommandContext) -> CommandReply:
     return await ctx.api.get_agent_guidance()
 
 
-async def cast_canon_update(cmd: c.CastCanonUpdateCommand, ctx: CommandContext) -> Reply:
+async def cast_canon_update(cmd: c.CastCanonUpdateCommand, ctx: CommandContext) -> CommandReply:
     body = cmd.body()
     payload: dict[str, Any] = body.to_body() if body is not None else {}
     return await ctx.api.update_cast_canon(
@@ -92,15 +64,15 @@ async def cast_canon_update(cmd: c.CastCanonUpdateCommand, ctx: CommandContext) 
     )
 
 
-HANDLERS: dict[str, Handler] = {
-    "plan.resume": plan_resume,
-    "job.resume": job_resume,
-    "release.create": release_create,
-    "release.describe": release_describe,
-    "release.publish": release_publish,
-    "release.refresh_media": release_refresh_media,
-    "release.list": release_list,
-    "artifact.start_live": artifact_start_live,
-    "agent_guidance.get": agent_guidance_get,
-    "cast_canon.update": cast_canon_update,
-}
+HANDLERS = handler_table(
+    calls(c.PlanResumeCommand, Api.resume_plan, after=_watch_plan),
+    calls(c.JobResumeCommand, Api.resume_job, after=_watch_job),
+    calls(c.ReleaseCreateCommand, Api.create_release, after=_watch_release),
+    calls(c.ReleaseDescribeCommand, Api.describe_release),
+    calls(c.ReleasePublishCommand, Api.publish_release, after=_watch_release),
+    calls(c.ReleaseRefreshMediaCommand, Api.refresh_release_media),
+    handles(c.ReleaseListCommand, release_list),
+    handles(c.ArtifactStartLiveCommand, artifact_start_live),
+    handles(c.AgentGuidanceGetCommand, agent_guidance_get),
+    handles(c.CastCanonUpdateCommand, cast_canon_update),
+)

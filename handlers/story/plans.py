@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
-from handlers.base import CommandContext, Reply
-from schemas.story.commands import PlanApproveCommand
-from schemas.story.requests import PlanApprove
+from bridge.http.transport import ApiResponse
+from bridge.providers.story.client import StoryClient as Api
+from handlers.base import CommandContext, CommandReply, calls, handler_table, handles
+from schemas.story import commands as c
 
 
-async def create(cmd: Any, ctx: CommandContext) -> Reply:
-    reply = await ctx.api.create_plan(
-        cmd.projectId, cmd.body(), idempotency_key=ctx.idempotency_key
-    )
+async def _watch_plan(
+    cmd: c.PlanCreateCommand, reply: ApiResponse[Any], ctx: CommandContext
+) -> None:
     await ctx.watches.watch("plan", reply.data.id, project_id=cmd.projectId)
-    return reply
 
 
-async def approve(cmd: PlanApproveCommand, ctx: CommandContext) -> Reply:
+async def approve(cmd: c.PlanApproveCommand, ctx: CommandContext) -> CommandReply:
     # No body unless the command carries one (`userConfirmed`, as the production client sends).
-    body = cast(PlanApprove | None, cmd.body())
+    body = cmd.body()
     sent = body if body is not None and body.to_body() else None
     return await ctx.api.approve_plan(cmd.planId, sent, idempotency_key=ctx.idempotency_key)
 
 
-async def reject(cmd: Any, ctx: CommandContext) -> Reply:
-    return await ctx.api.reject_plan(cmd.planId, cmd.body(), idempotency_key=ctx.idempotency_key)
-
-
-HANDLERS = {"plan.create": create, "plan.approve": approve, "plan.reject": reject}
+HANDLERS = handler_table(
+    calls(c.PlanCreateCommand, Api.create_plan, after=_watch_plan),
+    handles(c.PlanApproveCommand, approve),
+    calls(c.PlanRejectCommand, Api.reject_plan),
+)

@@ -1,24 +1,13 @@
-"""project.create / project.update / project.delete."""
+"""project.create / project.update / project.delete: one call each, nothing to watch."""
 
 from __future__ import annotations
 
-from typing import Any
+from bridge.providers.story.client import StoryClient as Api
+from handlers.base import calls, handler_table
+from schemas.story import commands as c
 
-from handlers.base import CommandContext, Reply
-
-
-async def create(cmd: Any, ctx: CommandContext) -> Reply:
-    return await ctx.api.create_project(cmd.body(), idempotency_key=ctx.idempotency_key)
-
-
-async def update(cmd: Any, ctx: CommandContext) -> Reply:
-    return await ctx.api.update_project(
-        cmd.projectId, cmd.body(), idempotency_key=ctx.idempotency_key
-    )
-
-
-async def delete(cmd: Any, ctx: CommandContext) -> Reply:
-    return await ctx.api.delete_project(cmd.projectId, idempotency_key=ctx.idempotency_key)
-
-
-HANDLERS = {"project.create": create, "project.update": update, "project.delete": delete}
+HANDLERS = handler_table(
+    calls(c.ProjectCreateCommand, Api.create_project),
+    calls(c.ProjectUpdateCommand, Api.update_project),
+    calls(c.ProjectDeleteCommand, Api.delete_project),
+)

@@ -7,18 +7,15 @@ Idempotency-Key either.
 
 from __future__ import annotations
 
-from typing import Any
-
-from bridge.providers.story.endpoints.base import seg
-from handlers.base import CommandContext, Handler, Reply
+from bridge.http.routes import seg
+from handlers.base import CommandContext, CommandReply, handler_table, handles
 from schemas.story.reads import READ_COMMANDS
 from schemas.wire.commands import ReadCommand
 
 
-async def read(cmd: Any, ctx: CommandContext) -> Reply:
-    command: ReadCommand = cmd
-    path = command.route.format(**{k: seg(v) for k, v in command.path().items()})
-    return await ctx.api.request("GET", path, params=command.query() or None)
+async def read(cmd: ReadCommand, ctx: CommandContext) -> CommandReply:
+    path = cmd.route.format(**{k: seg(v) for k, v in cmd.path().items()})
+    return await ctx.api.request("GET", path, params=cmd.query() or None)
 
 
-HANDLERS: dict[str, Handler] = {model.command: read for model in READ_COMMANDS}
+HANDLERS = handler_table(*(handles(model, read) for model in READ_COMMANDS))

@@ -1,22 +1,12 @@
-"""series_bible.generate / series_bible.update."""
+"""series_bible.generate / series_bible.update: one call each, nothing to watch."""
 
 from __future__ import annotations
 
-from typing import Any
+from bridge.providers.story.client import StoryClient as Api
+from handlers.base import calls, handler_table
+from schemas.story import commands as c
 
-from handlers.base import CommandContext, Reply
-
-
-async def generate(cmd: Any, ctx: CommandContext) -> Reply:
-    return await ctx.api.generate_series_bible(
-        cmd.projectId, cmd.body(), idempotency_key=ctx.idempotency_key
-    )
-
-
-async def update(cmd: Any, ctx: CommandContext) -> Reply:
-    return await ctx.api.update_series_bible(
-        cmd.projectId, cmd.body(), idempotency_key=ctx.idempotency_key
-    )
-
-
-HANDLERS = {"series_bible.generate": generate, "series_bible.update": update}
+HANDLERS = handler_table(
+    calls(c.SeriesBibleGenerateCommand, Api.generate_series_bible),
+    calls(c.SeriesBibleUpdateCommand, Api.update_series_bible),
+)

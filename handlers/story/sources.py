@@ -5,28 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.base import CommandContext, Reply
+from bridge.http.transport import ApiResponse
+from bridge.providers.story.client import StoryClient as Api
+from handlers.base import CommandContext, calls, handler_table
+from schemas.story import commands as c
 
 ASYNC_TYPES = frozenset({"url", "pdf"})
 
 
-async def create(cmd: Any, ctx: CommandContext) -> Reply:
-    reply = await ctx.api.create_source(
-        cmd.projectId, cmd.body(), idempotency_key=ctx.idempotency_key
-    )
-    if str(cmd.type) in ASYNC_TYPES:
-        await ctx.watches.watch("source", reply.data.id, project_id=cmd.projectId)
-    else:
-        await ctx.watches.watch(
-            "source", reply.data.id, project_id=cmd.projectId, facets=("digest",)
-        )
-    return reply
+async def _watch_source(
+    cmd: c.SourceCreateCommand, reply: ApiResponse[Any], ctx: CommandContext
+) -> None:
+    facets = None if str(cmd.type) in ASYNC_TYPES else ("digest",)
+    await ctx.watches.watch("source", reply.data.id, project_id=cmd.projectId, facets=facets)
 
 
-async def delete(cmd: Any, ctx: CommandContext) -> Reply:
-    return await ctx.api.delete_source(
-        cmd.projectId, cmd.sourceId, idempotency_key=ctx.idempotency_key
-    )
-
-
-HANDLERS = {"source.create": create, "source.delete": delete}
+HANDLERS = handler_table(
+    calls(c.SourceCreateCommand, Api.create_source, after=_watch_source),
+    calls(c.SourceDeleteCommand, Api.delete_source),
+)

@@ -7,11 +7,9 @@ around the handlers of the commands that need it; a handler never knows whether 
 
 from __future__ import annotations
 
-from typing import Any
-
 from bridge.http.errors import RequestValidationError
 from bridge.providers.syllaby.client import SyllabyClient
-from handlers.base import CommandContext, Handler, Reply
+from handlers.base import CommandContext, CommandHandler, CommandReply, handler_table, handles
 from handlers.syllaby.watching import WATCHES, arm
 from schemas.syllaby.commands import SYLLABY_COMMANDS, SyllabyCommand
 
@@ -26,13 +24,14 @@ def client_of(ctx: CommandContext) -> SyllabyClient:
     return ctx.syllaby
 
 
-async def call(cmd: Any, ctx: CommandContext) -> Reply:
-    command: SyllabyCommand = cmd
-    reply = await client_of(ctx).send(command)
-    await arm(command, reply.raw, ctx)
+async def call(cmd: SyllabyCommand, ctx: CommandContext) -> CommandReply:
+    reply = await client_of(ctx).send(cmd)
+    await arm(cmd, reply.raw, ctx)
     return reply
 
 
-HANDLERS: dict[str, Handler] = {model.command: call for model in SYLLABY_COMMANDS}
+HANDLERS: dict[str, CommandHandler] = handler_table(
+    *(handles(model, call) for model in SYLLABY_COMMANDS)
+)
 
 __all__ = ["HANDLERS", "WATCHES", "arm", "call", "client_of"]

@@ -13,26 +13,26 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from schemas.story.resources import Artifact, Job, Plan, Source
-from schemas.wire.events import CloudEvent, ResourceEventData
+from schemas.wire.events import BridgeCircuitData, CloudEvent, ResourceEventData, WatchLifecycleData
 from schemas.wire.outcome import Outcome
 
 REPLY_MODEL = Outcome
 
 
 class SourceEventData(ResourceEventData):
-    snapshot: Source  # type: ignore[assignment]
+    snapshot: Source
 
 
 class PlanEventData(ResourceEventData):
-    snapshot: Plan  # type: ignore[assignment]
+    snapshot: Plan
 
 
 class JobEventData(ResourceEventData):
-    snapshot: Job  # type: ignore[assignment]
+    snapshot: Job
 
 
 class ArtifactEventData(ResourceEventData):
-    snapshot: Artifact  # type: ignore[assignment]
+    snapshot: Artifact
 
 
 class SyllabyEventData(ResourceEventData):
@@ -48,13 +48,30 @@ class CommandEventData(Outcome):
     model_config = ConfigDict(extra="allow")
 
 
+class CommandRetryingData(CommandEventData):
+    """`command.retrying`: the outcome of the failed attempt, which attempt it was, and when the
+    next one is due."""
+
+    attempt: int
+    nextAttemptAt: str
+
+
+class CommandDeadLetteredData(CommandEventData):
+    """`command.dead_lettered`: the last outcome, why the command was buried, after how many
+    deliveries, and where it lies in the dead-letter stream."""
+
+    reason: str
+    deliveries: int
+    deadLetterSequence: int
+
+
 class CreditsLowData(BaseModel):
     balance: float
     threshold: float
 
 
 class OpenData(BaseModel):
-    """Events whose `data` the contract leaves open (watch lifecycle, bridge circuit)."""
+    """Events whose `data` the contract leaves open (none of the contract's subjects today)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -72,7 +89,11 @@ JobEvent = _typed("JobEvent", JobEventData)
 ArtifactEvent = _typed("ArtifactEvent", ArtifactEventData)
 CommandEvent = _typed("CommandEvent", CommandEventData)
 SyllabyEvent = _typed("SyllabyEvent", SyllabyEventData)
+CommandRetryingEvent = _typed("CommandRetryingEvent", CommandRetryingData)
+CommandDeadLetteredEvent = _typed("CommandDeadLetteredEvent", CommandDeadLetteredData)
 CreditsLowEvent = _typed("CreditsLowEvent", CreditsLowData)
+WatchLifecycleEvent = _typed("WatchLifecycleEvent", WatchLifecycleData)
+BridgeCircuitEvent = _typed("BridgeCircuitEvent", BridgeCircuitData)
 OpenEvent = _typed("OpenEvent", OpenData)
 
 _BY_RESOURCE: dict[str, type[CloudEvent]] = {
@@ -83,12 +104,21 @@ _BY_RESOURCE: dict[str, type[CloudEvent]] = {
     "command": CommandEvent,
     "credits": CreditsLowEvent,
     "syllaby": SyllabyEvent,
+    "watch": WatchLifecycleEvent,
+    "bridge": BridgeCircuitEvent,
+}
+
+
+_BY_SUFFIX: dict[str, type[CloudEvent]] = {
+    "command.retrying": CommandRetryingEvent,
+    "command.dead_lettered": CommandDeadLetteredEvent,
 }
 
 
 def event_model(suffix: str) -> type[CloudEvent]:
     """The CloudEvent model of `{p}.evt.<suffix>` (`artifact.revised` is an artifact event)."""
-    return _BY_RESOURCE.get(suffix.split(".", 1)[0], OpenEvent)
+    found = _BY_SUFFIX.get(suffix)
+    return found if found is not None else _BY_RESOURCE.get(suffix.split(".", 1)[0], OpenEvent)
 
 
 def json_schemas(event_suffixes: list[str], commands: dict[str, type[BaseModel]]) -> dict[str, Any]:

@@ -1,27 +1,73 @@
-"""CloudEvents 1.0 in structured mode, as the bridge publishes them."""
+"""CloudEvents 1.0 in structured mode: the one model and serializer of every event the bridge
+publishes, and one `data` model per event family (resource changes, watch lifecycle, bridge
+circuit; the outcome document of command events is in `schemas.wire.outcome`)."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, field_serializer
+from pydantic import BaseModel, ConfigDict, field_serializer
 
 CONTENT_TYPE = "application/cloudevents+json"
 EVENT_TYPE_PREFIX = "studio.sleeperhit.story"
 
 
-class ResourceEventData(BaseModel):
-    """`data` of a status-change event. `snapshot` is the resource exactly as the API returned it."""
+class EventData(BaseModel):
+    """Base of the event families' `data`; `to_dict()` is what goes on the wire."""
+
+    omitted_when_unset: ClassVar[tuple[str, ...]] = ()
+    """Fields absent from the wire (not null) while None: added later, only where they apply."""
+
+    def to_dict(self) -> dict[str, Any]:
+        doc = self.model_dump(mode="json")
+        for name in self.omitted_when_unset:
+            if doc.get(name) is None:
+                doc.pop(name, None)
+        return doc
+
+
+class ResourceEventData(EventData):
+    """`data` of a status-change event. `snapshot` is the resource exactly as the API returned it
+    (its scalar fields only, with `snapshotTruncated: true`, when the whole would not fit)."""
+
+    omitted_when_unset = ("facet", "part", "snapshotTruncated")
 
     resource: str
     id: str
     projectId: str | None = None
     status: str
     previousStatus: str | None = None
+    revision: int | None = None
+    snapshot: Any = None
     facet: str | None = None
-    snapshot: dict[str, Any]
+    part: str | None = None
+    snapshotTruncated: bool | None = None
+
+
+class WatchLifecycleData(EventData):
+    """`data` of `watch.stalled` / `recovered` / `gone` / `expired`: the watched resource, plus
+    what the event adds (e.g. the failures that stalled it)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    resource: str
+    id: str
+    projectId: str | None = None
+
+
+class BridgeCircuitData(EventData):
+    """`data` of `bridge.degraded` / `bridge.recovered`: the provider whose circuit opened (or
+    closed), the account-level code that opened it, since when, and (recovered) when it closed."""
+
+    omitted_when_unset = ("at",)
+
+    provider: str
+    code: str | None = None
+    message: str | None = None
+    since: str
+    at: str | None = None
 
 
 class CloudEvent(BaseModel):

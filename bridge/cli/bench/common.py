@@ -23,7 +23,7 @@ from typing import Any
 
 from bridge.http.keys import ApiKey
 from bridge.http.ratelimit import RateBudget
-from bridge.providers.story.client import StoryClient
+from bridge.providers.story.client import StoryClient, story_transport
 from bridge.providers.story.sandbox.clock import SandboxClock
 from bridge.providers.story.sandbox.world.kernel import EPOCH
 from bridge.runtime import sandbox_key
@@ -134,7 +134,11 @@ def machine_facts() -> dict[str, Any]:
 def setup_client(base_url: str) -> StoryClient:
     """A client with its own key and an unlimited budget, for setup that must cost the bench nothing."""
     return StoryClient(
-        base_url, ApiKey.parse(sandbox_key()), budget=RateBudget(per_minute=UNLIMITED_PER_MINUTE)
+        story_transport(
+            base_url,
+            ApiKey.parse(sandbox_key()),
+            budget=RateBudget(per_minute=UNLIMITED_PER_MINUTE),
+        )
     )
 
 

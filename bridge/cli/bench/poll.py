@@ -45,7 +45,7 @@ from bridge.http.keys import ApiKey
 from bridge.http.ratelimit import Priority, RateBudget
 from bridge.nats.embedded import EmbeddedNats
 from bridge.nats.streams import Subjects
-from bridge.providers.story.client import StoryClient
+from bridge.providers.story.client import StoryClient, story_transport
 from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
 from bridge.providers.story.sandbox.clock import SandboxClock
 from bridge.runtime import Bridge, sandbox_key
@@ -289,7 +289,9 @@ async def measure_naive(params: PollParams, workdir: Path) -> PollResult:
         clock = sandbox.state.clock
         plans = await approved_plans(sandbox.base_url, clock, params.projects)
         budget = SandboxTimeBudget(params.rate, clock)
-        async with StoryClient(sandbox.base_url, ApiKey.parse(sandbox_key()), budget=budget) as api:
+        async with StoryClient(
+            story_transport(sandbox.base_url, ApiKey.parse(sandbox_key()), budget=budget)
+        ) as api:
             detector = Detector(clock, params.jobs)
             sandbox.state.log.clear()
             t0 = clock.now()

@@ -78,7 +78,7 @@ async def replica(config: dict[str, Any]) -> None:
     from bridge.http.ratelimit import RateBudget
     from bridge.nats.streams import Subjects
     from bridge.ops.logging import configure_logging
-    from bridge.providers.story.client import StoryClient
+    from bridge.providers.story.client import StoryClient, story_transport
     from bridge.providers.story.watch.provider import StoryProvider
     from bridge.watch import WatchEngine, WatchSettings
 
@@ -88,7 +88,9 @@ async def replica(config: dict[str, Any]) -> None:
     js = nc.jetstream()
     kv = await js.key_value("STORYBRIDGE_WATCHES")
     api = StoryClient(
-        config["base_url"], config["key"], budget=RateBudget(per_minute=int(config["rate"]))
+        story_transport(
+            config["base_url"], config["key"], budget=RateBudget(per_minute=int(config["rate"]))
+        )
     )
     provider = StoryProvider(api, base_url=config["base_url"])
     settings = WatchSettings(lease_seconds=float(config["lease"]), replica_id=config["id"])
@@ -100,13 +102,13 @@ async def replica(config: dict[str, Any]) -> None:
             "event": "started",
             "startup_seconds": time.perf_counter() - began,
             "import_seconds": imported - float(config["spawned"]),
-            "active": engine.snapshot().active,
+            "active": engine.stats().active,
             "rss_mb": _rss_mb(),
         }
     )
     while True:
         await asyncio.sleep(SAMPLE_SECONDS)
-        snap = engine.snapshot()
+        snap = engine.stats()
         _emit(
             {
                 "event": "sample",

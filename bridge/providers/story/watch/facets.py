@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from bridge.watch.model import Observation, Snapshot, WatchSpec
+from bridge.watch.model import Observation, Reading, WatchSpec
 from schemas.story import enums
 
 
@@ -118,9 +118,9 @@ def _obs(
     )
 
 
-def observe(spec: WatchSpec, snapshot: Snapshot) -> list[Observation]:
-    """Every followed facet of the snapshot, parent first, then embedded artifacts."""
-    obj = snapshot.data
+def observe(spec: WatchSpec, reading: Reading) -> list[Observation]:
+    """Every followed facet of the reading, parent first, then embedded artifacts."""
+    obj = reading.data
     facets = spec.facets or default_facets(spec)
     project = dig(obj, "projectId") or spec.parents.get("projectId")
     if spec.resource == "source":
@@ -135,13 +135,13 @@ def observe(spec: WatchSpec, snapshot: Snapshot) -> list[Observation]:
         out = [_obs(spec.resource, obj, None, lower(dig(obj, "status"), "pending"), project)]
         if spec.resource == "job":
             for art in dig(obj, "artifacts") or []:
-                out.extend(_artifact(art, project, ("status", "revised"), snapshot))
+                out.extend(_artifact(art, project, ("status", "revised"), reading))
         return out
-    return _artifact(obj, project, facets, snapshot)
+    return _artifact(obj, project, facets, reading)
 
 
 def _artifact(
-    art: Any, project: str | None, facets: Sequence[str], snapshot: Snapshot
+    art: Any, project: str | None, facets: Sequence[str], reading: Reading
 ) -> list[Observation]:
     out: list[Observation] = []
     version = _version(art)
@@ -154,14 +154,14 @@ def _artifact(
         out.append(
             _obs("artifact", art, "video", lower(dig(art, "manifest", "video", "status")), project)
         )
-    if "music" in facets and "music" in snapshot.extra:
-        music = snapshot.extra["music"]
+    if "music" in facets and "music" in reading.extra:
+        music = reading.extra["music"]
         status = lower(dig(music, "status"))
         out.append(
             _obs("artifact", music, "music", status, project, id=dig(art, "id"), revision=version)
         )
-    if "coverage" in facets and "coverage" in snapshot.extra:
-        cov = snapshot.extra["coverage"]
+    if "coverage" in facets and "coverage" in reading.extra:
+        cov = reading.extra["coverage"]
         status = lower(dig(cov, "status"))
         out.append(
             _obs("artifact", cov, "coverage", status, project, id=dig(art, "id"), revision=version)

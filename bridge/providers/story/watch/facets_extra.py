@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bridge.providers.story.watch.facets import _as_of, _version, dig, lower, subject_path
-from bridge.watch.model import Observation, Snapshot, WatchSpec
+from bridge.watch.model import Observation, Reading, WatchSpec
 
 EXTRA_ARTIFACT_FACETS = (
     "voice_modification", "sfx", "avatar", "music_clips", "music_clip", "cast"
@@ -205,9 +205,9 @@ def music_clips(
     return out
 
 
-def observe(spec: WatchSpec, snapshot: Snapshot) -> list[Observation]:
+def observe(spec: WatchSpec, reading: Reading) -> list[Observation]:
     """The added facets the watch follows (nothing for a watch that follows none of them)."""
-    obj = snapshot.data
+    obj = reading.data
     if spec.resource == "release":
         id = str(dig(obj, "id") or spec.id)
         return [
@@ -228,14 +228,14 @@ def observe(spec: WatchSpec, snapshot: Snapshot) -> list[Observation]:
     out: list[Observation] = []
     if "voice_modification" in facets:
         out.extend(voice_modifications(obj, project))
-    if "sfx" in facets and "sfx" in snapshot.extra:
-        out.extend(sfx_cues(obj, project, snapshot.extra["sfx"]))
-    if "avatar" in facets and "cast" in snapshot.extra:
-        out.extend(avatars(obj, project, snapshot.extra["cast"]))
+    if "sfx" in facets and "sfx" in reading.extra:
+        out.extend(sfx_cues(obj, project, reading.extra["sfx"]))
+    if "avatar" in facets and "cast" in reading.extra:
+        out.extend(avatars(obj, project, reading.extra["cast"]))
     if "cast" in facets:
         out.append(cast(obj, project))
-    if "music" in snapshot.extra:
-        out.extend(music_clips(obj, project, snapshot.extra["music"], facets))
+    if "music" in reading.extra:
+        out.extend(music_clips(obj, project, reading.extra["music"], facets))
     return out
 
 

@@ -19,7 +19,7 @@ from bridge.http.ratelimit import Priority
 from bridge.providers.story.watch import discovery as story_discovery
 from bridge.providers.story.watch import facets
 from bridge.providers.story.watch import facets_extra as added
-from bridge.watch.model import Observation, ReadError, Snapshot, WatchSpec
+from bridge.watch.model import Observation, ReadError, Reading, WatchSpec
 
 log = structlog.get_logger(__name__)
 
@@ -38,7 +38,7 @@ LIST_PAGE = 100  # the API's largest page
 # Further pages are read only while they could replace two or more single reads, and at most this
 # many in all: a project with a long history must not cost more than reading its watches singly.
 MAX_LIST_PAGES = 5
-Result = Snapshot | ReadError
+Result = Reading | ReadError
 
 
 class StoryProvider:
@@ -83,7 +83,7 @@ class StoryProvider:
                 if isinstance(found, ReadError):
                     out[spec.key] = found
                 elif spec.id in found:
-                    out[spec.key] = Snapshot(found[spec.id])
+                    out[spec.key] = Reading(found[spec.id])
                 else:
                     singles.append(spec)  # beyond the pages read, just created, or too thin
         results = await asyncio.gather(*(self._read_one(spec) for spec in singles))
@@ -140,11 +140,11 @@ class StoryProvider:
             project = spec.parents.get("projectId")
             if not project:
                 return ReadError("a source watch needs projectId", not_found=True)
-            return Snapshot(_body(await c.get_source(project, spec.id, priority=POLL), "source"))
+            return Reading(_body(await c.get_source(project, spec.id, priority=POLL), "source"))
         if spec.resource == "plan":
-            return Snapshot(_body(await c.get_plan(spec.id, priority=POLL), "plan"))
+            return Reading(_body(await c.get_plan(spec.id, priority=POLL), "plan"))
         if spec.resource == "job":
-            return Snapshot(_body(await c.get_job(spec.id, priority=POLL), "job"))
+            return Reading(_body(await c.get_job(spec.id, priority=POLL), "job"))
         if spec.resource == "release":
             return await self._get_release(spec)
         if spec.resource != "artifact":
@@ -165,7 +165,7 @@ class StoryProvider:
             report = spec.parents.get("reportId")
             resp = await c.get_artifact_coverage(spec.id, report_id=report, priority=POLL)
             extra["coverage"] = _body(resp, "coverage")
-        return Snapshot(art, extra)
+        return Reading(art, extra)
 
     async def _get_release(self, spec: WatchSpec) -> Result:
         """The API has no single-release read: find it in its series' listing (oldest first; at
@@ -181,7 +181,7 @@ class StoryProvider:
             raw = page.raw if isinstance(page.raw, dict) else {}
             for item in raw.get("releases") or []:
                 if isinstance(item, dict) and str(item.get("id")) == spec.id:
-                    return Snapshot(item)
+                    return Reading(item)
             cursor = raw.get("nextCursor")
             if not cursor:
                 break
@@ -189,10 +189,10 @@ class StoryProvider:
 
     # -- naming and rules (pure, in story_facets and story_facets_extra) ------------------------
 
-    def observe(self, spec: WatchSpec, snapshot: Snapshot) -> list[Observation]:
+    def observe(self, spec: WatchSpec, reading: Reading) -> list[Observation]:
         if spec.resource == "release":
-            return added.observe(spec, snapshot)
-        return [*facets.observe(spec, snapshot), *added.observe(spec, snapshot)]
+            return added.observe(spec, reading)
+        return [*facets.observe(spec, reading), *added.observe(spec, reading)]
 
     def is_terminal(self, spec: WatchSpec, observations: Sequence[Observation]) -> bool:
         if spec.resource == "release":

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bridge.watch.events import subject_token
-from bridge.watch.model import Observation, Snapshot, WatchSpec
+from bridge.watch.model import Observation, Reading, WatchSpec
 
 PROVIDER = "syllaby"
 TYPE_PREFIX = "io.syllaby"
@@ -56,7 +56,7 @@ def _as_of(obj: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def observe(spec: WatchSpec, snapshot: Snapshot) -> list[Observation]:
+def observe(spec: WatchSpec, snapshot: Reading) -> list[Observation]:
     obj = snapshot.data
     facets = spec.facets or default_facets(spec)
     if spec.resource == "scene":

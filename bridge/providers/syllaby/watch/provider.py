@@ -16,13 +16,13 @@ from typing import Any
 from bridge.http.errors import NotFound, RateLimited, UpstreamError, UpstreamUnavailable
 from bridge.http.ratelimit import Priority
 from bridge.providers.syllaby.watch import facets
-from bridge.watch.model import Observation, ReadError, Snapshot, WatchSpec
+from bridge.watch.model import Observation, ReadError, Reading, WatchSpec
 
 POLL = Priority.POLL
 # (min, max) seconds between polls. The token allows 30 requests a minute for commands and polls
 # together; generation and renders take tens of seconds to minutes.
 INTERVALS: dict[str, tuple[float, float]] = {"storyboard": (4.0, 20.0), "scene": (4.0, 20.0)}
-Result = Snapshot | ReadError
+Result = Reading | ReadError
 
 
 class SyllabyProvider:
@@ -63,7 +63,7 @@ class SyllabyProvider:
                 if len(group) == 1 and group[0].resource == "scene":
                     spec = group[0]
                     resp = await self.client.get_scene_status(storyboard, spec.id, priority=POLL)
-                    return {spec.key: Snapshot(_data(resp))}
+                    return {spec.key: Reading(_data(resp))}
                 resp = await self.client.request(
                     "GET", f"text-to-scene/{int(storyboard)}", priority=POLL
                 )
@@ -75,9 +75,9 @@ class SyllabyProvider:
         out: dict[str, Result] = {}
         for spec in group:
             if spec.resource == "storyboard":
-                out[spec.key] = Snapshot(board)
+                out[spec.key] = Reading(board)
             elif spec.id in scenes:
-                out[spec.key] = Snapshot(scenes[spec.id])
+                out[spec.key] = Reading(scenes[spec.id])
             else:
                 out[spec.key] = ReadError(
                     f"scene {spec.id} is not in storyboard {storyboard}", not_found=True
@@ -85,7 +85,7 @@ class SyllabyProvider:
         return out
 
     # -- naming and rules (pure, in facets) -------------------------------------------------------
-    def observe(self, spec: WatchSpec, snapshot: Snapshot) -> list[Observation]:
+    def observe(self, spec: WatchSpec, snapshot: Reading) -> list[Observation]:
         return facets.observe(spec, snapshot)
 
     def is_terminal(self, spec: WatchSpec, observations: Sequence[Observation]) -> bool:

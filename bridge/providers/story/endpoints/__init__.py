@@ -1,1 +1,0 @@
-"""The Story API's endpoints, grouped by resource; `StoryClient` composes them."""
