@@ -26,6 +26,7 @@ from bridge.ledger.reconcile import OUTCOME_UNKNOWN
 from handlers.base import CommandContext
 from handlers.syllaby import client_of
 from handlers.syllaby.watching import arm
+from schemas.syllaby.commands import StoryboardGenerateClipsCommand, SyllabyCommand
 from schemas.wire.outcome import Outcome, OutcomeError
 
 READ_BEFORE = frozenset(
@@ -50,14 +51,14 @@ def _scene_marks(data: dict[str, Any], ids: set[int] | None = None) -> dict[str,
     return out
 
 
-def marks(command: str, data: Any, cmd: Any) -> dict[str, Any]:
+def marks(command: str, data: Any, cmd: SyllabyCommand) -> dict[str, Any]:
     """The few fields of a storyboard read that tell whether `command`'s work began."""
     data = data if isinstance(data, dict) else {}
     video = data.get("video") if isinstance(data.get("video"), dict) else {}
     out: dict[str, Any] = {"status": data.get("status"), "updated_at": data.get("updated_at")}
     if command == "syllaby.storyboard.render":
         out["video"] = {k: video.get(k) for k in ("id", "status", "url", "updated_at")}
-    if command == "syllaby.storyboard.generate_clips":
+    if isinstance(cmd, StoryboardGenerateClipsCommand):
         out["scenes"] = _scene_marks(data, {item.id for item in cmd.scenes})
     return out
 
@@ -86,18 +87,24 @@ def began(command: str, before: dict[str, Any], now: dict[str, Any]) -> bool:
 class SyllabyReconciler:
     """`bridge.ledger.Reconciler` for the Syllaby commands."""
 
-    async def prepare(self, cmd: Any, ctx: CommandContext) -> dict[str, Any]:
+    async def prepare(self, cmd: SyllabyCommand, ctx: CommandContext) -> dict[str, Any]:
         target: dict[str, Any] = {"path": cmd.path_values()}
         if cmd.command in READ_BEFORE:
-            read = await client_of(ctx).request("GET", f"text-to-scene/{cmd.storyboard_id}")
+            read = await client_of(ctx).request(
+                "GET", f"text-to-scene/{cmd.path()['storyboard_id']}"
+            )
             target["before"] = marks(cmd.command, read.data, cmd)
         return target
 
-    async def reconcile(self, entry: LedgerEntry, cmd: Any, ctx: CommandContext) -> Outcome:
+    async def reconcile(
+        self, entry: LedgerEntry, cmd: SyllabyCommand, ctx: CommandContext
+    ) -> Outcome:
         before = entry.target.get("before")
         if cmd.command in READ_BEFORE and isinstance(before, dict):
             try:
-                read = await client_of(ctx).request("GET", f"text-to-scene/{cmd.storyboard_id}")
+                read = await client_of(ctx).request(
+                    "GET", f"text-to-scene/{cmd.path()['storyboard_id']}"
+                )
             except NotFound:
                 read = None  # the storyboard is gone: nothing can be told any more
             if read is not None and began(cmd.command, before, marks(cmd.command, read.data, cmd)):

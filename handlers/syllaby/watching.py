@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from handlers.base import CommandContext
+from schemas.syllaby import commands as c
 from schemas.syllaby.commands import SyllabyCommand
 
 PROVIDER = "syllaby"
@@ -39,28 +40,31 @@ def _created_id(raw: Any) -> Any:
     return data.get("id") if isinstance(data, dict) else None
 
 
-def _create(cmd: Any, raw: Any) -> list[WatchCall]:
+def _create(cmd: c.StoryboardCreateCommand, raw: Any) -> list[WatchCall]:
     created = _created_id(raw)
     return [storyboard(created)] if created is not None else []
 
 
-def _same_storyboard(cmd: Any, raw: Any) -> list[WatchCall]:
+def _same_storyboard(
+    cmd: c.StoryboardGenerateCommand | c.StoryboardContextCommand, raw: Any
+) -> list[WatchCall]:
     return [storyboard(cmd.storyboard_id)]
 
 
-def _render(cmd: Any, raw: Any) -> list[WatchCall]:
+def _render(cmd: c.StoryboardRenderCommand, raw: Any) -> list[WatchCall]:
     return [storyboard(cmd.storyboard_id, "video")]
 
 
-def _clips(cmd: Any, raw: Any) -> list[WatchCall]:
+def _clips(cmd: c.StoryboardGenerateClipsCommand, raw: Any) -> list[WatchCall]:
     return [scene(cmd.storyboard_id, item.id) for item in cmd.scenes]
 
 
-def _scene_create(cmd: Any, raw: Any) -> list[WatchCall]:
+def _scene_create(cmd: c.SceneCreateCommand, raw: Any) -> list[WatchCall]:
     created = _created_id(raw)
     return [scene(cmd.storyboard_id, created)] if created is not None else []
 
 
+# By command name; each function takes its own command model (the executor validated it as that).
 WATCHES: dict[str, Callable[[Any, Any], list[WatchCall]]] = {
     "syllaby.storyboard.create": _create,
     "syllaby.storyboard.generate": _same_storyboard,
