@@ -11,7 +11,10 @@ Commands are what users wait for; polls can wait. So every request takes a slot 
 * after a 429 (:meth:`RateBudget.block_for`): nobody is granted anything until ``Retry-After`` has
   elapsed, exactly that long and no extra backoff (the API's own instruction);
 * waiters are served strictly in order (priority, arrival): a waiting command always goes before
-  a waiting poll.
+  a waiting poll;
+* a poller that paces itself asks :meth:`RateBudget.poll_capacity` how fast it may go: its share
+  of the budget, less what commands use beyond half of the rest, so commands find the window
+  open instead of queueing behind polls.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ class RateBudget:
         self._clock = clock
         self.on_wait = on_wait
         self._grants: deque[float] = deque()
+        self._command_grants: deque[float] = deque()  # the commands' part of `_grants`
         self._blocked_until = 0.0
         self._server_remaining: int | None = None
         self._server_reset_at = 0.0
@@ -93,7 +97,7 @@ class RateBudget:
                     delay = self.delay_for(priority)
                     if delay <= 0:
                         heapq.heappop(self._waiters)
-                        self._grant()
+                        self._grant(priority)
                         break
                 await self._wait_change(delay)
         except BaseException:
@@ -148,6 +152,26 @@ class RateBudget:
                     delay = max(delay, self._server_reset_at - now)
         return max(0.0, delay)
 
+    def poll_capacity(self, share: float = 0.8) -> float:
+        """Requests per second polls may spend right now.
+
+        At most `share` of the budget; commands may use half of the rest without slowing polls,
+        and whatever they use beyond that (over the last window) is taken from the polls, so the
+        window never fills and a command's slot is there at once. Nothing while a 429 blocks.
+        """
+        now = self._clock()
+        grants = self._command_grants
+        while grants and grants[0] <= now - WINDOW_SECONDS:
+            grants.popleft()
+        if self._blocked_until > now:
+            return 0.0
+        share = min(1.0, max(0.0, share))
+        per_minute = self.per_minute
+        headroom = per_minute * (1.0 - share) / 2.0
+        polls = min(share * per_minute, per_minute - headroom - len(grants))
+        polls = min(polls, float(per_minute - self.reserve))
+        return max(0.0, polls) / WINDOW_SECONDS
+
     @property
     def waiting(self) -> dict[Priority, int]:
         """How many requests of each priority are waiting right now."""
@@ -158,8 +182,11 @@ class RateBudget:
 
     # --- internals ------------------------------------------------------------------------------
 
-    def _grant(self) -> None:
-        self._grants.append(self._clock())
+    def _grant(self, priority: Priority = Priority.POLL) -> None:
+        now = self._clock()
+        self._grants.append(now)
+        if priority is Priority.COMMAND:
+            self._command_grants.append(now)
         if self._server_remaining is not None:
             self._server_remaining -= 1
 

@@ -9,7 +9,7 @@ does not show, are read one by one.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -202,6 +202,16 @@ class StoryProvider:
     def default_facets(self, spec: WatchSpec) -> tuple[str, ...]:
         """What `facets=None` follows (the engine spells it out when merging an explicit list)."""
         return facets.default_facets(spec)
+
+    def poll_class(self, spec: WatchSpec, statuses: Mapping[str, str]) -> int:
+        """The odds of change the poll policy orders reads by (see `facets.poll_class`)."""
+        return facets.poll_class(spec, statuses)
+
+    def poll_capacity(self, share: float) -> float | None:
+        """Calls per second polls may spend now: the key's rate budget, commands' use taken off."""
+        budget = getattr(self.client, "budget", None)
+        capacity = getattr(budget, "poll_capacity", None)
+        return float(capacity(share)) if capacity is not None else None
 
     def interval_bounds(self, kind: str) -> tuple[float, float]:
         return INTERVALS.get(kind, (5.0, 15.0))
