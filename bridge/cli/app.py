@@ -390,8 +390,15 @@ def bench(
     projects: int = typer.Option(10, help="Projects the jobs are spread over."),
     rate: int = typer.Option(120, help="API budget, requests per minute."),
     commands: int = typer.Option(300, help="Commands per concurrency level."),
-    speed: float = typer.Option(
-        10.0, help="Sandbox clock speed (poller figures stay in API time)."
+    speed: float | None = typer.Option(
+        None,
+        help="Sandbox clock speed (poller figures stay in API time); default x10, slower for "
+        "budgets over 150/min.",
+    ),
+    repeat: int = typer.Option(3, help="Runs of everything; each figure is their median."),
+    mixed: float | None = typer.Option(
+        None,
+        help="Commands per API minute in the mixed run (default: a tenth of --rate; 0: none).",
     ),
     window: float = typer.Option(120.0, help="API seconds over which the jobs become READY."),
     watches: int | None = typer.Option(
@@ -431,6 +438,9 @@ def bench(
             commands=commands,
             speed=speed,
             window=window,
+            repeat=repeat,
+            mixed_per_minute=mixed,
+            share=Settings().poll_budget_share,
         )
     )
     if as_json:

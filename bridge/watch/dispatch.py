@@ -66,6 +66,7 @@ class ScheduleMixin(ReadsMixin):
             slot.pause_base = self._pause_clock(spec.provider, now)
             self._slots[key] = slot
         slot.expires_at = record.expires_at or record.armed_at + self.settings.max_age
+        slot.fingerprint = None  # the record moved: the next read is applied in full
         if active and provider is not None:
             group = provider.batch_key(spec)
             if slot.polled and group != slot.group:

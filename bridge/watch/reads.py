@@ -36,13 +36,28 @@ class ReadsMixin(FlushMixin):
                 message = f"{type(err).__name__}: {err}"
                 paused = bool(getattr(err, "pauses_polling", False))
                 results = {s.key: ReadError(message, paused=paused) for s in batch}
+            now = time.time()
+            full: list[tuple[WatchSpec, Snapshot | ReadError, int | None]] = []
             for spec in batch:
+                result = results.get(spec.key, ReadError("not read"))
+                fp = _fingerprint(provider, spec, result)
+                slot = self._slots.get(spec.key)
+                if (
+                    fp is not None
+                    and slot is not None
+                    and slot.fingerprint == fp
+                    and not slot.failures
+                    and spec.key not in self._stalled
+                ):
+                    slot.after_read(now, slot.floor)  # the very snapshot applied last time
+                else:
+                    full.append((spec, result, fp))
+            for spec, result, fp in full:
                 if self._stopping:
                     break  # unapplied reads are simply read again by the next owner
-                result = results.get(spec.key, ReadError("not read"))
                 now = time.time()
                 try:
-                    await self._apply(provider, spec, result, now)
+                    await self._apply(provider, spec, result, now, fingerprint=fp)
                 except Exception as err:
                     # Back off like a failed read: an apply that keeps failing (a bug, a record
                     # that cannot be written) must not re-poll in a tight loop.
@@ -67,7 +82,13 @@ class ReadsMixin(FlushMixin):
             self._wake.set()
 
     async def _apply(
-        self, provider: Provider, spec: WatchSpec, result: Snapshot | ReadError, now: float
+        self,
+        provider: Provider,
+        spec: WatchSpec,
+        result: Snapshot | ReadError,
+        now: float,
+        *,
+        fingerprint: int | None = None,
     ) -> None:
         key = spec.key
         slot = self._slots.get(key)
@@ -126,6 +147,7 @@ class ReadsMixin(FlushMixin):
             self._note_detected(key, events, slot.last_read_at)
             await self._flush(key, fresh={e.id for e in events})
         slot.after_read(now, slot.floor)
+        slot.fingerprint = fingerprint
 
     async def _forward(
         self,
@@ -295,3 +317,17 @@ def _split(
         else:
             foreign.setdefault((obs.resource, obs.id), []).append(obs)
     return own, foreign
+
+
+def _fingerprint(provider: Provider, spec: WatchSpec, result: Snapshot | ReadError) -> int | None:
+    """The provider's optional `fingerprint(spec, snapshot)`; None when it has none or fails."""
+    if isinstance(result, ReadError):
+        return None
+    judge = getattr(provider, "fingerprint", None)
+    if judge is None:
+        return None
+    try:
+        value = judge(spec, result)
+    except Exception:
+        return None
+    return int(value) if value is not None else None

@@ -67,3 +67,6 @@ class Slot(Schedule):
     klass: int = NORMAL  # the provider's odds of change (`bridge.watch.policy`)
     floor: float = 0.0  # the policy's minimum interval for this watch, scaled
     expires_at: float = float("inf")  # the record's max-age deadline, pauses not yet folded in
+    # The provider's fingerprint of the last snapshot applied in full (None: apply the next one):
+    # an identical snapshot cannot change anything, so it costs no decode and no compare.
+    fingerprint: int | None = None

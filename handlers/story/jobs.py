@@ -10,7 +10,12 @@ from handlers.base import CommandContext, Reply
 async def create(cmd: Any, ctx: CommandContext) -> Reply:
     reply = await ctx.api.create_job(cmd.body(), idempotency_key=ctx.idempotency_key)
     job = reply.data
-    await ctx.watches.watch("job", job.id, project_id=job.projectId or cmd.projectId)
+    # The plan lets the poller list one plan's jobs instead of the whole project's history.
+    plan = getattr(job, "storyPlanId", None) or getattr(cmd, "storyPlanId", None)
+    parents = {"storyPlanId": str(plan)} if plan else None
+    await ctx.watches.watch(
+        "job", job.id, project_id=job.projectId or cmd.projectId, parents=parents
+    )
     return reply
 
 
