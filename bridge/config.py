@@ -94,7 +94,7 @@ class Settings(BaseSettings):
         le=1,
         description=(
             "STORYBRIDGE_POLL_BUDGET_SHARE: the share of the rate budget polls spend at most; "
-            "commands using more than half of the rest take it from the polls."
+            "what commands use beyond the rest is taken from the polls."
         ),
     )
 

@@ -13,8 +13,8 @@ Commands are what users wait for; polls can wait. So every request takes a slot 
 * waiters are served strictly in order (priority, arrival): a waiting command always goes before
   a waiting poll;
 * a poller that paces itself asks :meth:`RateBudget.poll_capacity` how fast it may go: its share
-  of the budget, less what commands use beyond half of the rest, so commands find the window
-  open instead of queueing behind polls.
+  of the budget, or what commands leave below the reserve if that is less, so commands find
+  the window open instead of queueing behind polls.
 """
 
 from __future__ import annotations
@@ -153,12 +153,10 @@ class RateBudget:
         return max(0.0, delay)
 
     def poll_capacity(self, share: float = 0.8) -> float:
-        """Requests per second polls may spend right now.
-
-        At most `share` of the budget; commands may use half of the rest without slowing polls,
-        and whatever they use beyond that (over the last window) is taken from the polls, so the
-        window never fills and a command's slot is there at once. Nothing while a 429 blocks.
-        """
+        """Requests per second polls may spend right now: at most `share` of the budget, and
+        never more than what commands (counted over the last window) leave below the commands'
+        reserve, so the window never fills with polls and a command's slot is there at once.
+        Nothing while a 429 blocks."""
         now = self._clock()
         grants = self._command_grants
         while grants and grants[0] <= now - WINDOW_SECONDS:
@@ -166,11 +164,10 @@ class RateBudget:
         if self._blocked_until > now:
             return 0.0
         share = min(1.0, max(0.0, share))
-        per_minute = self.per_minute
-        headroom = per_minute * (1.0 - share) / 2.0
-        polls = min(share * per_minute, per_minute - headroom - len(grants))
-        polls = min(polls, float(per_minute - self.reserve))
-        return max(0.0, polls) / WINDOW_SECONDS
+        # One request of slack: a poll granted just before a command must not push the window
+        # to the polls' limit, where the next poll would queue in the budget.
+        left = self.per_minute - self.reserve - len(grants) - 1
+        return max(0.0, min(share * self.per_minute, left)) / WINDOW_SECONDS
 
     @property
     def waiting(self) -> dict[Priority, int]:

@@ -130,7 +130,9 @@ class Planner:
             self.tokens = 1.0
         elapsed = 0.0 if self._filled_at is None else max(0.0, now - self._filled_at)
         self.rate = max(0.0, rate)
-        self.tokens = min(max(1.0, self.rate), self.tokens + self.rate * elapsed)
+        # At most one second of budget banked (a call at least); none while there is no budget.
+        cap = max(1.0, self.rate) if self.rate > 0 else 0.0
+        self.tokens = min(cap, self.tokens + self.rate * elapsed)
         self._filled_at = now
 
     def take(self, now: float, limit: int) -> list[Unit]:

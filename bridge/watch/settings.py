@@ -31,7 +31,7 @@ class WatchSettings:
     batch_size: int = 100
     retain_done_seconds: float = 7 * 24 * 3600.0  # as long as the events stream keeps events
     # Of the rate budget, what polls may spend at most (STORYBRIDGE_POLL_BUDGET_SHARE); commands
-    # using more than half of the rest take it from polls (`RateBudget.poll_capacity`).
+    # using more than the rest take it from polls (`RateBudget.poll_capacity`).
     poll_budget_share: float = 0.8
     jitter: float = 0.1
     replica_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])

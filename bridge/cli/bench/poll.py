@@ -86,10 +86,12 @@ class PollParams:
         """The best any poller could do under this budget: each job read every `period`
         seconds (one sweep at the poll budget, never below the docs' 5 s), a change waiting
         half of it on average and 0.95 of it at p95."""
+        reserve = max(1, self.rate // 10)  # RateBudget's default commands' reserve
         if poller == "naive":  # one GET per job, at the polls' share the budget leaves it
-            calls, per_second = self.jobs, (self.rate - max(1, self.rate // 10)) / 60.0
-        else:
-            calls, per_second = self.sweep_calls, self.share * self.rate / 60.0
+            calls, per_second = self.jobs, (self.rate - reserve) / 60.0
+        else:  # what RateBudget.poll_capacity grants with `commands_per_minute` under way
+            left = self.rate - reserve - self.commands_per_minute - 1
+            calls, per_second = self.sweep_calls, min(self.share * self.rate, left) / 60.0
         period = max(self.naive_interval, calls / per_second)
         return {
             "sweep_calls": calls,
@@ -295,7 +297,7 @@ async def measure_bridge(
             mixer = asyncio.create_task(_commands_meanwhile(nc, subjects, clock, params))
         await detector.wait(t0 + params.deadline())
         result = detector.result(poller, sandbox, t0, 0)
-        result.bound = params.bound("bridge")
+        result.bound = params.bound(poller)
         if params.commands_per_minute > 0:
             result.command_wait = Stats.of(waits)
         return result

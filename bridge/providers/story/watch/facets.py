@@ -220,6 +220,10 @@ WAITING_FOR_PERSON = {
     ("artifact", "finalize", "needs_recording"),
 }
 QUEUED = frozenset({"pending", "reserved", "queued", "not_started"})
+# For facets without a terminal set (`revised`, the project's added facets): these are work.
+IN_FLIGHT = frozenset(
+    {"running", "rendering", "generating", "processing", "uploading", "publishing"}
+)
 
 
 def poll_class(spec: WatchSpec, statuses: Mapping[str, str]) -> int:
@@ -244,6 +248,9 @@ def poll_class(spec: WatchSpec, statuses: Mapping[str, str]) -> int:
         silent = SILENT.get((spec.resource, None if facet == "status" else facet), frozenset())
         if spec.resource == "job" and facet == "status" and terminal and status in terminal:
             return HOT  # a finished job still watched: its artifacts are being made
-        if (terminal is None or status not in terminal) and status not in silent:
+        if terminal is None:
+            if status in IN_FLIGHT:
+                return HOT
+        elif status not in terminal and status not in silent:
             return HOT
     return NORMAL if queued or not seen else COLD
