@@ -8,6 +8,7 @@ twice or under two ids.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 
@@ -25,6 +26,8 @@ from bridge.watch.scheduler import Slot
 from bridge.watch.state import FLUSH_RETRY, log
 from bridge.watch.store import Conflict
 from bridge.watch.transition import stage_changes, stage_lifecycle, stage_stall
+
+APPLY_CONCURRENCY = 32  # changed watches of one read applied at once
 
 
 class ReadsMixin(FlushMixin):
@@ -52,20 +55,17 @@ class ReadsMixin(FlushMixin):
                     slot.after_read(now, slot.floor)  # the very snapshot applied last time
                 else:
                     full.append((spec, result, fp))
-            for spec, result, fp in full:
-                if self._stopping:
-                    break  # unapplied reads are simply read again by the next owner
-                now = time.time()
-                try:
-                    await self._apply(provider, spec, result, now, fingerprint=fp)
-                except Exception as err:
-                    # Back off like a failed read: an apply that keeps failing (a bug, a record
-                    # that cannot be written) must not re-poll in a tight loop.
-                    log.exception("applying a watch read failed", key=spec.key, error=str(err))
-                    slot = self._slots.get(spec.key)
-                    if slot is not None:
-                        bounds = provider.interval_bounds(spec.resource)
-                        slot.after_failure(now, bounds, self.settings)
+            # Concurrently: each change costs KV and stream round trips, and a listing that
+            # shows ten changes must not make the tenth wait for nine (records are independent;
+            # two writers of one forwarded record are serialised by its CAS).
+            gate = asyncio.Semaphore(APPLY_CONCURRENCY)
+
+            async def one(spec: WatchSpec, result: Snapshot | ReadError, fp: int | None) -> None:
+                async with gate:
+                    if not self._stopping:  # unapplied reads are read again by the next owner
+                        await self._apply_one(provider, spec, result, fp)
+
+            await asyncio.gather(*(one(spec, result, fp) for spec, result, fp in full))
         finally:
             self._polls -= 1
             now = time.time()
@@ -80,6 +80,21 @@ class ReadsMixin(FlushMixin):
                 # The unit is due when its most eager member is (a listing serves them all).
                 planner.done(unit_id, now, max(now, due) if due != float("inf") else now)
             self._wake.set()
+
+    async def _apply_one(
+        self, provider: Provider, spec: WatchSpec, result: Snapshot | ReadError, fp: int | None
+    ) -> None:
+        now = time.time()
+        try:
+            await self._apply(provider, spec, result, now, fingerprint=fp)
+        except Exception as err:
+            # Back off like a failed read: an apply that keeps failing (a bug, a record that
+            # cannot be written) must not re-poll in a tight loop.
+            log.exception("applying a watch read failed", key=spec.key, error=str(err))
+            slot = self._slots.get(spec.key)
+            if slot is not None:
+                bounds = provider.interval_bounds(spec.resource)
+                slot.after_failure(now, bounds, self.settings)
 
     async def _apply(
         self,

@@ -36,7 +36,7 @@ def auto_speed(rate: int) -> float:
     """The sandbox clock for the bridge's runs: x10, slower where the budget is large, so the
     wall-clock request rate (rate x speed / 60) stays near what two shared cores serve without
     their own queueing showing up as detection latency."""
-    return max(1.0, min(10.0, 1500.0 / rate))
+    return max(1.0, min(10.0, 1200.0 / rate))
 
 
 async def run_bench(
