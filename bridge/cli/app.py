@@ -133,6 +133,10 @@ def run(
         None,
         help="Balance below which credits.low is published (STORYBRIDGE_CREDITS_LOW_THRESHOLD).",
     ),
+    poll_budget_share: float | None = typer.Option(
+        None,
+        help="Share of the rate budget polls spend at most (STORYBRIDGE_POLL_BUDGET_SHARE).",
+    ),
 ) -> None:
     """Run the bridge. With no NATS URL it starts an embedded nats-server; --sandbox needs no key."""
     import structlog
@@ -169,6 +173,7 @@ def run(
         nats_tls_key=nats_tls_key,
         credits_interval_seconds=credits_interval_seconds,
         credits_low_threshold=credits_low_threshold,
+        poll_budget_share=poll_budget_share,
     )
     configure_logging(settings.log_format)
     try:
