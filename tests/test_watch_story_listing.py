@@ -29,8 +29,8 @@ async def test_a_long_history_costs_one_call_per_page_that_holds_a_watched_job(
     """250 jobs, the three watched ones on the third page of 100: the first read walks to it
     (three calls, limit=100); every read after starts at that page's cursor (one call)."""
     world = sandbox.state.world
-    project = world.create_project({"name": "history"})["id"]
-    ids = world.seed_jobs(project, 250)
+    project = world.projects.create({"name": "history"})["id"]
+    ids = world.jobs.seed(project, 250)
     watched = [job_spec(i, project) for i in ids[-3:]]
     provider = StoryProvider(story_client, base_url=sandbox.base_url)
 
@@ -52,8 +52,8 @@ async def test_jobs_of_one_plan_are_listed_by_that_plan(story_client: Any, sandb
     """Watched jobs that all name one storyPlanId are read with `storyPlanId=` (a subset of the
     project's listing, never more pages); mixed plans fall back to the project's listing."""
     world = sandbox.state.world
-    project = world.create_project({"name": "plans"})["id"]
-    ids = world.seed_jobs(project, 3)
+    project = world.projects.create({"name": "plans"})["id"]
+    ids = world.jobs.seed(project, 3)
     plan = "spl_seeded"  # seeded jobs name no plan: the narrowed listing is simply empty
     provider = StoryProvider(story_client, base_url=sandbox.base_url)
     sandbox.state.log.clear()

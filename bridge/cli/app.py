@@ -329,7 +329,9 @@ def redrive(
         err_console.print(f"[red]--since:[/red] {exc}")
         raise typer.Exit(2) from None
     report = asyncio.run(
-        run_redrive(_servers(nats_url), subject_prefix, command=command, since=after, dry_run=dry_run)
+        run_redrive(
+            _servers(nats_url), subject_prefix, command=command, since=after, dry_run=dry_run
+        )
     )
     verb = "would redrive" if dry_run else "redrove"
     table = Table(title=f"{verb} {report.matched if dry_run else report.redriven} dead letter(s)")
