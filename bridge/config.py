@@ -117,6 +117,15 @@ class Settings(BaseSettings):
     watch_max_age_seconds: float = Field(default=21600.0, gt=0)
     watch_lease_seconds: float = 15.0
     poll_interval_scale: float | None = None  # None: 1.0, or faster with the sandbox's fast clock
+    poll_budget_share: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description=(
+            "STORYBRIDGE_POLL_BUDGET_SHARE: the share of the rate budget polls spend at most; "
+            "what commands use beyond the rest is taken from the polls."
+        ),
+    )
 
     # --- credits ------------------------------------------------------------------------------
     credits_interval_seconds: float = Field(default=300.0, gt=0)  # GET /credits this often

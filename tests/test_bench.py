@@ -30,7 +30,7 @@ def report() -> tuple[dict[str, Any], str]:
     import asyncio
 
     out = io.StringIO()
-    console = Console(file=out, width=120, force_terminal=False)
+    console = Console(file=out, width=200, force_terminal=False)
     figures = asyncio.run(
         run_bench(
             console,
@@ -42,6 +42,8 @@ def report() -> tuple[dict[str, Any], str]:
             window=10.0,
             lead=40.0,
             concurrency=(1, 4),
+            repeat=2,
+            mixed_per_minute=60.0,
         )
     )
     return figures, out.getvalue()
@@ -56,6 +58,46 @@ def test_both_pollers_see_every_job_ready(report: tuple[dict[str, Any], str]) ->
         assert figures["latency_seconds"]["count"] == JOBS, name
         for key in ("p50", "p95", "max"):
             assert positive(figures["latency_seconds"][key]), (name, key)
+
+
+def test_each_poller_row_carries_its_bound_and_efficiency(
+    report: tuple[dict[str, Any], str],
+) -> None:
+    """The bound is one sweep (2 projects: 2 list calls) at the poll budget, never under 5 s;
+    efficiency is bound p95 / measured p95; no 60 s window holds more calls than the budget."""
+    poller = report[0]["poller"]
+    bound = poller["bridge"]["bound_seconds"]
+    assert bound["sweep_calls"] == PROJECTS
+    assert bound["period"] == max(5.0, PROJECTS / (0.8 * 120 / 60))
+    for run in report[0]["runs"]:  # per run: the top level holds medians of each figure
+        for name in ("bridge", "mixed", "naive"):
+            figures = run["poller"][name]
+            assert figures["detected"] == JOBS, name
+            assert figures["efficiency_p95"] == pytest.approx(
+                figures["bound_seconds"]["p95"] / figures["latency_seconds"]["p95"]
+            )
+            assert 0 < figures["max_calls_in_60s"] <= 120, name
+    assert poller["naive"]["bound_seconds"]["sweep_calls"] == JOBS
+    assert "efficiency" in report[1] and "bound" in report[1]
+
+
+def test_the_mixed_run_reports_each_commands_wait_for_the_budget(
+    report: tuple[dict[str, Any], str],
+) -> None:
+    """Commands sent while the bridge polls: their waits for a budget slot are measured."""
+    wait = report[0]["poller"]["mixed"]["command_wait_seconds"]
+    assert wait["count"] > 0 and wait["p99"] >= 0
+
+
+def test_figures_are_medians_of_the_repeats_with_their_spread(
+    report: tuple[dict[str, Any], str],
+) -> None:
+    """Two runs: every top-level figure is their median, `spread` holds [min, max]."""
+    figures = report[0]
+    assert len(figures["runs"]) == 2
+    values = [run["poller"]["bridge"]["calls"] for run in figures["runs"]]
+    assert figures["poller"]["bridge"]["calls"] == pytest.approx(sum(values) / 2)
+    assert figures["spread"]["poller"]["bridge"]["calls"] == [min(values), max(values)]
 
 
 def test_poller_calls_come_from_the_sandbox_log(report: tuple[dict[str, Any], str]) -> None:

@@ -163,3 +163,37 @@ class TestBrokenHeaders:
         assert 28 <= budget.delay_for(Priority.COMMAND) <= 31
         budget.observe({"RateLimit-Remaining": "0", "RateLimit-Reset": "4102444800"})  # year 2100
         assert budget.delay_for(Priority.COMMAND) == pytest.approx(MAX_RATE_WAIT_SECONDS)
+
+
+class TestPollCapacity:
+    def test_polls_get_their_share_while_no_command_runs(self) -> None:
+        """With no command in the window, polls may spend `share` of the budget per second."""
+        budget = RateBudget(per_minute=120, clock=FakeClock())
+        assert budget.poll_capacity(0.8) == pytest.approx(96 / 60)
+
+    def test_commands_beyond_the_rest_are_taken_from_the_polls(self) -> None:
+        """Commands using more than the share leaves (less the reserve) shrink the polls' rate
+        one for one, so commands plus polls never fill the polls' part of the window; they
+        count for one window only."""
+        clock = FakeClock()
+        budget = RateBudget(per_minute=120, reserve=12, clock=clock)
+        for _ in range(10):
+            budget._grant(Priority.COMMAND)
+        assert budget.poll_capacity(0.8) == pytest.approx(96 / 60)  # 120 - 12 - 10 - 1 > 96
+        for _ in range(20):
+            budget._grant(Priority.COMMAND)
+        assert budget.poll_capacity(0.8) == pytest.approx((120 - 12 - 30 - 1) / 60)
+        for _ in range(50):
+            budget._grant(Priority.POLL)  # polls' own grants do not shrink their rate
+        assert budget.poll_capacity(0.8) == pytest.approx((120 - 12 - 30 - 1) / 60)
+        clock.now += 60.0
+        assert budget.poll_capacity(0.8) == pytest.approx(96 / 60)
+
+    def test_nothing_for_polls_while_a_429_blocks(self) -> None:
+        """During a Retry-After block the polls' rate is zero."""
+        clock = FakeClock()
+        budget = RateBudget(per_minute=120, clock=clock)
+        budget.block_for(5)
+        assert budget.poll_capacity(0.8) == 0.0
+        clock.now += 5.0
+        assert budget.poll_capacity(0.8) > 0

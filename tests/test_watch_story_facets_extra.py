@@ -195,7 +195,7 @@ def test_an_added_facet_survives_a_merge_with_a_watch_of_the_defaults() -> None:
     defaults out and adds `cast`, so the recast is not absorbed by the earlier watch.add; the
     other way round too. Two default watches stay None."""
     from bridge.providers.story.watch.provider import StoryProvider
-    from bridge.watch.engine import _merge
+    from bridge.watch.model import merge_specs as _merge
 
     defaults = StoryProvider(object(), base_url="http://x").default_facets
     plain = WatchSpec(provider="story", resource="artifact", id=ART)

@@ -153,6 +153,10 @@ def run(
         help="Seconds a command-ledger claim lasts without renewal "
         "(STORYBRIDGE_LEDGER_LEASE_SECONDS, default 30).",
     ),
+    poll_budget_share: float | None = typer.Option(
+        None,
+        help="Share of the rate budget polls spend at most (STORYBRIDGE_POLL_BUDGET_SHARE).",
+    ),
 ) -> None:
     """Run the bridge. With no NATS URL it starts an embedded nats-server; --sandbox needs no key."""
     import structlog
@@ -193,6 +197,7 @@ def run(
         syllaby_base_url=syllaby_base_url,
         syllaby_rate_limit_per_minute=syllaby_rate_limit_per_minute,
         ledger_lease_seconds=ledger_lease_seconds,
+        poll_budget_share=poll_budget_share,
     )
     configure_logging(settings.log_format)
     try:
@@ -440,8 +445,15 @@ def bench(
     projects: int = typer.Option(10, help="Projects the jobs are spread over."),
     rate: int = typer.Option(120, help="API budget, requests per minute."),
     commands: int = typer.Option(300, help="Commands per concurrency level."),
-    speed: float = typer.Option(
-        10.0, help="Sandbox clock speed (poller figures stay in API time)."
+    speed: float | None = typer.Option(
+        None,
+        help="Sandbox clock speed (poller figures stay in API time); default x10, slower for "
+        "budgets over 150/min.",
+    ),
+    repeat: int = typer.Option(3, help="Runs of everything; each figure is their median."),
+    mixed: float | None = typer.Option(
+        None,
+        help="Commands per API minute in the mixed run (default: a tenth of --rate; 0: none).",
     ),
     window: float = typer.Option(120.0, help="API seconds over which the jobs become READY."),
     watches: int | None = typer.Option(
@@ -481,6 +493,9 @@ def bench(
             commands=commands,
             speed=speed,
             window=window,
+            repeat=repeat,
+            mixed_per_minute=mixed,
+            share=Settings().poll_budget_share,
         )
     )
     if as_json:

@@ -11,7 +11,10 @@ Commands are what users wait for; polls can wait. So every request takes a slot 
 * after a 429 (:meth:`RateBudget.block_for`): nobody is granted anything until ``Retry-After`` has
   elapsed, exactly that long and no extra backoff (the API's own instruction);
 * waiters are served strictly in order (priority, arrival): a waiting command always goes before
-  a waiting poll.
+  a waiting poll;
+* a poller that paces itself asks :meth:`RateBudget.poll_capacity` how fast it may go: its share
+  of the budget, or what commands leave below the reserve if that is less, so commands find
+  the window open instead of queueing behind polls.
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ class RateBudget:
         self._remaining_header = remaining_header
         self._reset_header = reset_header
         self._grants: deque[float] = deque()
+        self._command_grants: deque[float] = deque()  # the commands' part of `_grants`
         self._blocked_until = 0.0
         self._server_remaining: int | None = None
         self._server_reset_at = 0.0
@@ -100,7 +104,7 @@ class RateBudget:
                     delay = self.delay_for(priority)
                     if delay <= 0:
                         heapq.heappop(self._waiters)
-                        self._grant()
+                        self._grant(priority)
                         break
                 await self._wait_change(delay)
         except BaseException:
@@ -153,6 +157,23 @@ class RateBudget:
                     delay = max(delay, self._server_reset_at - now)
         return max(0.0, delay)
 
+    def poll_capacity(self, share: float = 0.8) -> float:
+        """Requests per second polls may spend right now: at most `share` of the budget, and
+        never more than what commands (counted over the last window) leave below the commands'
+        reserve, so the window never fills with polls and a command's slot is there at once.
+        Nothing while a 429 blocks."""
+        now = self._clock()
+        grants = self._command_grants
+        while grants and grants[0] <= now - WINDOW_SECONDS:
+            grants.popleft()
+        if self._blocked_until > now:
+            return 0.0
+        share = min(1.0, max(0.0, share))
+        # One request of slack: a poll granted just before a command must not push the window
+        # to the polls' limit, where the next poll would queue in the budget.
+        left = self.per_minute - self.reserve - len(grants) - 1
+        return max(0.0, min(share * self.per_minute, left)) / WINDOW_SECONDS
+
     @property
     def waiting(self) -> dict[Priority, int]:
         """How many requests of each priority are waiting right now."""
@@ -163,8 +184,11 @@ class RateBudget:
 
     # --- internals ------------------------------------------------------------------------------
 
-    def _grant(self) -> None:
-        self._grants.append(self._clock())
+    def _grant(self, priority: Priority = Priority.POLL) -> None:
+        now = self._clock()
+        self._grants.append(now)
+        if priority is Priority.COMMAND:
+            self._command_grants.append(now)
         if self._server_remaining is not None:
             self._server_remaining -= 1
 

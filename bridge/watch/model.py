@@ -16,7 +16,7 @@ import functools
 import hashlib
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -219,3 +219,33 @@ class Reading:
 
     data: Any
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def merge_specs(
+    old: WatchSpec,
+    new: WatchSpec,
+    defaults: Callable[[WatchSpec], tuple[str, ...]] | None = None,
+) -> WatchSpec:
+    """Union of facets and parents; the original origin is kept. `None` means the provider's
+    defaults: merged with an explicit list it is spelt out through `defaults(spec)` (the provider's
+    optional `default_facets`), so a facet outside the defaults (a recast's `cast`, an `sfx` cue)
+    is not lost to an earlier `watch.add`; without `defaults`, `None` absorbs the list."""
+    facets: tuple[str, ...] | None
+    parents = {**old.parents, **new.parents}
+    if old.facets is None and new.facets is None:
+        facets = None
+    elif old.facets is None or new.facets is None:
+        if defaults is None:
+            facets = None
+        else:
+            spelt = [
+                s.facets
+                if s.facets is not None
+                else tuple(defaults(s.model_copy(update={"parents": parents})))
+                for s in (old, new)
+            ]
+            facets = tuple(dict.fromkeys((*spelt[0], *spelt[1])))
+    else:
+        facets = tuple(dict.fromkeys((*old.facets, *new.facets)))
+    origin = old.origin if old.origin != "reference" else new.origin
+    return old.model_copy(update={"facets": facets, "parents": parents, "origin": origin})

@@ -5,11 +5,17 @@ resources (batched however is cheapest), how to split what it read into facet ob
 watch is finished, how often to poll, and how its events are named. Nothing upstream-specific may
 live in the engine.
 
-Optional: `default_facets(spec) -> tuple[str, ...]`, what `facets=None` follows; with it, a watch
-with the defaults merged with one naming other facets follows both (without it, None absorbs).
-Optional: `lifecycle_data(spec) -> dict`, fields added to the `data` of the watch's lifecycle
-events (watch.stalled, recovered, gone, expired), e.g. Syllaby's `provider`. A change event's own
-extra fields come with its observation (`Observation.data`).
+Optional members (the engine checks for them):
+
+- `default_facets(spec) -> tuple[str, ...]`, what `facets=None` follows; with it, a watch with the
+  defaults merged with one naming other facets follows both (without it, None absorbs);
+- `poll_class(spec, statuses) -> int`, the odds of change (`bridge.watch.policy`: HOT 0, NORMAL 1,
+  COLD 2) from the record's facet statuses (state key -> status); without it every watch is NORMAL;
+- `poll_capacity(share) -> float | None`, the calls per second (unscaled) polls may spend right
+  now out of `share` of the provider's rate budget; without it (or None) floors alone decide.
+- `lifecycle_data(spec) -> dict`, fields added to the `data` of the watch's lifecycle events
+  (watch.stalled, recovered, gone, expired), e.g. Syllaby's `provider`. A change event's own
+  extra fields come with its observation (`Observation.data`).
 """
 
 from __future__ import annotations
@@ -47,7 +53,8 @@ class Provider(Protocol):
         ...
 
     def interval_bounds(self, kind: str) -> tuple[float, float]:
-        """(min, max) seconds between polls of this kind, before `interval_scale`."""
+        """(min, max) seconds between polls of this kind, before `interval_scale`: the poll policy
+        never reads a watch more often than `min` (a COLD one: `max`)."""
         ...
 
     def event_subject(self, obs: Observation) -> str:

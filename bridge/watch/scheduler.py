@@ -1,4 +1,4 @@
-"""Which watch is due next: a heap of (due time, key) with lazy deletion.
+"""Per-key due times (flushes, retries), a heap with lazy deletion, and a watch's `Slot`.
 
 The scheduler never walks the watches: a tick pops what is due (O(log n) each), an idle tick
 costs one peek. A key has at most one live due time (`_at`); superseded heap entries are skipped
@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass
 
+from bridge.watch.policy import NORMAL
 from bridge.watch.settings import Schedule
 
 
@@ -63,3 +64,9 @@ class Slot(Schedule):
     group: str | None = None  # the provider's batch key
     polled: bool = False  # an active watch (polled, not done)
     stalled: bool = False
+    klass: int = NORMAL  # the provider's odds of change (`bridge.watch.policy`)
+    floor: float = 0.0  # the policy's minimum interval for this watch, scaled
+    expires_at: float = float("inf")  # the record's max-age deadline, pauses not yet folded in
+    # The provider's fingerprint of the last snapshot applied in full (None: apply the next one):
+    # an identical snapshot cannot change anything, so it costs no decode and no compare.
+    fingerprint: int | None = None

@@ -30,7 +30,9 @@ class WatchSettings:
     max_event_bytes: int = 0  # 0: half of max_record_bytes (an event must fit a record twice)
     batch_size: int = 100
     retain_done_seconds: float = 7 * 24 * 3600.0  # as long as the events stream keeps events
-    stretch: float = 1.5
+    # Of the rate budget, what polls may spend at most (STORYBRIDGE_POLL_BUDGET_SHARE); commands
+    # using more than the rest take it from polls (`RateBudget.poll_capacity`).
+    poll_budget_share: float = 0.8
     jitter: float = 0.1
     replica_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
@@ -45,6 +47,7 @@ class WatchSettings:
             "max_age": settings.watch_max_age_seconds,
             "discovery_interval": settings.discovery_interval_seconds,
             "interval_scale": getattr(settings, "poll_interval_scale", None) or 1.0,
+            "poll_budget_share": getattr(settings, "poll_budget_share", 0.8),
         }
         values.update(overrides)
         return cls(**values)
@@ -65,18 +68,13 @@ class Schedule:
     last_read_at: float | None = None
     pause_base: float = 0.0  # the provider's paused seconds when this replica took the watch
 
-    def after_read(
-        self, now: float, bounds: tuple[float, float], settings: WatchSettings, *, changed: bool
-    ) -> None:
-        """Snap back to the minimum on change, else stretch by `stretch` up to the maximum."""
-        low, high = (b * settings.interval_scale for b in bounds)
-        if changed or self.interval <= 0:
-            self.interval = low
-        else:
-            self.interval = min(high, max(low, self.interval * settings.stretch))
+    def after_read(self, now: float, floor: float) -> None:
+        """Due again `floor` seconds (scaled) from now: the poll policy's minimum for this watch.
+        When it is read after that is the budget's call (`bridge.watch.policy`), not a stretch."""
+        self.interval = floor
         self.failures = 0
         self.last_poll_at = self.last_read_at = now
-        self.next_at = now + _jittered(self.interval, settings.jitter)
+        self.next_at = now + floor
 
     def after_failure(
         self,

@@ -12,7 +12,12 @@ from schemas.story import commands as c
 
 async def _watch_job(cmd: c.JobCreateCommand, reply: ApiResponse[Any], ctx: CommandContext) -> None:
     job = reply.data
-    await ctx.watches.watch("job", job.id, project_id=job.projectId or cmd.projectId)
+    # The plan lets the poller list one plan's jobs instead of the whole project's history.
+    plan = job.storyPlanId or cmd.storyPlanId
+    parents = {"storyPlanId": str(plan)} if plan else None
+    await ctx.watches.watch(
+        "job", job.id, project_id=job.projectId or cmd.projectId, parents=parents
+    )
 
 
 HANDLERS = handler_table(

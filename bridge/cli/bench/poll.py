@@ -22,6 +22,8 @@ import asyncio
 import contextlib
 import heapq
 import json
+import math
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,11 +67,39 @@ class PollParams:
     naive_interval: float = 5.0  # the docs' job poll interval
     naive_workers: int = 8  # as many reads in flight as the bridge's StoryProvider allows
     watch_concurrency: int = 64
+    share: float = 0.8  # STORYBRIDGE_POLL_BUDGET_SHARE
+    naive_speed: float = 10.0  # the naive poller's own sandbox clock (its reads are small)
+    commands_per_minute: float = 0.0  # the mixed run: project.create at this rate meanwhile
 
     def deadline(self) -> float:
         """API seconds after the start to give up: two naive sweeps past the last READY moment."""
         sweep = 60.0 * self.jobs / max(1.0, self.rate * 0.9)
         return self.lead + self.window + 2 * sweep + 60.0
+
+    @property
+    def sweep_calls(self) -> int:
+        """List calls reading every watched job once: one page of 100 per project."""
+        per_project = math.ceil(self.jobs / max(1, self.projects))
+        return self.projects * math.ceil(per_project / 100)
+
+    def bound(self, poller: str) -> dict[str, float]:
+        """The best any poller could do under this budget: each job read every `period`
+        seconds (one sweep at the poll budget, never below the docs' 5 s), a change waiting
+        half of it on average and 0.95 of it at p95."""
+        reserve = max(1, self.rate // 10)  # RateBudget's default commands' reserve
+        if poller == "naive":  # one GET per job, at the polls' share the budget leaves it
+            calls, per_second = self.jobs, (self.rate - reserve) / 60.0
+        else:  # what RateBudget.poll_capacity grants with `commands_per_minute` under way
+            left = self.rate - reserve - self.commands_per_minute - 1
+            calls, per_second = self.sweep_calls, min(self.share * self.rate, left) / 60.0
+        period = max(self.naive_interval, calls / per_second)
+        return {
+            "sweep_calls": calls,
+            "poll_budget_per_second": per_second,
+            "period": period,
+            "p50": period / 2,
+            "p95": 0.95 * period,
+        }
 
 
 @dataclass
@@ -82,6 +112,9 @@ class PollResult:
     seconds: float  # the measured window, API seconds
     latency: Stats
     late_watches: int = 0  # jobs READY before their watch was confirmed (should be 0)
+    max_window_calls: int = 0  # the most calls in any 60 API s of the measured window
+    bound: dict[str, float] = field(default_factory=dict)
+    command_wait: Stats | None = None  # the mixed run: each command's wait for the budget (API s)
 
     @property
     def calls_per_minute(self) -> float:
@@ -98,6 +131,14 @@ class PollResult:
             "calls_per_job": self.calls / self.jobs if self.jobs else float("nan"),
             "latency_seconds": self.latency.as_dict(),
             "late_watches": self.late_watches,
+            "max_calls_in_60s": self.max_window_calls,
+            "bound_seconds": self.bound,
+            "efficiency_p95": (
+                self.bound["p95"] / self.latency.p95
+                if self.bound and math.isfinite(self.latency.p95) and self.latency.p95 > 0
+                else float("nan")
+            ),
+            "command_wait_seconds": self.command_wait.as_dict() if self.command_wait else None,
         }
 
 
@@ -142,10 +183,16 @@ def poll_sandbox(speed: float) -> SandboxServer:
     )
 
 
-def count_calls(sandbox: SandboxServer, t0: float, t_end: float) -> tuple[int, int]:
-    """(requests, 429s) the sandbox logged between two sandbox moments."""
+def count_calls(sandbox: SandboxServer, t0: float, t_end: float) -> tuple[int, int, int]:
+    """(requests, 429s, most requests in any 60 s) the sandbox logged between two moments."""
     calls = [e for e in sandbox.state.log.entries() if t0 <= e.sandboxTime <= t_end]
-    return len(calls), sum(1 for e in calls if e.status == 429)
+    times = sorted(e.sandboxTime for e in calls)
+    most, start = 0, 0
+    for end, moment in enumerate(times):
+        while moment - times[start] >= 60.0:
+            start += 1
+        most = max(most, end - start + 1)
+    return len(calls), sum(1 for e in calls if e.status == 429), most
 
 
 @dataclass
@@ -180,7 +227,7 @@ class Detector:
         t_end = max((seen for seen, _ in self.seen.values()), default=t0)
         if not complete:
             t_end = self.clock.now()
-        calls, rejected = count_calls(sandbox, t0, t_end)
+        calls, rejected, most = count_calls(sandbox, t0, t_end)
         latencies = [seen - ready for seen, ready in self.seen.values()]
         return PollResult(
             poller,
@@ -191,19 +238,27 @@ class Detector:
             t_end - t0,
             Stats.of(latencies),
             late,
+            most,
         )
 
 
 # -- the bridge ----------------------------------------------------------------------------------
 
 
-async def measure_bridge(params: PollParams, workdir: Path) -> PollResult:
-    """The real bridge (intake, watch engine, StoryProvider, KV, events) on its own NATS."""
+async def measure_bridge(
+    params: PollParams, workdir: Path, *, poller: str = "bridge"
+) -> PollResult:
+    """The real bridge (intake, watch engine, StoryProvider, KV, events) on its own NATS.
+
+    Setup (creating the jobs, `watch.add` of each, which reads the job once) runs with the
+    sandbox clock stopped and an unlimited budget: it costs the measured window nothing, at any
+    size. Then the clock runs, the budget is the measured one and the log starts."""
     sandbox = poll_sandbox(params.speed)
     await asyncio.to_thread(sandbox.start)
-    embedded = await asyncio.to_thread(EmbeddedNats(workdir / "nats-poll").start)
+    embedded = await asyncio.to_thread(EmbeddedNats(workdir / f"nats-{poller}").start)
     bridge: Bridge | None = None
     nc: NATS | None = None
+    mixer: asyncio.Task[None] | None = None
     try:
         clock = sandbox.state.clock
         plans = await approved_plans(sandbox.base_url, clock, params.projects)
@@ -211,35 +266,67 @@ async def measure_bridge(params: PollParams, workdir: Path) -> PollResult:
             nats_url=embedded.url,
             base_url=sandbox.base_url,
             api_key=SecretStr(sandbox_key()),
-            data_dir=workdir / "bridge-poll",
+            data_dir=workdir / f"bridge-{poller}",
             rate_limit_per_minute=params.rate,
             poll_interval_scale=1.0 / params.speed,
+            poll_budget_share=params.share,
             max_in_flight=params.watch_concurrency,
             shutdown_grace_seconds=3.0,
         )
         bridge = Bridge(settings)
         await bridge.start()
         assert bridge.api is not None
-        use_budget(bridge.api, SandboxTimeBudget(params.rate, clock))
+        use_budget(bridge.api, RateBudget(per_minute=UNLIMITED_PER_MINUTE))
         nc = await nats.connect(embedded.url)
         detector = Detector(clock, params.jobs)
-        await nc.subscribe(
-            Subjects(settings.subject_prefix).event("job.ready"), cb=detector.on_event
-        )
+        subjects = Subjects(settings.subject_prefix)
+        await nc.subscribe(subjects.event("job.ready"), cb=detector.on_event)
         await nc.flush()
-        sandbox.state.log.clear()
-        t0 = clock.now()
+        t0 = clock.freeze()
         jobs = StaggeredJobs(sandbox, plans, params, t0)
-        late = await _watch_all(nc, Subjects(settings.subject_prefix), jobs, params)
+        await _watch_all(nc, subjects, jobs, params)
+        waits: list[float] = []
+        budget = SandboxTimeBudget(params.rate, clock)
+        budget.on_wait = lambda priority, waited: (
+            waits.append(waited) if priority is Priority.COMMAND else None
+        )
+        use_budget(bridge.api, budget)
+        sandbox.state.log.clear()
+        clock.resume()
+        if params.commands_per_minute > 0:
+            mixer = asyncio.create_task(_commands_meanwhile(nc, subjects, clock, params))
         await detector.wait(t0 + params.deadline())
-        return detector.result("bridge", sandbox, t0, late)
+        result = detector.result(poller, sandbox, t0, 0)
+        result.bound = params.bound(poller)
+        if params.commands_per_minute > 0:
+            result.command_wait = Stats.of(waits)
+        return result
     finally:
+        if mixer is not None:
+            mixer.cancel()
+            with contextlib.suppress(BaseException):
+                await mixer
         if nc is not None:
             await nc.close()
         if bridge is not None:
             await bridge.stop()
         await asyncio.to_thread(embedded.stop)
         await asyncio.to_thread(sandbox.stop)
+
+
+async def _commands_meanwhile(
+    nc: NATS, subjects: Subjects, clock: SandboxClock, params: PollParams
+) -> None:
+    """The mixed run: `project.create` over request/reply, evenly spaced in API time, while the
+    poller fills its budget; each command's wait for a budget slot is what is reported."""
+    spacing = 60.0 / params.commands_per_minute
+    index = 0
+    while True:
+        await sleep_until(clock, clock.now() + spacing)
+        body = {"name": f"bench mixed {index}", "commandId": f"bench-mixed-{uuid.uuid4()}"}
+        index += 1
+        with contextlib.suppress(Exception):
+            await nc.request(subjects.request("project.create"), json.dumps(body).encode(), 30)
 
 
 def use_budget(client: StoryClient, budget: RateBudget) -> None:
@@ -250,7 +337,8 @@ def use_budget(client: StoryClient, budget: RateBudget) -> None:
 
 async def _watch_all(nc: NATS, subjects: Subjects, jobs: StaggeredJobs, params: PollParams) -> int:
     """Create each job and `watch.add` it at once (at most `watch_concurrency` in flight); returns
-    how many watches were confirmed only after their job's READY moment."""
+    how many watches were confirmed only after their job's READY moment (none while the sandbox
+    clock is stopped)."""
     gate = asyncio.Semaphore(params.watch_concurrency)
     late = 0
 
@@ -283,7 +371,7 @@ async def _watch_all(nc: NATS, subjects: Subjects, jobs: StaggeredJobs, params: 
 async def measure_naive(params: PollParams, workdir: Path) -> PollResult:
     """One GET /story-jobs/{id} per job every `naive_interval` API seconds, through a StoryClient
     paced by the same budget; the jobs are polled earliest-due first by `naive_workers` tasks."""
-    sandbox = poll_sandbox(params.speed)
+    sandbox = poll_sandbox(params.naive_speed)
     await asyncio.to_thread(sandbox.start)
     try:
         clock = sandbox.state.clock
@@ -308,7 +396,9 @@ async def measure_naive(params: PollParams, workdir: Path) -> PollResult:
                 for task in workers:
                     task.cancel()
                 await asyncio.gather(*workers, return_exceptions=True)
-            return detector.result("naive", sandbox, t0)
+            result = detector.result("naive", sandbox, t0)
+            result.bound = params.bound("naive")
+            return result
     finally:
         await asyncio.to_thread(sandbox.stop)
 

@@ -211,3 +211,46 @@ def event_subject(obs: Observation) -> str:
         return f"{obs.resource}.revised"
     facet = f".{obs.facet}" if obs.facet else ""
     return f"{obs.resource}{facet}.{subject_token(obs.status)}"
+
+
+# The poll policy's odds of change (bridge.watch.policy): work in flight is read first; what waits
+# for a person, or has settled while still watched, last.
+WAITING_FOR_PERSON = {
+    ("plan", "status", "requires_approval"),
+    ("artifact", "finalize", "needs_recording"),
+}
+QUEUED = frozenset({"pending", "reserved", "queued", "not_started"})
+# For facets without a terminal set (`revised`, the project's added facets): these are work.
+IN_FLIGHT = frozenset(
+    {"running", "rendering", "generating", "processing", "uploading", "publishing"}
+)
+
+
+def poll_class(spec: WatchSpec, statuses: Mapping[str, str]) -> int:
+    """HOT (0) while something is in flight, NORMAL (1) queued or not read yet, COLD (2) when
+    every followed facet waits for a person or has settled and the watch still runs."""
+    from bridge.watch.policy import COLD, HOT, NORMAL
+
+    own = f"{spec.resource}:{spec.id}:"
+    queued = False
+    seen = False
+    for key, status in statuses.items():
+        if not key.startswith(own):
+            continue
+        seen = True
+        facet = key[len(own) :].split(":", 1)[0]
+        if (spec.resource, facet, status) in WAITING_FOR_PERSON:
+            continue
+        if status in QUEUED:
+            queued = True
+            continue
+        terminal = TERMINAL.get((spec.resource, None if facet == "status" else facet))
+        silent = SILENT.get((spec.resource, None if facet == "status" else facet), frozenset())
+        if spec.resource == "job" and facet == "status" and terminal and status in terminal:
+            return HOT  # a finished job still watched: its artifacts are being made
+        if terminal is None:
+            if status in IN_FLIGHT:
+                return HOT
+        elif status not in terminal and status not in silent:
+            return HOT
+    return NORMAL if queued or not seen else COLD

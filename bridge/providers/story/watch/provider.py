@@ -9,13 +9,15 @@ does not show, are read one by one.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import structlog
 
 from bridge.http.errors import NotFound, RateLimited, UpstreamError, UpstreamUnavailable
 from bridge.http.ratelimit import Priority
+from bridge.http.routes import seg
 from bridge.providers.story.watch import discovery as story_discovery
 from bridge.providers.story.watch import facets
 from bridge.providers.story.watch import facets_extra as added
@@ -57,6 +59,9 @@ class StoryProvider:
         self.batch_min = batch_min
         self._gate = asyncio.Semaphore(concurrency)
         self._listable = set(LIST_ITEMS)  # a kind leaves once its listing proves too thin
+        # (kind, project, plan) -> start cursors of the pages that held watched items, for
+        # listings longer than one page only.
+        self._pages: dict[tuple[str, str, str | None], list[str | None]] = {}
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -78,7 +83,10 @@ class StoryProvider:
             if len(group) < self.batch_min:
                 singles.extend(group)
                 continue
-            found = await self._list(kind, project, {spec.id for spec in group})
+            plans = {spec.parents.get("storyPlanId") for spec in group}
+            # One plan's jobs are a subset of the project's listing: never more pages, often fewer.
+            plan = plans.pop() if kind == "job" and len(plans) == 1 else None
+            found = await self._list(kind, project, {spec.id for spec in group}, plan)
             for spec in group:
                 if isinstance(found, ReadError):
                     out[spec.key] = found
@@ -90,21 +98,37 @@ class StoryProvider:
         out.update({spec.key: res for spec, res in zip(singles, results, strict=True)})
         return out
 
-    async def _list(self, kind: str, project: str, wanted: set[str]) -> dict[str, Any] | ReadError:
-        """The listed items of `project` whose id is in `wanted`, reading pages while they pay."""
+    async def _list(
+        self, kind: str, project: str, wanted: set[str], plan: str | None = None
+    ) -> dict[str, Any] | ReadError:
+        """The listed items of `project` whose id is in `wanted`, one call per page that holds
+        one of them: the listing is oldest first and a page after a cursor always holds the same
+        items, so the pages that held watched items last time are read again from their cursors,
+        and only then further pages (where newer items appear) while they could replace two or
+        more single reads."""
+        group = (kind, project, plan)
         found: dict[str, Any] = {}
+        holding: list[str | None] = []  # start cursors of the pages that held a watched item
+        starts: list[str | None] = list(self._pages.get(group, [None]))
+        reads = 0
         cursor: str | None = None
-        for _ in range(MAX_LIST_PAGES):
+        while reads < MAX_LIST_PAGES:
+            start = starts.pop(0) if starts else cursor
+            if reads and not starts and start is None:
+                break
             try:
                 async with self._gate:
-                    resp = await self._list_page(kind, project, cursor)
+                    resp = await self._list_page(kind, project, plan, start)
             except NotFound:
                 # A 404 on a list call says nothing about the items: read them one by one.
                 log.info("listing answered 404, reading singly", resource=kind, project=project)
+                self._pages.pop(group, None)
                 return found
             except UpstreamError as err:
                 return found or _read_error(err)
+            reads += 1
             raw = resp.raw if isinstance(resp.raw, dict) else {}
+            held = False
             for item in raw.get(LIST_ITEMS[kind]) or []:
                 if not isinstance(item, dict) or str(item.get("id")) not in wanted:
                     continue
@@ -113,19 +137,33 @@ class StoryProvider:
                     self._listable.discard(kind)
                     return found
                 found[str(item["id"])] = item
-            cursor = raw.get("nextCursor")
-            if not cursor or len(wanted - found.keys()) < 2:
+                held = True
+            if held:
+                holding.append(start)
+            cursor = raw.get("nextCursor") or None
+            if not starts and (not cursor or len(wanted - found.keys()) < 2):
                 break
+        if holding and holding != [None]:
+            self._pages[group] = holding
+        else:
+            self._pages.pop(group, None)  # one page from the start: nothing worth remembering
         return found
 
-    async def _list_page(self, kind: str, project: str, cursor: str | None) -> Any:
-        c = self.client
+    async def _list_page(
+        self, kind: str, project: str, plan: str | None, cursor: str | None
+    ) -> Any:
+        """One raw page (`limit=100`, the API's largest): the watch needs the JSON as returned,
+        so it is not parsed into models a poll would throw away."""
+        params: dict[str, Any] = {"limit": LIST_PAGE}
+        if cursor:
+            params["cursor"] = cursor
         if kind == "job":
-            return await c.list_jobs(
-                project_id=project, cursor=cursor, limit=LIST_PAGE, priority=POLL
-            )
-        call = c.list_sources if kind == "source" else c.list_plans
-        return await call(project, cursor=cursor, limit=LIST_PAGE, priority=POLL)
+            params["projectId"] = project
+            if plan:
+                params["storyPlanId"] = plan
+            return await self.client.request("GET", "story-jobs", params=params, priority=POLL)
+        path = f"story-projects/{seg(project)}/{'sources' if kind == 'source' else 'story-plans'}"
+        return await self.client.request("GET", path, params=params, priority=POLL)
 
     async def _read_one(self, spec: WatchSpec) -> Result:
         try:
@@ -202,6 +240,20 @@ class StoryProvider:
     def default_facets(self, spec: WatchSpec) -> tuple[str, ...]:
         """What `facets=None` follows (the engine spells it out when merging an explicit list)."""
         return facets.default_facets(spec)
+
+    def fingerprint(self, spec: WatchSpec, reading: Reading) -> int:
+        """Equal for an identical snapshot (the JSON as returned, in the API's order)."""
+        return hash(json.dumps((reading.data, reading.extra), separators=(",", ":"), default=str))
+
+    def poll_class(self, spec: WatchSpec, statuses: Mapping[str, str]) -> int:
+        """The odds of change the poll policy orders reads by (see `facets.poll_class`)."""
+        return facets.poll_class(spec, statuses)
+
+    def poll_capacity(self, share: float) -> float | None:
+        """Calls per second polls may spend now: the key's rate budget, commands' use taken off."""
+        budget = getattr(self.client, "budget", None)
+        capacity = getattr(budget, "poll_capacity", None)
+        return float(capacity(share)) if capacity is not None else None
 
     def interval_bounds(self, kind: str) -> tuple[float, float]:
         return INTERVALS.get(kind, (5.0, 15.0))

@@ -1,0 +1,93 @@
+"""What the watch engine's parts share: its state, declared once, and the small helpers on it.
+
+`WatchEngine` is assembled from mixins, one concern each (`dispatch`: the schedule and the poll
+budget; `reads`: applying a read; `flush`: writing records and publishing their outboxes); this
+base declares the attributes they read and write, so each module type-checks on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from nats.js.client import JetStreamContext
+
+from bridge.nats.streams import Subjects
+from bridge.watch.lease import Leases
+from bridge.watch.outbox import Outbox
+from bridge.watch.policy import Planner
+from bridge.watch.provider import Provider
+from bridge.watch.scheduler import DueQueue, Slot
+from bridge.watch.settings import WatchSettings
+from bridge.watch.store import Store
+
+log = structlog.get_logger("bridge.watch.engine")
+
+FLUSH_RETRY = (0.5, 30.0)  # backoff of an outbox that could not be settled (min, max seconds)
+
+
+class EngineState:
+    settings: WatchSettings
+    subjects: Subjects
+    providers: dict[str, Provider]
+    metrics: Any
+    paused: Callable[[str], bool] | None
+    js: JetStreamContext
+    store: Store
+    outbox: Outbox
+    leases: Leases
+    ready: bool
+    _stopping: bool
+    _slots: dict[str, Slot]  # active or outboxed records of the shards we hold
+    _due: DueQueue  # per key: outbox flushes and their retries
+    _planners: dict[str, Planner]  # per provider: its read units, lanes and poll budget
+    _retire: list[tuple[float, str]]  # (delete after, key) of finished records
+    _active: Counter[str]  # active records held, by resource
+    _stalled: set[str]
+    _outboxed: set[str]
+    _flush_failures: dict[str, int]
+    _work: set[asyncio.Task[None]]
+    _inflight: set[str]  # keys being read right now (never polled twice at once)
+    _polls: int  # reads under way
+    _flushing: set[str]
+    _paused_since: dict[str, float]
+    _paused_total: dict[str, float]
+    _detected: dict[str, dict[str, float]]
+    _wake: asyncio.Event
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._work.add(task)
+        task.add_done_callback(self._work.discard)
+
+    def _push_retire(self, key: str, at: float) -> None:
+        heapq.heappush(self._retire, (at + self.settings.retain_done_seconds, key))
+
+    # -- pauses and age --------------------------------------------------------------------------
+
+    def _is_paused(self, provider: str, now: float) -> bool:
+        paused = False
+        if self.paused is not None:
+            try:
+                paused = bool(self.paused(provider))
+            except Exception:
+                log.exception("paused() failed; polling as usual", provider=provider)
+        since = self._paused_since.get(provider)
+        if paused and since is None:
+            self._paused_since[provider] = now
+        elif not paused and since is not None:
+            self._paused_total[provider] = self._paused_total.get(provider, 0.0) + now - since
+            del self._paused_since[provider]
+        return paused
+
+    def _pause_clock(self, provider: str, now: float) -> float:
+        """Seconds this replica has seen `provider` paused, the current pause included."""
+        since = self._paused_since.get(provider)
+        return self._paused_total.get(provider, 0.0) + (now - since if since is not None else 0.0)
+
+    def _expires_at(self, slot: Slot, now: float) -> float:
+        return slot.expires_at + self._pause_clock(slot.provider, now) - slot.pause_base
