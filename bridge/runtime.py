@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import secrets
 from typing import Any
@@ -17,7 +16,6 @@ from typing import Any
 import structlog
 from faststream.nats import NatsBroker
 from nats.js.client import JetStreamContext
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from bridge.commands import CommandExecutor, Execution
@@ -27,6 +25,7 @@ from bridge.http.keys import ApiKey
 from bridge.http.ratelimit import RateBudget
 from bridge.http.transport import RetryPolicy
 from bridge.ledger import CommandLedger
+from bridge.nats.circuits import announce_circuit
 from bridge.nats.connection import auth_method, broker_security, check_credentials
 from bridge.nats.deadletters import DeadLetters
 from bridge.nats.embedded import EmbeddedNats
@@ -40,15 +39,15 @@ from bridge.nats.streams import (
     declare,
     ledger_bucket,
 )
-from bridge.ops.tracing import Tracing, configure_tracing, current_trace
+from bridge.ops.tracing import Tracing, configure_tracing
 from bridge.providers.story.client import StoryClient, story_transport
 from bridge.providers.story.credits import CreditsMonitor
 from bridge.providers.story.watch.provider import StoryProvider
 from bridge.providers.syllaby.client import SyllabyClient, syllaby_budget
 from bridge.providers.syllaby.token import SyllabyToken
 from bridge.providers.syllaby.watch import SyllabyProvider
-from bridge.watch import WatchEngine, WatchSettings, WatchSpec
-from handlers.base import WatchStartFailed
+from bridge.watch import WatchEngine, WatchSettings
+from bridge.watching import EngineWatches
 from handlers.syllaby.reconcile import SyllabyReconciler
 
 log = structlog.get_logger(__name__)
@@ -84,58 +83,6 @@ def sandbox_key() -> str:
 def sandbox_token() -> str:
     """A throwaway Sanctum-style token (`<id>|<secret>`) for the bundled Syllaby sandbox."""
     return f"{secrets.randbelow(10_000) + 1}|{secrets.token_hex(20)}"
-
-
-class StoryWatches:
-    """The handlers' `Watches` on the watch engine: the Story API's unless `provider` says."""
-
-    provider = "story"
-
-    def __init__(self, engine: WatchEngine) -> None:
-        self.engine = engine
-
-    async def watch(
-        self,
-        resource: str,
-        id: str,
-        *,
-        project_id: str | None = None,
-        facets: tuple[str, ...] | None = None,
-        parents: dict[str, str] | None = None,
-        provider: str | None = None,
-    ) -> None:
-        all_parents = dict(parents or {})
-        if project_id:
-            all_parents["projectId"] = project_id
-        spec = WatchSpec(
-            provider=provider or self.provider,
-            resource=resource,
-            id=str(id),
-            parents=all_parents,
-            facets=facets,
-            origin="command",
-            trace=current_trace(),  # the command's trace, continued by the watch's events
-        )
-        try:
-            await self.engine.add(spec)
-        except Exception as err:
-            raise WatchStartFailed(f"watch of {resource} {id} not recorded: {err!r}") from err
-
-    async def unwatch(self, resource: str, id: str, *, provider: str | None = None) -> bool:
-        return bool(await self.engine.remove(provider or self.provider, resource, str(id)))
-
-    async def list(
-        self,
-        *,
-        provider: str | None = None,
-        resource: str | None = None,
-        state: str | None = None,
-        cursor: str | None = None,
-        limit: int = 100,
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        return await self.engine.list_watches(
-            provider=provider, resource=resource, state=state, cursor=cursor, limit=limit
-        )
 
 
 class Bridge:
@@ -367,7 +314,7 @@ class Bridge:
             self.syllaby_circuit.start(self.syllaby.probe)
         executor = CommandExecutor(
             self.api,
-            StoryWatches(self.engine),
+            EngineWatches(self.engine),
             max_bytes=s.max_command_bytes,
             tracing=self.tracing,
             dead_letters=self.dead_letters,
@@ -454,46 +401,11 @@ class Bridge:
         # NATS may be down too: keep trying for a while (Circuit.stop cancels this), the id dedups.
         for attempt in range(CIRCUIT_EVENT_ATTEMPTS):
             try:
-                await self._announce_circuit(self.circuits, self.outcomes, change)
+                await announce_circuit(self.circuits, self.outcomes, change)
                 return
             except Exception as err:
                 log.warning("bridge event not published yet", event=what, error=repr(err))
                 await asyncio.sleep(min(2.0**attempt, 10.0))
-
-    @staticmethod
-    async def _announce_circuit(
-        circuits: KeyValue, outcomes: OutcomePublisher, change: CircuitChange
-    ) -> None:
-        """One event per opening for all replicas: the replica that creates the provider's key
-        announces degraded, the one that deletes it (compare-and-set) announces recovered."""
-        since = change.since.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        data = {"provider": change.provider, "code": change.code, "message": change.message}
-        if change.open:
-            try:
-                await circuits.create(
-                    change.provider, json.dumps({**data, "since": since}).encode()
-                )
-            except KeyWrongLastSequenceError:
-                return  # another replica opened it first and announced it
-            await outcomes.publish_bridge(
-                "degraded", {**data, "since": since}, key=f"{change.provider}:{since}"
-            )
-            return
-        try:
-            entry = await circuits.get(change.provider)
-        except KeyNotFoundError:
-            return  # another replica closed it first
-        opened = json.loads(entry.value or b"{}")
-        try:
-            await circuits.delete(change.provider, last=entry.revision)
-        except KeyWrongLastSequenceError:
-            return
-        opened_since = str(opened.get("since") or since)
-        await outcomes.publish_bridge(
-            "recovered",
-            {**data, "code": opened.get("code", change.code), "since": opened_since, "at": since},
-            key=f"{change.provider}:{opened_since}",
-        )
 
     # --- readiness ------------------------------------------------------------------------------
     async def ready(self) -> tuple[bool, dict[str, Any]]:

@@ -31,7 +31,7 @@ from nats.aio.subscription import Subscription
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from bridge.commands import BRIDGE_ERROR, COMMAND_ID_RE, parse_payload, resolve_command_id
+from bridge.commands import BRIDGE_ERROR, COMMAND_ID_RE, resolve_command_id
 from bridge.nats.outcomes import OutcomePublisher
 from bridge.nats.streams import (
     COMMANDS_CONSUMER,
@@ -40,6 +40,7 @@ from bridge.nats.streams import (
     QUEUE_GROUP,
     Subjects,
 )
+from bridge.payload import parse_payload
 from schemas.wire.outcome import Outcome, OutcomeError
 
 log = structlog.get_logger(__name__)

@@ -1,0 +1,61 @@
+"""What a command's handler may do with watches, served by the watch engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge.ops.tracing import current_trace
+from bridge.watch import WatchEngine, WatchSpec
+from handlers.base import WatchStartFailed
+
+
+class EngineWatches:
+    """The handlers' `Watches` on the watch engine (a resource is the Story API's unless `provider` says)."""
+
+    provider = "story"
+
+    def __init__(self, engine: WatchEngine) -> None:
+        self.engine = engine
+
+    async def watch(
+        self,
+        resource: str,
+        id: str,
+        *,
+        project_id: str | None = None,
+        facets: tuple[str, ...] | None = None,
+        parents: dict[str, str] | None = None,
+        provider: str | None = None,
+    ) -> None:
+        all_parents = dict(parents or {})
+        if project_id:
+            all_parents["projectId"] = project_id
+        spec = WatchSpec(
+            provider=provider or self.provider,
+            resource=resource,
+            id=str(id),
+            parents=all_parents,
+            facets=facets,
+            origin="command",
+            trace=current_trace(),  # the command's trace, continued by the watch's events
+        )
+        try:
+            await self.engine.add(spec)
+        except Exception as err:
+            raise WatchStartFailed(f"watch of {resource} {id} not recorded: {err!r}") from err
+
+    async def unwatch(self, resource: str, id: str, *, provider: str | None = None) -> bool:
+        return bool(await self.engine.remove(provider or self.provider, resource, str(id)))
+
+    async def list(
+        self,
+        *,
+        provider: str | None = None,
+        resource: str | None = None,
+        state: str | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        return await self.engine.list_watches(
+            provider=provider, resource=resource, state=state, cursor=cursor, limit=limit
+        )
