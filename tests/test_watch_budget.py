@@ -35,7 +35,7 @@ class BudgetToy(ToyProvider):
     def poll_class(self, spec: WatchSpec, statuses: Mapping[str, str]) -> int:
         return HOT if spec.id.startswith("hot") else COLD
 
-    def interval_bounds(self, kind: str) -> tuple[float, float]:
+    def interval_bounds(self, resource: str) -> tuple[float, float]:
         return (1.0, 1.0)  # one floor for both classes: only the weights tell them apart
 
 

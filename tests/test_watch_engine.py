@@ -33,7 +33,7 @@ class ToyProvider:
     """Resources are entries of `self.status`; a status in `failing` makes reads fail."""
 
     name = "toy"
-    kinds = ("thing",)
+    resources = ("thing",)
     source = "http://toy.example/api"
     type_prefix = "example.toy"
     terminal = frozenset({"done", "failed"})
@@ -78,7 +78,7 @@ class ToyProvider:
     def is_terminal(self, spec: WatchSpec, observations: Sequence[Observation]) -> bool:
         return all(o.status in self.terminal for o in observations)
 
-    def interval_bounds(self, kind: str) -> tuple[float, float]:
+    def interval_bounds(self, resource: str) -> tuple[float, float]:
         return (1.0, 3.0)
 
     def event_subject(self, obs: Observation) -> str:

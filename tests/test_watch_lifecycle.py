@@ -21,7 +21,7 @@ class NestingToy(ToyProvider):
     """A toy whose "box" resources embed "thing"s, as a Story API job embeds its artifacts:
     reading a box also shows the status of every thing listed in `contents[box]`."""
 
-    kinds = ("thing", "box")
+    resources = ("thing", "box")
 
     def __init__(self) -> None:
         super().__init__()

@@ -59,11 +59,6 @@ class WatchSpec(BaseModel):
         return data
 
     @property
-    def kind(self) -> str:
-        """The old name of `resource`, kept only so code written against it still reads."""
-        return self.resource
-
-    @property
     def key(self) -> str:
         """The KV key `w.<shard>.<provider>.<resource>.<id>` (tokens reduced to the KV charset)."""
         return record_key(self.provider, self.resource, self.id)

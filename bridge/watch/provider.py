@@ -31,7 +31,7 @@ class Provider(Protocol):
     """One upstream API. `name` is the first token of watch keys and part of every event id."""
 
     name: str
-    kinds: tuple[str, ...]
+    resources: tuple[str, ...]
     source: str  # the CloudEvent `source`: the API base URL
     type_prefix: str  # CloudEvent type prefix, e.g. "studio.sleeperhit.story"
 
@@ -52,8 +52,8 @@ class Provider(Protocol):
         """True when every followed facet reached a state that will not change by itself."""
         ...
 
-    def interval_bounds(self, kind: str) -> tuple[float, float]:
-        """(min, max) seconds between polls of this kind, before `interval_scale`: the poll policy
+    def interval_bounds(self, resource: str) -> tuple[float, float]:
+        """(min, max) seconds between polls of this resource type, before `interval_scale`: the poll policy
         never reads a watch more often than `min` (a COLD one: `max`)."""
         ...
 

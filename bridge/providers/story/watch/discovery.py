@@ -65,9 +65,9 @@ def busy_artifact_facets(art: Any) -> tuple[str, ...]:
 async def discover(client: Any, provider: str) -> AsyncIterator[WatchSpec]:
     """Non-terminal plans, jobs and sources, and artifacts with facets in flight (origin "discovery")."""
 
-    def spec(kind: str, id: Any, pid: str, found: tuple[str, ...] | None = None) -> WatchSpec:
+    def spec(resource: str, id: Any, pid: str, found: tuple[str, ...] | None = None) -> WatchSpec:
         return WatchSpec(
-            provider=provider, resource=kind, id=str(id), parents={"projectId": pid},
+            provider=provider, resource=resource, id=str(id), parents={"projectId": pid},
             facets=found, origin="discovery",
         )  # fmt: skip
 

@@ -89,12 +89,12 @@ def _as_of(obj: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def subject_path(kind: str, id: str, project_id: str | None) -> str:
-    if kind == "source":
+def subject_path(resource: str, id: str, project_id: str | None) -> str:
+    if resource == "source":
         return f"story-projects/{project_id}/sources/{id}"
-    if kind == "artifact":
+    if resource == "artifact":
         return f"artifacts/{id}"
-    return f"story-{kind}s/{id}"
+    return f"story-{resource}s/{id}"
 
 
 def _obs(

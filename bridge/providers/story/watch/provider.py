@@ -47,7 +47,7 @@ class StoryProvider:
     """Watches Story API sources, plans, jobs and artifacts (see `story_facets` for the facets)."""
 
     name: str = "story"
-    kinds: tuple[str, ...] = ("source", "plan", "job", "artifact", "release")
+    resources: tuple[str, ...] = ("source", "plan", "job", "artifact", "release")
     type_prefix: str = TYPE_PREFIX
     source: str
 
@@ -58,8 +58,8 @@ class StoryProvider:
         self.source = (base_url or str(getattr(client, "base_url", ""))).rstrip("/")
         self.batch_min = batch_min
         self._gate = asyncio.Semaphore(concurrency)
-        self._listable = set(LIST_ITEMS)  # a kind leaves once its listing proves too thin
-        # (kind, project, plan) -> start cursors of the pages that held watched items, for
+        self._listable = set(LIST_ITEMS)  # a resource leaves once its listing proves too thin
+        # (resource, project, plan) -> start cursors of the pages that held watched items, for
         # listings longer than one page only.
         self._pages: dict[tuple[str, str, str | None], list[str | None]] = {}
 
@@ -79,14 +79,14 @@ class StoryProvider:
                 groups.setdefault((spec.resource, project), []).append(spec)
             else:
                 singles.append(spec)
-        for (kind, project), group in groups.items():
+        for (resource, project), group in groups.items():
             if len(group) < self.batch_min:
                 singles.extend(group)
                 continue
             plans = {spec.parents.get("storyPlanId") for spec in group}
             # One plan's jobs are a subset of the project's listing: never more pages, often fewer.
-            plan = plans.pop() if kind == "job" and len(plans) == 1 else None
-            found = await self._list(kind, project, {spec.id for spec in group}, plan)
+            plan = plans.pop() if resource == "job" and len(plans) == 1 else None
+            found = await self._list(resource, project, {spec.id for spec in group}, plan)
             for spec in group:
                 if isinstance(found, ReadError):
                     out[spec.key] = found
@@ -99,14 +99,14 @@ class StoryProvider:
         return out
 
     async def _list(
-        self, kind: str, project: str, wanted: set[str], plan: str | None = None
+        self, resource: str, project: str, wanted: set[str], plan: str | None = None
     ) -> dict[str, Any] | ReadError:
         """The listed items of `project` whose id is in `wanted`, one call per page that holds
         one of them: the listing is oldest first and a page after a cursor always holds the same
         items, so the pages that held watched items last time are read again from their cursors,
         and only then further pages (where newer items appear) while they could replace two or
         more single reads."""
-        group = (kind, project, plan)
+        group = (resource, project, plan)
         found: dict[str, Any] = {}
         holding: list[str | None] = []  # start cursors of the pages that held a watched item
         starts: list[str | None] = list(self._pages.get(group, [None]))
@@ -118,10 +118,10 @@ class StoryProvider:
                 break
             try:
                 async with self._gate:
-                    resp = await self._list_page(kind, project, plan, start)
+                    resp = await self._list_page(resource, project, plan, start)
             except NotFound:
                 # A 404 on a list call says nothing about the items: read them one by one.
-                log.info("listing answered 404, reading singly", resource=kind, project=project)
+                log.info("listing answered 404, reading singly", resource=resource, project=project)
                 self._pages.pop(group, None)
                 return found
             except UpstreamError as err:
@@ -129,12 +129,14 @@ class StoryProvider:
             reads += 1
             raw = resp.raw if isinstance(resp.raw, dict) else {}
             held = False
-            for item in raw.get(LIST_ITEMS[kind]) or []:
+            for item in raw.get(LIST_ITEMS[resource]) or []:
                 if not isinstance(item, dict) or str(item.get("id")) not in wanted:
                     continue
-                if not _complete(kind, item):
-                    log.info("listing lacks what a watch follows, reading singly", resource=kind)
-                    self._listable.discard(kind)
+                if not _complete(resource, item):
+                    log.info(
+                        "listing lacks what a watch follows, reading singly", resource=resource
+                    )
+                    self._listable.discard(resource)
                     return found
                 found[str(item["id"])] = item
                 held = True
@@ -150,19 +152,21 @@ class StoryProvider:
         return found
 
     async def _list_page(
-        self, kind: str, project: str, plan: str | None, cursor: str | None
+        self, resource: str, project: str, plan: str | None, cursor: str | None
     ) -> Any:
         """One raw page (`limit=100`, the API's largest): the watch needs the JSON as returned,
         so it is not parsed into models a poll would throw away."""
         params: dict[str, Any] = {"limit": LIST_PAGE}
         if cursor:
             params["cursor"] = cursor
-        if kind == "job":
+        if resource == "job":
             params["projectId"] = project
             if plan:
                 params["storyPlanId"] = plan
             return await self.client.request("GET", "story-jobs", params=params, priority=POLL)
-        path = f"story-projects/{seg(project)}/{'sources' if kind == 'source' else 'story-plans'}"
+        path = (
+            f"story-projects/{seg(project)}/{'sources' if resource == 'source' else 'story-plans'}"
+        )
         return await self.client.request("GET", path, params=params, priority=POLL)
 
     async def _read_one(self, spec: WatchSpec) -> Result:
@@ -255,8 +259,8 @@ class StoryProvider:
         capacity = getattr(budget, "poll_capacity", None)
         return float(capacity(share)) if capacity is not None else None
 
-    def interval_bounds(self, kind: str) -> tuple[float, float]:
-        return INTERVALS.get(kind, (5.0, 15.0))
+    def interval_bounds(self, resource: str) -> tuple[float, float]:
+        return INTERVALS.get(resource, (5.0, 15.0))
 
     def event_subject(self, obs: Observation) -> str:
         return facets.event_subject(obs)
@@ -285,10 +289,10 @@ def facets_extra_side(facet: str) -> str | None:
     return added.SIDE_READS.get(facet)
 
 
-def _complete(kind: str, item: dict[str, Any]) -> bool:
+def _complete(resource: str, item: dict[str, Any]) -> bool:
     """A listed job without its `artifacts` (a leaner listing) would hide artifact changes: such
     an item is read again on its own."""
-    return kind != "job" or "artifacts" in item
+    return resource != "job" or "artifacts" in item
 
 
 def _body(resp: Any, envelope: str) -> Any:

@@ -29,7 +29,7 @@ class SyllabyProvider:
     """Watches Syllaby storyboards (status, video) and scenes (status)."""
 
     name: str = facets.PROVIDER
-    kinds: tuple[str, ...] = ("storyboard", "scene")
+    resources: tuple[str, ...] = ("storyboard", "scene")
     type_prefix: str = facets.TYPE_PREFIX
     source: str
 
@@ -94,8 +94,8 @@ class SyllabyProvider:
     def default_facets(self, spec: WatchSpec) -> tuple[str, ...]:
         return facets.default_facets(spec)
 
-    def interval_bounds(self, kind: str) -> tuple[float, float]:
-        return INTERVALS.get(kind, (5.0, 20.0))
+    def interval_bounds(self, resource: str) -> tuple[float, float]:
+        return INTERVALS.get(resource, (5.0, 20.0))
 
     def event_subject(self, obs: Observation) -> str:
         return facets.event_subject(obs)
