@@ -15,7 +15,7 @@ from rich.console import Console
 
 from bridge.cli.bench.common import SandboxTimeBudget, Stats, api_seconds, percentile
 from bridge.cli.bench.run import run_bench
-from bridge.providers.story.sandbox.clock import SandboxClock
+from bridge.sandboxkit.clock import SandboxClock
 
 JOBS, PROJECTS, COMMANDS = 12, 2, 10
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from bridge.providers.story.sandbox.clock import SandboxClock
 from bridge.providers.story.sandbox.config import SandboxConfig
 from bridge.providers.story.sandbox.errors import SandboxError
 from bridge.providers.story.sandbox.world import World
+from bridge.sandboxkit.clock import SandboxClock
 from schemas.story import requests as q
 
 LONG_TEXT = "Acme cut onboarding time by sixty percent. Customers noticed within weeks. " * 8

@@ -20,6 +20,21 @@ class SandboxClock:
             moved = 0.0 if self.manual else (time.monotonic() - self._started) * self.speed
             return moved + self._offset
 
+    def freeze(self) -> float:
+        """Stop time where it is (a bench's setup must not eat its measured window)."""
+        with self._lock:
+            if not self.manual:
+                self._offset += (time.monotonic() - self._started) * self.speed
+                self.manual = True
+            return self._offset
+
+    def resume(self) -> None:
+        """Let time run again from where `freeze` stopped it."""
+        with self._lock:
+            if self.manual:
+                self._offset -= (time.monotonic() - self._started) * self.speed
+                self.manual = False
+
     def advance(self, seconds: float) -> float:
         with self._lock:
             self._offset += seconds

@@ -49,8 +49,8 @@ from bridge.nats.embedded import EmbeddedNats
 from bridge.nats.streams import Subjects
 from bridge.providers.story.client import StoryClient, story_transport
 from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
-from bridge.providers.story.sandbox.clock import SandboxClock
 from bridge.runtime import Bridge, sandbox_key
+from bridge.sandboxkit.clock import SandboxClock
 from schemas.story.requests import JobCreate
 
 TERMINAL = {"READY", "FAILED", "CANCELED"}

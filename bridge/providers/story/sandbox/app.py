@@ -44,8 +44,8 @@ from bridge.providers.story.sandbox.core import Answer, Call, Endpoint
 from bridge.providers.story.sandbox.errors import SandboxError
 from bridge.providers.story.sandbox.faults import fault_error, is_error
 from bridge.providers.story.sandbox.idempotency import IdempotencyStore, Stored
-from bridge.providers.story.sandbox.requestlog import LoggedRequest
 from bridge.providers.story.sandbox.state import SandboxState
+from bridge.sandboxkit.requestlog import LoggedRequest
 
 API_PREFIX = "/api/v1"
 ENDPOINT_MODULES = (

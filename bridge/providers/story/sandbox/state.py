@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from bridge.providers.story.sandbox.auth import ALL_SCOPES, Keys
-from bridge.providers.story.sandbox.clock import SandboxClock
 from bridge.providers.story.sandbox.config import SandboxConfig
 from bridge.providers.story.sandbox.faults import Faults
 from bridge.providers.story.sandbox.idempotency import IdempotencyStore
 from bridge.providers.story.sandbox.ratelimit import RateLimiter
-from bridge.providers.story.sandbox.requestlog import RequestLog
 from bridge.providers.story.sandbox.world import World
+from bridge.sandboxkit.clock import SandboxClock
+from bridge.sandboxkit.requestlog import RequestLog
 
 
 class SandboxState:

@@ -27,7 +27,6 @@ the stores through `call.world`; tests and the bench drive them directly.
 
 from __future__ import annotations
 
-from bridge.providers.story.sandbox.clock import SandboxClock
 from bridge.providers.story.sandbox.config import SandboxConfig
 from bridge.providers.story.sandbox.world.account import AccountStore
 from bridge.providers.story.sandbox.world.artifacts import ArtifactStore
@@ -44,6 +43,7 @@ from bridge.providers.story.sandbox.world.renders import RenderStore
 from bridge.providers.story.sandbox.world.script import ScriptStore
 from bridge.providers.story.sandbox.world.sfx import SfxStore
 from bridge.providers.story.sandbox.world.sources import SourceStore
+from bridge.sandboxkit.clock import SandboxClock
 
 
 class World:

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from bridge.providers.story.sandbox.clock import SandboxClock
 from bridge.providers.story.sandbox.config import SandboxConfig
+from bridge.sandboxkit.clock import SandboxClock
 
 EPOCH = datetime(2026, 5, 29, 10, 0, 0, tzinfo=UTC)
 
