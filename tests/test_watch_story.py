@@ -417,3 +417,21 @@ async def _published(js: JetStreamContext, id: str, status: str, facet: str | No
 
 async def _stalled(js: JetStreamContext) -> bool:
     return any(e["type"].endswith(".watch.stalled") for e in await events(js))
+
+
+async def test_story_polls_are_paced_by_the_keys_rate_budget(
+    sandbox: Any, sandbox_key: str
+) -> None:
+    """The provider reads its client's live budget: polls get their share of the key's 120/min,
+    and what commands use comes off it. Without it the engine polls by floors alone and bursts
+    the whole window at once (100 list calls in a second, then a minute of nothing)."""
+    from bridge.http.ratelimit import Priority, RateBudget
+    from bridge.providers.story.client import StoryClient, story_transport
+
+    budget = RateBudget(per_minute=120)
+    async with StoryClient(story_transport(sandbox.base_url, sandbox_key, budget=budget)) as api:
+        provider = StoryProvider(api, base_url=sandbox.base_url)
+        assert provider.poll_capacity(0.8) == pytest.approx(96 / 60)
+        for _ in range(30):
+            await api.get_credits(priority=Priority.COMMAND)
+        assert provider.poll_capacity(0.8) == pytest.approx((120 - 12 - 30 - 1) / 60)

@@ -29,7 +29,7 @@ import structlog
 
 from bridge.http.errors import RequestValidationError
 from bridge.http.keys import Credential
-from bridge.http.ratelimit import Priority
+from bridge.http.ratelimit import Priority, RateBudget
 from bridge.http.transport import ApiResponse, Transport
 
 __all__ = [
@@ -154,6 +154,11 @@ class RouteClient:
     @property
     def base_url(self) -> str:
         return self._transport.base_url
+
+    @property
+    def budget(self) -> RateBudget:
+        """The key's rate budget: a poller paces itself by its `poll_capacity`."""
+        return self._transport.budget
 
     async def aclose(self) -> None:
         await self._transport.aclose()
