@@ -62,7 +62,7 @@ class Leases:
 
     def live_replicas(self, now: float) -> int:
         live = {self.replica_id}
-        for key, entry in list(self.store.entries.items()):
+        for key, entry in list(self.store.control.items()):
             if not key.startswith(MEMBER_PREFIX):
                 continue
             try:

@@ -49,6 +49,9 @@ class Store:
     def __init__(self, kv: KeyValue, on_change: OnChange | None = None) -> None:
         self.kv = kv
         self.entries: dict[str, Entry] = {}
+        # The control keys again, apart: a lease tick reads every heartbeat, and must not walk
+        # 100,000 records to find a dozen.
+        self.control: dict[str, Entry] = {}
         self.on_change = on_change
         self._control: list[asyncio.Task[None]] = []
         self._shards: dict[int, asyncio.Task[None]] = {}
@@ -142,6 +145,7 @@ class Store:
         if revision is not None and known is not None and known.revision > revision:
             return  # we already saw a newer write (our own, recorded at commit time)
         if op in ("DEL", "PURGE") or value is None:
+            self.control.pop(key, None)
             if self.entries.pop(key, None) is not None:
                 self._notify(key, None)
             return
@@ -149,6 +153,8 @@ class Store:
             return  # the watcher echoing a write we recorded at commit time
         entry = Entry(key, value, revision or 0)
         self.entries[key] = entry
+        if key.startswith(CONTROL_PREFIXES):
+            self.control[key] = entry
         self._notify(key, entry)
 
     def _notify(self, key: str, entry: Entry | None) -> None:
