@@ -237,6 +237,8 @@ def _seed(sandbox: Any, params: WatchBenchParams) -> list[tuple[str, str]]:
 
 async def _write_records(kv: Any, jobs: list[tuple[str, str]]) -> float:
     """Watch records as the engine writes them, each job already seen RUNNING (no first event)."""
+    import nats.errors
+
     from bridge.watch.model import FacetState, WatchRecord, WatchSpec
 
     started = time.perf_counter()
@@ -253,7 +255,13 @@ async def _write_records(kv: Any, jobs: list[tuple[str, str]]) -> float:
             expires_at=now + 21600,
         )
         async with gate:
-            await kv.put(spec.key, record.encode())
+            for attempt in range(5):
+                try:
+                    await kv.put(spec.key, record.encode())
+                    break
+                except nats.errors.TimeoutError:  # a busy machine: a put is safe to repeat
+                    if attempt == 4:
+                        raise
 
     await asyncio.gather(*(write(p, j) for p, j in jobs))
     return time.perf_counter() - started
