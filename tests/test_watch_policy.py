@@ -150,3 +150,20 @@ def test_story_odds_of_change_follow_the_facet_statuses() -> None:
     )
     assert story("artifact", {"status": "ready", "revised": "revised"}) == COLD
     assert story("source", {"status": "ready", "digest": "running"}) == HOT
+
+
+def test_a_scaled_engine_banks_one_api_second_of_budget_not_one_wall_second() -> None:
+    """Intervals scaled x10 (the benchmarks' sandbox clock): the bucket fills at 16 calls a wall
+    second, and after an idle spell it holds one API second of them (1.6 calls), so a burst never
+    brings ten API seconds of calls at once into the key's rolling window, where polls beside
+    steady commands reached the window's limit and queued in the budget every minute."""
+    planner = groups(40)
+    planner.refill(0.0, 16.0, bank=0.1)
+    planner.tokens = 0.0
+    planner.refill(10.0, 16.0, bank=0.1)
+    assert len(planner.take(10.0, limit=16)) == 1
+    unscaled = groups(40)
+    unscaled.refill(0.0, 1.6)
+    unscaled.tokens = 0.0
+    unscaled.refill(10.0, 1.6)
+    assert len(unscaled.take(10.0, limit=16)) == 1  # the same second banked, unscaled

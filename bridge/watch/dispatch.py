@@ -160,7 +160,7 @@ class ScheduleMixin(ReadsMixin):
             provider = self.providers.get(name)
             if provider is None or self._is_paused(name, now):
                 continue  # paused: nothing read, no clock of its watches moves
-            planner.refill(now, self._poll_rate(provider))
+            planner.refill(now, self._poll_rate(provider), bank=self.settings.interval_scale)
             room = POLLS_IN_FLIGHT - self._polls
             if room <= 0:
                 continue

@@ -9,7 +9,7 @@ of change (`Provider.poll_class`): HOT (work in flight: a running job, a renderi
 
 Per provider a token bucket fills at the poll budget (`Provider.poll_capacity`: the calls per
 second its rate budget leaves polls right now, commands' use taken off) and holds at most one
-second of it. While a token is there, the due lane head with the highest weight x (waited /
+second of it (an API second: intervals scaled, as in the benchmarks, scale it too). While a token is there, the due lane head with the highest weight x (waited /
 floor) is read. So when the budget covers every unit at its floor, each is read at its floor; when
 it does not, all lanes stretch together, a class of weight w read w-proportionally often. Nothing
 stretches because nothing changed: an unchanged unit is as likely to change next as it was.
@@ -121,8 +121,10 @@ class Planner:
 
     # -- the budget ------------------------------------------------------------------------------
 
-    def refill(self, now: float, rate: float) -> None:
-        """Add what `rate` calls per second earned since the last refill, up to one second of it."""
+    def refill(self, now: float, rate: float, bank: float = 1.0) -> None:
+        """Add what `rate` calls per second earned since the last refill, up to `bank` seconds
+        of it (the engine passes one API second: with intervals scaled, a wall second banked
+        would let a burst of many API seconds' calls into the key's rolling window)."""
         if not math.isfinite(rate):
             self.rate, self.tokens, self._filled_at = math.inf, math.inf, now
             return
@@ -130,8 +132,8 @@ class Planner:
             self.tokens = 1.0
         elapsed = 0.0 if self._filled_at is None else max(0.0, now - self._filled_at)
         self.rate = max(0.0, rate)
-        # At most one second of budget banked (a call at least); none while there is no budget.
-        cap = max(1.0, self.rate) if self.rate > 0 else 0.0
+        # At most `bank` seconds of budget banked (a call at least); none while there is none.
+        cap = max(1.0, self.rate * bank) if self.rate > 0 else 0.0
         self.tokens = min(cap, self.tokens + self.rate * elapsed)
         self._filled_at = now
 
