@@ -27,8 +27,8 @@ from bridge.http.errors import (
 )
 from bridge.http.transport import ApiResponse, recording_responses
 from bridge.ledger import (
-    Claim,
     CommandLedger,
+    LedgerClaim,
     LedgerEntry,
     LedgerUnavailable,
     Reconciler,
@@ -377,7 +377,9 @@ class CommandExecutor:
             await self.ledger.mark_ambiguous(claim)
         return outcome, run.request_id
 
-    async def _settle(self, claim: Claim, outcome: Outcome, watches: list[dict[str, Any]]) -> None:
+    async def _settle(
+        self, claim: LedgerClaim, outcome: Outcome, watches: list[dict[str, Any]]
+    ) -> None:
         assert self.ledger is not None
         try:
             await self.ledger.finish(claim, outcome.to_dict(), watches)
@@ -399,7 +401,12 @@ class CommandExecutor:
         return outcome
 
     async def _reconcile(
-        self, name: str, claim: Claim, cmd: Command, ctx: CommandContext, reconciler: Reconciler
+        self,
+        name: str,
+        claim: LedgerClaim,
+        cmd: Command,
+        ctx: CommandContext,
+        reconciler: Reconciler,
     ) -> Outcome:
         assert self.ledger is not None
         try:
