@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.json import JSON
 
 from bridge.cli import contract, measure
-from bridge.config import Settings
+from bridge.config import BridgeSettings
 
 app = typer.Typer(
     name="storybridge",
@@ -27,9 +27,9 @@ err_console = Console(stderr=True)
 STORY_SANDBOX_RATE_LIMIT = 120  # the Story API's own default per key
 
 
-def _settings(**overrides: Any) -> Settings:
+def _settings(**overrides: Any) -> BridgeSettings:
     """Environment first, then explicit options on top (only the ones given)."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    return BridgeSettings(**{k: v for k, v in overrides.items() if v is not None})
 
 
 def _scope_list(text: str) -> list[str]:
@@ -47,7 +47,7 @@ def _servers(nats_url: str | None, data_dir: Path | None = None) -> list[str]:
     from bridge.nats.embedded import discover_url
 
     url = nats_url or os.environ.get("STORYBRIDGE_NATS_URL")
-    url = url or discover_url(data_dir or Settings().data_dir) or "nats://127.0.0.1:4222"
+    url = url or discover_url(data_dir or BridgeSettings().data_dir) or "nats://127.0.0.1:4222"
     return [u.strip() for u in url.split(",") if u.strip()]
 
 
@@ -55,7 +55,7 @@ def _connect_options() -> dict[str, Any]:
     """NATS credentials and TLS from the same STORYBRIDGE_NATS_* settings the bridge uses."""
     from bridge.nats.connection import connect_options
 
-    return connect_options(Settings())
+    return connect_options(BridgeSettings())
 
 
 @app.command()
