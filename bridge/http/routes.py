@@ -20,8 +20,7 @@ from __future__ import annotations
 import string
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Generic, Literal, Self, TypeVar, overload
+from typing import Any, Generic, Literal, TypeVar, overload
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import pydantic
@@ -30,7 +29,7 @@ import structlog
 from bridge.http.errors import RequestValidationError
 from bridge.http.keys import Credential
 from bridge.http.ratelimit import Priority
-from bridge.http.transport import ApiResponse, Transport
+from bridge.http.transport import ApiResponse, TransportClient
 
 __all__ = [
     "Endpoint",
@@ -129,45 +128,19 @@ class Route:
         return {self.query.get(k, k): v for k, v in values.items()}
 
 
-class RouteClient:
+class RouteClient(TransportClient):
     """A client that serves :class:`Route` attributes as methods over one :class:`Transport`.
 
     The transport owns every connection setting (budget, retry policy, timeouts, circuit, hooks);
     a provider's client takes it ready-made and adds nothing but its routes.
     """
 
-    def __init__(self, transport: Transport) -> None:
-        self._transport = transport
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r}, key={self.key!r})"
 
     @property
-    def transport(self) -> Transport:
-        """The connection: its budget, retry policy and circuit are the transport's."""
-        return self._transport
-
-    @property
     def key(self) -> Credential:
         return self._transport.key
-
-    @property
-    def base_url(self) -> str:
-        return self._transport.base_url
-
-    async def aclose(self) -> None:
-        await self._transport.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def request(self, method: str, path: str, **options: Any) -> ApiResponse[Any]:
         """Raw escape hatch: any path under the base URL, JSON in, JSON out, same retry rules
