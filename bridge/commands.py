@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Unpack
 
 import structlog
 from pydantic import ValidationError
@@ -39,7 +39,15 @@ from bridge.payload import PayloadRejected, parse_payload
 from bridge.providers.story.client import StoryClient
 from bridge.providers.syllaby.client import SyllabyClient
 from handlers import HANDLERS
-from handlers.base import CommandContext, CommandReply, DeadLetterOps, Watches, WatchStartFailed
+from handlers.base import (
+    CommandContext,
+    CommandReply,
+    DeadLetterOps,
+    Watches,
+    WatchFilter,
+    WatchOptions,
+    WatchStartFailed,
+)
 from schemas.catalog import COMMAND_MODELS, COMMAND_ROUTES
 from schemas.wire.commands import Command
 from schemas.wire.extra_fields import (
@@ -147,17 +155,16 @@ class RecordingWatches:
         self.inner = inner
         self.calls: list[dict[str, Any]] = []
 
-    async def watch(self, resource: str, id: str, **kw: Any) -> None:
-        self.calls.append(
-            {"resource": resource, "id": id, **{k: v for k, v in kw.items() if v is not None}}
-        )
-        await self.inner.watch(resource, id, **kw)
+    async def watch(self, resource: str, id: str, **options: Unpack[WatchOptions]) -> None:
+        given = {k: v for k, v in options.items() if v is not None}
+        self.calls.append({"resource": resource, "id": id, **given})
+        await self.inner.watch(resource, id, **options)
 
-    async def unwatch(self, resource: str, id: str, **kw: Any) -> bool:
-        return await self.inner.unwatch(resource, id, **kw)
+    async def unwatch(self, resource: str, id: str, *, provider: str | None = None) -> bool:
+        return await self.inner.unwatch(resource, id, provider=provider)
 
-    async def list(self, **kw: Any) -> tuple[list[dict[str, Any]], str | None]:
-        return await self.inner.list(**kw)
+    async def list(self, **filters: Unpack[WatchFilter]) -> tuple[list[dict[str, Any]], str | None]:
+        return await self.inner.list(**filters)
 
 
 def _fingerprint_data(cmd: Command) -> Any:

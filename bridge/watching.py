@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Unpack
 
 from bridge.ops.tracing import current_trace
 from bridge.watch import WatchEngine, WatchSpec
-from handlers.base import WatchStartFailed
+from handlers.base import WatchFilter, WatchOptions, WatchStartFailed
 
 
 class EngineWatches:
@@ -17,25 +17,17 @@ class EngineWatches:
     def __init__(self, engine: WatchEngine) -> None:
         self.engine = engine
 
-    async def watch(
-        self,
-        resource: str,
-        id: str,
-        *,
-        project_id: str | None = None,
-        facets: tuple[str, ...] | None = None,
-        parents: dict[str, str] | None = None,
-        provider: str | None = None,
-    ) -> None:
-        all_parents = dict(parents or {})
+    async def watch(self, resource: str, id: str, **options: Unpack[WatchOptions]) -> None:
+        parents = dict(options.get("parents") or {})
+        project_id = options.get("project_id")
         if project_id:
-            all_parents["projectId"] = project_id
+            parents["projectId"] = project_id
         spec = WatchSpec(
-            provider=provider or self.provider,
+            provider=options.get("provider") or self.provider,
             resource=resource,
             id=str(id),
-            parents=all_parents,
-            facets=facets,
+            parents=parents,
+            facets=options.get("facets"),
             origin="command",
             trace=current_trace(),  # the command's trace, continued by the watch's events
         )
@@ -47,15 +39,5 @@ class EngineWatches:
     async def unwatch(self, resource: str, id: str, *, provider: str | None = None) -> bool:
         return bool(await self.engine.remove(provider or self.provider, resource, str(id)))
 
-    async def list(
-        self,
-        *,
-        provider: str | None = None,
-        resource: str | None = None,
-        state: str | None = None,
-        cursor: str | None = None,
-        limit: int = 100,
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        return await self.engine.list_watches(
-            provider=provider, resource=resource, state=state, cursor=cursor, limit=limit
-        )
+    async def list(self, **filters: Unpack[WatchFilter]) -> tuple[list[dict[str, Any]], str | None]:
+        return await self.engine.list_watches(**filters)
