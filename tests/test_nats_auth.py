@@ -17,7 +17,7 @@ import pytest
 from bridge.config import BridgeSettings
 from bridge.nats.connection import NatsRefused, check_credentials, connect_options
 from bridge.nats.embedded import EmbeddedNats, free_port
-from bridge.nats.streams import ReplicasUnavailable, Subjects, declare
+from bridge.nats.streams import ReplicasUnavailable, Subjects, declare_standalone
 from bridge.runtime import Bridge
 from tests.fixtures.bridge import bridge_settings
 from tests.fixtures.jwt import make_operator
@@ -180,16 +180,7 @@ async def test_more_replicas_than_servers_is_one_clear_error(tmp_path: Path) -> 
         nc = await nats.connect(server.url)
         try:
             with pytest.raises(ReplicasUnavailable, match="STORYBRIDGE_STREAM_REPLICAS"):
-                await declare(
-                    nc.jetstream(),
-                    Subjects("story"),
-                    max_command_bytes=1 << 20,
-                    events_duplicate_window=120,
-                    ack_wait=30,
-                    max_deliver=5,
-                    max_ack_pending=64,
-                    replicas=3,
-                )
+                await declare_standalone(nc.jetstream(), Subjects("story"), replicas=3)
         finally:
             await nc.close()
 
