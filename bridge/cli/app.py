@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.json import JSON
 
 from bridge.cli import contract, measure
+from bridge.cli.options import NatsUrl, SubjectPrefix
 from bridge.config import BridgeSettings
 
 app = typer.Typer(
@@ -291,10 +292,8 @@ def send(
     command_id: str | None = typer.Option(
         None, help="commandId (default: from the payload, else new)."
     ),
-    nats_url: str | None = typer.Option(None, help="NATS URL (default: the local bridge's)."),
-    subject_prefix: str = typer.Option(
-        "story", "--subject-prefix", "--prefix", envvar="STORYBRIDGE_SUBJECT_PREFIX"
-    ),
+    nats_url: NatsUrl = None,
+    subject_prefix: SubjectPrefix = "story",
     timeout: float = typer.Option(90.0, help="Seconds to wait for the outcome."),
 ) -> None:
     """Send one command and print its outcome; exits 1 when the outcome is ok:false."""
@@ -353,10 +352,8 @@ def redrive(
         None, help="Only those dead-lettered since: an ISO 8601 time or a duration (30m, 2h, 7d)."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Count what would be redriven."),
-    nats_url: str | None = typer.Option(None, help="NATS URL (default: the local bridge's)."),
-    subject_prefix: str = typer.Option(
-        "story", "--subject-prefix", "--prefix", envvar="STORYBRIDGE_SUBJECT_PREFIX"
-    ),
+    nats_url: NatsUrl = None,
+    subject_prefix: SubjectPrefix = "story",
 ) -> None:
     """Put dead letters back on their command subjects with their original commandId."""
     from rich.table import Table
@@ -386,10 +383,8 @@ def redrive(
 @app.command()
 def tail(
     pattern: str | None = typer.Argument(None, help="Subject pattern (default: {prefix}.evt.>)."),
-    nats_url: str | None = typer.Option(None, help="NATS URL (default: the local bridge's)."),
-    subject_prefix: str = typer.Option(
-        "story", "--subject-prefix", "--prefix", envvar="STORYBRIDGE_SUBJECT_PREFIX"
-    ),
+    nats_url: NatsUrl = None,
+    subject_prefix: SubjectPrefix = "story",
     limit: int | None = typer.Option(None, help="Stop after this many events."),
     since: str | None = typer.Option(
         None, help="First replay the events stream from this long ago (90s, 15m, 2h, 7d)."
