@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypedDict, TypeVar, Unpack
 
-from bridge.http.routes import Endpoint
+from bridge.http.routes import ClientRoute
 from bridge.http.transport import ApiResponse
 from bridge.providers.story.client import StoryClient
 from bridge.providers.syllaby.client import SyllabyClient
@@ -136,7 +136,7 @@ class Calls(Generic[C]):
     model has one), the command's Idempotency-Key; then `after` (e.g. start a watch)."""
 
     model: type[C]
-    endpoint: Endpoint[Any]
+    endpoint: ClientRoute[Any]
     after: After[C] | None = None
 
     async def __call__(self, cmd: Command, ctx: CommandContext) -> CommandReply:
@@ -160,7 +160,9 @@ def handles(
     return Handles(model, run)
 
 
-def calls(model: type[C], endpoint: Endpoint[Any], after: After[C] | None = None) -> CommandHandler:
+def calls(
+    model: type[C], endpoint: ClientRoute[Any], after: After[C] | None = None
+) -> CommandHandler:
     """The registry entry of a command that is one API call (see `Calls`)."""
     return Calls(model, endpoint, after)
 
