@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Unpack
+from typing import Any
 
 import structlog
 from pydantic import ValidationError
@@ -38,16 +38,9 @@ from bridge.ops.tracing import Tracing, annotate_command, current_trace
 from bridge.payload import PayloadRejected, parse_payload
 from bridge.providers.story.client import StoryClient
 from bridge.providers.syllaby.client import SyllabyClient
+from bridge.watching import RecordingWatches
 from handlers import HANDLERS
-from handlers.base import (
-    CommandContext,
-    CommandReply,
-    DeadLetterOps,
-    Watches,
-    WatchFilter,
-    WatchOptions,
-    WatchStartFailed,
-)
+from handlers.base import CommandContext, CommandReply, DeadLetterOps, Watches, WatchStartFailed
 from schemas.catalog import COMMAND_MODELS, COMMAND_ROUTES
 from schemas.wire.commands import Command
 from schemas.wire.extra_fields import (
@@ -145,26 +138,6 @@ class _Run:
     request_id: str | None
     error: BaseException | None
     answered: list[ApiResponse[Any]]
-
-
-class RecordingWatches:
-    """The handler's `Watches`, remembering every watch it started (kept with a ledger outcome,
-    so a replay re-arms them)."""
-
-    def __init__(self, inner: Watches) -> None:
-        self.inner = inner
-        self.calls: list[dict[str, Any]] = []
-
-    async def watch(self, resource: str, id: str, **options: Unpack[WatchOptions]) -> None:
-        given = {k: v for k, v in options.items() if v is not None}
-        self.calls.append({"resource": resource, "id": id, **given})
-        await self.inner.watch(resource, id, **options)
-
-    async def unwatch(self, resource: str, id: str, *, provider: str | None = None) -> bool:
-        return await self.inner.unwatch(resource, id, provider=provider)
-
-    async def list(self, **filters: Unpack[WatchFilter]) -> tuple[list[dict[str, Any]], str | None]:
-        return await self.inner.list(**filters)
 
 
 def _fingerprint_data(cmd: Command) -> Any:

@@ -1,4 +1,5 @@
-"""What a command's handler may do with watches, served by the watch engine."""
+"""What a command's handler may do with watches: served by the watch engine (`EngineWatches`),
+and remembered for the command ledger (`RecordingWatches`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any, Unpack
 
 from bridge.ops.tracing import current_trace
 from bridge.watch import WatchEngine, WatchSpec
-from handlers.base import WatchFilter, WatchOptions, WatchStartFailed
+from handlers.base import Watches, WatchFilter, WatchOptions, WatchStartFailed
 
 
 class EngineWatches:
@@ -41,3 +42,23 @@ class EngineWatches:
 
     async def list(self, **filters: Unpack[WatchFilter]) -> tuple[list[dict[str, Any]], str | None]:
         return await self.engine.list_watches(**filters)
+
+
+class RecordingWatches:
+    """The handler's `Watches`, remembering every watch it started (kept with a ledger outcome,
+    so a replay re-arms them)."""
+
+    def __init__(self, inner: Watches) -> None:
+        self.inner = inner
+        self.calls: list[dict[str, Any]] = []
+
+    async def watch(self, resource: str, id: str, **options: Unpack[WatchOptions]) -> None:
+        given = {k: v for k, v in options.items() if v is not None}
+        self.calls.append({"resource": resource, "id": id, **given})
+        await self.inner.watch(resource, id, **options)
+
+    async def unwatch(self, resource: str, id: str, *, provider: str | None = None) -> bool:
+        return await self.inner.unwatch(resource, id, provider=provider)
+
+    async def list(self, **filters: Unpack[WatchFilter]) -> tuple[list[dict[str, Any]], str | None]:
+        return await self.inner.list(**filters)
