@@ -27,8 +27,8 @@ from bridge.http.errors import (
 )
 from bridge.http.transport import ApiResponse, recording_responses
 from bridge.ledger import (
-    Claim,
     CommandLedger,
+    LedgerClaim,
     LedgerEntry,
     LedgerUnavailable,
     Reconciler,
@@ -38,6 +38,7 @@ from bridge.ops.tracing import Tracing, annotate_command, current_trace
 from bridge.payload import PayloadRejected, parse_payload
 from bridge.providers.story.client import StoryClient
 from bridge.providers.syllaby.client import SyllabyClient
+from bridge.watching import RecordingWatches
 from handlers import HANDLERS
 from handlers.base import CommandContext, CommandReply, DeadLetterOps, Watches, WatchStartFailed
 from schemas.catalog import COMMAND_MODELS, COMMAND_ROUTES
@@ -137,27 +138,6 @@ class _Run:
     request_id: str | None
     error: BaseException | None
     answered: list[ApiResponse[Any]]
-
-
-class RecordingWatches:
-    """The handler's `Watches`, remembering every watch it started (kept with a ledger outcome,
-    so a replay re-arms them)."""
-
-    def __init__(self, inner: Watches) -> None:
-        self.inner = inner
-        self.calls: list[dict[str, Any]] = []
-
-    async def watch(self, resource: str, id: str, **kw: Any) -> None:
-        self.calls.append(
-            {"resource": resource, "id": id, **{k: v for k, v in kw.items() if v is not None}}
-        )
-        await self.inner.watch(resource, id, **kw)
-
-    async def unwatch(self, resource: str, id: str, **kw: Any) -> bool:
-        return await self.inner.unwatch(resource, id, **kw)
-
-    async def list(self, **kw: Any) -> tuple[list[dict[str, Any]], str | None]:
-        return await self.inner.list(**kw)
 
 
 def _fingerprint_data(cmd: Command) -> Any:
@@ -377,7 +357,9 @@ class CommandExecutor:
             await self.ledger.mark_ambiguous(claim)
         return outcome, run.request_id
 
-    async def _settle(self, claim: Claim, outcome: Outcome, watches: list[dict[str, Any]]) -> None:
+    async def _settle(
+        self, claim: LedgerClaim, outcome: Outcome, watches: list[dict[str, Any]]
+    ) -> None:
         assert self.ledger is not None
         try:
             await self.ledger.finish(claim, outcome.to_dict(), watches)
@@ -399,7 +381,12 @@ class CommandExecutor:
         return outcome
 
     async def _reconcile(
-        self, name: str, claim: Claim, cmd: Command, ctx: CommandContext, reconciler: Reconciler
+        self,
+        name: str,
+        claim: LedgerClaim,
+        cmd: Command,
+        ctx: CommandContext,
+        reconciler: Reconciler,
     ) -> Outcome:
         assert self.ledger is not None
         try:

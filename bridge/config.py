@@ -29,7 +29,7 @@ def retry_deliveries(deadline: float, base: float, cap: float) -> int:
     return attempt + 1
 
 
-class Settings(BaseSettings):
+class BridgeSettings(BaseSettings):
     """Every knob of the bridge. Contract names first; the rest are storybridge additions."""
 
     model_config = SettingsConfigDict(
@@ -171,7 +171,7 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _secrets_from_files(self) -> Settings:
+    def _secrets_from_files(self) -> BridgeSettings:
         # A mounted Kubernetes Secret is a file: `*_FILE` names it, the value itself wins when both are set.
         for name in ("nats_nkey_seed", "nats_token", "nats_password"):
             path: Path | None = getattr(self, f"{name}_file")

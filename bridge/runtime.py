@@ -19,7 +19,7 @@ from nats.js.client import JetStreamContext
 from nats.js.kv import KeyValue
 
 from bridge.commands import CommandExecutor, Execution
-from bridge.config import Settings
+from bridge.config import BridgeSettings
 from bridge.http.circuit import Circuit, CircuitChange
 from bridge.http.keys import ApiKey
 from bridge.http.ratelimit import RateBudget
@@ -64,7 +64,7 @@ BROKER_STOP_SECONDS = 5.0
 EXIT_MARGIN_SECONDS = 3.0
 
 
-def shutdown_budget(settings: Settings) -> float:
+def shutdown_budget(settings: BridgeSettings) -> float:
     """The longest `Bridge.stop()` can take: what terminationGracePeriodSeconds must exceed."""
     return (
         settings.shutdown_grace_seconds
@@ -89,7 +89,7 @@ class Bridge:
     """One storybridge replica."""
 
     def __init__(
-        self, settings: Settings, *, metrics: Any = None, tracing: Tracing | None = None
+        self, settings: BridgeSettings, *, metrics: Any = None, tracing: Tracing | None = None
     ) -> None:
         self.settings = settings
         self.tracing = tracing  # None: from the settings at start (tests inject their own)

@@ -8,7 +8,7 @@ import signal
 
 import structlog
 
-from bridge.config import Settings
+from bridge.config import BridgeSettings
 from bridge.ops.health import HttpServer, create_http_app
 from bridge.ops.metrics import Metrics
 from bridge.runtime import Bridge
@@ -16,7 +16,7 @@ from bridge.runtime import Bridge
 log = structlog.get_logger(__name__)
 
 
-async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+async def serve(settings: BridgeSettings, *, stop: asyncio.Event | None = None) -> None:
     """Run until `stop` is set or a termination signal arrives."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,12 +1,13 @@
-"""What a command's handler may do with watches, served by the watch engine."""
+"""What a command's handler may do with watches: served by the watch engine (`EngineWatches`),
+and remembered for the command ledger (`RecordingWatches`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Unpack
 
 from bridge.ops.tracing import current_trace
 from bridge.watch import WatchEngine, WatchSpec
-from handlers.base import WatchStartFailed
+from handlers.base import Watches, WatchFilter, WatchOptions, WatchStartFailed
 
 
 class EngineWatches:
@@ -17,25 +18,17 @@ class EngineWatches:
     def __init__(self, engine: WatchEngine) -> None:
         self.engine = engine
 
-    async def watch(
-        self,
-        resource: str,
-        id: str,
-        *,
-        project_id: str | None = None,
-        facets: tuple[str, ...] | None = None,
-        parents: dict[str, str] | None = None,
-        provider: str | None = None,
-    ) -> None:
-        all_parents = dict(parents or {})
+    async def watch(self, resource: str, id: str, **options: Unpack[WatchOptions]) -> None:
+        parents = dict(options.get("parents") or {})
+        project_id = options.get("project_id")
         if project_id:
-            all_parents["projectId"] = project_id
+            parents["projectId"] = project_id
         spec = WatchSpec(
-            provider=provider or self.provider,
+            provider=options.get("provider") or self.provider,
             resource=resource,
             id=str(id),
-            parents=all_parents,
-            facets=facets,
+            parents=parents,
+            facets=options.get("facets"),
             origin="command",
             trace=current_trace(),  # the command's trace, continued by the watch's events
         )
@@ -47,15 +40,25 @@ class EngineWatches:
     async def unwatch(self, resource: str, id: str, *, provider: str | None = None) -> bool:
         return bool(await self.engine.remove(provider or self.provider, resource, str(id)))
 
-    async def list(
-        self,
-        *,
-        provider: str | None = None,
-        resource: str | None = None,
-        state: str | None = None,
-        cursor: str | None = None,
-        limit: int = 100,
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        return await self.engine.list_watches(
-            provider=provider, resource=resource, state=state, cursor=cursor, limit=limit
-        )
+    async def list(self, **filters: Unpack[WatchFilter]) -> tuple[list[dict[str, Any]], str | None]:
+        return await self.engine.list_watches(**filters)
+
+
+class RecordingWatches:
+    """The handler's `Watches`, remembering every watch it started (kept with a ledger outcome,
+    so a replay re-arms them)."""
+
+    def __init__(self, inner: Watches) -> None:
+        self.inner = inner
+        self.calls: list[dict[str, Any]] = []
+
+    async def watch(self, resource: str, id: str, **options: Unpack[WatchOptions]) -> None:
+        given = {k: v for k, v in options.items() if v is not None}
+        self.calls.append({"resource": resource, "id": id, **given})
+        await self.inner.watch(resource, id, **options)
+
+    async def unwatch(self, resource: str, id: str, *, provider: str | None = None) -> bool:
+        return await self.inner.unwatch(resource, id, provider=provider)
+
+    async def list(self, **filters: Unpack[WatchFilter]) -> tuple[list[dict[str, Any]], str | None]:
+        return await self.inner.list(**filters)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypedDict, TypeVar, Unpack
 
-from bridge.http.routes import Endpoint
+from bridge.http.routes import ClientRoute
 from bridge.http.transport import ApiResponse
 from bridge.providers.story.client import StoryClient
 from bridge.providers.syllaby.client import SyllabyClient
@@ -41,33 +41,35 @@ class WatchStartFailed(Exception):
     succeeded, so the command is retried (its call replays) rather than leaving work unwatched."""
 
 
+class WatchOptions(TypedDict, total=False):
+    """What a watch may carry beyond its resource and id (every key may be left out)."""
+
+    project_id: str | None
+    facets: tuple[str, ...] | None
+    parents: dict[str, str] | None
+    provider: str | None  # None: the Story API's
+
+
+class WatchFilter(TypedDict, total=False):
+    """Which watches a listing returns, and where a page of them starts (`limit` default 100)."""
+
+    provider: str | None
+    resource: str | None
+    state: str | None
+    cursor: str | None
+    limit: int
+
+
 class Watches(Protocol):
     """Where handlers start and stop watches; provider-specific wiring lives in the runtime.
 
     `watch` raises WatchStartFailed when the watch could not be recorded."""
 
-    async def watch(
-        self,
-        resource: str,
-        id: str,
-        *,
-        project_id: str | None = None,
-        facets: tuple[str, ...] | None = None,
-        parents: dict[str, str] | None = None,
-        provider: str | None = None,
-    ) -> None: ...
+    async def watch(self, resource: str, id: str, **options: Unpack[WatchOptions]) -> None: ...
 
     async def unwatch(self, resource: str, id: str, *, provider: str | None = None) -> bool: ...
 
-    async def list(
-        self,
-        *,
-        provider: str | None = None,
-        resource: str | None = None,
-        state: str | None = None,
-        cursor: str | None = None,
-        limit: int = 100,
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    async def list(self, **filters: Unpack[WatchFilter]) -> tuple[list[dict[str, Any]], str | None]:
         """Watches of every replica, in a stable order, `limit` at a time after `cursor`."""
         ...
 
@@ -134,7 +136,7 @@ class Calls(Generic[C]):
     model has one), the command's Idempotency-Key; then `after` (e.g. start a watch)."""
 
     model: type[C]
-    endpoint: Endpoint[Any]
+    endpoint: ClientRoute[Any]
     after: After[C] | None = None
 
     async def __call__(self, cmd: Command, ctx: CommandContext) -> CommandReply:
@@ -158,7 +160,9 @@ def handles(
     return Handles(model, run)
 
 
-def calls(model: type[C], endpoint: Endpoint[Any], after: After[C] | None = None) -> CommandHandler:
+def calls(
+    model: type[C], endpoint: ClientRoute[Any], after: After[C] | None = None
+) -> CommandHandler:
     """The registry entry of a command that is one API call (see `Calls`)."""
     return Calls(model, endpoint, after)
 
@@ -177,6 +181,8 @@ __all__ = [
     "CommandReply",
     "Handles",
     "LocalReply",
+    "WatchFilter",
+    "WatchOptions",
     "WatchStartFailed",
     "Watches",
     "calls",

@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.fixtures.syllaby_bridge",
     "tests.fixtures.process",
     "tests.fixtures.cluster",
+    "tests.fixtures.leaks",
 ]
 
 

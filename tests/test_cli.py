@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 
 from nats.aio.client import Client as NatsClient
 
 from bridge.nats.embedded import EmbeddedNats
 from tests.fixtures.bridge import StartBridge
-
-CLI = [sys.executable, "-c", "from bridge.cli.app import app; app()"]
+from tests.fixtures.cli import CLI
 
 
 async def storybridge(*args: str, timeout: float = 60) -> tuple[int, str]:

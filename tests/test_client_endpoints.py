@@ -67,7 +67,7 @@ class TestDiscovery:
         caps = await story_client.get_capabilities()
         credits = await story_client.get_credits()
         assert isinstance(caps.data, r.Capabilities) and caps.data.version == "v1"
-        assert isinstance(credits.data, r.Credits) and credits.data.balance is not None
+        assert isinstance(credits.data, r.CreditBalance) and credits.data.balance is not None
         assert caps.request_id and credits.status == 200
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-import traceback
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,48 +13,10 @@ from bridge.http import errors as e
 from bridge.http.keys import ApiKey
 from bridge.http.ratelimit import Priority
 from bridge.http.transport import RetryPolicy
-from bridge.ops.logging import configure_logging
 from bridge.providers.story import errors as se
 from bridge.providers.story.client import StoryClient, story_transport
 from tests.fixtures.client import TEST_TIMEOUT, set_faults
-
-
-@pytest.fixture
-def json_logs() -> Iterator[io.StringIO]:
-    """Logging configured as in production (JSON, DEBUG so httpx talks too) into a buffer."""
-    root = logging.getLogger()
-    saved_handlers, saved_level = list(root.handlers), root.level
-    buf = io.StringIO()
-    configure_logging("json", level="DEBUG", stream=buf)
-    for name in ("httpx", "httpcore"):
-        logging.getLogger(name).setLevel(logging.DEBUG)
-    yield buf
-    root.handlers[:] = saved_handlers
-    root.setLevel(saved_level)
-    structlog.reset_defaults()
-
-
-def exception_texts(exc: BaseException) -> list[str]:
-    """Everything a handler could print about an exception, its chain and attributes."""
-    texts = ["".join(traceback.format_exception(exc))]
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        item = todo.pop()
-        if item is None or id(item) in seen:
-            continue
-        seen.add(id(item))
-        texts += [str(item), repr(item), repr(getattr(item, "__dict__", {}))]
-        todo += [item.__cause__, item.__context__, getattr(item, "last", None)]
-    return texts
-
-
-async def collect(coro: Any) -> BaseException:
-    try:
-        await coro
-    except Exception as exc:
-        return exc
-    raise AssertionError("expected an exception")
+from tests.fixtures.leaks import collect, exception_texts
 
 
 async def test_secret_never_leaks_through_errors_retries_or_logs(

@@ -12,7 +12,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from bridge.config import Settings
+from bridge.config import BridgeSettings
 from bridge.nats.streams import COMMANDS_CONSUMER, COMMANDS_STREAM
 from bridge.runtime import shutdown_budget
 
@@ -76,9 +76,9 @@ def workloads(objs: tuple[Obj, ...] | list[Obj]) -> list[Obj]:
 
 
 def settings_env_names() -> set[str]:
-    """Every environment name Settings reads: STORYBRIDGE_<FIELD> or its upper-case alias."""
+    """Every environment name BridgeSettings reads: STORYBRIDGE_<FIELD> or its upper-case alias."""
     names: set[str] = set()
-    for field_name, field in Settings.model_fields.items():
+    for field_name, field in BridgeSettings.model_fields.items():
         alias = field.validation_alias
         choices = getattr(alias, "choices", None)
         if choices:
@@ -195,7 +195,9 @@ def test_termination_grace_covers_the_shutdown_drain(target: str) -> None:
     objs = render(target)
     pod = one(objs, "Deployment", "storybridge")["spec"]["template"]["spec"]
     drain = config(objs).get("STORYBRIDGE_SHUTDOWN_GRACE_SECONDS")
-    settings = Settings() if drain is None else Settings(shutdown_grace_seconds=float(drain))
+    settings = (
+        BridgeSettings() if drain is None else BridgeSettings(shutdown_grace_seconds=float(drain))
+    )
     assert pod["terminationGracePeriodSeconds"] >= shutdown_budget(settings)
 
 
@@ -203,14 +205,18 @@ def test_the_base_grace_period_fits_the_default_shutdown_steps() -> None:
     """Without kubectl too: the base Deployment's grace period exceeds the default budget, and the
     budget is the grace period plus the fixed steps (so raising one setting raises the sum)."""
     pod = one(raw_base(), "Deployment", "storybridge")["spec"]["template"]["spec"]
-    assert pod["terminationGracePeriodSeconds"] >= shutdown_budget(Settings())
-    assert shutdown_budget(Settings(shutdown_grace_seconds=50)) - shutdown_budget(Settings()) == 30
+    assert pod["terminationGracePeriodSeconds"] >= shutdown_budget(BridgeSettings())
+    assert (
+        shutdown_budget(BridgeSettings(shutdown_grace_seconds=50))
+        - shutdown_budget(BridgeSettings())
+        == 30
+    )
 
 
 @needs_kubectl
 @pytest.mark.parametrize("target", TARGETS)
 def test_config_map_names_only_real_settings(target: str) -> None:
-    """Every ConfigMap key is an environment name bridge.config.Settings reads (no typos)."""
+    """Every ConfigMap key is an environment name bridge.config.BridgeSettings reads (no typos)."""
     unknown = set(config(render(target))) - settings_env_names()
     assert not unknown
 
@@ -345,7 +351,7 @@ def test_prod_runs_r3_streams_with_nats_credentials_and_ca_from_secrets() -> Non
 
 
 def test_readme_documents_every_setting() -> None:
-    """The README's settings table has a row for every environment name Settings reads."""
+    """The README's settings table has a row for every environment name BridgeSettings reads."""
     text = (ROOT / "README.md").read_text()
     rows = {line.split("`")[1] for line in text.splitlines() if line.startswith("| `")}
     assert settings_env_names() - rows == set()

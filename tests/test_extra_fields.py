@@ -10,7 +10,7 @@ from nats.aio.client import Client as NatsClient
 from pydantic import ValidationError
 
 from bridge.commands import validate_command
-from bridge.config import Settings
+from bridge.config import BridgeSettings
 from schemas.catalog import COMMAND_MODELS
 from schemas.wire.extra_fields import UnknownField
 from tests.fixtures.bridge import Outcomes, StartBridge, send
@@ -62,7 +62,7 @@ class TestPolicy:
 
     def test_the_default_policy_is_pass(self) -> None:
         """The default lets the API's new fields through (docs: why)."""
-        assert Settings().command_extra_fields == "pass"
+        assert BridgeSettings().command_extra_fields == "pass"
 
 
 def _project_posts(sandbox: Any) -> list[dict[str, Any]]:

@@ -14,10 +14,10 @@ import nats
 import nkeys
 import pytest
 
-from bridge.config import Settings
+from bridge.config import BridgeSettings
 from bridge.nats.connection import NatsRefused, check_credentials, connect_options
 from bridge.nats.embedded import EmbeddedNats, free_port
-from bridge.nats.streams import ReplicasUnavailable, Subjects, declare
+from bridge.nats.streams import ReplicasUnavailable, Subjects, declare_standalone
 from bridge.runtime import Bridge
 from tests.fixtures.bridge import bridge_settings
 from tests.fixtures.jwt import make_operator
@@ -112,7 +112,7 @@ async def test_a_wrong_credential_is_refused_at_once_naming_the_settings(
     server = _server(tmp_path, config)
     try:
         with pytest.raises(NatsRefused) as refused:
-            await check_credentials([server.url], Settings(**wrong))
+            await check_credentials([server.url], BridgeSettings(**wrong))
     finally:
         server.stop()
     message = str(refused.value)
@@ -124,7 +124,7 @@ async def test_a_wrong_credential_is_refused_at_once_naming_the_settings(
 
 async def test_an_unreachable_server_is_not_a_refusal(tmp_path: Path) -> None:
     """Nothing listening: the preflight returns, and the bridge keeps trying as before."""
-    await check_credentials([f"nats://127.0.0.1:{free_port()}"], Settings(nats_token="x"))
+    await check_credentials([f"nats://127.0.0.1:{free_port()}"], BridgeSettings(nats_token="x"))
 
 
 async def test_a_bridge_runs_over_tls_with_a_client_certificate(
@@ -148,7 +148,7 @@ async def test_a_server_certificate_from_another_ca_is_refused(
 ) -> None:
     """Trusting the wrong CA is a TLS refusal, not an endless reconnect."""
     other_ca, _, _ = make_ca(tmp_path, "other-ca")
-    settings = Settings(
+    settings = BridgeSettings(
         nats_tls_ca=other_ca, nats_tls_cert=pki.client_cert, nats_tls_key=pki.client_key
     )
     with pytest.raises(NatsRefused, match="TLS"):
@@ -159,8 +159,8 @@ def test_secrets_come_from_files_and_never_show_in_the_settings(tmp_path: Path) 
     """*_FILE settings read a mounted Secret; repr and dumps mask the values."""
     (tmp_path / "token").write_text(TOKEN + "\n")
     (tmp_path / "password").write_text(PASSWORD)
-    token = Settings(nats_token_file=tmp_path / "token")
-    userpass = Settings(nats_user="bridge", nats_password_file=tmp_path / "password")
+    token = BridgeSettings(nats_token_file=tmp_path / "token")
+    userpass = BridgeSettings(nats_user="bridge", nats_password_file=tmp_path / "password")
     assert token.nats_token is not None and token.nats_token.get_secret_value() == TOKEN
     assert userpass.nats_password is not None
     assert userpass.nats_password.get_secret_value() == PASSWORD
@@ -171,7 +171,7 @@ def test_secrets_come_from_files_and_never_show_in_the_settings(tmp_path: Path) 
 
 def test_two_authentication_mechanisms_at_once_are_rejected() -> None:
     with pytest.raises(ValueError, match="choose one NATS authentication"):
-        Settings(nats_token="a", nats_user="b", nats_password="c")
+        BridgeSettings(nats_token="a", nats_user="b", nats_password="c")
 
 
 async def test_more_replicas_than_servers_is_one_clear_error(tmp_path: Path) -> None:
@@ -180,16 +180,7 @@ async def test_more_replicas_than_servers_is_one_clear_error(tmp_path: Path) -> 
         nc = await nats.connect(server.url)
         try:
             with pytest.raises(ReplicasUnavailable, match="STORYBRIDGE_STREAM_REPLICAS"):
-                await declare(
-                    nc.jetstream(),
-                    Subjects("story"),
-                    max_command_bytes=1 << 20,
-                    events_duplicate_window=120,
-                    ack_wait=30,
-                    max_deliver=5,
-                    max_ack_pending=64,
-                    replicas=3,
-                )
+                await declare_standalone(nc.jetstream(), Subjects("story"), replicas=3)
         finally:
             await nc.close()
 
@@ -245,6 +236,6 @@ async def test_a_creds_file_of_an_unknown_account_is_refused(tmp_path: Path) -> 
     server = _server(tmp_path, operator.config)
     try:
         with pytest.raises(NatsRefused, match="auth=creds"):
-            await check_credentials([server.url], Settings(nats_creds=operator.foreign_creds))
+            await check_credentials([server.url], BridgeSettings(nats_creds=operator.foreign_creds))
     finally:
         server.stop()

@@ -23,7 +23,7 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from prometheus_client.parser import text_string_to_metric_families
 
-from bridge.config import Settings
+from bridge.config import BridgeSettings
 from bridge.http.transport import RetryPolicy
 from bridge.nats.embedded import EmbeddedNats, free_port
 from bridge.ops.metrics import route_template
@@ -103,7 +103,7 @@ class Running:
 
 
 @contextlib.asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[Running]:
+async def serving(settings: BridgeSettings) -> AsyncIterator[Running]:
     """Run `serve(settings)` until the block ends; the HTTP port must be a concrete one."""
     stop = asyncio.Event()
     task = asyncio.create_task(serve(settings, stop=stop), name="serve")
@@ -135,7 +135,9 @@ async def counted(url: str, event_type: str) -> Any:
     )
 
 
-def settings_for(nats_url: str, sandbox: SandboxServer, key: str, tmp: Path, **kw: Any) -> Settings:
+def settings_for(
+    nats_url: str, sandbox: SandboxServer, key: str, tmp: Path, **kw: Any
+) -> BridgeSettings:
     return bridge_settings(nats_url, sandbox.base_url, key, tmp, http_port=free_port(), **kw)
 
 

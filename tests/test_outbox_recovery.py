@@ -21,7 +21,7 @@ import nats
 import pytest
 
 from bridge.nats.embedded import find_nats_server, free_port
-from bridge.nats.streams import EVENTS_STREAM, Subjects, declare
+from bridge.nats.streams import EVENTS_STREAM, Subjects, declare_standalone
 from bridge.watch import WatchEngine
 from bridge.watch.model import WatchRecord
 from tests.fixtures.waiting import until
@@ -119,15 +119,7 @@ async def test_event_staged_before_a_kill_appears_once_after_the_window_with_the
 ) -> None:
     admin = await _connect(guarded.url("admin"))
     js = admin.jetstream()
-    await declare(
-        js,
-        Subjects("story"),
-        max_command_bytes=1 << 20,
-        events_duplicate_window=120,
-        ack_wait=30,
-        max_deliver=5,
-        max_ack_pending=64,
-    )
+    await declare_standalone(js, Subjects("story"))
     status = tmp_path / "status.json"
     status.write_text(json.dumps({"t1": "running"}))
     code = (

@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,43 +12,18 @@ import httpx
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from bridge.nats.embedded import EmbeddedNats
+from bridge.nats.embedded import EmbeddedNats, free_port
 from bridge.runtime import Bridge
 from tests.fixtures.bridge import SUBJECTS, bridge_settings
+from tests.fixtures.cli import CLI, sandbox_process
 from tests.fixtures.sandbox import any_key
-from tests.fixtures.waiting import until
 
-CLI = [sys.executable, "-c", "from bridge.cli.app import app; app()"]
 READER = any_key()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _serve(*options: str) -> Iterator[str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [*CLI, "sandbox", "--port", str(port), *options],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}/api/v1"
-    try:
-
-        def up() -> bool:
-            try:
-                return httpx.get(f"{base}/openapi.json", timeout=1).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        asyncio.run(until(up, limit=30))
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with sandbox_process(*options, ready_path="/api/v1/openapi.json") as (_, port):
+        yield f"http://127.0.0.1:{port}/api/v1"
 
 
 @pytest.fixture
@@ -101,7 +73,7 @@ def test_scopes_narrow_what_any_key_may_do(read_scopes_for_everyone: str) -> Non
 def test_a_bad_scope_name_is_refused_at_startup() -> None:
     """An unknown scope exits 2 naming it and the known ones, before serving anything."""
     proc = subprocess.run(
-        [*CLI, "sandbox", "--port", str(_free_port()), "--key", f"{READER}=story:reed"],
+        [*CLI, "sandbox", "--port", str(free_port()), "--key", f"{READER}=story:reed"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -279,7 +279,7 @@ RESPONSE_MODELS: dict[str, type[BaseModel]] = {
     "project": r.Project,
     "source": r.Source,
     "job": r.Job,
-    "credits": r.Credits,
+    "credits": r.CreditBalance,
     "document": r.SeriesBible,
     "storyJob": r.Job,
     "script": r.Script,

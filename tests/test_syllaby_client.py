@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import pickle
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -15,13 +15,12 @@ import structlog
 from bridge.http import errors as e
 from bridge.http.keys import redact
 from bridge.http.transport import RetryPolicy
-from bridge.ops.logging import configure_logging
 from bridge.providers.syllaby import errors as se
 from bridge.providers.syllaby.client import SyllabyClient
 from bridge.providers.syllaby.token import SyllabyToken
 from schemas.catalog import parse_command
+from tests.fixtures.leaks import collect, exception_texts
 from tests.fixtures.syllaby_sandbox import SyllabyApi
-from tests.test_client_secrets import collect, exception_texts
 
 
 @pytest.fixture
@@ -160,20 +159,6 @@ class TestToken:
         with pytest.raises(ValueError) as info:
             SyllabyToken("has a space-secret")
         assert "space-secret" not in str(info.value)
-
-
-@pytest.fixture
-def json_logs() -> Iterator[io.StringIO]:
-    root = logging.getLogger()
-    saved_handlers, saved_level = list(root.handlers), root.level
-    buf = io.StringIO()
-    configure_logging("json", level="DEBUG", stream=buf)
-    for name in ("httpx", "httpcore"):
-        logging.getLogger(name).setLevel(logging.DEBUG)
-    yield buf
-    root.handlers[:] = saved_handlers
-    root.setLevel(saved_level)
-    structlog.reset_defaults()
 
 
 async def test_token_never_leaks_through_errors_retries_or_logs(

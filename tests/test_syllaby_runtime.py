@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from bridge.config import Settings
+from bridge.config import BridgeSettings
 from bridge.nats.embedded import EmbeddedNats, free_port
 from bridge.runtime import Bridge
 from tests.fixtures.bridge import SUBJECTS, Outcomes, StartBridge, send
@@ -39,7 +39,7 @@ async def test_syllaby_commands_name_the_fix_while_the_provider_is_off(
 
 
 async def test_a_token_without_a_base_url_stops_the_start_naming_it(tmp_path: Path) -> None:
-    settings = Settings(
+    settings = BridgeSettings(
         api_key=f"sh_{'0' * 18}_{'1' * 64}",
         syllaby_api_token="5|abcdefabcdefabcdef",
         data_dir=tmp_path,
@@ -105,9 +105,9 @@ def test_settings_read_the_contracts_syllaby_names(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("SYLLABY_API_TOKEN", "3|tokensecretvalue")
     monkeypatch.setenv("SYLLABY_BASE_URL", "https://api.syllaby.io/v2")
     monkeypatch.setenv("STORYBRIDGE_SYLLABY_RATE_LIMIT_PER_MINUTE", "15")
-    settings = Settings()
+    settings = BridgeSettings()
     assert settings.syllaby_api_token is not None
     assert "tokensecretvalue" not in repr(settings)
     assert settings.syllaby_base_url == "https://api.syllaby.io/v2"
     assert settings.syllaby_rate_limit_per_minute == 15
-    assert Settings(syllaby_api_token=None).syllaby_rate_limit_per_minute == 15
+    assert BridgeSettings(syllaby_api_token=None).syllaby_rate_limit_per_minute == 15

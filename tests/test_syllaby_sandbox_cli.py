@@ -3,19 +3,15 @@ API's 30 requests a minute, and `--key` narrows the accepted tokens without prin
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from bridge.nats.embedded import free_port
+from tests.fixtures.cli import CLI, sandbox_process
 from tests.fixtures.syllaby_sandbox import any_token
-from tests.fixtures.waiting import until
 
-CLI = [sys.executable, "-c", "from bridge.cli.app import app; app()"]
 LISTED = any_token()
 
 
@@ -34,26 +30,9 @@ class Served:
 
 
 def _serve(*options: str) -> Iterator[Served]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [*CLI, "sandbox", "--provider", "syllaby", "--port", str(port), *options],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    served = Served(proc, port)
-    try:
-
-        def up() -> bool:
-            try:
-                return httpx.get(f"{served.control}/clock", timeout=1).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        asyncio.run(until(up, limit=30))
-        yield served
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    options = ("--provider", "syllaby", *options)
+    with sandbox_process(*options, ready_path="/_sandbox/clock") as (proc, port):
+        yield Served(proc, port)
 
 
 @pytest.fixture

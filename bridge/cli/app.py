@@ -14,7 +14,8 @@ from rich.console import Console
 from rich.json import JSON
 
 from bridge.cli import contract, measure
-from bridge.config import Settings
+from bridge.cli.options import NatsUrl, SubjectPrefix
+from bridge.config import BridgeSettings
 
 app = typer.Typer(
     name="storybridge",
@@ -27,9 +28,9 @@ err_console = Console(stderr=True)
 STORY_SANDBOX_RATE_LIMIT = 120  # the Story API's own default per key
 
 
-def _settings(**overrides: Any) -> Settings:
+def _settings(**overrides: Any) -> BridgeSettings:
     """Environment first, then explicit options on top (only the ones given)."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    return BridgeSettings(**{k: v for k, v in overrides.items() if v is not None})
 
 
 def _scope_list(text: str) -> list[str]:
@@ -47,7 +48,7 @@ def _servers(nats_url: str | None, data_dir: Path | None = None) -> list[str]:
     from bridge.nats.embedded import discover_url
 
     url = nats_url or os.environ.get("STORYBRIDGE_NATS_URL")
-    url = url or discover_url(data_dir or Settings().data_dir) or "nats://127.0.0.1:4222"
+    url = url or discover_url(data_dir or BridgeSettings().data_dir) or "nats://127.0.0.1:4222"
     return [u.strip() for u in url.split(",") if u.strip()]
 
 
@@ -55,7 +56,7 @@ def _connect_options() -> dict[str, Any]:
     """NATS credentials and TLS from the same STORYBRIDGE_NATS_* settings the bridge uses."""
     from bridge.nats.connection import connect_options
 
-    return connect_options(Settings())
+    return connect_options(BridgeSettings())
 
 
 @app.command()
@@ -291,10 +292,8 @@ def send(
     command_id: str | None = typer.Option(
         None, help="commandId (default: from the payload, else new)."
     ),
-    nats_url: str | None = typer.Option(None, help="NATS URL (default: the local bridge's)."),
-    subject_prefix: str = typer.Option(
-        "story", "--subject-prefix", "--prefix", envvar="STORYBRIDGE_SUBJECT_PREFIX"
-    ),
+    nats_url: NatsUrl = None,
+    subject_prefix: SubjectPrefix = "story",
     timeout: float = typer.Option(90.0, help="Seconds to wait for the outcome."),
 ) -> None:
     """Send one command and print its outcome; exits 1 when the outcome is ok:false."""
@@ -353,10 +352,8 @@ def redrive(
         None, help="Only those dead-lettered since: an ISO 8601 time or a duration (30m, 2h, 7d)."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Count what would be redriven."),
-    nats_url: str | None = typer.Option(None, help="NATS URL (default: the local bridge's)."),
-    subject_prefix: str = typer.Option(
-        "story", "--subject-prefix", "--prefix", envvar="STORYBRIDGE_SUBJECT_PREFIX"
-    ),
+    nats_url: NatsUrl = None,
+    subject_prefix: SubjectPrefix = "story",
 ) -> None:
     """Put dead letters back on their command subjects with their original commandId."""
     from rich.table import Table
@@ -386,10 +383,8 @@ def redrive(
 @app.command()
 def tail(
     pattern: str | None = typer.Argument(None, help="Subject pattern (default: {prefix}.evt.>)."),
-    nats_url: str | None = typer.Option(None, help="NATS URL (default: the local bridge's)."),
-    subject_prefix: str = typer.Option(
-        "story", "--subject-prefix", "--prefix", envvar="STORYBRIDGE_SUBJECT_PREFIX"
-    ),
+    nats_url: NatsUrl = None,
+    subject_prefix: SubjectPrefix = "story",
     limit: int | None = typer.Option(None, help="Stop after this many events."),
     since: str | None = typer.Option(
         None, help="First replay the events stream from this long ago (90s, 15m, 2h, 7d)."

@@ -8,6 +8,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from bridge.cli.options import SubjectPrefix
+
 console = Console()
 
 
@@ -15,9 +17,7 @@ def asyncapi(
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Write here instead of stdout."
     ),
-    subject_prefix: str = typer.Option(
-        "story", "--subject-prefix", "--prefix", envvar="STORYBRIDGE_SUBJECT_PREFIX"
-    ),
+    subject_prefix: SubjectPrefix = "story",
 ) -> None:
     """Export the AsyncAPI document of every command and event subject."""
     from bridge.ops.asyncapi import asyncapi_document

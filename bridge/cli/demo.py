@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.panel import Panel
 
 from bridge.cli.tail import render_event
-from bridge.config import Settings
+from bridge.config import BridgeSettings
 from bridge.nats.streams import Subjects
 from bridge.runtime import Bridge
 
@@ -126,7 +126,9 @@ async def run_demo(console: Console, *, timeout: float = 300.0, provider: str = 
     from bridge.cli.demo_syllaby import walk_syllaby
 
     with tempfile.TemporaryDirectory(prefix="storybridge-demo-") as tmp:
-        settings = Settings(sandbox=True, data_dir=Path(tmp), nats_port=0, log_format="console")
+        settings = BridgeSettings(
+            sandbox=True, data_dir=Path(tmp), nats_port=0, log_format="console"
+        )
         bridge = Bridge(settings)
         what = "Syllaby sandbox" if provider == "syllaby" else "Story API sandbox"
         console.print(Panel(f"storybridge demo: embedded NATS + {what}", style="bold"))

@@ -8,7 +8,7 @@ import json
 import typer
 from rich.console import Console
 
-from bridge.config import Settings
+from bridge.config import BridgeSettings
 
 console = Console()
 
@@ -68,7 +68,7 @@ def bench(
             window=window,
             repeat=repeat,
             mixed_per_minute=mixed,
-            share=Settings().poll_budget_share,
+            share=BridgeSettings().poll_budget_share,
         )
     )
     if as_json:

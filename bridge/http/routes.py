@@ -20,8 +20,7 @@ from __future__ import annotations
 import string
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Generic, Literal, Self, TypeVar, overload
+from typing import Any, Generic, Literal, TypeVar, overload
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import pydantic
@@ -29,12 +28,12 @@ import structlog
 
 from bridge.http.errors import RequestValidationError
 from bridge.http.keys import Credential
-from bridge.http.ratelimit import Priority, RateBudget
-from bridge.http.transport import ApiResponse, Transport
+from bridge.http.ratelimit import Priority
+from bridge.http.transport import ApiResponse, TransportClient
 
 __all__ = [
-    "Endpoint",
-    "EndpointItems",
+    "ClientRoute",
+    "ClientRouteItems",
     "ListPage",
     "Route",
     "RouteClient",
@@ -129,50 +128,19 @@ class Route:
         return {self.query.get(k, k): v for k, v in values.items()}
 
 
-class RouteClient:
+class RouteClient(TransportClient):
     """A client that serves :class:`Route` attributes as methods over one :class:`Transport`.
 
     The transport owns every connection setting (budget, retry policy, timeouts, circuit, hooks);
     a provider's client takes it ready-made and adds nothing but its routes.
     """
 
-    def __init__(self, transport: Transport) -> None:
-        self._transport = transport
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r}, key={self.key!r})"
 
     @property
-    def transport(self) -> Transport:
-        """The connection: its budget, retry policy and circuit are the transport's."""
-        return self._transport
-
-    @property
     def key(self) -> Credential:
         return self._transport.key
-
-    @property
-    def base_url(self) -> str:
-        return self._transport.base_url
-
-    @property
-    def budget(self) -> RateBudget:
-        """The key's rate budget: a poller paces itself by its `poll_capacity`."""
-        return self._transport.budget
-
-    async def aclose(self) -> None:
-        await self._transport.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def request(self, method: str, path: str, **options: Any) -> ApiResponse[Any]:
         """Raw escape hatch: any path under the base URL, JSON in, JSON out, same retry rules
@@ -219,7 +187,7 @@ class RouteClient:
             seen.add(cursor)
 
 
-class Endpoint(Generic[T]):
+class ClientRoute(Generic[T]):
     """A route as a client attribute: bound to an instance it is that instance's method."""
 
     def __init__(self, route: Route, doc: str | None) -> None:
@@ -230,10 +198,10 @@ class Endpoint(Generic[T]):
         self.name = name
 
     @overload
-    def __get__(self, obj: None, owner: type) -> Endpoint[T]: ...
+    def __get__(self, obj: None, owner: type) -> ClientRoute[T]: ...
     @overload
     def __get__(self, obj: RouteClient, owner: type) -> RouteMethod[T]: ...
-    def __get__(self, obj: RouteClient | None, owner: type) -> Endpoint[T] | RouteMethod[T]:
+    def __get__(self, obj: RouteClient | None, owner: type) -> ClientRoute[T] | RouteMethod[T]:
         if obj is None:
             return self
         route = self.route
@@ -246,20 +214,20 @@ class Endpoint(Generic[T]):
         return method
 
 
-class EndpointItems(Generic[M]):
+class ClientRouteItems(Generic[M]):
     """A ``pages`` route's every item, as a client attribute (``iter_*``)."""
 
-    def __init__(self, paged: Endpoint[ListPage[M]], doc: str | None) -> None:
+    def __init__(self, paged: ClientRoute[ListPage[M]], doc: str | None) -> None:
         self.route = paged.route
         self.__doc__ = doc or f"every item of {paged.route.method} {paged.route.path}"
 
     @overload
-    def __get__(self, obj: None, owner: type) -> EndpointItems[M]: ...
+    def __get__(self, obj: None, owner: type) -> ClientRouteItems[M]: ...
     @overload
     def __get__(self, obj: RouteClient, owner: type) -> Callable[..., AsyncIterator[M]]: ...
     def __get__(
         self, obj: RouteClient | None, owner: type
-    ) -> EndpointItems[M] | Callable[..., AsyncIterator[M]]:
+    ) -> ClientRouteItems[M] | Callable[..., AsyncIterator[M]]:
         if obj is None:
             return self
         route = self.route
@@ -273,13 +241,13 @@ class EndpointItems(Generic[M]):
 @overload
 def call(
     method: Method, path: str, model: type[M], *, optional: Literal[False] = ..., **options: Any
-) -> Endpoint[M]: ...
+) -> ClientRoute[M]: ...
 @overload
 def call(
     method: Method, path: str, model: type[M], *, optional: Literal[True], **options: Any
-) -> Endpoint[M | None]: ...
+) -> ClientRoute[M | None]: ...
 @overload
-def call(method: Method, path: str, model: None = None, **options: Any) -> Endpoint[Any]: ...
+def call(method: Method, path: str, model: None = None, **options: Any) -> ClientRoute[Any]: ...
 def call(
     method: Method,
     path: str,
@@ -288,27 +256,27 @@ def call(
     optional: bool = False,
     doc: str | None = None,
     **options: Any,
-) -> Endpoint[Any]:
+) -> ClientRoute[Any]:
     """One request, one answer: ``model`` (None: raw JSON); ``optional``: the envelope may be null.
 
     ``options`` are :class:`Route` fields (``envelope``, ``body``, ``query``, ``idempotent``...).
     """
     shape: Shape = "optional" if optional else "one"
-    return Endpoint(Route(method, path, model, shape=shape, **options), doc)
+    return ClientRoute(Route(method, path, model, shape=shape, **options), doc)
 
 
 def pages(
     path: str, model: type[M], items_key: str, *, doc: str | None = None, **options: Any
-) -> Endpoint[ListPage[M]]:
+) -> ClientRoute[ListPage[M]]:
     """A GET of one page (``{<items_key>: [...], "nextCursor": ...}``); takes ``cursor``, ``limit``."""
     query = {"limit": "limit", **options.pop("query", {})}
     route = Route("GET", path, model, shape="page", items_key=items_key, query=query, **options)
-    return Endpoint(route, doc)
+    return ClientRoute(route, doc)
 
 
-def items(paged: Endpoint[ListPage[M]], *, doc: str | None = None) -> EndpointItems[M]:
+def items(paged: ClientRoute[ListPage[M]], *, doc: str | None = None) -> ClientRouteItems[M]:
     """Every item of ``paged``, page after page."""
-    return EndpointItems(paged, doc)
+    return ClientRouteItems(paged, doc)
 
 
 def seg(value: str) -> str:

@@ -29,7 +29,8 @@ import random
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 import httpx
 import structlog
@@ -52,7 +53,14 @@ from bridge.ops.tracing import client_span
 if TYPE_CHECKING:
     from bridge.http.circuit import Circuit
 
-__all__ = ["ApiResponse", "RequestHook", "RetryPolicy", "Transport", "recording_responses"]
+__all__ = [
+    "ApiResponse",
+    "RequestHook",
+    "RetryPolicy",
+    "Transport",
+    "TransportClient",
+    "recording_responses",
+]
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
@@ -330,6 +338,42 @@ class Transport:
             self._on_request(method, path, status, time.perf_counter() - started)
         except Exception:
             log.exception("api request hook failed", method=method, path=path)
+
+
+class TransportClient:
+    """A provider's client over one :class:`Transport`, which it owns: closing the client closes
+    the transport, and the client is its own async context manager (``async with ... as api:``)."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    @property
+    def transport(self) -> Transport:
+        """The connection: its budget, retry policy and circuit are the transport's."""
+        return self._transport
+
+    @property
+    def base_url(self) -> str:
+        return self._transport.base_url
+
+    @property
+    def budget(self) -> RateBudget:
+        """The key's rate budget: a poller paces itself by its `poll_capacity`."""
+        return self._transport.budget
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
 
 def _record(response: ApiResponse[Any]) -> ApiResponse[Any]:

@@ -4,8 +4,8 @@ See `ledger.py` for the rules and `reconcile.py` for the per-provider hooks.
 """
 
 from bridge.ledger.ledger import (
-    Claim,
     CommandLedger,
+    LedgerClaim,
     LedgerEntry,
     LedgerUnavailable,
     fingerprint,
@@ -14,8 +14,8 @@ from bridge.ledger.ledger import (
 from bridge.ledger.reconcile import Reconciler
 
 __all__ = [
-    "Claim",
     "CommandLedger",
+    "LedgerClaim",
     "LedgerEntry",
     "LedgerUnavailable",
     "Reconciler",

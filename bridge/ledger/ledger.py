@@ -97,15 +97,15 @@ def ledger_key(provider: str, command: str, command_id: str) -> str:
     return f"{provider}.{digest}"
 
 
-ClaimKind = Literal["fresh", "done", "mismatch", "reconcile"]
+LedgerClaimKind = Literal["fresh", "done", "mismatch", "reconcile"]
 
 
 @dataclass
-class Claim:
+class LedgerClaim:
     """What `begin` found: ours to send (`fresh`), answered already (`done`), another request
     under this commandId (`mismatch`), or an earlier attempt to settle (`reconcile`, now ours)."""
 
-    kind: ClaimKind
+    kind: LedgerClaimKind
     key: str
     entry: LedgerEntry
     revision: int | None = None
@@ -137,7 +137,7 @@ class CommandLedger:
         fingerprint: str,
         *,
         target: dict[str, Any] | None = None,
-    ) -> Claim:
+    ) -> LedgerClaim:
         key = ledger_key(provider, command, command_id)
         while True:
             now = self._clock()
@@ -153,7 +153,7 @@ class CommandLedger:
             )
             try:
                 revision = await self.kv.create(key, fresh.encode())
-                return Claim("fresh", key, fresh, revision)
+                return LedgerClaim("fresh", key, fresh, revision)
             except KeyWrongLastSequenceError:
                 pass
             except Exception as err:
@@ -163,9 +163,9 @@ class CommandLedger:
                 continue  # released meanwhile: claim it afresh
             entry, revision = found
             if entry.fingerprint != fingerprint:
-                return Claim("mismatch", key, entry, revision)
+                return LedgerClaim("mismatch", key, entry, revision)
             if entry.state == "done":
-                return Claim("done", key, entry, revision)
+                return LedgerClaim("done", key, entry, revision)
             if entry.state == "started" and entry.leaseUntil > now:
                 # Its owner is sending it right now (or died less than a lease ago): wait.
                 await asyncio.sleep(min(WAIT_POLL_SECONDS, max(0.01, entry.leaseUntil - now)))
@@ -192,7 +192,7 @@ class CommandLedger:
                 attempts=taken.attempts,
             )
             # The reconciler judges what the ORIGINAL attempt did: keep its start time.
-            return Claim("reconcile", key, taken, revision)
+            return LedgerClaim("reconcile", key, taken, revision)
 
     async def peek(self, provider: str, command: str, command_id: str) -> LedgerEntry | None:
         """The entry of a command, if any, without claiming it (a repeat skips its preparation)."""
@@ -212,7 +212,7 @@ class CommandLedger:
 
     # --- while the call runs --------------------------------------------------------------------
     @contextlib.asynccontextmanager
-    async def keepalive(self, claim: Claim) -> AsyncIterator[None]:
+    async def keepalive(self, claim: LedgerClaim) -> AsyncIterator[None]:
         """Renew the claim's lease while the body runs, so a waiting duplicate keeps waiting; a
         crash stops the renewals and the lease runs out."""
         task = asyncio.create_task(self._renew(claim), name=f"ledger-lease-{claim.key}")
@@ -223,7 +223,7 @@ class CommandLedger:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
-    async def _renew(self, claim: Claim) -> None:
+    async def _renew(self, claim: LedgerClaim) -> None:
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
             renewed = claim.entry.model_copy(
@@ -239,7 +239,10 @@ class CommandLedger:
 
     # --- settling -------------------------------------------------------------------------------
     async def finish(
-        self, claim: Claim, outcome: dict[str, Any], watches: list[dict[str, Any]] | None = None
+        self,
+        claim: LedgerClaim,
+        outcome: dict[str, Any],
+        watches: list[dict[str, Any]] | None = None,
     ) -> None:
         """Record the final outcome: from now on the commandId replays it."""
         done = claim.entry.model_copy(
@@ -253,7 +256,7 @@ class CommandLedger:
         )
         await self._write(claim, done, "finish")
 
-    async def mark_ambiguous(self, claim: Claim) -> None:
+    async def mark_ambiguous(self, claim: LedgerClaim) -> None:
         """The call ended without an answer that tells: the next try reconciles at once."""
         await self._write(
             claim,
@@ -261,14 +264,14 @@ class CommandLedger:
             "ambiguous",
         )
 
-    async def release(self, claim: Claim) -> None:
+    async def release(self, claim: LedgerClaim) -> None:
         """The call provably never took effect: forget it, the next try sends it as usual."""
         try:
             await self.kv.delete(claim.key, last=claim.revision)
         except Exception as err:
             log.warning("ledger entry not released", key=claim.key, error=repr(err))
 
-    async def _write(self, claim: Claim, entry: LedgerEntry, what: str) -> None:
+    async def _write(self, claim: LedgerClaim, entry: LedgerEntry, what: str) -> None:
         try:
             claim.revision = await self.kv.update(claim.key, entry.encode(), last=claim.revision)
             claim.entry = entry

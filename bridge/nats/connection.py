@@ -25,7 +25,7 @@ from faststream.nats.security import (
 )
 from nats import errors as nats_errors
 
-from bridge.config import Settings
+from bridge.config import BridgeSettings
 
 log = structlog.get_logger(__name__)
 
@@ -39,7 +39,7 @@ class NatsRefused(RuntimeError):
     """NATS refused our credentials or our TLS identity: retrying will not help, fixing a setting will."""
 
 
-def tls_context(settings: Settings) -> ssl.SSLContext | None:
+def tls_context(settings: BridgeSettings) -> ssl.SSLContext | None:
     """A client TLS context from the CA / certificate settings; None when none is set."""
     if settings.nats_tls_ca is None and settings.nats_tls_cert is None:
         return None
@@ -52,7 +52,7 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
-def broker_security(settings: Settings) -> NatsSecurity | None:
+def broker_security(settings: BridgeSettings) -> NatsSecurity | None:
     """faststream's security object for the one auth mechanism set, with TLS; None: neither."""
     context = tls_context(settings)
     if settings.nats_creds is not None:
@@ -67,13 +67,13 @@ def broker_security(settings: Settings) -> NatsSecurity | None:
     return NatsSecurity(ssl_context=context) if context is not None else None
 
 
-def connect_options(settings: Settings) -> dict[str, Any]:
+def connect_options(settings: BridgeSettings) -> dict[str, Any]:
     """The same, as nats-py `connect()` keyword arguments (for the CLI tools and the preflight)."""
     options = parse_security(broker_security(settings))
     return {k: v for k, v in options.items() if v not in (None, False)}
 
 
-def auth_method(settings: Settings) -> str:
+def auth_method(settings: BridgeSettings) -> str:
     """Which mechanism the settings select, for log lines (never the secret itself)."""
     if settings.nats_creds is not None:
         return "creds"
@@ -100,7 +100,7 @@ def _refusal(err: BaseException) -> str | None:
     return None
 
 
-async def check_credentials(servers: list[str], settings: Settings) -> None:
+async def check_credentials(servers: list[str], settings: BridgeSettings) -> None:
     """One connection attempt without reconnecting; raise `NatsRefused` when the server refuses us."""
     try:
         # Bounded as a whole: nats-py can keep selecting servers for a while when none answers.

@@ -247,6 +247,24 @@ async def declare(
     return kv
 
 
+async def declare_standalone(
+    js: JetStreamContext, subjects: Subjects, *, replicas: int = 1
+) -> KeyValue:
+    """`declare` on fixed modest settings, for a process that runs no bridge but needs its streams
+    and watch bucket (the watch bench, test harnesses); a bridge started on them later declares
+    again with its own settings."""
+    return await declare(
+        js,
+        subjects,
+        max_command_bytes=1 << 20,
+        events_duplicate_window=120,
+        ack_wait=30,
+        max_deliver=5,
+        max_ack_pending=64,
+        replicas=replicas,
+    )
+
+
 # An open circuit is announced once for all replicas: the first to open it creates its key. The TTL
 # frees the key of a circuit whose replicas all died while it was open.
 CIRCUITS_TTL_SECONDS = 24 * 3600.0

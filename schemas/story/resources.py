@@ -231,7 +231,7 @@ class Job(ApiModel):
     updatedAt: str | None = None
 
 
-class Credits(ApiModel):
+class CreditBalance(ApiModel):
     balance: int | float | None = None
     monthlyBucketAllocated: int | float | None = None
     monthlyBucketUsed: int | float | None = None
@@ -272,7 +272,7 @@ __all__ = [
     "Coverage",
     "CoverageRequested",
     "CoverageStarted",
-    "Credits",
+    "CreditBalance",
     "Deleted",
     "Digest",
     "Evidence",

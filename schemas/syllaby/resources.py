@@ -81,7 +81,7 @@ class Estimate(ApiModel):
     sufficient: bool | None = None
 
 
-class Credits(ApiModel):
+class RenderCredits(ApiModel):
     cost: int | None = None
     remaining: int | None = None
 
@@ -95,7 +95,7 @@ class Envelope(ApiModel):
     meta: dict[str, Any] | None = None
 
     @property
-    def credits(self) -> Credits | None:
+    def credits(self) -> RenderCredits | None:
         """`meta.credits` of a render: the cost and the balance left."""
         raw = (self.meta or {}).get("credits")
-        return Credits.model_validate(raw) if isinstance(raw, dict) else None
+        return RenderCredits.model_validate(raw) if isinstance(raw, dict) else None

@@ -30,7 +30,7 @@ from nats.aio.msg import Msg
 from pydantic import SecretStr
 
 from bridge.cli.bench.common import UNLIMITED_PER_MINUTE, Stats
-from bridge.config import Settings
+from bridge.config import BridgeSettings
 from bridge.nats.embedded import EmbeddedNats
 from bridge.nats.streams import Subjects
 from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
@@ -161,7 +161,7 @@ async def measure_commands(
     baseline = BaselineResponder(sandbox.base_url)
     requester: NATS | None = None
     try:
-        settings = Settings(
+        settings = BridgeSettings(
             nats_url=embedded.url,
             base_url=sandbox.base_url,
             api_key=SecretStr(sandbox_key()),

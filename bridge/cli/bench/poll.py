@@ -41,7 +41,7 @@ from bridge.cli.bench.common import (
     approved_plans,
     sleep_until,
 )
-from bridge.config import Settings
+from bridge.config import BridgeSettings
 from bridge.http.errors import UpstreamError
 from bridge.http.keys import ApiKey
 from bridge.http.ratelimit import Priority, RateBudget
@@ -262,7 +262,7 @@ async def measure_bridge(
     try:
         clock = sandbox.state.clock
         plans = await approved_plans(sandbox.base_url, clock, params.projects)
-        settings = Settings(
+        settings = BridgeSettings(
             nats_url=embedded.url,
             base_url=sandbox.base_url,
             api_key=SecretStr(sandbox_key()),
@@ -330,7 +330,7 @@ async def _commands_meanwhile(
 
 
 def use_budget(client: StoryClient, budget: RateBudget) -> None:
-    """Give a running client another budget. The Bridge builds its own from Settings on the wall
+    """Give a running client another budget. The Bridge builds its own from BridgeSettings on the wall
     clock; the bench needs the same budget on the sandbox clock (see `SandboxTimeBudget`)."""
     client._transport.budget = budget
 

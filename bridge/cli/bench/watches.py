@@ -129,7 +129,7 @@ async def measure_watches(params: WatchBenchParams, workdir: Path) -> dict[str, 
     import nats
 
     from bridge.nats.embedded import EmbeddedNats
-    from bridge.nats.streams import EVENTS_STREAM, Subjects, declare
+    from bridge.nats.streams import EVENTS_STREAM, Subjects, declare_standalone
     from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
     from bridge.runtime import sandbox_key
 
@@ -139,15 +139,7 @@ async def measure_watches(params: WatchBenchParams, workdir: Path) -> dict[str, 
     try:
         nc = await nats.connect(server.url)
         js = nc.jetstream()
-        kv = await declare(
-            js,
-            Subjects("story"),
-            max_command_bytes=1 << 20,
-            events_duplicate_window=120,
-            ack_wait=30,
-            max_deliver=5,
-            max_ack_pending=64,
-        )
+        kv = await declare_standalone(js, Subjects("story"))
         seeded = time.perf_counter()
         jobs = _seed(sandbox, params)
         write_seconds = await _write_records(kv, jobs)

@@ -55,7 +55,7 @@ class StoryClient(RouteClient):
 
     # --- discovery and docs (the docs need no auth upstream; sent with it anyway) --------------
     get_capabilities = call("GET", "capabilities", r.Capabilities, doc="The live feature manifest.")
-    get_credits = call("GET", "credits", r.Credits, envelope="credits")
+    get_credits = call("GET", "credits", r.CreditBalance, envelope="credits")
     get_openapi = call("GET", "openapi.json", doc="The OpenAPI 3.1 document, raw.")
     get_examples = call("GET", "examples", doc="The machine-readable recipe catalog, raw.")
     get_agent_guidance = call("GET", "agent-guidance", doc="Workflow guidance, raw.")

@@ -13,7 +13,6 @@ status, data, meta}` envelope) and whose `data` is the parsed `data`.
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -21,7 +20,13 @@ from pydantic import SecretStr
 
 from bridge.http.circuit import Circuit
 from bridge.http.ratelimit import Priority, RateBudget
-from bridge.http.transport import ApiResponse, RequestHook, RetryPolicy, Transport
+from bridge.http.transport import (
+    ApiResponse,
+    RequestHook,
+    RetryPolicy,
+    Transport,
+    TransportClient,
+)
 from bridge.providers.syllaby.errors import from_response
 from bridge.providers.syllaby.token import SyllabyToken
 from schemas.syllaby import resources as r
@@ -46,7 +51,7 @@ def syllaby_budget(per_minute: int = DEFAULT_RATE_LIMIT, **kw: Any) -> RateBudge
     )
 
 
-class SyllabyClient:
+class SyllabyClient(TransportClient):
     """Typed Syllaby Text-to-Scene client. Use as `async with SyllabyClient(...) as api:`."""
 
     provider = "syllaby"
@@ -64,46 +69,26 @@ class SyllabyClient:
         circuit: Circuit | None = None,
     ) -> None:
         self.key = token if isinstance(token, SyllabyToken) else SyllabyToken(token)
-        self._transport = Transport(
-            base_url,
-            self.key,
-            budget=budget or syllaby_budget(),
-            retry=retry,
-            timeout=timeout,
-            transport=transport,
-            on_request=on_request,
-            circuit=circuit,
-            errors=from_response,
+        super().__init__(
+            Transport(
+                base_url,
+                self.key,
+                budget=budget or syllaby_budget(),
+                retry=retry,
+                timeout=timeout,
+                transport=transport,
+                on_request=on_request,
+                circuit=circuit,
+                errors=from_response,
+            )
         )
 
     def __repr__(self) -> str:
         return f"SyllabyClient({self.base_url!r}, token={self.key!r})"
 
     @property
-    def base_url(self) -> str:
-        return self._transport.base_url
-
-    @property
-    def budget(self) -> RateBudget:
-        return self._transport.budget
-
-    @property
     def circuit(self) -> Circuit | None:
         return self._transport.circuit
-
-    async def aclose(self) -> None:
-        await self._transport.aclose()
-
-    async def __aenter__(self) -> SyllabyClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # --- generic ------------------------------------------------------------------------------
     async def request(

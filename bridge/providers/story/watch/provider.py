@@ -15,9 +15,10 @@ from typing import Any
 
 import structlog
 
-from bridge.http.errors import NotFound, RateLimited, UpstreamError, UpstreamUnavailable
+from bridge.http.errors import NotFound, UpstreamError
 from bridge.http.ratelimit import Priority
 from bridge.http.routes import seg
+from bridge.providers.read_errors import read_error
 from bridge.providers.story.watch import discovery as story_discovery
 from bridge.providers.story.watch import facets
 from bridge.providers.story.watch import facets_extra as added
@@ -125,7 +126,7 @@ class StoryProvider:
                 self._pages.pop(group, None)
                 return found
             except UpstreamError as err:
-                return found or _read_error(err)
+                return found or read_error(err)
             reads += 1
             raw = resp.raw if isinstance(resp.raw, dict) else {}
             held = False
@@ -174,7 +175,7 @@ class StoryProvider:
             async with self._gate:
                 return await self._get(spec)
         except UpstreamError as err:
-            return _read_error(err)
+            return read_error(err)
 
     async def _get(self, spec: WatchSpec) -> Result:
         c = self.client
@@ -301,16 +302,3 @@ def _body(resp: Any, envelope: str) -> Any:
     if isinstance(raw, dict) and envelope in raw:
         return raw[envelope]
     return raw
-
-
-def _read_error(err: UpstreamError) -> ReadError:
-    message = f"{err.code}: {err.message}"
-    if getattr(err, "pauses_polling", False):  # an open circuit: not this watch's failure
-        return ReadError(message, paused=True)
-    if isinstance(err, NotFound):
-        return ReadError(message, not_found=True)
-    retry_after = getattr(err, "retry_after", None)
-    last = getattr(err, "last", None)
-    if isinstance(err, UpstreamUnavailable) and isinstance(last, RateLimited):
-        retry_after = last.retry_after
-    return ReadError(message, retry_after=retry_after)

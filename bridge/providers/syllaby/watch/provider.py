@@ -13,8 +13,9 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from bridge.http.errors import NotFound, RateLimited, UpstreamError, UpstreamUnavailable
+from bridge.http.errors import UpstreamError
 from bridge.http.ratelimit import Priority
+from bridge.providers.read_errors import read_error
 from bridge.providers.syllaby.watch import facets
 from bridge.watch.model import Observation, ReadError, Reading, WatchSpec
 
@@ -68,7 +69,7 @@ class SyllabyProvider:
                     "GET", f"text-to-scene/{int(storyboard)}", priority=POLL
                 )
         except UpstreamError as err:
-            failed = _read_error(err)
+            failed = read_error(err)
             return {spec.key: failed for spec in group}
         board = _data(resp)
         scenes = {str(s.get("id")): s for s in (board.get("scenes") or []) if isinstance(s, dict)}
@@ -134,16 +135,3 @@ def _data(resp: Any) -> dict[str, Any]:
     raw = getattr(resp, "raw", None)
     data = raw.get("data") if isinstance(raw, dict) else None
     return data if isinstance(data, dict) else {}
-
-
-def _read_error(err: UpstreamError) -> ReadError:
-    message = f"{err.code}: {err.message}"
-    if getattr(err, "pauses_polling", False):  # the circuit is open: not this watch's failure
-        return ReadError(message, paused=True)
-    if isinstance(err, NotFound):
-        return ReadError(message, not_found=True)
-    retry_after = getattr(err, "retry_after", None)
-    last = getattr(err, "last", None)
-    if isinstance(err, UpstreamUnavailable) and isinstance(last, RateLimited):
-        retry_after = last.retry_after
-    return ReadError(message, retry_after=retry_after)
