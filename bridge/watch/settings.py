@@ -38,7 +38,7 @@ class WatchSettings:
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> WatchSettings:
-        """From `bridge.config.Settings` (contract names), plus explicit overrides."""
+        """From `bridge.config.BridgeSettings` (contract names), plus explicit overrides."""
         values: dict[str, Any] = {
             "stall_after": settings.stall_after_failures,
             "lease_seconds": settings.watch_lease_seconds,
