@@ -126,5 +126,5 @@ def test_gauges_report_the_latest_value() -> None:
     m.set_watches_active("job", 3)
     m.set_watches_active("job", 2)
     m.set_poll_lag(-1.0)
-    assert _sample(m, "storybridge_watches_active", kind="job") == 2.0
+    assert _sample(m, "storybridge_watches_active", resource="job") == 2.0
     assert _sample(m, "storybridge_poll_lag_seconds") == 0.0

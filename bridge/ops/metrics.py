@@ -134,8 +134,8 @@ class Metrics:
         )
         self.watches_active = Gauge(
             "watches_active",
-            "Watches currently held, by resource kind (source, plan, job, artifact).",
-            ["kind"],
+            "Watches currently held, by resource (source, plan, job, artifact, ...).",
+            ["resource"],
             namespace=ns,
             registry=r,
         )
@@ -222,8 +222,8 @@ class Metrics:
         if seconds > 0:
             self.rate_limit_wait_seconds_total.labels(priority=_label(priority)).inc(seconds)
 
-    def set_watches_active(self, kind: str, count: int) -> None:
-        self.watches_active.labels(kind=kind).set(count)
+    def set_watches_active(self, resource: str, count: int) -> None:
+        self.watches_active.labels(resource=resource).set(count)
 
     def observe_event_published(
         self,
