@@ -10,8 +10,9 @@ per resource, each one store operation through `call.world`), `core` (`Endpoint`
 `server` (uvicorn runner), `config` (speed, limits, durations, faults).
 """
 
-from bridge.providers.story.sandbox.config import Durations, FaultRule, SandboxConfig
+from bridge.providers.story.sandbox.config import Durations, SandboxConfig
 from bridge.providers.story.sandbox.server import SandboxServer, serve
 from bridge.providers.story.sandbox.state import SandboxState
+from bridge.sandboxkit.faults import FaultRule
 
 __all__ = ["Durations", "FaultRule", "SandboxConfig", "SandboxServer", "SandboxState", "serve"]

@@ -38,13 +38,14 @@ from bridge.providers.story.sandbox import (
     routes_sources,
 )
 from bridge.providers.story.sandbox.auth import KEY_RE
-from bridge.providers.story.sandbox.config import FaultRule, SandboxConfig
+from bridge.providers.story.sandbox.config import SandboxConfig
 from bridge.providers.story.sandbox.control import control_routes
 from bridge.providers.story.sandbox.core import Answer, Call, Endpoint
 from bridge.providers.story.sandbox.errors import SandboxError
-from bridge.providers.story.sandbox.faults import fault_error, is_error
+from bridge.providers.story.sandbox.faults import fault_error
 from bridge.providers.story.sandbox.idempotency import IdempotencyStore, Stored
 from bridge.providers.story.sandbox.state import SandboxState
+from bridge.sandboxkit.faults import FaultRule, is_error
 from bridge.sandboxkit.requestlog import LoggedRequest
 
 API_PREFIX = "/api/v1"
@@ -191,9 +192,11 @@ class Pipeline:
             ex.headers["X-Request-Id"] = ex.request_id
             if ex.replayed:
                 ex.headers["Idempotency-Replayed"] = "true"
-            if rule is not None and rule.drop_after:
-                ex.fault = "drop_after"
+            if rule is not None and (rule.drop_after or rule.hang_after):
+                ex.fault = "drop_after" if rule.drop_after else "hang_after"
                 self.log(ex, 0)
+                if rule.hang_after:
+                    await _hang()
                 return _dropped
             self.log(ex, ex.status)
             if rule is not None and rule.respond_latency_ms:

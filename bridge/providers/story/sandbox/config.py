@@ -27,27 +27,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-
-class FaultRule(BaseModel):
-    """A fault on matching requests; semantics in `bridge.providers.story.sandbox.faults`."""
-
-    path: str = "*"  # glob on the path after /api/v1, or a regex when it starts with "^"
-    method: str | None = None
-    error_rate: float = Field(default=0.0, ge=0.0, le=1.0)  # 0: fires on every match
-    status: int | None = None  # the injected error's HTTP status (500 when error_rate is set)
-    code: str | None = None  # the injected error's code (default: derived from the status)
-    latency_ms: int = Field(default=0, ge=0)  # before the request is handled
-    respond_latency_ms: int = Field(default=0, ge=0)  # after: the work is done, the answer waits
-    # while handling, before the effect: the API is "processing" (same-key requests get 409)
-    hold_ms: int = Field(default=0, ge=0)
-    hang: bool = False  # never answer (until the client gives up)
-    drop: bool = False  # close the connection before handling the request
-    drop_after: bool = False  # handle the request, then close the connection without the answer
-    storm_429: bool = False  # 429 rate_limited with Retry-After: retry_after
-    retry_after: int = Field(default=1, ge=0)
-    times: int | None = Field(default=None, ge=0)  # fire N times, then stop
-    bare: bool = False  # the injected error comes with no body (a proxy answering, not the API)
-    pad_bytes: int = Field(default=0, ge=0)  # a handled answer's object grows a field this large
+from bridge.sandboxkit.faults import FaultRule
 
 
 class Durations(BaseModel):

@@ -6,7 +6,7 @@ GET    /requests[?path=glob|^regex]  the request log, oldest first: method, path
                                      traceparent (the W3C header the client sent, or null)
 DELETE /requests                     clear the log
 GET    /faults                       the fault rules in force
-PUT    /faults  [FaultRule, ...]     replace them (fields: see bridge.providers.story.sandbox.config.FaultRule);
+PUT    /faults  [FaultRule, ...]     replace them (fields: see bridge.sandboxkit.faults);
                                      also reseeds the fault RNG, so a run repeats
 DELETE /faults                       no faults
 GET    /clock                        {now, speed, manual}: sandbox seconds since start
@@ -33,8 +33,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bridge.providers.story.sandbox.config import FaultRule
 from bridge.providers.story.sandbox.state import SandboxState
+from bridge.sandboxkit.faults import FaultRule
 
 AVAILABILITY = ("available", "planned", "disabled")
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from bridge.providers.story.sandbox.auth import ALL_SCOPES, Keys
 from bridge.providers.story.sandbox.config import SandboxConfig
-from bridge.providers.story.sandbox.faults import Faults
 from bridge.providers.story.sandbox.idempotency import IdempotencyStore
 from bridge.providers.story.sandbox.ratelimit import RateLimiter
 from bridge.providers.story.sandbox.world import World
 from bridge.sandboxkit.clock import SandboxClock
+from bridge.sandboxkit.faults import Faults
 from bridge.sandboxkit.requestlog import RequestLog
 
 
