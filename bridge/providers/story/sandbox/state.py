@@ -5,7 +5,7 @@ from __future__ import annotations
 from bridge.providers.story.sandbox.auth import ALL_SCOPES, Keys
 from bridge.providers.story.sandbox.config import SandboxConfig
 from bridge.providers.story.sandbox.idempotency import IdempotencyStore
-from bridge.providers.story.sandbox.ratelimit import RateLimiter
+from bridge.providers.story.sandbox.ratelimit import StoryRateLimiter
 from bridge.providers.story.sandbox.world import World
 from bridge.sandboxkit.clock import SandboxClock
 from bridge.sandboxkit.faults import Faults
@@ -23,7 +23,9 @@ class SandboxState:
         self.keys = Keys(config.accept_any_key, scopes if scopes is not None else ALL_SCOPES)
         for key, key_scopes in config.keys.items():
             self.keys.register(key, key_scopes)
-        self.limiter = RateLimiter(config.rate_limit_per_minute, config.rate_limit_window_seconds)
+        self.limiter = StoryRateLimiter(
+            config.rate_limit_per_minute, config.rate_limit_window_seconds
+        )
         self.idempotency = IdempotencyStore()
         self.faults = Faults(config.faults, config.seed)
         self.log = RequestLog()

@@ -32,7 +32,7 @@ def too_many(window: Window, retry_after: int | None = None) -> SyllabyError:
     )
 
 
-class RateLimiter:
+class SyllabyRateLimiter:
     def __init__(self, per_minute: int, window_seconds: float = 60.0) -> None:
         self.windows = FixedWindows(per_minute, window_seconds)
 

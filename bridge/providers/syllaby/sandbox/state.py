@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bridge.providers.syllaby.sandbox.auth import Tokens
 from bridge.providers.syllaby.sandbox.config import SyllabySandboxConfig
-from bridge.providers.syllaby.sandbox.ratelimit import RateLimiter
+from bridge.providers.syllaby.sandbox.ratelimit import SyllabyRateLimiter
 from bridge.providers.syllaby.sandbox.world import World
 from bridge.sandboxkit.clock import SandboxClock
 from bridge.sandboxkit.faults import Faults
@@ -19,7 +19,9 @@ class SyllabySandboxState:
         self.clock = SandboxClock(config.speed, manual=config.manual_clock)
         self.world = World(config, self.clock)
         self.tokens = Tokens(config.accept_any_token, config.tokens)
-        self.limiter = RateLimiter(config.rate_limit_per_minute, config.rate_limit_window_seconds)
+        self.limiter = SyllabyRateLimiter(
+            config.rate_limit_per_minute, config.rate_limit_window_seconds
+        )
         self.faults = Faults(config.faults, config.seed)
         self.log = RequestLog()
 
