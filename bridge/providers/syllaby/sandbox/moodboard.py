@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.providers.syllaby.sandbox.records import CDN, Ids, stamp
+from bridge.providers.syllaby.sandbox.records import CDN, SyllabyIds, stamp
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class MoodboardEntry:
 
 
 class Moodboards:
-    def __init__(self, ids: Ids) -> None:
+    def __init__(self, ids: SyllabyIds) -> None:
         self.ids = ids
         self.entries: dict[int, list[MoodboardEntry]] = {}
 

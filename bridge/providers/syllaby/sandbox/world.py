@@ -18,7 +18,7 @@ from bridge.providers.syllaby.sandbox.account import Account
 from bridge.providers.syllaby.sandbox.config import SyllabySandboxConfig
 from bridge.providers.syllaby.sandbox.errors import forbidden
 from bridge.providers.syllaby.sandbox.moodboard import Moodboards
-from bridge.providers.syllaby.sandbox.records import Ids
+from bridge.providers.syllaby.sandbox.records import SyllabyIds
 from bridge.providers.syllaby.sandbox.scenes import SceneRec, Scenes
 from bridge.providers.syllaby.sandbox.storyboards import GENERATING, StoryboardRec, Storyboards
 from bridge.providers.syllaby.sandbox.validation import selected_invalid
@@ -35,7 +35,7 @@ class World:
         self.config = config
         self.clock = clock
         self.lock = threading.RLock()
-        self.ids = Ids(config.seed)
+        self.ids = SyllabyIds(config.seed)
         self.scheduler = Scheduler()
         self.account = Account(self.ids, config.initial_credits, config.subscribed)
         self.scenes = Scenes(self.ids, self.scheduler, config, self.account)
