@@ -36,7 +36,7 @@ from bridge.providers.story.sandbox import (
 from bridge.providers.story.sandbox.auth import KEY_RE
 from bridge.providers.story.sandbox.config import SandboxConfig
 from bridge.providers.story.sandbox.control import control_routes
-from bridge.providers.story.sandbox.core import Answer, Call, Endpoint
+from bridge.providers.story.sandbox.core import Answer, StoryCall, StoryEndpoint
 from bridge.providers.story.sandbox.errors import SandboxError
 from bridge.providers.story.sandbox.faults import fault_error
 from bridge.providers.story.sandbox.idempotency import IdempotencyStore, Stored
@@ -59,11 +59,11 @@ ENDPOINT_MODULES = (
 )
 
 
-async def _no_handler(call: Call) -> Any:
+async def _no_handler(call: StoryCall) -> Any:
     raise AssertionError("never called")
 
 
-UNKNOWN = Endpoint("GET", "/{rest:path}", _no_handler, None)
+UNKNOWN = StoryEndpoint("GET", "/{rest:path}", _no_handler, None)
 
 
 @dataclass
@@ -72,7 +72,7 @@ class StoryExchange(Exchange):
 
     base_path: ClassVar[str] = API_PREFIX
 
-    endpoint: Endpoint = field(kw_only=True)
+    endpoint: StoryEndpoint = field(kw_only=True)
     replayed: bool = False
 
     @property
@@ -108,14 +108,16 @@ async def _json_body(request: Request) -> Any:
         raise SandboxError("validation_failed", "body: not valid JSON") from None
 
 
-class StoryPipeline(Pipeline[SandboxState, StoryExchange, Endpoint]):
+class StoryPipeline(Pipeline[SandboxState, StoryExchange, StoryEndpoint]):
     # A hung request is not logged: it has no answer to log, and never will.
     log_hangs: ClassVar[bool] = False
 
-    def exchange(self, request: Request, endpoint: Endpoint) -> StoryExchange:
+    def exchange(self, request: Request, endpoint: StoryEndpoint) -> StoryExchange:
         return StoryExchange(request, endpoint=endpoint)
 
-    async def answer(self, ex: StoryExchange, endpoint: Endpoint, rule: FaultRule | None) -> None:
+    async def answer(
+        self, ex: StoryExchange, endpoint: StoryEndpoint, rule: FaultRule | None
+    ) -> None:
         try:
             await self.handle(ex, rule)
         except SandboxError as err:
@@ -200,7 +202,7 @@ class StoryPipeline(Pipeline[SandboxState, StoryExchange, Endpoint]):
             await asyncio.sleep(rule.hold_ms / 1000)
         key = ex.idempotency_key
         remember = endpoint.idempotency != "none" and bool(key)
-        call = Call(
+        call = StoryCall(
             world=state.world,
             params=dict(ex.request.path_params),
             query=dict(ex.request.query_params),

@@ -26,7 +26,7 @@ from bridge.providers.syllaby.sandbox import forms, routes
 from bridge.providers.syllaby.sandbox.auth import bucket
 from bridge.providers.syllaby.sandbox.config import SyllabySandboxConfig
 from bridge.providers.syllaby.sandbox.control import control_routes
-from bridge.providers.syllaby.sandbox.core import Call, Endpoint, Reply
+from bridge.providers.syllaby.sandbox.core import Reply, SyllabyCall, SyllabyEndpoint
 from bridge.providers.syllaby.sandbox.errors import (
     SyllabyError,
     server_error,
@@ -66,11 +66,13 @@ async def _body(request: Request) -> Any:
         return None
 
 
-class SyllabyPipeline(Pipeline[SyllabySandboxState, SyllabyExchange, Endpoint]):
-    def exchange(self, request: Request, endpoint: Endpoint) -> SyllabyExchange:
+class SyllabyPipeline(Pipeline[SyllabySandboxState, SyllabyExchange, SyllabyEndpoint]):
+    def exchange(self, request: Request, endpoint: SyllabyEndpoint) -> SyllabyExchange:
         return SyllabyExchange(request)
 
-    async def answer(self, ex: SyllabyExchange, endpoint: Endpoint, rule: FaultRule | None) -> None:
+    async def answer(
+        self, ex: SyllabyExchange, endpoint: SyllabyEndpoint, rule: FaultRule | None
+    ) -> None:
         try:
             await self.handle(ex, endpoint, rule)
         except SyllabyError as err:
@@ -87,7 +89,9 @@ class SyllabyPipeline(Pipeline[SyllabySandboxState, SyllabyExchange, Endpoint]):
             data = {**data, "padding": "x" * size}
         return {**body, "data": data}
 
-    async def handle(self, ex: SyllabyExchange, endpoint: Endpoint, rule: FaultRule | None) -> None:
+    async def handle(
+        self, ex: SyllabyExchange, endpoint: SyllabyEndpoint, rule: FaultRule | None
+    ) -> None:
         state = self.state
         ex.headers.update(state.limiter.take(ex.bucket))
         state.tokens.authenticate(ex.request.headers.get("authorization"))
@@ -101,7 +105,7 @@ class SyllabyPipeline(Pipeline[SyllabySandboxState, SyllabyExchange, Endpoint]):
         payload = await _body(ex.request)
         if rule is not None and rule.hold_ms:
             await asyncio.sleep(rule.hold_ms / 1000)
-        call = Call(world=state.world, params=dict(ex.request.path_params), body=payload)
+        call = SyllabyCall(world=state.world, params=dict(ex.request.path_params), body=payload)
         reply: Reply = await endpoint.handler(call)
         ex.status, ex.body = reply.status, reply.body
         ex.headers.update(reply.headers)

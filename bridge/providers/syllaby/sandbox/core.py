@@ -1,4 +1,5 @@
-"""What the routes see: `Endpoint` declares one, `Call` reads the request, `Reply` answers.
+"""What the routes see: `SyllabyEndpoint` declares one, `SyllabyCall` reads the request, `Reply`
+answers.
 
 Everything cross-cutting (token, rate limit, subscription gate, faults, the request log, the error
 rendering) happens around the handler in `app`, so a route is only: look up, validate, act.
@@ -38,7 +39,7 @@ def ok(data: Any, status: int = 200, **extra: Any) -> Reply:
 
 
 @dataclass
-class Call:
+class SyllabyCall:
     world: World
     params: dict[str, str]
     body: Any
@@ -61,11 +62,11 @@ class Call:
         return validate(model, self.body)
 
 
-Handler = Callable[[Call], Awaitable[Reply]]
+Handler = Callable[[SyllabyCall], Awaitable[Reply]]
 
 
 @dataclass(frozen=True)
-class Endpoint:
+class SyllabyEndpoint:
     """`path` is a Starlette path after the base path, e.g. "/text-to-scene/{storyboard}/render"."""
 
     method: str
