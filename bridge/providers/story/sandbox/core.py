@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from bridge.providers.story.sandbox.errors import SandboxError
 
 if TYPE_CHECKING:
-    from bridge.providers.story.sandbox.world import World
+    from bridge.providers.story.sandbox.world import StoryWorld
 
 M = TypeVar("M", bound=BaseModel)
 Idempotency = Literal["required", "optional", "none"]
@@ -36,7 +36,7 @@ class Answer:
 class StoryCall:
     """One request, as an endpoint handler sees it."""
 
-    world: World
+    world: StoryWorld
     params: dict[str, str]
     query: Mapping[str, str]
     body: Any

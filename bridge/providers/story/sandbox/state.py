@@ -6,7 +6,7 @@ from bridge.providers.story.sandbox.auth import ALL_SCOPES, Keys
 from bridge.providers.story.sandbox.config import SandboxConfig
 from bridge.providers.story.sandbox.idempotency import IdempotencyStore
 from bridge.providers.story.sandbox.ratelimit import StoryRateLimiter
-from bridge.providers.story.sandbox.world import World
+from bridge.providers.story.sandbox.world import StoryWorld
 from bridge.sandboxkit.clock import SandboxClock
 from bridge.sandboxkit.faults import Faults
 from bridge.sandboxkit.requestlog import RequestLog
@@ -18,7 +18,7 @@ class SandboxState:
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
         self.clock = SandboxClock(config.speed, manual=config.manual_clock)
-        self.world = World(config, self.clock)
+        self.world = StoryWorld(config, self.clock)
         scopes = frozenset(config.any_key_scopes) if config.any_key_scopes is not None else None
         self.keys = Keys(config.accept_any_key, scopes if scopes is not None else ALL_SCOPES)
         for key, key_scopes in config.keys.items():
@@ -32,6 +32,6 @@ class SandboxState:
 
     def reset(self) -> None:
         """A fresh world (resources, credits, ids) and idempotency store; keys, faults, log kept."""
-        self.world = World(self.config, self.clock)
+        self.world = StoryWorld(self.config, self.clock)
         self.idempotency = IdempotencyStore()
         self.limiter.reset()

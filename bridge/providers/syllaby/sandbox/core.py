@@ -17,7 +17,7 @@ from bridge.providers.syllaby.sandbox.errors import not_found
 from bridge.providers.syllaby.sandbox.scenes import SceneRec
 from bridge.providers.syllaby.sandbox.storyboards import StoryboardRec
 from bridge.providers.syllaby.sandbox.validation import validate
-from bridge.providers.syllaby.sandbox.world import World
+from bridge.providers.syllaby.sandbox.world import SyllabyWorld
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -40,7 +40,7 @@ def ok(data: Any, status: int = 200, **extra: Any) -> Reply:
 
 @dataclass
 class SyllabyCall:
-    world: World
+    world: SyllabyWorld
     params: dict[str, str]
     body: Any
 

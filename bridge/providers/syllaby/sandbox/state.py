@@ -5,7 +5,7 @@ from __future__ import annotations
 from bridge.providers.syllaby.sandbox.auth import Tokens
 from bridge.providers.syllaby.sandbox.config import SyllabySandboxConfig
 from bridge.providers.syllaby.sandbox.ratelimit import SyllabyRateLimiter
-from bridge.providers.syllaby.sandbox.world import World
+from bridge.providers.syllaby.sandbox.world import SyllabyWorld
 from bridge.sandboxkit.clock import SandboxClock
 from bridge.sandboxkit.faults import Faults
 from bridge.sandboxkit.requestlog import RequestLog
@@ -17,7 +17,7 @@ class SyllabySandboxState:
     def __init__(self, config: SyllabySandboxConfig) -> None:
         self.config = config
         self.clock = SandboxClock(config.speed, manual=config.manual_clock)
-        self.world = World(config, self.clock)
+        self.world = SyllabyWorld(config, self.clock)
         self.tokens = Tokens(config.accept_any_token, config.tokens)
         self.limiter = SyllabyRateLimiter(
             config.rate_limit_per_minute, config.rate_limit_window_seconds
@@ -28,5 +28,5 @@ class SyllabySandboxState:
     def reset(self) -> None:
         """A fresh world (storyboards, credits, subscription, ids) and rate windows; tokens,
         faults and the log are kept."""
-        self.world = World(self.config, self.clock)
+        self.world = SyllabyWorld(self.config, self.clock)
         self.limiter.reset()

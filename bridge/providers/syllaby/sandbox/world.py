@@ -1,10 +1,10 @@
 """The Syllaby account in memory: one store per resource, and the operations that span them.
 
-`World` holds the account (credits, subscription), the storyboards (with their videos), the
-scenes and the moodboards; each store owns its records and transitions. An operation here takes
-the world lock, applies every transition due by the sandbox clock, then checks in the API's order
-(the storyboard exists, the body's `exists` rules, preconditions 403, credits 402) before any
-effect: a refused call changes nothing, an accepted one charges and acts at once. Nothing is
+`SyllabyWorld` holds the account (credits, subscription), the storyboards (with their videos),
+the scenes and the moodboards; each store owns its records and transitions. An operation here
+takes the world lock, applies every transition due by the sandbox clock, then checks in the API's
+order (the storyboard exists, the body's `exists` rules, preconditions 403, credits 402) before
+any effect: a refused call changes nothing, an accepted one charges and acts at once. Nothing is
 idempotent: the same call twice charges twice and acts twice, as the reference says.
 """
 
@@ -30,7 +30,7 @@ VIDEO_BUSY = "The video is busy."
 STILL_GENERATING = "The storyboard is still generating."
 
 
-class World:
+class SyllabyWorld:
     def __init__(self, config: SyllabySandboxConfig, clock: SandboxClock) -> None:
         self.config = config
         self.clock = clock
