@@ -12,9 +12,9 @@ rules, the pipeline's fault phases, rate windows, request log and the server run
 shared `bridge.sandboxkit`.
 """
 
-from bridge.providers.story.sandbox.config import Durations, SandboxConfig
+from bridge.providers.story.sandbox.config import SandboxConfig, StoryDurations
 from bridge.providers.story.sandbox.server import SandboxServer, serve
 from bridge.providers.story.sandbox.state import SandboxState
 from bridge.sandboxkit.faults import FaultRule
 
-__all__ = ["Durations", "FaultRule", "SandboxConfig", "SandboxServer", "SandboxState", "serve"]
+__all__ = ["FaultRule", "SandboxConfig", "SandboxServer", "SandboxState", "StoryDurations", "serve"]

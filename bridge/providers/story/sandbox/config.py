@@ -1,5 +1,7 @@
 """Sandbox configuration: clock speed, limits, credits, keys and injected faults.
 
+The clock, rate-window, seed and fault knobs are the kit's (`bridge.sandboxkit.config`).
+
 Durations are in API-seconds (sandbox clock seconds); wall time is that divided by `speed`. The
 defaults are compressed but keep the real API's order of events (see FIELD-NOTES.md: production
 plans take minutes and jobs up to 45 minutes; nobody wants that in a demo):
@@ -27,10 +29,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from bridge.sandboxkit.faults import FaultRule
+from bridge.sandboxkit.config import BaseSandboxConfig
 
 
-class Durations(BaseModel):
+class StoryDurations(BaseModel):
     """State machine durations in sandbox seconds (divide by `speed` for wall time)."""
 
     source_extract: float = 4.0
@@ -50,13 +52,9 @@ class Durations(BaseModel):
     publish: float = 4.0
 
 
-class SandboxConfig(BaseModel):
-    speed: float = Field(default=1.0, gt=0)  # clock multiplier: 10 = everything 10x faster
-    manual_clock: bool = False  # time moves only through POST /_sandbox/clock/advance
+class SandboxConfig(BaseSandboxConfig):
     rate_limit_per_minute: int = Field(default=120, ge=1)
-    rate_limit_window_seconds: float = Field(default=60.0, gt=0)  # wall seconds per window
     initial_credits: int = Field(default=1000, ge=0)
-    seed: int = 0  # ids and fault decisions repeat for a seed
     accept_any_key: bool = True  # any well-formed key authenticates (else only minted keys)
     any_key_scopes: list[str] | None = None  # scopes of such keys; None: every scope
     # Keys accepted with exactly these scopes (None: every scope), e.g. from `storybridge sandbox
@@ -66,5 +64,4 @@ class SandboxConfig(BaseModel):
     quirks: bool = (
         False  # production quirks from FIELD-NOTES.md (see bridge.providers.story.sandbox.quirks)
     )
-    faults: list[FaultRule] = Field(default_factory=list)
-    durations: Durations = Field(default_factory=Durations)
+    durations: StoryDurations = Field(default_factory=StoryDurations)
