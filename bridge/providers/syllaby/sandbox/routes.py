@@ -11,7 +11,7 @@ SCENE = ONE + "/scenes/{scene}"
 
 
 async def create(call: SyllabyCall) -> Reply:
-    return ok(call.world.create_storyboard(call.body_as(q.StoryboardCreate)), 201)
+    return ok(call.world.create_storyboard(call.body_as(q.VendorStoryboardCreate)), 201)
 
 
 async def get(call: SyllabyCall) -> Reply:
@@ -20,17 +20,17 @@ async def get(call: SyllabyCall) -> Reply:
 
 async def update(call: SyllabyCall) -> Reply:
     rec = call.storyboard()
-    return ok(call.world.update_storyboard(rec, call.body_as(q.StoryboardUpdate)))
+    return ok(call.world.update_storyboard(rec, call.body_as(q.VendorStoryboardUpdate)))
 
 
 async def prompt(call: SyllabyCall) -> Reply:
     rec = call.storyboard()
-    return ok(call.world.generate(rec, call.body_as(q.PromptGenerate)), 202)
+    return ok(call.world.generate(rec, call.body_as(q.VendorPromptGenerate)), 202)
 
 
 async def context(call: SyllabyCall) -> Reply:
     rec = call.storyboard()
-    return ok(call.world.context(rec, call.body_as(q.ContextGenerate)))
+    return ok(call.world.context(rec, call.body_as(q.VendorContextGenerate)))
 
 
 async def estimate(call: SyllabyCall) -> Reply:
@@ -44,12 +44,12 @@ async def render(call: SyllabyCall) -> Reply:
 
 async def add_scene(call: SyllabyCall) -> Reply:
     rec = call.storyboard()
-    return ok(call.world.add_scene(rec, call.body_as(q.SceneWrite)), 201)
+    return ok(call.world.add_scene(rec, call.body_as(q.VendorSceneWrite)), 201)
 
 
 async def update_scene(call: SyllabyCall) -> Reply:
     scene = call.scene(call.storyboard())
-    return ok(call.world.update_scene(scene, call.body_as(q.SceneWrite)))
+    return ok(call.world.update_scene(scene, call.body_as(q.VendorSceneWrite)))
 
 
 async def delete_scene(call: SyllabyCall) -> Reply:
@@ -63,18 +63,18 @@ async def scene_status(call: SyllabyCall) -> Reply:
 
 async def sort_scenes(call: SyllabyCall) -> Reply:
     rec = call.storyboard()
-    call.world.sort_scenes(rec, call.body_as(q.ScenesSort))
+    call.world.sort_scenes(rec, call.body_as(q.VendorScenesSort))
     return ok({"message": "Scenes sorted successfully"})
 
 
 async def frames(call: SyllabyCall) -> Reply:
     scene = call.scene(call.storyboard())
-    return ok(call.world.frames(scene, call.body_as(q.Frames)))
+    return ok(call.world.frames(scene, call.body_as(q.VendorFrames)))
 
 
 async def chain(call: SyllabyCall) -> Reply:
     scene = call.scene(call.storyboard())
-    return ok(call.world.chain(scene, call.body_as(q.Chain)))
+    return ok(call.world.chain(scene, call.body_as(q.VendorChain)))
 
 
 async def unchain(call: SyllabyCall) -> Reply:
@@ -83,17 +83,17 @@ async def unchain(call: SyllabyCall) -> Reply:
 
 async def clips(call: SyllabyCall) -> Reply:
     rec = call.storyboard()
-    return ok(call.world.generate_clips(rec, call.body_as(q.ClipsGenerate)), 202)
+    return ok(call.world.generate_clips(rec, call.body_as(q.VendorClipsGenerate)), 202)
 
 
 async def moodboard_upload(call: SyllabyCall) -> Reply:
     rec = call.storyboard()
-    return ok(call.world.moodboard_upload(rec, call.body_as(q.MoodboardPrompt)), 201)
+    return ok(call.world.moodboard_upload(rec, call.body_as(q.VendorMoodboardPrompt)), 201)
 
 
 async def moodboard_generate(call: SyllabyCall) -> Reply:
     rec = call.storyboard()
-    return ok(call.world.moodboard_generate(rec, call.body_as(q.MoodboardPrompt)), 202)
+    return ok(call.world.moodboard_generate(rec, call.body_as(q.VendorMoodboardPrompt)), 202)
 
 
 # In the reference's order. `scenes/sort` precedes `scenes/{scene}` so "sort" is never an id.
