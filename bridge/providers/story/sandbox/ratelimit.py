@@ -7,9 +7,6 @@ seconds until the window restarts (not a timestamp, unlike Syllaby's); a 429 rat
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 from bridge.providers.story.sandbox.errors import SandboxError
 from bridge.sandboxkit.ratewindow import FixedWindows, Window
 
@@ -25,13 +22,8 @@ def headers(window: Window) -> dict[str, str]:
 class StoryRateLimiter:
     """`take(bucket) -> headers` or raises 429 rate_limited; one window per bucket (key or IP)."""
 
-    def __init__(
-        self,
-        per_window: int,
-        window_seconds: float = 60.0,
-        now: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.windows = FixedWindows(per_window, window_seconds, now)
+    def __init__(self, windows: FixedWindows) -> None:
+        self.windows = windows
 
     def take(self, bucket: str) -> dict[str, str]:
         window = self.windows.take(bucket)

@@ -9,6 +9,7 @@ from bridge.providers.story.sandbox.ratelimit import StoryRateLimiter
 from bridge.providers.story.sandbox.world import StoryWorld
 from bridge.sandboxkit.clock import SandboxClock
 from bridge.sandboxkit.faults import Faults
+from bridge.sandboxkit.ratewindow import FixedWindows
 from bridge.sandboxkit.requestlog import RequestLog
 
 
@@ -23,9 +24,8 @@ class SandboxState:
         self.keys = Keys(config.accept_any_key, scopes if scopes is not None else ALL_SCOPES)
         for key, key_scopes in config.keys.items():
             self.keys.register(key, key_scopes)
-        self.limiter = StoryRateLimiter(
-            config.rate_limit_per_minute, config.rate_limit_window_seconds
-        )
+        windows = FixedWindows(config.rate_limit_per_minute, config.rate_limit_window_seconds)
+        self.limiter = StoryRateLimiter(windows)
         self.idempotency = IdempotencyStore()
         self.faults = Faults(config.faults, config.seed)
         self.log = RequestLog()

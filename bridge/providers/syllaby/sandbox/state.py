@@ -8,6 +8,7 @@ from bridge.providers.syllaby.sandbox.ratelimit import SyllabyRateLimiter
 from bridge.providers.syllaby.sandbox.world import SyllabyWorld
 from bridge.sandboxkit.clock import SandboxClock
 from bridge.sandboxkit.faults import Faults
+from bridge.sandboxkit.ratewindow import FixedWindows
 from bridge.sandboxkit.requestlog import RequestLog
 
 
@@ -19,9 +20,8 @@ class SyllabySandboxState:
         self.clock = SandboxClock(config.speed, manual=config.manual_clock)
         self.world = SyllabyWorld(config, self.clock)
         self.tokens = Tokens(config.accept_any_token, config.tokens)
-        self.limiter = SyllabyRateLimiter(
-            config.rate_limit_per_minute, config.rate_limit_window_seconds
-        )
+        windows = FixedWindows(config.rate_limit_per_minute, config.rate_limit_window_seconds)
+        self.limiter = SyllabyRateLimiter(windows)
         self.faults = Faults(config.faults, config.seed)
         self.log = RequestLog()
 
