@@ -12,7 +12,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from bridge.providers.story.sandbox import SandboxConfig
-from bridge.providers.story.sandbox.config import Durations
+from bridge.providers.story.sandbox.config import StoryDurations
 from bridge.providers.story.watch.discovery import busy_artifact_facets
 from bridge.providers.story.watch.provider import StoryProvider
 from tests.fixtures.bridge import SUBJECTS, Recorder, StartBridge
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def sandbox_config() -> SandboxConfig:
     """Work long enough (seconds of wall time) for a 0.2 s discovery sweep to find it in flight."""
-    durations = Durations(source_extract=200, finalize_stage=200, voice_modification=600)
+    durations = StoryDurations(source_extract=200, finalize_stage=200, voice_modification=600)
     return SandboxConfig(speed=TEST_SPEED, rate_limit_per_minute=100_000, durations=durations)
 
 

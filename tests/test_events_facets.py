@@ -17,7 +17,7 @@ from nats.aio.client import Client as NatsClient
 
 from bridge.nats.streams import EVENTS_STREAM
 from bridge.providers.story.sandbox import SandboxConfig
-from bridge.providers.story.sandbox.config import Durations
+from bridge.providers.story.sandbox.config import StoryDurations
 from tests.fixtures.bridge import SUBJECTS, Outcomes, Recorder, StartBridge, send
 from tests.fixtures.sandbox import TEST_SPEED, SandboxApi
 from tests.fixtures.waiting import until
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def sandbox_config() -> SandboxConfig:
     """Side work slow enough (0.2-0.4 s of wall time per step) that polling sees its middle states."""
-    durations = Durations(
+    durations = StoryDurations(
         video_stage=30, music=30, coverage=30, voice_modification=40, avatar=40, sfx=30,
         music_bed=20, publish=30,
     )  # fmt: skip

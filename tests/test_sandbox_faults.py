@@ -133,6 +133,24 @@ class TestConnectionFaults:
         assert retry.headers["Idempotency-Replayed"] == "true"
         assert len(sandbox_api.get("/story-projects").json()["projects"]) == 1
 
+    def test_hang_after_keeps_the_effect_and_never_answers(
+        self, sandbox: SandboxServer, sandbox_api: SandboxApi
+    ) -> None:
+        """The client times out not knowing; the project exists and the log says hang_after."""
+        rule = {"path": "/story-projects", "method": "POST", "hang_after": True, "times": 1}
+        set_faults(sandbox, rule)
+        with pytest.raises(httpx.ReadTimeout):
+            sandbox_api.http.post(
+                "/story-projects",
+                json={"name": "hung"},
+                headers={"Idempotency-Key": "hung-1"},
+                timeout=0.3,
+            )
+        entry = logged(sandbox, "/story-projects")[-1]
+        assert (entry["status"], entry["fault"]) == (0, "hang_after")
+        names = [p["name"] for p in sandbox_api.get("/story-projects").json()["projects"]]
+        assert names == ["hung"]
+
     def test_hang_never_answers_until_the_client_gives_up(
         self, sandbox: SandboxServer, sandbox_api: SandboxApi
     ) -> None:

@@ -10,7 +10,8 @@ import pytest
 
 from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
 from bridge.providers.story.sandbox.errors import SandboxError
-from bridge.providers.story.sandbox.ratelimit import RateLimiter
+from bridge.providers.story.sandbox.ratelimit import StoryRateLimiter
+from bridge.sandboxkit.ratewindow import FixedWindows
 from tests.fixtures.sandbox import SandboxApi, any_key
 
 LIMIT = 5
@@ -102,7 +103,7 @@ class TestRateLimiterWindow:
     def test_waiting_exactly_retry_after_is_enough(self) -> None:
         """After the announced Retry-After (on the limiter's own clock) the next take succeeds."""
         now = [1000.0]
-        limiter = RateLimiter(2, 60.0, now=lambda: now[0])
+        limiter = StoryRateLimiter(FixedWindows(2, 60.0, now=lambda: now[0]))
         limiter.take("k")
         now[0] += 17.4
         limiter.take("k")

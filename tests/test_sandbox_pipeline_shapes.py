@@ -11,7 +11,7 @@ import pytest
 from bridge.providers.story.sandbox import SandboxConfig
 from tests.fixtures.sandbox import SandboxApi
 
-BED = 2.0  # sandbox seconds per defined-clip bed (Durations.music_bed)
+BED = 2.0  # sandbox seconds per defined-clip bed (StoryDurations.music_bed)
 
 
 @pytest.fixture

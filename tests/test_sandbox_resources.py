@@ -8,7 +8,7 @@ import pytest
 
 from bridge.providers.story.sandbox.config import SandboxConfig
 from bridge.providers.story.sandbox.errors import SandboxError
-from bridge.providers.story.sandbox.world import World
+from bridge.providers.story.sandbox.world import StoryWorld
 from bridge.sandboxkit.clock import SandboxClock
 from schemas.story import requests as q
 
@@ -16,43 +16,43 @@ LONG_TEXT = "Acme cut onboarding time by sixty percent. Customers noticed within
 TARGET = {"audience": "buyers", "objective": "explain the launch", "outcome": "book a demo"}
 
 
-def make_world(**overrides: Any) -> World:
+def make_world(**overrides: Any) -> StoryWorld:
     config = SandboxConfig(manual_clock=True, **overrides)
-    return World(config, SandboxClock(manual=True))
+    return StoryWorld(config, SandboxClock(manual=True))
 
 
-def advance(world: World, seconds: float) -> None:
+def advance(world: StoryWorld, seconds: float) -> None:
     world.clock.advance(seconds)
 
 
-def project(world: World) -> str:
+def project(world: StoryWorld) -> str:
     return str(world.projects.create({"name": "P"})["id"])
 
 
-def text_source(world: World, project_id: str, content: str = LONG_TEXT) -> str:
+def text_source(world: StoryWorld, project_id: str, content: str = LONG_TEXT) -> str:
     req = q.SourceCreate.model_validate({"type": "text", "content": content})
     return str(world.sources.create(project_id, req)["id"])
 
 
-def plan(world: World, project_id: str, **fields: Any) -> dict[str, Any]:
+def plan(world: StoryWorld, project_id: str, **fields: Any) -> dict[str, Any]:
     body = {"target": TARGET, "artifactRequests": [{"type": "table_read"}], **fields}
     return world.plans.create(project_id, q.PlanCreate.model_validate(body))
 
 
-def plan_ready(world: World, project_id: str, **fields: Any) -> str:
+def plan_ready(world: StoryWorld, project_id: str, **fields: Any) -> str:
     plan_id = str(plan(world, project_id, **fields)["id"])
     advance(world, 21)
     return plan_id
 
 
-def approved_plan(world: World) -> tuple[str, str]:
+def approved_plan(world: StoryWorld) -> tuple[str, str]:
     project_id = project(world)
     plan_id = plan_ready(world, project_id)
     world.plans.approve(plan_id)
     return project_id, plan_id
 
 
-def ready_artifact(world: World) -> tuple[str, str]:
+def ready_artifact(world: StoryWorld) -> tuple[str, str]:
     _, plan_id = approved_plan(world)
     job = world.jobs.create(q.JobCreate(storyPlanId=plan_id))
     advance(world, 32)

@@ -36,7 +36,7 @@ class _Windows(Protocol):
 
 
 class ControlledState(Protocol):
-    """What the generic routes need of a sandbox's state (both sandboxes' states have it)."""
+    """What the kit (the generic routes, the pipeline) needs of a sandbox's state."""
 
     @property
     def log(self) -> RequestLog: ...

@@ -4,14 +4,17 @@ Layout, by composition: `world` holds one store per resource (account and credit
 sources, plans, documents, artifacts, cast, jobs with their run, renders, script, music,
 coverage, sfx, releases), each owning its records and transitions on the sandbox clock (see
 `bridge.providers.story.sandbox.world`). The HTTP layer is thin over it: `routes_*` (endpoints
-per resource, each one store operation through `call.world`), `core` (`Endpoint`, `Call`,
-`Answer`), `app` (the request pipeline), `auth` / `ratelimit` / `idempotency` / `faults` /
-`requestlog` / `quirks` (one cross-cutting rule each), `control` (the `/_sandbox` control API),
-`server` (uvicorn runner), `config` (speed, limits, durations, faults).
+per resource, each one store operation through `call.world`), `core` (`StoryEndpoint`,
+`StoryCall`, `Answer`), `app` (the request pipeline), `auth` / `ratelimit` / `idempotency` /
+`faults` / `quirks` (one cross-cutting rule each), `control` (the `/_sandbox` control API),
+`server` (uvicorn runner), `config` (speed, limits, durations, faults). Clock, scheduler, fault
+rules, the pipeline's fault phases, rate windows, request log and the server runner are the
+shared `bridge.sandboxkit`.
 """
 
-from bridge.providers.story.sandbox.config import Durations, FaultRule, SandboxConfig
+from bridge.providers.story.sandbox.config import SandboxConfig, StoryDurations
 from bridge.providers.story.sandbox.server import SandboxServer, serve
 from bridge.providers.story.sandbox.state import SandboxState
+from bridge.sandboxkit.faults import FaultRule
 
-__all__ = ["Durations", "FaultRule", "SandboxConfig", "SandboxServer", "SandboxState", "serve"]
+__all__ = ["FaultRule", "SandboxConfig", "SandboxServer", "SandboxState", "StoryDurations", "serve"]

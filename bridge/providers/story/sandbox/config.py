@@ -1,5 +1,7 @@
 """Sandbox configuration: clock speed, limits, credits, keys and injected faults.
 
+The clock, rate-window, seed and fault knobs are the kit's (`bridge.sandboxkit.config`).
+
 Durations are in API-seconds (sandbox clock seconds); wall time is that divided by `speed`. The
 defaults are compressed but keep the real API's order of events (see FIELD-NOTES.md: production
 plans take minutes and jobs up to 45 minutes; nobody wants that in a demo):
@@ -27,30 +29,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-
-class FaultRule(BaseModel):
-    """A fault on matching requests; semantics in `bridge.providers.story.sandbox.faults`."""
-
-    path: str = "*"  # glob on the path after /api/v1, or a regex when it starts with "^"
-    method: str | None = None
-    error_rate: float = Field(default=0.0, ge=0.0, le=1.0)  # 0: fires on every match
-    status: int | None = None  # the injected error's HTTP status (500 when error_rate is set)
-    code: str | None = None  # the injected error's code (default: derived from the status)
-    latency_ms: int = Field(default=0, ge=0)  # before the request is handled
-    respond_latency_ms: int = Field(default=0, ge=0)  # after: the work is done, the answer waits
-    # while handling, before the effect: the API is "processing" (same-key requests get 409)
-    hold_ms: int = Field(default=0, ge=0)
-    hang: bool = False  # never answer (until the client gives up)
-    drop: bool = False  # close the connection before handling the request
-    drop_after: bool = False  # handle the request, then close the connection without the answer
-    storm_429: bool = False  # 429 rate_limited with Retry-After: retry_after
-    retry_after: int = Field(default=1, ge=0)
-    times: int | None = Field(default=None, ge=0)  # fire N times, then stop
-    bare: bool = False  # the injected error comes with no body (a proxy answering, not the API)
-    pad_bytes: int = Field(default=0, ge=0)  # a handled answer's object grows a field this large
+from bridge.sandboxkit.config import BaseSandboxConfig
 
 
-class Durations(BaseModel):
+class StoryDurations(BaseModel):
     """State machine durations in sandbox seconds (divide by `speed` for wall time)."""
 
     source_extract: float = 4.0
@@ -70,13 +52,9 @@ class Durations(BaseModel):
     publish: float = 4.0
 
 
-class SandboxConfig(BaseModel):
-    speed: float = Field(default=1.0, gt=0)  # clock multiplier: 10 = everything 10x faster
-    manual_clock: bool = False  # time moves only through POST /_sandbox/clock/advance
+class SandboxConfig(BaseSandboxConfig):
     rate_limit_per_minute: int = Field(default=120, ge=1)
-    rate_limit_window_seconds: float = Field(default=60.0, gt=0)  # wall seconds per window
     initial_credits: int = Field(default=1000, ge=0)
-    seed: int = 0  # ids and fault decisions repeat for a seed
     accept_any_key: bool = True  # any well-formed key authenticates (else only minted keys)
     any_key_scopes: list[str] | None = None  # scopes of such keys; None: every scope
     # Keys accepted with exactly these scopes (None: every scope), e.g. from `storybridge sandbox
@@ -86,5 +64,4 @@ class SandboxConfig(BaseModel):
     quirks: bool = (
         False  # production quirks from FIELD-NOTES.md (see bridge.providers.story.sandbox.quirks)
     )
-    faults: list[FaultRule] = Field(default_factory=list)
-    durations: Durations = Field(default_factory=Durations)
+    durations: StoryDurations = Field(default_factory=StoryDurations)

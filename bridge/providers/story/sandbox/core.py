@@ -1,7 +1,9 @@
-"""What endpoint modules see: `Endpoint` to declare a route, `Call` to read the request, `Answer`.
+"""What endpoint modules see: `StoryEndpoint` declares a route, `StoryCall` reads the request,
+`Answer` carries a status or headers of its own.
 
-Everything cross-cutting (auth, scopes, rate limits, idempotency, faults, the request log, the error
-envelope) happens around the handler in `bridge.providers.story.sandbox.app`, so an endpoint is only its behaviour.
+Everything cross-cutting (auth, scopes, rate limits, idempotency, faults, the request log, the
+error envelope) happens around the handler in `bridge.providers.story.sandbox.app`, so an endpoint
+is only its behaviour.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from bridge.providers.story.sandbox.errors import SandboxError
 
 if TYPE_CHECKING:
-    from bridge.providers.story.sandbox.world import World
+    from bridge.providers.story.sandbox.world import StoryWorld
 
 M = TypeVar("M", bound=BaseModel)
 Idempotency = Literal["required", "optional", "none"]
@@ -31,10 +33,10 @@ class Answer:
 
 
 @dataclass
-class Call:
+class StoryCall:
     """One request, as an endpoint handler sees it."""
 
-    world: World
+    world: StoryWorld
     params: dict[str, str]
     query: Mapping[str, str]
     body: Any
@@ -62,11 +64,11 @@ class Call:
 
 
 # What an endpoint does with a call: its JSON body (200), or an `Answer`.
-Behaviour = Callable[[Call], Awaitable[Any]]
+Behaviour = Callable[[StoryCall], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
-class Endpoint:
+class StoryEndpoint:
     """`path` is a Starlette path after /api/v1, e.g. "/story-jobs/{jobId}/cancel"."""
 
     method: str

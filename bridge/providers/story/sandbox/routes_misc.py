@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.providers.story.sandbox.core import Call, Endpoint
+from bridge.providers.story.sandbox.core import StoryCall, StoryEndpoint
 
 
-async def capabilities(call: Call) -> dict[str, Any]:
+async def capabilities(call: StoryCall) -> dict[str, Any]:
     return call.world.account.capabilities()
 
 
-async def credits(call: Call) -> dict[str, Any]:
+async def credits(call: StoryCall) -> dict[str, Any]:
     return {"credits": call.world.account.credits()}
 
 
@@ -44,7 +44,7 @@ def _operations() -> dict[str, Any]:
     return paths
 
 
-async def openapi(call: Call) -> dict[str, Any]:
+async def openapi(call: StoryCall) -> dict[str, Any]:
     """A small stub: the operations the sandbox serves, with scope and idempotency per operation."""
     paths = _operations()
     for path, method, name, scope in (
@@ -71,7 +71,7 @@ EXAMPLE_IDS = (
 )
 
 
-async def examples(call: Call) -> dict[str, Any]:
+async def examples(call: StoryCall) -> dict[str, Any]:
     return {
         "version": "v1",
         "baseUrl": "/api/v1",
@@ -86,14 +86,14 @@ async def examples(call: Call) -> dict[str, Any]:
     }
 
 
-async def agent_guidance(call: Call) -> dict[str, Any]:
+async def agent_guidance(call: StoryCall) -> dict[str, Any]:
     return call.world.account.guidance()
 
 
-ENDPOINTS: list[Endpoint] = [
-    Endpoint("GET", "/capabilities", capabilities, "story:read"),
-    Endpoint("GET", "/credits", credits, "credits:read"),
-    Endpoint("GET", "/openapi.json", openapi, None),
-    Endpoint("GET", "/examples", examples, None),
-    Endpoint("GET", "/agent-guidance", agent_guidance, "story:read"),
+ENDPOINTS: list[StoryEndpoint] = [
+    StoryEndpoint("GET", "/capabilities", capabilities, "story:read"),
+    StoryEndpoint("GET", "/credits", credits, "credits:read"),
+    StoryEndpoint("GET", "/openapi.json", openapi, None),
+    StoryEndpoint("GET", "/examples", examples, None),
+    StoryEndpoint("GET", "/agent-guidance", agent_guidance, "story:read"),
 ]

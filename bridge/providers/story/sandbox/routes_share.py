@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.providers.story.sandbox.core import Call, Endpoint
+from bridge.providers.story.sandbox.core import StoryCall, StoryEndpoint
 from schemas.story.requests_publishing import StartLive
 
 SHARE_PREFIX = "/api/share"
 
 
-async def start_live(call: Call) -> dict[str, Any]:
+async def start_live(call: StoryCall) -> dict[str, Any]:
     return call.world.artifacts.start_live(call.body_as(StartLive).token)
 
 
-ENDPOINTS: list[Endpoint] = [
-    Endpoint("POST", "/table-read/start-live", start_live, None, "none"),
+ENDPOINTS: list[StoryEndpoint] = [
+    StoryEndpoint("POST", "/table-read/start-live", start_live, None, "none"),
 ]

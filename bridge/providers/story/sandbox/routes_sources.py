@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.providers.story.sandbox.core import Call, Endpoint
+from bridge.providers.story.sandbox.core import StoryCall, StoryEndpoint
 from schemas.story import requests as q
 
 BASE = "/story-projects/{projectId}/sources"
 
 
-async def create_source(call: Call) -> dict[str, Any]:
+async def create_source(call: StoryCall) -> dict[str, Any]:
     world = call.world
     project_id = call.params["projectId"]
     world.projects.get(project_id)  # project_not_found before any body check
@@ -19,22 +19,22 @@ async def create_source(call: Call) -> dict[str, Any]:
     return {"source": world.sources.create(project_id, req)}
 
 
-async def list_sources(call: Call) -> dict[str, Any]:
+async def list_sources(call: StoryCall) -> dict[str, Any]:
     sources, cursor = call.world.sources.page(call.params["projectId"], call.query)
     return {"sources": sources, "nextCursor": cursor}
 
 
-async def get_source(call: Call) -> dict[str, Any]:
+async def get_source(call: StoryCall) -> dict[str, Any]:
     return {"source": call.world.sources.get(call.params["projectId"], call.params["sourceId"])}
 
 
-async def delete_source(call: Call) -> dict[str, Any]:
+async def delete_source(call: StoryCall) -> dict[str, Any]:
     return call.world.sources.delete(call.params["projectId"], call.params["sourceId"])
 
 
-ENDPOINTS: list[Endpoint] = [
-    Endpoint("POST", BASE, create_source, "source:write", "optional"),
-    Endpoint("GET", BASE, list_sources, "source:read"),
-    Endpoint("GET", BASE + "/{sourceId}", get_source, "source:read"),
-    Endpoint("DELETE", BASE + "/{sourceId}", delete_source, "source:write", "optional"),
+ENDPOINTS: list[StoryEndpoint] = [
+    StoryEndpoint("POST", BASE, create_source, "source:write", "optional"),
+    StoryEndpoint("GET", BASE, list_sources, "source:read"),
+    StoryEndpoint("GET", BASE + "/{sourceId}", get_source, "source:read"),
+    StoryEndpoint("DELETE", BASE + "/{sourceId}", delete_source, "source:write", "optional"),
 ]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from bridge.providers.story.sandbox.auth import ALL_SCOPES, Keys
 from bridge.providers.story.sandbox.config import SandboxConfig
-from bridge.providers.story.sandbox.faults import Faults
 from bridge.providers.story.sandbox.idempotency import IdempotencyStore
-from bridge.providers.story.sandbox.ratelimit import RateLimiter
-from bridge.providers.story.sandbox.world import World
+from bridge.providers.story.sandbox.ratelimit import StoryRateLimiter
+from bridge.providers.story.sandbox.world import StoryWorld
 from bridge.sandboxkit.clock import SandboxClock
+from bridge.sandboxkit.faults import Faults
+from bridge.sandboxkit.ratewindow import FixedWindows
 from bridge.sandboxkit.requestlog import RequestLog
 
 
@@ -18,18 +19,19 @@ class SandboxState:
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
         self.clock = SandboxClock(config.speed, manual=config.manual_clock)
-        self.world = World(config, self.clock)
+        self.world = StoryWorld(config, self.clock)
         scopes = frozenset(config.any_key_scopes) if config.any_key_scopes is not None else None
         self.keys = Keys(config.accept_any_key, scopes if scopes is not None else ALL_SCOPES)
         for key, key_scopes in config.keys.items():
             self.keys.register(key, key_scopes)
-        self.limiter = RateLimiter(config.rate_limit_per_minute, config.rate_limit_window_seconds)
+        windows = FixedWindows(config.rate_limit_per_minute, config.rate_limit_window_seconds)
+        self.limiter = StoryRateLimiter(windows)
         self.idempotency = IdempotencyStore()
         self.faults = Faults(config.faults, config.seed)
         self.log = RequestLog()
 
     def reset(self) -> None:
         """A fresh world (resources, credits, ids) and idempotency store; keys, faults, log kept."""
-        self.world = World(self.config, self.clock)
+        self.world = StoryWorld(self.config, self.clock)
         self.idempotency = IdempotencyStore()
         self.limiter.reset()

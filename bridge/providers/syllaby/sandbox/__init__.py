@@ -12,8 +12,8 @@ sandbox clock. The HTTP layer is thin over it: `routes` (every endpoint of the r
 
 from bridge.providers.syllaby.sandbox.config import (
     Costs,
-    Durations,
     Failures,
+    SyllabyDurations,
     SyllabySandboxConfig,
 )
 from bridge.providers.syllaby.sandbox.server import SyllabySandboxServer, serve
@@ -22,9 +22,9 @@ from bridge.sandboxkit.faults import FaultRule
 
 __all__ = [
     "Costs",
-    "Durations",
     "Failures",
     "FaultRule",
+    "SyllabyDurations",
     "SyllabySandboxConfig",
     "SyllabySandboxServer",
     "SyllabySandboxState",

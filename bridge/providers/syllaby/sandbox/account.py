@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bridge.providers.syllaby.sandbox.errors import insufficient_credits
-from bridge.providers.syllaby.sandbox.records import Ids, stamp
+from bridge.providers.syllaby.sandbox.records import SyllabyIds, stamp
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class Charge:
 
 
 class Account:
-    def __init__(self, ids: Ids, balance: int, subscribed: bool) -> None:
+    def __init__(self, ids: SyllabyIds, balance: int, subscribed: bool) -> None:
         self.ids = ids
         self.balance = balance
         self.subscribed = subscribed

@@ -1,19 +1,19 @@
 """The Syllaby sandbox ASGI app: the API's cross-cutting rules around every endpoint.
 
-Per request, in order: injected network faults (latency, hang, drop: no effect), the caller's
-rate window (per token, else per IP: 429 with `Retry-After` and an epoch `X-RateLimit-Reset`),
-the token (401), an injected error or 429 storm, the subscription gate (403
-`SUBSCRIPTION-REQUIRED`, before any lookup, validation or charge), `hold_ms`, then the endpoint.
-After its effect: `drop_after`, `hang_after` (the effect stands, the answer never comes) or
-`respond_latency_ms`. There is no Idempotency-Key: every request acts. Every request, hung ones
-included, is in the request log (`status` 0 for a drop or a hang), so tests can count POSTs.
+Per request, in order (the network faults are the kit's pipeline, `bridge.sandboxkit.pipeline`):
+injected network faults (latency, hang, drop: no effect), the caller's rate window (per token,
+else per IP: 429 with `Retry-After` and an epoch `X-RateLimit-Reset`), the token (401), an
+injected error or 429 storm, the subscription gate (403 `SUBSCRIPTION-REQUIRED`, before any
+lookup, validation or charge), `hold_ms`, then the endpoint. After its effect: `drop_after`,
+`hang_after` (the effect stands, the answer never comes) or `respond_latency_ms`. There is no
+Idempotency-Key: every request acts. Every request, hung ones included, is in the request log
+(`status` 0 for a drop or a hang), so tests can count POSTs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -26,7 +26,7 @@ from bridge.providers.syllaby.sandbox import forms, routes
 from bridge.providers.syllaby.sandbox.auth import bucket
 from bridge.providers.syllaby.sandbox.config import SyllabySandboxConfig
 from bridge.providers.syllaby.sandbox.control import control_routes
-from bridge.providers.syllaby.sandbox.core import Call, Endpoint, Reply
+from bridge.providers.syllaby.sandbox.core import Reply, SyllabyCall, SyllabyEndpoint
 from bridge.providers.syllaby.sandbox.errors import (
     SyllabyError,
     server_error,
@@ -34,16 +34,17 @@ from bridge.providers.syllaby.sandbox.errors import (
 )
 from bridge.providers.syllaby.sandbox.faults import fault_error
 from bridge.providers.syllaby.sandbox.state import SyllabySandboxState
-from bridge.sandboxkit.exchange import Exchange as BaseExchange
+from bridge.sandboxkit.exchange import Exchange
 from bridge.sandboxkit.faults import FaultRule, is_error
-from bridge.sandboxkit.network import dropped, hang, quiet_injected_drops
+from bridge.sandboxkit.network import quiet_injected_drops
+from bridge.sandboxkit.pipeline import Pipeline
 
 BASE_PATH = "/v2"
 METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE"]
 
 
 @dataclass
-class Exchange(BaseExchange):
+class SyllabyExchange(Exchange):
     base_path: ClassVar[str] = BASE_PATH
 
     @property
@@ -65,55 +66,32 @@ async def _body(request: Request) -> Any:
         return None
 
 
-class Pipeline:
-    def __init__(self, state: SyllabySandboxState) -> None:
-        self.state = state
+class SyllabyPipeline(Pipeline[SyllabySandboxState, SyllabyExchange, SyllabyEndpoint]):
+    def exchange(self, request: Request, endpoint: SyllabyEndpoint) -> SyllabyExchange:
+        return SyllabyExchange(request)
 
-    def log(self, ex: Exchange, status: int) -> None:
-        self.state.log.add(ex.entry(status, self.state.clock.now()))
+    async def answer(
+        self, ex: SyllabyExchange, endpoint: SyllabyEndpoint, rule: FaultRule | None
+    ) -> None:
+        try:
+            await self.handle(ex, endpoint, rule)
+        except SyllabyError as err:
+            ex.status, ex.body = err.status, err.body()
+            ex.headers.update(err.headers)
+        except Exception as exc:  # a sandbox bug must still look like the API's 500
+            bug = server_error()
+            bug.extra["exception"] = type(exc).__name__
+            ex.status, ex.body = bug.status, bug.body()
 
-    def view(self, endpoint: Endpoint) -> Callable[[Request], Awaitable[Any]]:
-        async def view(request: Request) -> Any:
-            ex = Exchange(request)
-            rule = self.state.faults.fire(ex.method, ex.path)
-            if rule is not None:
-                ex.fault = "latency"
-                if rule.latency_ms:
-                    await asyncio.sleep(rule.latency_ms / 1000)
-                if rule.hang or rule.drop:
-                    ex.fault = "hang" if rule.hang else "drop"
-                    self.log(ex, 0)
-                    if rule.hang:
-                        await hang()
-                    return dropped
-            try:
-                await self.handle(ex, endpoint, rule)
-            except SyllabyError as err:
-                ex.status, ex.body = err.status, err.body()
-                ex.headers.update(err.headers)
-            except Exception as exc:  # a sandbox bug must still look like the API's 500
-                bug = server_error()
-                bug.extra["exception"] = type(exc).__name__
-                ex.status, ex.body = bug.status, bug.body()
-            if rule is not None and (rule.drop_after or rule.hang_after):
-                ex.fault = "drop_after" if rule.drop_after else "hang_after"
-                self.log(ex, 0)
-                if rule.hang_after:
-                    await hang()
-                return dropped
-            self.log(ex, ex.status)
-            if rule is not None and rule.respond_latency_ms:
-                await asyncio.sleep(rule.respond_latency_ms / 1000)
-            if rule is not None and rule.bare and ex.status >= 400:
-                return Response(b"", status_code=ex.status, headers=ex.headers)
-            body = ex.body
-            if rule is not None and rule.pad_bytes and ex.status < 400:
-                body = {**body, "data": _padded(body.get("data"), rule.pad_bytes)}
-            return JSONResponse(body, status_code=ex.status, headers=ex.headers)
+    def padded(self, body: Any, size: int) -> Any:
+        data = body.get("data")
+        if isinstance(data, dict):
+            data = {**data, "padding": "x" * size}
+        return {**body, "data": data}
 
-        return view
-
-    async def handle(self, ex: Exchange, endpoint: Endpoint, rule: FaultRule | None) -> None:
+    async def handle(
+        self, ex: SyllabyExchange, endpoint: SyllabyEndpoint, rule: FaultRule | None
+    ) -> None:
         state = self.state
         ex.headers.update(state.limiter.take(ex.bucket))
         state.tokens.authenticate(ex.request.headers.get("authorization"))
@@ -127,28 +105,22 @@ class Pipeline:
         payload = await _body(ex.request)
         if rule is not None and rule.hold_ms:
             await asyncio.sleep(rule.hold_ms / 1000)
-        call = Call(world=state.world, params=dict(ex.request.path_params), body=payload)
+        call = SyllabyCall(world=state.world, params=dict(ex.request.path_params), body=payload)
         reply: Reply = await endpoint.handler(call)
         ex.status, ex.body = reply.status, reply.body
         ex.headers.update(reply.headers)
 
     async def unknown(self, request: Request) -> Response:
         """No such route: Laravel's 404, logged like any request."""
-        ex = Exchange(request)
+        ex = SyllabyExchange(request)
         self.log(ex, 404)
         message = f"The route {request.url.path.lstrip('/')} could not be found."
         return JSONResponse({"message": message, "status": 404}, status_code=404)
 
 
-def _padded(data: Any, size: int) -> Any:
-    if isinstance(data, dict):
-        return {**data, "padding": "x" * size}
-    return data
-
-
 def create_app(config: SyllabySandboxConfig | None = None) -> Starlette:
     state = SyllabySandboxState(config or SyllabySandboxConfig())
-    pipeline = Pipeline(state)
+    pipeline = SyllabyPipeline(state)
     api = [Route(ep.path, pipeline.view(ep), methods=[ep.method]) for ep in routes.ENDPOINTS]
     api.append(Route("/{rest:path}", pipeline.unknown, methods=METHODS))
     app = Starlette(

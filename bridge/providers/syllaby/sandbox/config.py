@@ -1,5 +1,7 @@
 """Syllaby sandbox configuration: clock speed, limits, credits, subscription, faults, durations.
 
+The clock, rate-window, seed and fault knobs are the kit's (`bridge.sandboxkit.config`).
+
 Durations are in API-seconds (sandbox clock seconds); wall time is that divided by `speed`.
 
 | what                                                            | default | field          |
@@ -20,10 +22,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from bridge.sandboxkit.faults import FaultRule
+from bridge.sandboxkit.config import BaseSandboxConfig
 
 
-class Durations(BaseModel):
+class SyllabyDurations(BaseModel):
     prompts: float = 6.0
     images: float = 4.0
     clip_queue: float = 2.0
@@ -48,21 +50,16 @@ class Failures(BaseModel):
     render: bool = False  # video ends `failed` with a `failure`, url null
 
 
-class SyllabySandboxConfig(BaseModel):
-    speed: float = Field(default=1.0, gt=0)  # clock multiplier: 10 = everything 10x faster
-    manual_clock: bool = False  # time moves only through POST /_sandbox/clock/advance
+class SyllabySandboxConfig(BaseSandboxConfig):
     rate_limit_per_minute: int = Field(default=30, ge=1)  # per token, as the API's default
-    rate_limit_window_seconds: float = Field(default=60.0, gt=0)  # wall seconds per window
     initial_credits: int = Field(default=1000, ge=0)
     subscribed: bool = True  # False: every endpoint answers 403 SUBSCRIPTION-REQUIRED
-    seed: int = 0  # uuids, hashes and fault decisions repeat for a seed
     # Any well-formed token (`<id>|<secret>`, as Laravel Sanctum issues them) authenticates; off:
     # only `tokens`.
     accept_any_token: bool = True
     tokens: list[str] = Field(default_factory=list)
     scenes_per_generation: int = Field(default=3, ge=1, le=20)  # scenes a generation writes
     clip_engines: list[int] = Field(default_factory=lambda: list(range(1, 13)))  # known engine ids
-    faults: list[FaultRule] = Field(default_factory=list)
-    durations: Durations = Field(default_factory=Durations)
+    durations: SyllabyDurations = Field(default_factory=SyllabyDurations)
     costs: Costs = Field(default_factory=Costs)
     failures: Failures = Field(default_factory=Failures)

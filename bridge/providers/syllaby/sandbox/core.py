@@ -1,4 +1,5 @@
-"""What the routes see: `Endpoint` declares one, `Call` reads the request, `Reply` answers.
+"""What the routes see: `SyllabyEndpoint` declares one, `SyllabyCall` reads the request, `Reply`
+answers.
 
 Everything cross-cutting (token, rate limit, subscription gate, faults, the request log, the error
 rendering) happens around the handler in `app`, so a route is only: look up, validate, act.
@@ -16,7 +17,7 @@ from bridge.providers.syllaby.sandbox.errors import not_found
 from bridge.providers.syllaby.sandbox.scenes import SceneRec
 from bridge.providers.syllaby.sandbox.storyboards import StoryboardRec
 from bridge.providers.syllaby.sandbox.validation import validate
-from bridge.providers.syllaby.sandbox.world import World
+from bridge.providers.syllaby.sandbox.world import SyllabyWorld
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -38,8 +39,8 @@ def ok(data: Any, status: int = 200, **extra: Any) -> Reply:
 
 
 @dataclass
-class Call:
-    world: World
+class SyllabyCall:
+    world: SyllabyWorld
     params: dict[str, str]
     body: Any
 
@@ -61,11 +62,11 @@ class Call:
         return validate(model, self.body)
 
 
-Handler = Callable[[Call], Awaitable[Reply]]
+Handler = Callable[[SyllabyCall], Awaitable[Reply]]
 
 
 @dataclass(frozen=True)
-class Endpoint:
+class SyllabyEndpoint:
     """`path` is a Starlette path after the base path, e.g. "/text-to-scene/{storyboard}/render"."""
 
     method: str

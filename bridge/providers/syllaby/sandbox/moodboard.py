@@ -2,6 +2,10 @@
 
 The reference shows both answers already `success` (upload 201, generate 202) and has no read
 for a moodboard, so entries are final when made; the control API's state lists them.
+
+An entry is a `MoodboardRec`, the sandbox's own record as `StoryboardRec` and `SceneRec` are, not
+the bridge's `schemas.syllaby.resources.MoodboardEntry`: the sandbox plays the vendor and renders
+its answers from the reference, so a mistake in the bridge's model cannot hide behind it.
 """
 
 from __future__ import annotations
@@ -9,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.providers.syllaby.sandbox.records import CDN, Ids, stamp
+from bridge.providers.syllaby.sandbox.records import CDN, SyllabyIds, stamp
 
 
 @dataclass(frozen=True)
-class MoodboardEntry:
+class MoodboardRec:
     id: int
     storyboard_id: int
     asset_id: int
@@ -34,14 +38,14 @@ class MoodboardEntry:
 
 
 class Moodboards:
-    def __init__(self, ids: Ids) -> None:
+    def __init__(self, ids: SyllabyIds) -> None:
         self.ids = ids
-        self.entries: dict[int, list[MoodboardEntry]] = {}
+        self.entries: dict[int, list[MoodboardRec]] = {}
 
     def _add(
         self, storyboard_id: int, asset_id: int, source: str, prompt: str, at: float
-    ) -> MoodboardEntry:
-        entry = MoodboardEntry(
+    ) -> MoodboardRec:
+        entry = MoodboardRec(
             self.ids.next("moodboard"), storyboard_id, asset_id, source, prompt, at
         )
         self.entries.setdefault(storyboard_id, []).append(entry)
@@ -49,13 +53,13 @@ class Moodboards:
 
     def upload(
         self, storyboard_id: int, prompt: str, references: list[int], at: float
-    ) -> list[MoodboardEntry]:
+    ) -> list[MoodboardRec]:
         """One entry per referenced asset; with none, one new asset for the prompt."""
         assets = references or [self.ids.next("assets") + 1000]
         return [self._add(storyboard_id, asset, "upload", prompt, at) for asset in assets]
 
-    def generate(self, storyboard_id: int, prompt: str, at: float) -> MoodboardEntry:
+    def generate(self, storyboard_id: int, prompt: str, at: float) -> MoodboardRec:
         return self._add(storyboard_id, self.ids.next("assets") + 1000, "generated", prompt, at)
 
-    def of(self, storyboard_id: int) -> list[MoodboardEntry]:
+    def of(self, storyboard_id: int) -> list[MoodboardRec]:
         return list(self.entries.get(storyboard_id, []))

@@ -32,9 +32,9 @@ def too_many(window: Window, retry_after: int | None = None) -> SyllabyError:
     )
 
 
-class RateLimiter:
-    def __init__(self, per_minute: int, window_seconds: float = 60.0) -> None:
-        self.windows = FixedWindows(per_minute, window_seconds)
+class SyllabyRateLimiter:
+    def __init__(self, windows: FixedWindows) -> None:
+        self.windows = windows
 
     def take(self, bucket: str) -> dict[str, str]:
         """The success headers, or raises 429 (nothing spent)."""

@@ -17,7 +17,7 @@ def stamp(seconds: float) -> str:
     return (EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class Ids:
+class SyllabyIds:
     """Integer ids counting from 1 per table (as database rows do), seeded opaque uuids/hashes."""
 
     def __init__(self, seed: int) -> None:

@@ -1,4 +1,11 @@
-"""The reference's request bodies with its limits (lengths, counts, allowed values)."""
+"""The reference's request bodies with its limits (lengths, counts, allowed values), as the vendor
+validates them.
+
+Independent of the bridge's own client models (`schemas.syllaby.requests`) on purpose, and named
+`Vendor*` so the two never pass for one another: the sandbox plays Syllaby, an oracle written
+from the reference alone. Were it to reuse the bridge's models, a wrong limit or field there would
+be accepted here too, and the tests could not catch it.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +14,26 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
-class Body(BaseModel):
+class VendorBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-class StoryboardCreate(Body):
+class VendorStoryboardCreate(VendorBody):
     title: str = Field(min_length=1, max_length=255)
     mode: Literal["wizard", "manual"]
 
 
-class Settings(Body):
+class VendorSettings(VendorBody):
     audio: bool | None = None
     aspect_ratio: str | None = Field(default=None, min_length=1, max_length=20)
     resolution: str | None = Field(default=None, min_length=1, max_length=20)
 
 
-class StoryboardUpdate(Body):
-    settings: Settings | None = None
+class VendorStoryboardUpdate(VendorBody):
+    settings: VendorSettings | None = None
 
 
-class DurationRange(Body):
+class VendorDurationRange(VendorBody):
     min: int = Field(ge=1)
     max: int = Field(ge=1)
 
@@ -39,56 +46,56 @@ class DurationRange(Body):
         return self
 
 
-class ContextPair(Body):
+class VendorContextPair(VendorBody):
     key: Literal["purpose", "style", "audience"]
     question: str = Field(min_length=1, max_length=500)
     answer: str = Field(min_length=1, max_length=500)
 
 
-class PromptGenerate(Body):
+class VendorPromptGenerate(VendorBody):
     prompt: str = Field(min_length=1, max_length=5000)
     clip_engine_id: int
-    duration: DurationRange
-    settings: Settings | None = None
+    duration: VendorDurationRange
+    settings: VendorSettings | None = None
     # JSON bodies name references; multipart ones carry the files (their names are kept here).
     references: list[str] | None = Field(default=None, max_length=5)
-    context: list[ContextPair] | None = Field(default=None, max_length=3)
+    context: list[VendorContextPair] | None = Field(default=None, max_length=3)
 
 
-class ContextGenerate(Body):
+class VendorContextGenerate(VendorBody):
     prompt: str = Field(min_length=1, max_length=5000)
 
 
-class SceneWrite(Body):
+class VendorSceneWrite(VendorBody):
     order: int | None = Field(default=None, ge=0)
     raw_video_prompt: str | None = Field(default=None, max_length=5000)
     duration: int | None = Field(default=None, ge=1)
 
 
-class ScenesSort(Body):
+class VendorScenesSort(VendorBody):
     scene_id: int
     after_id: int | None = None
 
 
-class Frames(Body):
+class VendorFrames(VendorBody):
     first_frame_id: int | None = None
     last_frame_id: int | None = None
 
 
-class Chain(Body):
+class VendorChain(VendorBody):
     scene_id: int
 
 
-class ClipScene(Body):
+class VendorClipScene(VendorBody):
     id: int
     enhance: bool
 
 
-class ClipsGenerate(Body):
-    scenes: list[ClipScene] = Field(min_length=1)
+class VendorClipsGenerate(VendorBody):
+    scenes: list[VendorClipScene] = Field(min_length=1)
 
 
-class MoodboardPrompt(Body):
+class VendorMoodboardPrompt(VendorBody):
     prompt: str = Field(min_length=1, max_length=5000)
     enhance: bool | None = None
     references: list[int] | None = None

@@ -3,119 +3,121 @@
 from __future__ import annotations
 
 from bridge.providers.syllaby.sandbox import requests as q
-from bridge.providers.syllaby.sandbox.core import Call, Endpoint, Reply, ok
+from bridge.providers.syllaby.sandbox.core import Reply, SyllabyCall, SyllabyEndpoint, ok
 
 BASE = "/text-to-scene"
 ONE = BASE + "/{storyboard}"
 SCENE = ONE + "/scenes/{scene}"
 
 
-async def create(call: Call) -> Reply:
-    return ok(call.world.create_storyboard(call.body_as(q.StoryboardCreate)), 201)
+async def create(call: SyllabyCall) -> Reply:
+    return ok(call.world.create_storyboard(call.body_as(q.VendorStoryboardCreate)), 201)
 
 
-async def get(call: Call) -> Reply:
+async def get(call: SyllabyCall) -> Reply:
     return ok(call.world.get_storyboard(call.storyboard()))
 
 
-async def update(call: Call) -> Reply:
+async def update(call: SyllabyCall) -> Reply:
     rec = call.storyboard()
-    return ok(call.world.update_storyboard(rec, call.body_as(q.StoryboardUpdate)))
+    return ok(call.world.update_storyboard(rec, call.body_as(q.VendorStoryboardUpdate)))
 
 
-async def prompt(call: Call) -> Reply:
+async def prompt(call: SyllabyCall) -> Reply:
     rec = call.storyboard()
-    return ok(call.world.generate(rec, call.body_as(q.PromptGenerate)), 202)
+    return ok(call.world.generate(rec, call.body_as(q.VendorPromptGenerate)), 202)
 
 
-async def context(call: Call) -> Reply:
+async def context(call: SyllabyCall) -> Reply:
     rec = call.storyboard()
-    return ok(call.world.context(rec, call.body_as(q.ContextGenerate)))
+    return ok(call.world.context(rec, call.body_as(q.VendorContextGenerate)))
 
 
-async def estimate(call: Call) -> Reply:
+async def estimate(call: SyllabyCall) -> Reply:
     return ok(call.world.estimate(call.storyboard()))
 
 
-async def render(call: Call) -> Reply:
+async def render(call: SyllabyCall) -> Reply:
     storyboard, meta = call.world.render(call.storyboard())
     return ok(storyboard, 202, meta=meta)
 
 
-async def add_scene(call: Call) -> Reply:
+async def add_scene(call: SyllabyCall) -> Reply:
     rec = call.storyboard()
-    return ok(call.world.add_scene(rec, call.body_as(q.SceneWrite)), 201)
+    return ok(call.world.add_scene(rec, call.body_as(q.VendorSceneWrite)), 201)
 
 
-async def update_scene(call: Call) -> Reply:
+async def update_scene(call: SyllabyCall) -> Reply:
     scene = call.scene(call.storyboard())
-    return ok(call.world.update_scene(scene, call.body_as(q.SceneWrite)))
+    return ok(call.world.update_scene(scene, call.body_as(q.VendorSceneWrite)))
 
 
-async def delete_scene(call: Call) -> Reply:
+async def delete_scene(call: SyllabyCall) -> Reply:
     call.world.delete_scene(call.scene(call.storyboard()))
     return ok({"message": "Accepted"}, 202)
 
 
-async def scene_status(call: Call) -> Reply:
+async def scene_status(call: SyllabyCall) -> Reply:
     return ok(call.world.scene_status(call.scene(call.storyboard())))
 
 
-async def sort_scenes(call: Call) -> Reply:
+async def sort_scenes(call: SyllabyCall) -> Reply:
     rec = call.storyboard()
-    call.world.sort_scenes(rec, call.body_as(q.ScenesSort))
+    call.world.sort_scenes(rec, call.body_as(q.VendorScenesSort))
     return ok({"message": "Scenes sorted successfully"})
 
 
-async def frames(call: Call) -> Reply:
+async def frames(call: SyllabyCall) -> Reply:
     scene = call.scene(call.storyboard())
-    return ok(call.world.frames(scene, call.body_as(q.Frames)))
+    return ok(call.world.frames(scene, call.body_as(q.VendorFrames)))
 
 
-async def chain(call: Call) -> Reply:
+async def chain(call: SyllabyCall) -> Reply:
     scene = call.scene(call.storyboard())
-    return ok(call.world.chain(scene, call.body_as(q.Chain)))
+    return ok(call.world.chain(scene, call.body_as(q.VendorChain)))
 
 
-async def unchain(call: Call) -> Reply:
+async def unchain(call: SyllabyCall) -> Reply:
     return ok(call.world.unchain(call.scene(call.storyboard())))
 
 
-async def clips(call: Call) -> Reply:
+async def clips(call: SyllabyCall) -> Reply:
     rec = call.storyboard()
-    return ok(call.world.generate_clips(rec, call.body_as(q.ClipsGenerate)), 202)
+    return ok(call.world.generate_clips(rec, call.body_as(q.VendorClipsGenerate)), 202)
 
 
-async def moodboard_upload(call: Call) -> Reply:
+async def moodboard_upload(call: SyllabyCall) -> Reply:
     rec = call.storyboard()
-    return ok(call.world.moodboard_upload(rec, call.body_as(q.MoodboardPrompt)), 201)
+    return ok(call.world.moodboard_upload(rec, call.body_as(q.VendorMoodboardPrompt)), 201)
 
 
-async def moodboard_generate(call: Call) -> Reply:
+async def moodboard_generate(call: SyllabyCall) -> Reply:
     rec = call.storyboard()
-    return ok(call.world.moodboard_generate(rec, call.body_as(q.MoodboardPrompt)), 202)
+    return ok(call.world.moodboard_generate(rec, call.body_as(q.VendorMoodboardPrompt)), 202)
 
 
 # In the reference's order. `scenes/sort` precedes `scenes/{scene}` so "sort" is never an id.
-ENDPOINTS: list[Endpoint] = [
-    Endpoint("POST", BASE, create, "createTextToScene"),
-    Endpoint("POST", ONE + "/prompt", prompt, "generateTextToScenePrompt"),
-    Endpoint("POST", ONE + "/context", context, "generateTextToSceneContext"),
-    Endpoint("GET", BASE + "/{id}", get, "getTextToScene"),
-    Endpoint("PATCH", BASE + "/{id}", update, "updateTextToScene"),
-    Endpoint("POST", ONE + "/scenes", add_scene, "createTextToSceneScene"),
-    Endpoint("PUT", ONE + "/scenes/sort", sort_scenes, "sortTextToSceneScenes"),
-    Endpoint("PATCH", SCENE, update_scene, "updateTextToSceneScene"),
-    Endpoint("DELETE", SCENE, delete_scene, "deleteTextToSceneScene"),
-    Endpoint("GET", SCENE + "/status", scene_status, "getTextToSceneSceneStatus"),
-    Endpoint("PUT", SCENE + "/frames", frames, "assignTextToSceneFrames"),
-    Endpoint("PUT", SCENE + "/chain", chain, "chainTextToSceneScene"),
-    Endpoint("DELETE", SCENE + "/chain", unchain, "unchainTextToSceneScene"),
-    Endpoint("POST", ONE + "/clips", clips, "generateTextToSceneClips"),
-    Endpoint("POST", ONE + "/moodboard/upload", moodboard_upload, "uploadTextToSceneMoodboard"),
-    Endpoint(
+ENDPOINTS: list[SyllabyEndpoint] = [
+    SyllabyEndpoint("POST", BASE, create, "createTextToScene"),
+    SyllabyEndpoint("POST", ONE + "/prompt", prompt, "generateTextToScenePrompt"),
+    SyllabyEndpoint("POST", ONE + "/context", context, "generateTextToSceneContext"),
+    SyllabyEndpoint("GET", BASE + "/{id}", get, "getTextToScene"),
+    SyllabyEndpoint("PATCH", BASE + "/{id}", update, "updateTextToScene"),
+    SyllabyEndpoint("POST", ONE + "/scenes", add_scene, "createTextToSceneScene"),
+    SyllabyEndpoint("PUT", ONE + "/scenes/sort", sort_scenes, "sortTextToSceneScenes"),
+    SyllabyEndpoint("PATCH", SCENE, update_scene, "updateTextToSceneScene"),
+    SyllabyEndpoint("DELETE", SCENE, delete_scene, "deleteTextToSceneScene"),
+    SyllabyEndpoint("GET", SCENE + "/status", scene_status, "getTextToSceneSceneStatus"),
+    SyllabyEndpoint("PUT", SCENE + "/frames", frames, "assignTextToSceneFrames"),
+    SyllabyEndpoint("PUT", SCENE + "/chain", chain, "chainTextToSceneScene"),
+    SyllabyEndpoint("DELETE", SCENE + "/chain", unchain, "unchainTextToSceneScene"),
+    SyllabyEndpoint("POST", ONE + "/clips", clips, "generateTextToSceneClips"),
+    SyllabyEndpoint(
+        "POST", ONE + "/moodboard/upload", moodboard_upload, "uploadTextToSceneMoodboard"
+    ),
+    SyllabyEndpoint(
         "POST", ONE + "/moodboard/generate", moodboard_generate, "generateTextToSceneMoodboard"
     ),
-    Endpoint("GET", ONE + "/estimate", estimate, "estimateTextToScene"),
-    Endpoint("POST", ONE + "/render", render, "renderTextToScene"),
+    SyllabyEndpoint("GET", ONE + "/estimate", estimate, "estimateTextToScene"),
+    SyllabyEndpoint("POST", ONE + "/render", render, "renderTextToScene"),
 ]

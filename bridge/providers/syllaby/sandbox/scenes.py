@@ -16,7 +16,7 @@ from typing import Any
 from bridge.providers.syllaby.sandbox.account import Account
 from bridge.providers.syllaby.sandbox.config import SyllabySandboxConfig
 from bridge.providers.syllaby.sandbox.errors import not_found
-from bridge.providers.syllaby.sandbox.records import CDN, Ids, stamp
+from bridge.providers.syllaby.sandbox.records import CDN, SyllabyIds, stamp
 from bridge.sandboxkit.scheduler import Scheduler
 
 DEFAULT_DURATION = 5
@@ -74,7 +74,7 @@ class SceneRec:
 
 class Scenes:
     def __init__(
-        self, ids: Ids, scheduler: Scheduler, config: SyllabySandboxConfig, account: Account
+        self, ids: SyllabyIds, scheduler: Scheduler, config: SyllabySandboxConfig, account: Account
     ) -> None:
         self.ids = ids
         self.scheduler = scheduler

@@ -19,7 +19,7 @@ from typing import Any
 from bridge.providers.syllaby.sandbox.account import Account
 from bridge.providers.syllaby.sandbox.config import SyllabySandboxConfig
 from bridge.providers.syllaby.sandbox.errors import not_found
-from bridge.providers.syllaby.sandbox.records import CDN, Ids, stamp
+from bridge.providers.syllaby.sandbox.records import CDN, SyllabyIds, stamp
 from bridge.providers.syllaby.sandbox.scenes import SceneRec, Scenes
 from bridge.sandboxkit.scheduler import Scheduler
 
@@ -97,7 +97,7 @@ class StoryboardRec:
 class Storyboards:
     def __init__(
         self,
-        ids: Ids,
+        ids: SyllabyIds,
         scheduler: Scheduler,
         config: SyllabySandboxConfig,
         account: Account,

@@ -1,10 +1,10 @@
 """The Syllaby account in memory: one store per resource, and the operations that span them.
 
-`World` holds the account (credits, subscription), the storyboards (with their videos), the
-scenes and the moodboards; each store owns its records and transitions. An operation here takes
-the world lock, applies every transition due by the sandbox clock, then checks in the API's order
-(the storyboard exists, the body's `exists` rules, preconditions 403, credits 402) before any
-effect: a refused call changes nothing, an accepted one charges and acts at once. Nothing is
+`SyllabyWorld` holds the account (credits, subscription), the storyboards (with their videos),
+the scenes and the moodboards; each store owns its records and transitions. An operation here
+takes the world lock, applies every transition due by the sandbox clock, then checks in the API's
+order (the storyboard exists, the body's `exists` rules, preconditions 403, credits 402) before
+any effect: a refused call changes nothing, an accepted one charges and acts at once. Nothing is
 idempotent: the same call twice charges twice and acts twice, as the reference says.
 """
 
@@ -18,7 +18,7 @@ from bridge.providers.syllaby.sandbox.account import Account
 from bridge.providers.syllaby.sandbox.config import SyllabySandboxConfig
 from bridge.providers.syllaby.sandbox.errors import forbidden
 from bridge.providers.syllaby.sandbox.moodboard import Moodboards
-from bridge.providers.syllaby.sandbox.records import Ids
+from bridge.providers.syllaby.sandbox.records import SyllabyIds
 from bridge.providers.syllaby.sandbox.scenes import SceneRec, Scenes
 from bridge.providers.syllaby.sandbox.storyboards import GENERATING, StoryboardRec, Storyboards
 from bridge.providers.syllaby.sandbox.validation import selected_invalid
@@ -30,12 +30,12 @@ VIDEO_BUSY = "The video is busy."
 STILL_GENERATING = "The storyboard is still generating."
 
 
-class World:
+class SyllabyWorld:
     def __init__(self, config: SyllabySandboxConfig, clock: SandboxClock) -> None:
         self.config = config
         self.clock = clock
         self.lock = threading.RLock()
-        self.ids = Ids(config.seed)
+        self.ids = SyllabyIds(config.seed)
         self.scheduler = Scheduler()
         self.account = Account(self.ids, config.initial_credits, config.subscribed)
         self.scenes = Scenes(self.ids, self.scheduler, config, self.account)
@@ -56,7 +56,7 @@ class World:
             self.sync()
             return self.storyboards.get(storyboard_id)
 
-    def create_storyboard(self, req: q.StoryboardCreate) -> dict[str, Any]:
+    def create_storyboard(self, req: q.VendorStoryboardCreate) -> dict[str, Any]:
         with self.lock:
             now = self.sync()
             return self.storyboards.view(self.storyboards.create(req.title, req.mode, now))
@@ -66,7 +66,9 @@ class World:
             self.sync()
             return self.storyboards.view(rec)
 
-    def update_storyboard(self, rec: StoryboardRec, req: q.StoryboardUpdate) -> dict[str, Any]:
+    def update_storyboard(
+        self, rec: StoryboardRec, req: q.VendorStoryboardUpdate
+    ) -> dict[str, Any]:
         with self.lock:
             now = self.sync()
             if req.settings is not None:
@@ -74,7 +76,7 @@ class World:
                 rec.updated_at = now
             return self.storyboards.view(rec)
 
-    def generate(self, rec: StoryboardRec, req: q.PromptGenerate) -> dict[str, Any]:
+    def generate(self, rec: StoryboardRec, req: q.VendorPromptGenerate) -> dict[str, Any]:
         with self.lock:
             now = self.sync()
             if req.clip_engine_id not in self.config.clip_engines:
@@ -95,7 +97,7 @@ class World:
             )
             return self.storyboards.view(rec)
 
-    def context(self, rec: StoryboardRec, req: q.ContextGenerate) -> str:
+    def context(self, rec: StoryboardRec, req: q.VendorContextGenerate) -> str:
         with self.lock:
             now = self.sync()
             self.account.charge("context", rec.id, self.config.costs.context, now)
@@ -139,7 +141,7 @@ class World:
             self.sync()
             return self.scenes.get(rec.id, scene_id)
 
-    def add_scene(self, rec: StoryboardRec, req: q.SceneWrite) -> dict[str, Any]:
+    def add_scene(self, rec: StoryboardRec, req: q.VendorSceneWrite) -> dict[str, Any]:
         with self.lock:
             now = self.sync()
             scene = self.scenes.add(
@@ -147,7 +149,7 @@ class World:
             )
             return scene.view()
 
-    def update_scene(self, scene: SceneRec, req: q.SceneWrite) -> dict[str, Any]:
+    def update_scene(self, scene: SceneRec, req: q.VendorSceneWrite) -> dict[str, Any]:
         with self.lock:
             now = self.sync()
             self.scenes.update(
@@ -164,7 +166,7 @@ class World:
             self.sync()
             return scene.status_view()
 
-    def sort_scenes(self, rec: StoryboardRec, req: q.ScenesSort) -> None:
+    def sort_scenes(self, rec: StoryboardRec, req: q.VendorScenesSort) -> None:
         with self.lock:
             now = self.sync()
             scene = self.scenes.find(rec.id, req.scene_id)
@@ -177,7 +179,7 @@ class World:
                     raise selected_invalid("after_id")
             self.scenes.move_after(scene, after, now)
 
-    def frames(self, scene: SceneRec, req: q.Frames) -> dict[str, Any]:
+    def frames(self, scene: SceneRec, req: q.VendorFrames) -> dict[str, Any]:
         with self.lock:
             now = self.sync()
             # Only the fields sent change; a null sent clears its frame.
@@ -188,7 +190,7 @@ class World:
             scene.updated_at = now
             return scene.view()
 
-    def chain(self, scene: SceneRec, req: q.Chain) -> dict[str, Any]:
+    def chain(self, scene: SceneRec, req: q.VendorChain) -> dict[str, Any]:
         with self.lock:
             now = self.sync()
             target = self.scenes.find(scene.storyboard_id, req.scene_id)
@@ -203,7 +205,9 @@ class World:
             scene.chained_to, scene.updated_at = None, now
             return scene.view()
 
-    def generate_clips(self, rec: StoryboardRec, req: q.ClipsGenerate) -> list[dict[str, Any]]:
+    def generate_clips(
+        self, rec: StoryboardRec, req: q.VendorClipsGenerate
+    ) -> list[dict[str, Any]]:
         with self.lock:
             now = self.sync()
             named: dict[int, tuple[SceneRec, bool]] = {}
@@ -225,13 +229,17 @@ class World:
 
     # -- moodboards -----------------------------------------------------------------------------
 
-    def moodboard_upload(self, rec: StoryboardRec, req: q.MoodboardPrompt) -> list[dict[str, Any]]:
+    def moodboard_upload(
+        self, rec: StoryboardRec, req: q.VendorMoodboardPrompt
+    ) -> list[dict[str, Any]]:
         with self.lock:
             now = self.sync()
             entries = self.moodboards.upload(rec.id, req.prompt, req.references or [], now)
             return [e.view() for e in entries]
 
-    def moodboard_generate(self, rec: StoryboardRec, req: q.MoodboardPrompt) -> dict[str, Any]:
+    def moodboard_generate(
+        self, rec: StoryboardRec, req: q.VendorMoodboardPrompt
+    ) -> dict[str, Any]:
         with self.lock:
             now = self.sync()
             self.account.charge("moodboard", rec.id, self.config.costs.moodboard, now)

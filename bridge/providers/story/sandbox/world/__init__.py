@@ -1,4 +1,4 @@
-"""The sandbox's in-memory Story API account: one store per resource, composed into a `World`.
+"""The sandbox's in-memory Story API account: one store per resource, composed in `StoryWorld`.
 
 Each store owns its records, their indexes and their transitions, and is handed explicitly what
 it needs: the `Kernel` (lock, clock, scheduler, ids, creation order) and the stores it reads.
@@ -46,8 +46,8 @@ from bridge.providers.story.sandbox.world.sources import SourceStore
 from bridge.sandboxkit.clock import SandboxClock
 
 
-class World:
-    """`World(config, clock)`; the app holds one and hands it to every endpoint as `call.world`."""
+class StoryWorld:
+    """`StoryWorld(config, clock)`: the app holds one, every endpoint reaches it as `call.world`."""
 
     def __init__(self, config: SandboxConfig, clock: SandboxClock) -> None:
         self.config = config
@@ -70,4 +70,4 @@ class World:
         self.releases = ReleaseStore(k, self.artifacts)
 
 
-__all__ = ["World"]
+__all__ = ["StoryWorld"]

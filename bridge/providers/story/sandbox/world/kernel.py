@@ -1,18 +1,18 @@
 """What every store is handed: the lock, the clock, the lazy scheduler, ids and creation order.
 
-State machines are lazy: a transition is a scheduled callback with the sandbox time it is due. Every
-public store operation runs inside `Kernel.moment()`: it takes the world lock and first runs the
-callbacks that have come due, in due order, each exactly once; so a list read and a get read always
-agree and side effects (credit settlement) happen once. A callback is passed its due time, which it
-uses for timestamps, so runs repeat for a given seed and clock. One lock for the whole world: an
-operation may span stores (a job reserves credits and makes artifacts) and must be seen whole.
+State machines are lazy: a transition is a callback due at a sandbox time (the kit's
+`Scheduler`). Every public store operation runs inside `Kernel.moment()`: it takes the world lock
+and first runs the callbacks that have come due, in due order, each exactly once; so a list read
+and a get read always agree and side effects (credit settlement) happen once. A callback is passed
+its due time, which it uses for timestamps, so runs repeat for a given seed and clock. One lock
+for the whole world: an operation may span stores (a job reserves credits and makes artifacts)
+and must be seen whole.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
-import heapq
 import itertools
 import threading
 from collections.abc import Callable
@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from bridge.providers.story.sandbox.config import SandboxConfig
 from bridge.sandboxkit.clock import SandboxClock
+from bridge.sandboxkit.scheduler import Scheduler
 
 EPOCH = datetime(2026, 5, 29, 10, 0, 0, tzinfo=UTC)
 
@@ -43,7 +44,7 @@ def view(body: T) -> T:
     return copy.deepcopy(body)
 
 
-class Ids:
+class StoryIds:
     """Ids like `cmj_3f9a...`: unique per world, repeatable for a given seed."""
 
     def __init__(self, seed: int) -> None:
@@ -54,23 +55,6 @@ class Ids:
         n = next(self._counter)
         digest = hashlib.sha256(f"{self.seed}:{prefix}:{n}".encode()).hexdigest()
         return f"{prefix}_{digest[:20]}"
-
-
-class Scheduler:
-    """Transitions due at a sandbox time; `run_until(now)` applies every due one exactly once."""
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Callable[[float], None]]] = []
-        self._seq = itertools.count()
-
-    def at(self, due: float, action: Callable[[float], None]) -> None:
-        heapq.heappush(self._heap, (due, next(self._seq), action))
-
-    def run_until(self, now: float) -> None:
-        # An action may schedule another one already due: keep popping until nothing is due.
-        while self._heap and self._heap[0][0] <= now:
-            due, _, action = heapq.heappop(self._heap)
-            action(due)
 
 
 class Moment:
@@ -102,7 +86,7 @@ class Kernel:
         self.config = config
         self.clock = clock
         self.durations = config.durations
-        self.ids = Ids(config.seed)
+        self.ids = StoryIds(config.seed)
         self.scheduler = Scheduler()
         self.lock = threading.RLock()
         self._seq = itertools.count(1)

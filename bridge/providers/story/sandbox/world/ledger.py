@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.providers.story.sandbox.errors import SandboxError
-from bridge.providers.story.sandbox.world.kernel import Ids
+from bridge.providers.story.sandbox.world.kernel import StoryIds
 
 MONTHLY_ALLOCATION = 300
 
@@ -37,7 +37,7 @@ class Reservation:
 class Ledger:
     """Reserving debits the balance (monthly bucket first), releasing refunds it."""
 
-    def __init__(self, balance: int, ids: Ids) -> None:
+    def __init__(self, balance: int, ids: StoryIds) -> None:
         self.ids = ids
         self.monthly_remaining = 0
         self.perpetual = 0
