@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
+import json
 from typing import Any
 
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
-from nats.js.errors import FetchTimeoutError
 
 from bridge.watch.model import WatchRecord, key_token, shard_of_key
 from bridge.watch.store import Store
@@ -51,34 +49,25 @@ async def list_watches(
 
 
 async def _keys(js: JetStreamContext, store: Store, pattern: str) -> list[str]:
-    """Live keys matching `pattern`: a pull consumer over the bucket's stream, headers only,
-    last value per key, read until the server says nothing is pending (a KV watcher's
-    "end of initial values" marker can come early on a wildcard)."""
+    """Keys matching `pattern` that hold or held a value: the subjects of the bucket's stream,
+    as the server counts them (STREAM.INFO with a subjects filter, paged by `offset`). Exact
+    under any load: a consumer read instead (no acks) lost the keys of a fetch that timed out
+    on a busy machine, and `admin.watches` then missed a watch that was there. Deleted keys
+    are among them; loading one finds nothing and it is skipped."""
     bucket = store.kv._name
-    sub = await js.pull_subscribe(
-        f"$KV.{bucket}.{pattern}",
-        stream=f"KV_{bucket}",
-        config=ConsumerConfig(
-            deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
-            ack_policy=AckPolicy.NONE,
-            headers_only=True,
-            inactive_threshold=30.0,
-        ),
-    )
-    keys: list[str] = []
     head = f"$KV.{bucket}."
-    try:
-        for _ in range(10_000):  # a bound, not a limit anyone reaches: 1000 keys a fetch
-            if not (await sub.consumer_info()).num_pending:
-                break
-            with contextlib.suppress(FetchTimeoutError, TimeoutError):
-                for msg in await sub.fetch(1000, timeout=2.0):
-                    if (msg.headers or {}).get("KV-Operation") not in ("DEL", "PURGE"):
-                        keys.append(msg.subject[len(head) :])
-    finally:
-        with contextlib.suppress(Exception):
-            await sub.unsubscribe()
-    return keys
+    nc = js._nc  # the JetStream API request itself: nats-py's stream_info cannot page subjects
+    api = f"{js._prefix}.STREAM.INFO.KV_{bucket}"
+    keys: list[str] = []
+    while True:
+        request = {"subjects_filter": f"{head}{pattern}", "offset": len(keys)}
+        reply = json.loads((await nc.request(api, json.dumps(request).encode(), 10.0)).data)
+        if "error" in reply:
+            raise RuntimeError(f"listing watch keys failed: {reply['error']}")
+        subjects = (reply.get("state") or {}).get("subjects") or {}
+        keys.extend(subject[len(head) :] for subject in subjects)
+        if not subjects or len(keys) >= int(reply.get("total") or 0):
+            return keys
 
 
 def describe(record: WatchRecord) -> dict[str, Any]:
