@@ -14,7 +14,7 @@ import pytest
 from rich.console import Console
 
 from bridge.cli.bench.common import SandboxTimeBudget, Stats, api_seconds, percentile
-from bridge.cli.bench.run import run_bench
+from bridge.cli.bench.run import auto_speed, run_bench
 from bridge.sandboxkit.clock import SandboxClock
 
 JOBS, PROJECTS, COMMANDS = 12, 2, 10
@@ -152,6 +152,15 @@ def test_percentiles_are_nearest_rank() -> None:
 def test_api_timestamps_convert_to_sandbox_seconds() -> None:
     """The sandbox's ISO timestamps map back to seconds since its EPOCH."""
     assert api_seconds("2026-05-29T10:00:04.250Z") == pytest.approx(4.25)
+
+
+def test_the_clock_slows_where_the_workload_would_saturate_the_process() -> None:
+    """x10 for the defaults; slower for a large budget and for many jobs per window, never under
+    real time (10,000 jobs at x2 measured the process's CPU, not the poll policy)."""
+    assert auto_speed(120) == 10.0
+    assert auto_speed(300) == 4.0
+    assert auto_speed(600, jobs=10_000, window=120.0) == pytest.approx(1.0)
+    assert auto_speed(120, jobs=2_000, window=120.0) == pytest.approx(5.0)
 
 
 async def test_sandbox_time_budget_paces_per_sandbox_minute() -> None:

@@ -21,7 +21,7 @@ def bench(
     speed: float | None = typer.Option(
         None,
         help="Sandbox clock speed (poller figures stay in API time); default x10, slower for "
-        "budgets over 150/min.",
+        "budgets over 120/min or more than 83 jobs turning READY per wall second.",
     ),
     repeat: int = typer.Option(3, help="Runs of everything; each figure is their median."),
     mixed: float | None = typer.Option(
