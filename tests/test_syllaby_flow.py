@@ -15,12 +15,21 @@ from typing import Any
 import pytest
 from nats.aio.client import Client as NatsClient
 
+from bridge.providers.syllaby.sandbox import SyllabySandboxConfig
 from schemas.wire.contract import event_model
 from tests.fixtures.bridge import Outcomes, send
 from tests.fixtures.syllaby_bridge import EventLog, StartSyllabyBridge
 from tests.fixtures.syllaby_sandbox import PROMPT
 
 PATHS = ("request", "durable")
+
+
+@pytest.fixture
+def syllaby_sandbox_config() -> SyllabySandboxConfig:
+    """x10, not the suite's x100: a poller publishes only the states it sees, and at x100 a
+    render's `processing` lasts 0.1 s, which a loaded CI machine has let pass unseen while the
+    render command itself was being answered. At x10 each state outlasts several polls."""
+    return SyllabySandboxConfig(speed=10.0, rate_limit_per_minute=100_000)
 
 
 @pytest.fixture(autouse=True)
