@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import nats
+from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.errors import NoRespondersError
 
@@ -16,6 +17,22 @@ from bridge.nats.streams import Subjects
 NO_RESPONDERS_PATIENCE = 10.0  # seconds
 # The command events that end a durable command; `retrying` does not.
 FINAL_EVENTS = frozenset({"succeeded", "failed", "dead_lettered"})
+
+
+async def request_answered(nc: NATS, subject: str, payload: bytes, *, timeout: float) -> Msg:
+    """`nc.request`, re-sent for a few seconds while the server answers "no responders": nothing
+    received the request, so re-sending has no effect to duplicate, and a bridge that is starting
+    (or restarting) answers soon after."""
+    deadline = asyncio.get_running_loop().time() + min(timeout, NO_RESPONDERS_PATIENCE)
+    pause = 0.1
+    while True:
+        try:
+            return await nc.request(subject, payload, timeout=timeout)
+        except NoRespondersError:
+            if asyncio.get_running_loop().time() + pause > deadline:
+                raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 1.0)
 
 
 async def request(
@@ -27,24 +44,11 @@ async def request(
     timeout: float,
     connect: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Request/reply: the reply is the outcome document.
-
-    "No responders" is retried for a few seconds: nothing received the request, so re-sending has
-    no effect to duplicate, and a bridge that is starting (or restarting) answers soon after.
-    """
+    """Request/reply: the reply is the outcome document (see `request_answered`)."""
     nc = await nats.connect(servers=servers, **(connect or {}))
-    deadline = asyncio.get_running_loop().time() + min(timeout, NO_RESPONDERS_PATIENCE)
-    pause = 0.1
     try:
-        while True:
-            try:
-                reply = await nc.request(subjects.request(command), payload, timeout=timeout)
-                return dict(json.loads(reply.data))
-            except NoRespondersError:
-                if asyncio.get_running_loop().time() + pause > deadline:
-                    raise
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, 1.0)
+        reply = await request_answered(nc, subjects.request(command), payload, timeout=timeout)
+        return dict(json.loads(reply.data))
     finally:
         await nc.close()
 
