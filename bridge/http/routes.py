@@ -21,13 +21,14 @@ import string
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar, overload
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import pydantic
 import structlog
 
 from bridge.http.errors import RequestValidationError
 from bridge.http.keys import Credential
+from bridge.http.paths import seg
 from bridge.http.ratelimit import Priority
 from bridge.http.transport import ApiResponse, TransportClient
 
@@ -170,6 +171,7 @@ class RouteClient(TransportClient):
             params=params or None,
             idempotency_key=idempotency_key,
             priority=priority,
+            template=route.path,
         )
         return resp.with_data(_read(route, resp.raw))
 
@@ -277,13 +279,6 @@ def pages(
 def items(paged: ClientRoute[ListPage[M]], *, doc: str | None = None) -> ClientRouteItems[M]:
     """Every item of ``paged``, page after page."""
     return ClientRouteItems(paged, doc)
-
-
-def seg(value: str) -> str:
-    """One path segment, percent-encoded: an id can never reach another path."""
-    if not value:
-        raise RequestValidationError("an id path parameter must not be empty", field="id")
-    return quote(str(value), safe="")
 
 
 def _payload(route: Route, body: Any) -> Any:

@@ -15,7 +15,7 @@ from schemas.wire.commands import ReadCommand
 
 async def read(cmd: ReadCommand, ctx: CommandContext) -> CommandReply:
     path = cmd.route.format(**{k: seg(v) for k, v in cmd.path().items()})
-    return await ctx.api.request("GET", path, params=cmd.query() or None)
+    return await ctx.api.request("GET", path, params=cmd.query() or None, template=cmd.route)
 
 
 HANDLERS = handler_table(*(handles(model, read) for model in READ_COMMANDS))

@@ -17,7 +17,13 @@ from schemas.wire.base import RequestModel
 from schemas.wire.extra_fields import allowing_extra
 
 CommandId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
-Id = Annotated[str, Field(min_length=1, max_length=200)]
+
+# The contract's id rule ("Ids are values, never paths"): the shapes both APIs use. An id goes into a
+# URL path, so `.`, `..`, `/`, `?`, `%` or a space would name another endpoint; none is an id.
+ID_CHARS = r"[A-Za-z0-9_-]"
+ID_MAX_LENGTH = 128
+ID_PATTERN = rf"^{ID_CHARS}+$"
+Id = Annotated[str, Field(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
 
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")

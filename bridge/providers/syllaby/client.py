@@ -99,10 +99,11 @@ class SyllabyClient(TransportClient):
         json: Any = None,
         priority: Priority = COMMAND,
         retry_safe: bool = False,
+        template: str | None = None,
     ) -> ApiResponse[Any]:
         """One call; `data` is the envelope's `data` as returned."""
         resp = await self._transport.send(
-            method, path, json=json, priority=priority, retry_safe=retry_safe
+            method, path, json=json, priority=priority, retry_safe=retry_safe, template=template
         )
         data = resp.raw.get("data") if isinstance(resp.raw, dict) else None
         return resp.with_data(data)
@@ -115,6 +116,7 @@ class SyllabyClient(TransportClient):
             json=cmd.request_json(),
             priority=priority,
             retry_safe=not cmd.ledger,
+            template=cmd.route,
         )
 
     async def probe(self) -> ApiResponse[Any] | None:
