@@ -23,14 +23,19 @@ import asyncio
 import contextlib
 import heapq
 import itertools
+import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from enum import IntEnum
 
+import structlog
+
 from bridge.http.errors import clamp_wait
 
 __all__ = ["Priority", "RateBudget"]
+
+log = structlog.get_logger(__name__)
 
 WINDOW_SECONDS = 60.0
 
@@ -126,6 +131,14 @@ class RateBudget:
         remaining = _number(_get(headers, self._remaining_header))
         reset = _number(_get(headers, self._reset_header))
         if remaining is None or reset is None:
+            # A header that does not parse (absent, `nan`, `inf`, `1e400`, text) teaches nothing;
+            # it must never fail the call it came with, which may have taken effect.
+            if _get(headers, self._remaining_header) or _get(headers, self._reset_header):
+                log.warning(
+                    "rate limit headers ignored: not finite numbers",
+                    remaining=str(_get(headers, self._remaining_header))[:40],
+                    reset=str(_get(headers, self._reset_header))[:40],
+                )
             return
         self._server_remaining = int(remaining)
         self._server_reset_at = self._clock() + reset_seconds(reset)
@@ -227,9 +240,11 @@ def _get(headers: Mapping[str, str], name: str) -> str | None:
 
 
 def _number(value: str | None) -> float | None:
+    """A finite, non-negative number, or None: `nan`, `inf` and `1e400` are broken headers."""
     if value is None:
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         return None
+    return number if math.isfinite(number) and number >= 0 else None

@@ -27,7 +27,7 @@ import contextvars
 import json as jsonlib
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
@@ -47,6 +47,7 @@ from bridge.http.errors import (
     UpstreamUnavailable,
 )
 from bridge.http.keys import ApiKey, Credential, redact
+from bridge.http.paths import check_path
 from bridge.http.ratelimit import Priority, RateBudget
 from bridge.ops.tracing import client_span
 
@@ -59,6 +60,7 @@ __all__ = [
     "RetryPolicy",
     "Transport",
     "TransportClient",
+    "before_sending",
     "recording_responses",
 ]
 
@@ -120,6 +122,25 @@ def recording_responses() -> Iterator[list[ApiResponse[Any]]]:
         yield seen
     finally:
         _responses.reset(token)
+
+
+SendHook = Callable[[], Awaitable[None]]
+_before_send: contextvars.ContextVar[SendHook | None] = contextvars.ContextVar(
+    "storybridge_before_send", default=None
+)
+
+
+@contextlib.contextmanager
+def before_sending(hook: SendHook) -> Iterator[None]:
+    """Await `hook` right before each request that can change something (any method but GET)
+    leaves this context, after its rate wait: the command ledger marks its claim "sent" there, so
+    a claim whose request never left (a stop during the wait) is known never to have left. A hook
+    that raises stops the request unsent."""
+    token = _before_send.set(hook)
+    try:
+        yield
+    finally:
+        _before_send.reset(token)
 
 
 def _still_processing(error: UpstreamError, *, ours: bool) -> bool | None:
@@ -193,14 +214,18 @@ class Transport:
         idempotency_key: str | None = None,
         priority: Priority = Priority.COMMAND,
         retry_safe: bool = False,
+        template: str | None = None,
     ) -> ApiResponse[Any]:
         """Send one logical request, retrying ambiguous failures when that is safe.
 
         `retry_safe`: repeating this request leaves the same state (a PUT or PATCH that sets
         values), so it is retried like a GET. Whatever the method, a failure that provably never
-        took effect (`error.unapplied`: no connection made, a 429) is retried.
+        took effect (`error.unapplied`: no connection made, a 429) is retried. `template`: the
+        route's path with its `{placeholders}`; the path as it will be sent must still match it
+        (bridge.http.paths), or nothing is sent.
         """
         method = method.upper()
+        self._check_path(method, path, template)
         headers = {"Authorization": self._key.authorization}
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
@@ -219,12 +244,16 @@ class Transport:
             if self.circuit is not None:
                 self.circuit.check()
             await self.budget.acquire(priority)
+            if method not in SAFE_METHODS:
+                hook = _before_send.get()
+                if hook is not None:
+                    await hook()
             # A span (and `traceparent`) per attempt when a traced command made this call.
             with client_span(method, path, headers, attempt=attempt) as traced:
                 response, error = await self._attempt(method, path, traced.headers, content, query)
                 traced.finish(response.status_code if response is not None else None, error)
             if response is not None:
-                self.budget.observe(response.headers)
+                self._observe_budget(response)
                 body = _json_or_none(response)
                 if response.is_success:
                     if self.circuit is not None:
@@ -278,6 +307,22 @@ class Transport:
             )
             if not isinstance(error, RateLimited):  # a 429 waits in the budget's block instead
                 await asyncio.sleep(delay)
+
+    def _observe_budget(self, response: httpx.Response) -> None:
+        """What the rate headers teach; a header that breaks the reading never breaks the call
+        (a 2xx may have taken effect and must be recorded as such)."""
+        try:
+            self.budget.observe(response.headers)
+        except Exception as err:
+            log.warning("rate limit headers ignored", error=repr(err)[:200])
+
+    def _check_path(self, method: str, path: str, template: str | None) -> None:
+        """Defence in depth for "ids are values, never paths": the URL httpx will really send
+        (after its own dot-segment resolution) still has the route's shape."""
+        url = self._http.build_request(method, path.lstrip("/")).url
+        absolute = httpx.URL(path).is_absolute_url
+        base = "/" if absolute else self._http.base_url.raw_path.decode("ascii")
+        check_path(url.raw_path.decode("ascii").split("?", 1)[0], base, template, given=path)
 
     def _delay(self, error: UpstreamError, attempt: int) -> float:
         """A 429 waits exactly Retry-After; anything else at least the backoff, so a
