@@ -6,6 +6,7 @@ command carries can crash the executor: every failure becomes an outcome with a 
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
@@ -16,16 +17,16 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 
-from bridge.http.errors import (
-    ApiError,
-    ApiTransportError,
-    CircuitOpen,
-    RequestValidationError,
-    RetryableApiError,
-    UpstreamError,
-    UpstreamUnavailable,
+from bridge.failures import (
+    bridge_error,
+    failure_of,
+    invalid,
+    mismatch,
+    our_conflict,
+    still_processing,
 )
-from bridge.http.transport import ApiResponse, recording_responses
+from bridge.http.errors import UpstreamError
+from bridge.http.transport import ApiResponse, before_sending, recording_responses
 from bridge.ledger import (
     CommandLedger,
     LedgerClaim,
@@ -50,7 +51,7 @@ from schemas.wire.extra_fields import (
     allowing_extra,
     check_unknown,
 )
-from schemas.wire.outcome import Outcome, OutcomeError
+from schemas.wire.outcome import Outcome
 
 log = structlog.get_logger(__name__)
 
@@ -58,9 +59,7 @@ log = structlog.get_logger(__name__)
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5b0f1c9e-6a43-4f59-9d55-2f1b7a0e8c31")
 COMMAND_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
-INVALID_COMMAND = "invalid_command"
-UPSTREAM_UNAVAILABLE = "upstream_unavailable"
-BRIDGE_ERROR = "bridge_error"
+DEFAULT_MAX_OUTCOME_BYTES = 256 * 1024
 
 
 def idempotency_key(command: str, command_id: str) -> str:
@@ -78,6 +77,17 @@ def resolve_command_id(payload: Any, headers: Mapping[str, str] | None, fallback
     if header_id and COMMAND_ID_RE.match(header_id):
         return header_id
     return fallback
+
+
+def _best_command_id(
+    data: bytes, headers: Mapping[str, str] | None, fallback: str, max_bytes: int
+) -> str:
+    """The commandId a crashed execution can still name, or `fallback`."""
+    try:
+        payload = parse_payload(data) if len(data) <= max_bytes else None
+        return resolve_command_id(payload, headers, fallback)
+    except Exception:
+        return fallback
 
 
 def _last_raw(answered: list[ApiResponse[Any]]) -> Any:
@@ -115,21 +125,6 @@ def _field_of(err: ValidationError) -> str:
     return ".".join(str(part) for part in first["loc"]) or "payload"
 
 
-def _invalid(command_id: str, command: str, message: str, field: str) -> Outcome:
-    return Outcome.failure(
-        command_id=command_id,
-        command=command,
-        error=OutcomeError(
-            code=INVALID_COMMAND,
-            message=message,
-            requestId=None,
-            status=None,
-            retryable=False,
-            field=field,
-        ),
-    )
-
-
 @dataclass(frozen=True)
 class _Run:
     """One handler call: its outcome, and what the ledger needs to settle it."""
@@ -159,6 +154,7 @@ class CommandExecutor:
         watches: Watches,
         *,
         max_bytes: int,
+        max_outcome_bytes: int = DEFAULT_MAX_OUTCOME_BYTES,
         tracing: Tracing | None = None,
         dead_letters: DeadLetterOps | None = None,
         extra_fields: ExtraFields = DEFAULT_EXTRA_FIELDS,
@@ -174,6 +170,7 @@ class CommandExecutor:
         self.extra_fields = extra_fields
         self.watches = watches
         self.max_bytes = max_bytes
+        self.max_outcome_bytes = max_outcome_bytes
         self.tracing = tracing or Tracing()
         self.dead_letters = dead_letters
 
@@ -191,11 +188,22 @@ class CommandExecutor:
         fallback = fallback_id or str(uuid.uuid4())
         # Span names stay bounded: a subject nobody handles is "unknown", whatever it was.
         span_name = name if name in COMMAND_MODELS else "unknown"
-        with self.tracing.command(span_name, subject=subject, headers=headers) as span:
-            outcome, request_id = await self._run(name, data, headers, fallback)
-            error = outcome.error
-            annotate_command(span, outcome.commandId, outcome.ok, error.code if error else None)
-            trace = current_trace()
+        trace: dict[str, str] | None = None
+        try:
+            with self.tracing.command(span_name, subject=subject, headers=headers) as span:
+                outcome, request_id = await self._run(name, data, headers, fallback)
+                error = outcome.error
+                annotate_command(span, outcome.commandId, outcome.ok, error.code if error else None)
+                trace = current_trace()
+        except Exception as err:
+            # Any input gets exactly one outcome: a bug of ours is answered, never raised into
+            # the intake (a reply never sent, a message redelivered for hours).
+            log.error("command execution crashed", command=name[:200], error=repr(err)[:500])
+            command_id = _best_command_id(data, headers, fallback, self.max_bytes)
+            message = f"storybridge failed to execute {name[:200]}: {type(err).__name__}"
+            outcome = bridge_error(command_id, name, message, retryable=False, result=None)
+            request_id = None
+        outcome = outcome.bounded(self.max_outcome_bytes)
         route = COMMAND_ROUTES.get(name)
         duration = time.perf_counter() - started
         self._log(outcome, route, request_id, duration, subject)
@@ -213,33 +221,33 @@ class CommandExecutor:
                 named = None
             command_id = resolve_command_id(named, None, fallback)
             message = f"header {unreadable!r} is not valid UTF-8"
-            return _invalid(command_id, name, message, f"headers.{unreadable}"), None
+            return invalid(command_id, name, message, f"headers.{unreadable}"), None
         if len(data) > self.max_bytes:
             command_id = resolve_command_id(None, headers, fallback)
             message = f"command is {len(data)} bytes; the limit is {self.max_bytes}"
-            return _invalid(command_id, name, message, "payload"), None
+            return invalid(command_id, name, message, "payload"), None
         try:
             payload = parse_payload(data)
         except PayloadRejected as exc:
             command_id = resolve_command_id(None, headers, fallback)
-            return _invalid(command_id, name, f"payload is not JSON: {exc}", "payload"), None
+            return invalid(command_id, name, f"payload is not JSON: {exc}", "payload"), None
         command_id = resolve_command_id(payload, headers, fallback)
         if not isinstance(payload, dict):
             message = f"payload must be a JSON object, got {type(payload).__name__}"
-            return _invalid(command_id, name, message, "payload"), None
+            return invalid(command_id, name, message, "payload"), None
         model = COMMAND_MODELS.get(name)
         handler = HANDLERS.get(name)
         if model is None or handler is None:
             message = f"unknown command {name!r}; known: {', '.join(sorted(COMMAND_MODELS))}"
-            return _invalid(command_id, name, message, "subject"), None
+            return invalid(command_id, name, message, "subject"), None
         try:
             cmd: Command = validate_command(model, payload, self.extra_fields)
         except UnknownField as err:
-            return _invalid(command_id, name, str(err), err.field), None
+            return invalid(command_id, name, str(err), err.field), None
         except ValidationError as err:
             field = _field_of(err)
             message = f"{field}: {err.errors()[0]['msg']}"
-            return _invalid(command_id, name, message, field), None
+            return invalid(command_id, name, message, field), None
 
         provider = getattr(model, "provider", "story")
         ctx = CommandContext(
@@ -254,11 +262,36 @@ class CommandExecutor:
             message = (
                 f"the {provider} provider is off: {PROVIDER_HINTS.get(provider, 'configure it')}"
             )
-            return _invalid(command_id, name, message, "subject"), None
+            return invalid(command_id, name, message, "subject"), None
         if getattr(model, "ledger", False):
             return await self._ledgered(provider, name, cmd, handler, ctx)
+        # The same commandId is the same operation: a caller's commandId is fingerprinted (an
+        # anonymous durable command's fallback id names one stream message, one body, already).
+        same_body = command_id == fallback
+        if command_id != fallback and COMMAND_ROUTES.get(name) is not None:
+            verdict = await self._remember(provider, name, command_id, cmd)
+            if verdict == "mismatch":
+                return mismatch(command_id, name), None
+            same_body = verdict is not None
         run = await self._invoke(name, cmd, handler, ctx)
+        if same_body and our_conflict(run.error):
+            return still_processing(command_id, name, run.error), run.request_id
         return run.outcome, run.request_id
+
+    async def _remember(
+        self, provider: str, name: str, command_id: str, cmd: Command
+    ) -> str | None:
+        """`new`, `same` or `mismatch` for this commandId's body; None when the ledger cannot
+        tell (the API's own Idempotency-Key check still refuses another body then)."""
+        if self.ledger is None:
+            return None
+        try:
+            return await self.ledger.remember(
+                provider, name, command_id, fingerprint(_fingerprint_data(cmd))
+            )
+        except LedgerUnavailable as err:
+            log.warning("commandId fingerprint unchecked", command=name, error=str(err))
+            return None
 
     async def _invoke(self, name: str, cmd: Command, handler: Any, ctx: CommandContext) -> _Run:
         """One handler call, every failure turned into an outcome (and kept, for the ledger)."""
@@ -267,21 +300,21 @@ class CommandExecutor:
             try:
                 reply: CommandReply = await handler(cmd, ctx)
             except UpstreamError as err:
-                failure = self._failure(command_id, name, err, _last_raw(answered))
+                failure = failure_of(command_id, name, err, _last_raw(answered))
                 rid = failure.error.requestId if failure.error else None
                 return _Run(failure, rid, err, answered)
             except WatchStartFailed as err:
                 # The API call took effect; its watch did not. Retryable: a retry replays the call
                 # under the same Idempotency-Key (or from the ledger) and records the watch.
                 log.warning("watch not started", command=name, commandId=command_id, error=str(err))
-                outcome = self._bridge_error(
+                outcome = bridge_error(
                     command_id, name, str(err), retryable=True, result=_last_raw(answered)
                 )
                 return _Run(outcome, None, err, answered)
             except Exception as err:  # our own bug: answer it, never crash the consumer
                 log.error("handler crashed", command=name, commandId=command_id, error=repr(err))
                 message = f"storybridge failed to execute {name}: {type(err).__name__}"
-                outcome = self._bridge_error(
+                outcome = bridge_error(
                     command_id, name, message, retryable=False, result=_last_raw(answered)
                 )
                 return _Run(outcome, None, err, answered)
@@ -297,44 +330,59 @@ class CommandExecutor:
     async def _ledgered(
         self, provider: str, name: str, cmd: Command, handler: Any, ctx: CommandContext
     ) -> tuple[Outcome, str | None]:
-        """At most one effect without an Idempotency-Key (bridge/ledger): record, call, settle."""
+        """At most one effect without an Idempotency-Key (bridge/ledger): claim, prepare, mark
+        sent, call, settle. The ledger decides first: nothing is read or sent for a commandId
+        that names another request or is answered already."""
         command_id = ctx.command_id
         reconciler = self.reconcilers.get(provider)
         if self.ledger is None or reconciler is None:
             message = f"{name} needs the command ledger, which is not running"
-            return self._bridge_error(command_id, name, message, retryable=True, result=None), None
+            return bridge_error(command_id, name, message, retryable=True, result=None), None
+        ledger = self.ledger
         fingerprint_ = fingerprint(_fingerprint_data(cmd))
         try:
-            # A repeat of an answered command is answered from the ledger without the read that
-            # preparing a first attempt costs.
-            known = await self.ledger.peek(provider, name, command_id)
+            claim = await ledger.begin(provider, name, command_id, fingerprint_)
         except LedgerUnavailable as err:
-            return self._bridge_error(command_id, name, str(err), retryable=True, result=None), None
-        if known is not None and known.state == "done" and known.fingerprint == fingerprint_:
-            return await self._replay(name, known, ctx), None
-        try:
-            prepared = await reconciler.prepare(cmd, ctx)
-        except UpstreamError as err:  # the read before the call failed: nothing was sent
-            failure = self._failure(command_id, name, err)
-            return failure, failure.error.requestId if failure.error else None
-        try:
-            claim = await self.ledger.begin(
-                provider, name, command_id, fingerprint_, target=prepared
-            )
-        except LedgerUnavailable as err:
-            return self._bridge_error(command_id, name, str(err), retryable=True, result=None), None
+            return bridge_error(command_id, name, str(err), retryable=True, result=None), None
         if claim.kind == "mismatch":
-            message = (
-                f"commandId {command_id!r} was already used for a different {name} request; "
-                "use a new commandId for a new request"
-            )
-            return _invalid(command_id, name, message, "commandId"), None
+            return mismatch(command_id, name), None
         if claim.kind == "done":
             return await self._replay(name, claim.entry, ctx), None
         if claim.kind == "reconcile":
             return await self._reconcile(name, claim, cmd, ctx, reconciler), None
+        try:
+            async with ledger.keepalive(claim):
+                return await self._send_claimed(name, cmd, handler, ctx, claim, reconciler)
+        except BaseException:
+            # Cancelled (a stop) or crashed before the request left: nothing reached the API.
+            if not claim.sent:
+                await asyncio.shield(ledger.release(claim))
+            raise
+
+    async def _send_claimed(
+        self,
+        name: str,
+        cmd: Command,
+        handler: Any,
+        ctx: CommandContext,
+        claim: LedgerClaim,
+        reconciler: Reconciler,
+    ) -> tuple[Outcome, str | None]:
+        assert self.ledger is not None
+        ledger = self.ledger
+        command_id = ctx.command_id
+        try:
+            prepared = await reconciler.prepare(cmd, ctx)
+        except UpstreamError as err:  # the read before the call failed: nothing was sent
+            await ledger.release(claim)
+            failure = failure_of(command_id, name, err)
+            return failure, failure.error.requestId if failure.error else None
+
+        async def mark_sent() -> None:
+            await ledger.mark_sent(claim, prepared)
+
         recorder = RecordingWatches(ctx.watches)
-        async with self.ledger.keepalive(claim):
+        with before_sending(mark_sent):
             run = await self._invoke(name, cmd, handler, replace(ctx, watches=recorder))
         outcome, error = run.outcome, run.error
         if isinstance(error, WatchStartFailed) and run.answered:
@@ -351,10 +399,10 @@ class CommandExecutor:
             await self._settle(claim, kept, recorder.calls)
         elif not outcome.retryable:
             await self._settle(claim, outcome, recorder.calls)
-        elif getattr(error, "unapplied", False):
-            await self.ledger.release(claim)  # provably never took effect: send it again later
+        elif not claim.sent or getattr(error, "unapplied", False):
+            await ledger.release(claim)  # provably never took effect: send it again later
         else:
-            await self.ledger.mark_ambiguous(claim)
+            await ledger.mark_ambiguous(claim)
         return outcome, run.request_id
 
     async def _settle(
@@ -375,7 +423,7 @@ class CommandExecutor:
             for call in entry.watches:
                 await ctx.watches.watch(**call)
         except WatchStartFailed as err:
-            return self._bridge_error(
+            return bridge_error(
                 ctx.command_id, name, str(err), retryable=True, result=outcome.result
             )
         return outcome
@@ -393,70 +441,18 @@ class CommandExecutor:
             outcome = await reconciler.reconcile(claim.entry, cmd, ctx)
         except UpstreamError as err:  # the read failed: settle it on a later try
             await self.ledger.mark_ambiguous(claim)
-            failure = self._failure(ctx.command_id, name, err)
+            failure = failure_of(ctx.command_id, name, err)
             if failure.error is not None and not failure.error.retryable:
                 failure.error.retryable = True  # nothing is final until the read tells
             return failure
         except WatchStartFailed as err:
             await self.ledger.mark_ambiguous(claim)
-            return self._bridge_error(ctx.command_id, name, str(err), retryable=True, result=None)
+            return bridge_error(ctx.command_id, name, str(err), retryable=True, result=None)
         if outcome.retryable:
             await self.ledger.mark_ambiguous(claim)
         else:
             await self._settle(claim, outcome, [])
         return outcome
-
-    @staticmethod
-    def _bridge_error(
-        command_id: str, name: str, message: str, *, retryable: bool, result: Any
-    ) -> Outcome:
-        error = OutcomeError(
-            code=BRIDGE_ERROR, message=message, requestId=None, status=None, retryable=retryable
-        )
-        return Outcome.failure(command_id=command_id, command=name, error=error, result=result)
-
-    @staticmethod
-    def _failure(command_id: str, name: str, err: UpstreamError, result: Any = None) -> Outcome:
-        if isinstance(err, RequestValidationError):
-            return _invalid(command_id, name, str(err), err.field or "payload")
-        if isinstance(err, CircuitOpen):
-            error = OutcomeError(
-                code=err.code,
-                message=err.message,
-                requestId=None,
-                status=err.status,
-                retryable=True,
-            )
-        elif isinstance(err, UpstreamUnavailable | ApiTransportError | RetryableApiError):
-            last = err.last if isinstance(err, UpstreamUnavailable) else err
-            # Syllaby's 429 keeps its contract code (`rate_limited`) when the wait outlasts the
-            # retry budget; the Story API's is an outage like any other (`upstream_unavailable`).
-            keeps = getattr(last, "keeps_code_when_exhausted", False)
-            error = OutcomeError(
-                code=last.code if keeps and last is not None else UPSTREAM_UNAVAILABLE,
-                message=str(err),
-                requestId=getattr(last, "request_id", None),
-                status=getattr(last, "status", None),
-                retryable=True,
-            )
-        elif isinstance(err, ApiError):
-            error = OutcomeError(
-                code=err.code,
-                message=err.message,
-                requestId=err.request_id,
-                status=err.status,
-                retryable=False,
-                details=err.details,
-            )
-        else:
-            error = OutcomeError(
-                code=BRIDGE_ERROR,
-                message=str(err),
-                requestId=None,
-                status=None,
-                retryable=False,
-            )
-        return Outcome.failure(command_id=command_id, command=name, error=error, result=result)
 
     def _log(
         self,

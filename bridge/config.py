@@ -80,6 +80,14 @@ class BridgeSettings(BaseSettings):
 
     # --- intake -------------------------------------------------------------------------------
     max_command_bytes: int = 1024 * 1024
+    max_outcome_bytes: int = Field(
+        default=256 * 1024,
+        ge=4096,
+        description=(
+            "STORYBRIDGE_MAX_OUTCOME_BYTES: the largest outcome document (reply and outcome event "
+            "data); a `result` that would pass it is trimmed and flagged `resultTruncated: true`."
+        ),
+    )
     command_extra_fields: Literal["pass", "forbid"] = Field(
         default="pass",
         description=(

@@ -268,10 +268,12 @@ class Bridge:
         if self.syllaby is not None:
             syllaby = SyllabyProvider(self.syllaby, base_url=self.syllaby_base_url)
             providers[syllaby.name] = syllaby
-            self.ledger = CommandLedger(
-                await ledger_bucket(js, replicas=s.stream_replicas),
-                lease_seconds=s.ledger_lease_seconds,
-            )
+        # Every provider's commands are fingerprinted by commandId (the same commandId is the same
+        # operation); Syllaby's also claim there, having no Idempotency-Key.
+        self.ledger = CommandLedger(
+            await ledger_bucket(js, replicas=s.stream_replicas),
+            lease_seconds=s.ledger_lease_seconds,
+        )
         self.engine = WatchEngine(
             js=js,
             kv=kv,
@@ -316,6 +318,7 @@ class Bridge:
             self.api,
             EngineWatches(self.engine),
             max_bytes=s.max_command_bytes,
+            max_outcome_bytes=s.max_outcome_bytes,
             tracing=self.tracing,
             dead_letters=self.dead_letters,
             extra_fields=s.command_extra_fields,

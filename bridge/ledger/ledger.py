@@ -6,12 +6,21 @@ request (`started`); after the call, the outcome (`done`). Then:
 
 * the same commandId again, same request: answered from the ledger (`replayed: true`), no call;
 * the same commandId with another request: `invalid_command`;
-* `started` and its owner alive (its lease renewed while the call runs): wait for the outcome;
-* `started` with the lease run out (the owner crashed mid-call), or `ambiguous` (the call ended
-  without an answer that tells): never sent again blindly: the provider's reconciler reads the
-  resource and either proves the effect (`ok`, `reconciled: true`) or answers `outcome_unknown`;
-* a call that provably never took effect (no connection made, a 429, the circuit) releases its
-  entry: the next try sends it as usual.
+* `claimed` or `started` and its owner alive (its lease renewed while the call runs): wait for
+  the outcome;
+* `claimed` with the lease run out: the owner stopped before its request left (in a rate wait,
+  say): nothing can have reached the API, so the claim is taken over and the command sent;
+* `started` (the request may have left: marked right before it does, `mark_sent`) with the lease
+  run out (the owner crashed mid-call), or `ambiguous` (the call ended without an answer that
+  tells): never sent again blindly: the provider's reconciler reads the resource and either
+  proves the effect (`ok`, `reconciled: true`) or answers `outcome_unknown`;
+* a call that provably never took effect (no connection made, a 429, the circuit, a stop before
+  sending) releases its entry: the next try sends it as usual.
+
+The ledger also remembers the fingerprint of every other command with a caller's commandId
+(`remember`), so the same commandId with another body is refused before any call, whatever the
+provider, and a Story API `409 idempotency_conflict` for the same body is known to be our own
+earlier attempt still running.
 
 Entries are kept 30 days (`bridge.nats.streams.LEDGER_TTL_SECONDS`, as long as dead letters), so a redriven command
 still replays.
@@ -40,7 +49,7 @@ log = structlog.get_logger("storybridge.ledger")
 DEFAULT_LEASE_SECONDS = 30.0
 WAIT_POLL_SECONDS = 0.2
 
-State = Literal["started", "ambiguous", "done"]
+State = Literal["claimed", "started", "ambiguous", "done"]
 
 
 class LedgerUnavailable(Exception):
@@ -56,6 +65,8 @@ class LedgerEntry(BaseModel):
     fingerprint: str
     state: State = "started"
     owner: str
+    # Which `begin` wrote this claim: a create that timed out is read back and recognised by it.
+    claimId: str = ""
     startedAt: float
     leaseUntil: float
     attempts: int = 1
@@ -109,7 +120,13 @@ class LedgerClaim:
     key: str
     entry: LedgerEntry
     revision: int | None = None
-    _keepalive: asyncio.Task[None] | None = field(default=None, repr=False)
+    # The lease renewals and `mark_sent` write the same key: one at a time, each on the last.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+
+    @property
+    def sent(self) -> bool:
+        """Whether the request may have left (anything but `claimed`)."""
+        return self.entry.state != "claimed"
 
 
 class CommandLedger:
@@ -138,7 +155,10 @@ class CommandLedger:
         *,
         target: dict[str, Any] | None = None,
     ) -> LedgerClaim:
+        """Claim `command_id` before anything is sent. A `fresh` claim is `claimed` (not sent):
+        `mark_sent` records the moment its request may leave."""
         key = ledger_key(provider, command, command_id)
+        claim_id = uuid.uuid4().hex
         while True:
             now = self._clock()
             fresh = LedgerEntry(
@@ -146,7 +166,9 @@ class CommandLedger:
                 command=command,
                 commandId=command_id,
                 fingerprint=fingerprint,
+                state="claimed",
                 owner=self.owner,
+                claimId=claim_id,
                 startedAt=now,
                 leaseUntil=now + self.lease_seconds,
                 target=dict(target or {}),
@@ -157,25 +179,31 @@ class CommandLedger:
             except KeyWrongLastSequenceError:
                 pass
             except Exception as err:
-                raise LedgerUnavailable(f"ledger not writable: {type(err).__name__}") from None
+                # A create that timed out may still have landed: read it back before anything.
+                log.warning("ledger claim not confirmed; reading it back", error=repr(err))
             found = await self._load(key)
             if found is None:
-                continue  # released meanwhile: claim it afresh
+                continue  # released meanwhile (or our create never landed): claim it afresh
             entry, revision = found
+            if entry.claimId == claim_id:
+                return LedgerClaim("fresh", key, entry, revision)  # our own create landed
             if entry.fingerprint != fingerprint:
                 return LedgerClaim("mismatch", key, entry, revision)
             if entry.state == "done":
                 return LedgerClaim("done", key, entry, revision)
-            if entry.state == "started" and entry.leaseUntil > now:
+            if entry.state in ("claimed", "started") and entry.leaseUntil > now:
                 # Its owner is sending it right now (or died less than a lease ago): wait.
                 await asyncio.sleep(min(WAIT_POLL_SECONDS, max(0.01, entry.leaseUntil - now)))
                 continue
+            never_sent = entry.state == "claimed"
             taken = entry.model_copy(
                 update={
                     "owner": self.owner,
+                    "claimId": claim_id,
                     "leaseUntil": now + self.lease_seconds,
                     "attempts": entry.attempts + 1,
-                    "state": "started",
+                    "state": "claimed" if never_sent else "started",
+                    **({"startedAt": now} if never_sent else {}),
                 }
             )
             try:
@@ -184,6 +212,15 @@ class CommandLedger:
                 continue  # someone else moved first: look again
             except Exception as err:
                 raise LedgerUnavailable(f"ledger not writable: {type(err).__name__}") from None
+            if never_sent:
+                # Its owner stopped before the request left: nothing can have reached the API.
+                log.info(
+                    "ledger: an earlier attempt stopped before sending; sending it",
+                    command=command,
+                    commandId=command_id,
+                    attempts=taken.attempts,
+                )
+                return LedgerClaim("fresh", key, taken, revision)
             log.warning(
                 "ledger: an earlier attempt ended without an outcome; reconciling",
                 command=command,
@@ -193,6 +230,58 @@ class CommandLedger:
             )
             # The reconciler judges what the ORIGINAL attempt did: keep its start time.
             return LedgerClaim("reconcile", key, taken, revision)
+
+    async def mark_sent(self, claim: LedgerClaim, target: dict[str, Any]) -> None:
+        """The request is about to leave: from now on only a reconciler may settle this claim.
+        Raises LedgerUnavailable (and the request stays unsent) when it cannot be recorded."""
+        if claim.sent:
+            return
+        async with claim.lock:
+            now = self._clock()
+            sent = claim.entry.model_copy(
+                update={
+                    "state": "started",
+                    "startedAt": now,
+                    "leaseUntil": now + self.lease_seconds,
+                    "target": dict(target),
+                }
+            )
+            try:
+                claim.revision = await self.kv.update(claim.key, sent.encode(), last=claim.revision)
+            except Exception as err:
+                raise LedgerUnavailable(
+                    f"ledger claim not marked sent: {type(err).__name__}"
+                ) from None
+            claim.entry = sent
+
+    async def remember(
+        self, provider: str, command: str, command_id: str, fingerprint: str
+    ) -> Literal["new", "same", "mismatch"]:
+        """Record the fingerprint of a command that needs no claim (its provider takes an
+        Idempotency-Key, or it is safe to repeat): the same commandId with another body is then
+        refused before any call, and a conflict for the same body is known to be ours."""
+        key = "fp." + ledger_key(provider, command, command_id)
+        record = json.dumps(
+            {"command": command, "commandId": command_id, "fingerprint": fingerprint}
+        )
+        try:
+            await self.kv.create(key, record.encode())
+            return "new"
+        except KeyWrongLastSequenceError:
+            pass
+        except Exception as err:
+            log.warning("fingerprint not recorded; reading it back", error=repr(err))
+        try:
+            got = await self.kv.get(key)
+        except KeyNotFoundError:
+            raise LedgerUnavailable("fingerprint neither recorded nor found") from None
+        except Exception as err:
+            raise LedgerUnavailable(f"ledger not readable: {type(err).__name__}") from None
+        try:
+            known = json.loads(got.value or b"{}").get("fingerprint")
+        except ValueError:
+            known = None
+        return "same" if known == fingerprint else "mismatch"
 
     async def peek(self, provider: str, command: str, command_id: str) -> LedgerEntry | None:
         """The entry of a command, if any, without claiming it (a repeat skips its preparation)."""
@@ -226,16 +315,17 @@ class CommandLedger:
     async def _renew(self, claim: LedgerClaim) -> None:
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
-            renewed = claim.entry.model_copy(
-                update={"leaseUntil": self._clock() + self.lease_seconds}
-            )
-            try:
-                claim.revision = await self.kv.update(
-                    claim.key, renewed.encode(), last=claim.revision
+            async with claim.lock:
+                renewed = claim.entry.model_copy(
+                    update={"leaseUntil": self._clock() + self.lease_seconds}
                 )
-                claim.entry = renewed
-            except Exception as err:  # a lapse only makes a duplicate reconcile sooner
-                log.warning("ledger lease not renewed", key=claim.key, error=repr(err))
+                try:
+                    claim.revision = await self.kv.update(
+                        claim.key, renewed.encode(), last=claim.revision
+                    )
+                    claim.entry = renewed
+                except Exception as err:  # a lapse only makes a duplicate reconcile sooner
+                    log.warning("ledger lease not renewed", key=claim.key, error=repr(err))
 
     # --- settling -------------------------------------------------------------------------------
     async def finish(

@@ -31,7 +31,8 @@ from nats.aio.subscription import Subscription
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from bridge.commands import BRIDGE_ERROR, COMMAND_ID_RE, resolve_command_id
+from bridge.commands import COMMAND_ID_RE, resolve_command_id
+from bridge.failures import BRIDGE_ERROR
 from bridge.nats.outcomes import OutcomePublisher
 from bridge.nats.streams import (
     COMMANDS_CONSUMER,

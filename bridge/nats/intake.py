@@ -21,8 +21,9 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from bridge.commands import INVALID_COMMAND, CommandExecutor, Execution
+from bridge.commands import CommandExecutor, Execution
 from bridge.config import retry_delay
+from bridge.failures import INVALID_COMMAND
 from bridge.nats.deadletters import (
     DEADLINE,
     MAX_DELIVERIES,
