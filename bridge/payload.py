@@ -33,18 +33,34 @@ def _reject_constant(name: str) -> Any:
     raise PayloadRejected(f"{name} is not valid JSON")
 
 
-def _too_deep(value: Any, limit: int) -> bool:
-    """Whether containers nest deeper than `limit` (iterative: no recursion on hostile input)."""
+def _has_surrogate(text: str) -> bool:
+    return not text.isascii() and any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+def _problem(value: Any, limit: int) -> str | None:
+    """Why `value` is not a command we can carry: containers nested deeper than `limit`, or a lone
+    surrogate (`"\\ud800"` is legal JSON but no UTF-8 text: it cannot be sent, logged or
+    fingerprinted). Iterative: no recursion on hostile input."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
-        children = node.values() if isinstance(node, dict) else node
+        if isinstance(node, str):
+            if _has_surrogate(node):
+                return "a string holds a lone surrogate (\\ud800-\\udfff), which is not text"
+            continue
         if not isinstance(node, dict | list):
             continue
         if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-    return False
+            return f"nested deeper than {MAX_DEPTH} levels"
+        if isinstance(node, dict):
+            stack.extend((key, depth) for key in node)
+            children: Any = node.values()
+        else:
+            children = node
+        stack.extend(
+            (child, depth + 1) for child in children if isinstance(child, dict | list | str)
+        )
+    return None
 
 
 def parse_payload(data: bytes) -> Any:
@@ -67,6 +83,7 @@ def parse_payload(data: bytes) -> Any:
         raise PayloadRejected(exc.msg) from None
     except ValueError as exc:  # e.g. int conversion limits
         raise PayloadRejected(str(exc)[:120]) from None
-    if _too_deep(value, MAX_DEPTH):
-        raise PayloadRejected(f"nested deeper than {MAX_DEPTH} levels")
+    problem = _problem(value, MAX_DEPTH)
+    if problem is not None:
+        raise PayloadRejected(problem)
     return value

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, model_validator
 
+from schemas.wire.trim import shrink, size_of
+
 
 class OutcomeError(BaseModel):
     """Why a command failed. `code` is the API's stable code, or the bridge's own
@@ -20,6 +22,8 @@ class OutcomeError(BaseModel):
     retryable: bool = False
     details: dict[str, Any] | None = None
     field: str | None = None
+    # `details` (the API's error body) was cut to fit the outcome's byte limit.
+    detailsTruncated: bool | None = None
 
 
 class Outcome(BaseModel):
@@ -34,6 +38,8 @@ class Outcome(BaseModel):
     error: OutcomeError | None = None
     # Syllaby (CONTRACT.md): the ledger settled an earlier attempt by reading the resource.
     reconciled: bool | None = None
+    # CONTRACT.md "Outcomes are bounded": `result` was cut to fit STORYBRIDGE_MAX_OUTCOME_BYTES.
+    resultTruncated: bool | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Outcome:
@@ -73,18 +79,41 @@ class Outcome(BaseModel):
             doc.update(status=self.status, replayed=bool(self.replayed), result=self.result)
             if self.reconciled:
                 doc["reconciled"] = True
+            if self.resultTruncated:
+                doc["resultTruncated"] = True
         else:
             if self.replayed:
                 doc["replayed"] = True  # a failure answered again from the command ledger
             error = self.error.model_dump(mode="json") if self.error else {}
-            for optional in ("details", "field"):
+            for optional in ("details", "field", "detailsTruncated"):
                 if error.get(optional) is None:
                     error.pop(optional)
             doc["error"] = error
             if self.result is not None:
                 # The API said yes before something of ours failed: the caller must see what it did.
                 doc["result"] = self.result
+            if self.resultTruncated:
+                doc["resultTruncated"] = True
         return doc
+
+    def bounded(self, limit: int) -> Outcome:
+        """This outcome cut to at most `limit` bytes of JSON: `result` first, then the error's
+        `details`, each shortened (schemas.wire.trim) and flagged, never dropped silently."""
+        if size_of(self.to_dict()) <= limit:
+            return self
+        bare = self.model_copy(update={"result": None, "resultTruncated": True})
+        if bare.error is not None and bare.error.details is not None:
+            error = bare.error.model_copy(update={"details": None})
+            skeleton = bare.model_copy(update={"error": error})
+            room = limit - size_of(skeleton.to_dict()) - 64
+            details, cut = shrink(self.error.details if self.error else None, max(room // 4, 0))
+            error = error.model_copy(
+                update={"details": details, "detailsTruncated": True if cut else None}
+            )
+            bare = bare.model_copy(update={"error": error})
+        room = limit - size_of(bare.to_dict()) - 32
+        result, _ = shrink(self.result, max(room, 0))
+        return bare.model_copy(update={"result": result})
 
     def to_json(self) -> bytes:
         return json.dumps(self.to_dict(), separators=(",", ":")).encode()
