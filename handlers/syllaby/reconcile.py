@@ -5,9 +5,14 @@ storyboard: its status, its video and its scenes. So before a `generate`, `gener
 `render` is sent, `prepare` reads the storyboard once and the ledger keeps what it saw; after a crash
 or a call that ended without an answer, `reconcile` reads it again and compares:
 
-- generate: the storyboard's status moved (or shows `generating*`);
-- render: the video moved (url, status, id or `updated_at`), or the storyboard went `processing`;
-- generate_clips: every named scene moved (status or `updated_at`), or shows `clip:*` in progress.
+- generate: the storyboard's status moved, with a newer `updated_at`;
+- render: the video moved (url, status, id) with a newer `updated_at`, or the storyboard went
+  `processing`;
+- generate_clips: every named scene moved, each with a newer `updated_at`.
+
+Each only from a state read before the call that was not already in progress: an earlier
+generation or render finishing afterwards would look exactly like ours (CONTRACT.md: reconcile
+is evidence, not hope).
 
 Visible work is answered `ok: true, replayed: true, reconciled: true` (the result is the storyboard
 read that proved it) and the command's watches are armed as the handler would have. Anything else
@@ -36,8 +41,9 @@ READ_BEFORE = frozenset(
         "syllaby.storyboard.generate_clips",
     }
 )
-IN_PROGRESS_PREFIXES = ("generating",)
-CLIP_IN_PROGRESS = frozenset({"clip:queued", "clip:generating"})
+IN_PROGRESS_PREFIXES = ("generating", "clip:queued", "clip:generating")
+# A storyboard's `processing` and a video's own progress statuses (CONTRACT.md's Syllaby section).
+VIDEO_IN_PROGRESS = frozenset({"processing", "queued", "rendering"})
 
 
 def _scene_marks(data: dict[str, Any], ids: set[int] | None = None) -> dict[str, Any]:
@@ -63,22 +69,49 @@ def marks(command: str, data: Any, cmd: SyllabyCommand) -> dict[str, Any]:
     return out
 
 
+def _in_progress(status: Any) -> bool:
+    text = str(status or "")
+    return text.startswith(IN_PROGRESS_PREFIXES) or text in VIDEO_IN_PROGRESS
+
+
+def _newer(now: Any, before: Any) -> bool:
+    """Whether the timestamp `now` is later than `before` (the API's ISO strings compare in time
+    order); with no `before` to compare against, any change counts, as no earlier one was seen."""
+    if not isinstance(now, str) or not now:
+        return False
+    return not isinstance(before, str) or not before or now > before
+
+
 def began(command: str, before: dict[str, Any], now: dict[str, Any]) -> bool:
-    """Whether the storyboard shows `command`'s work begun since `before` was read."""
+    """Whether the storyboard shows `command`'s work begun since `before` was read (right before
+    the request was sent). Evidence, not hope: the state read before must not already be in
+    progress (then a later change may be that earlier work, not ours), and the change must be
+    newer than that read."""
     if command == "syllaby.storyboard.generate":
-        status = str(now.get("status") or "")
-        return status.startswith(IN_PROGRESS_PREFIXES) or status != before.get("status")
+        if _in_progress(before.get("status")):
+            return False
+        moved = now.get("status") != before.get("status")
+        return moved and _newer(now.get("updated_at"), before.get("updated_at"))
     if command == "syllaby.storyboard.render":
-        if now.get("video") != before.get("video"):
+        was_video = before.get("video") or {}
+        # A render under way shows as the storyboard's `processing`; the video's own status is no
+        # guide (a never-rendered video already says `rendering`, the reference's quirk).
+        if _in_progress(before.get("status")):
+            return False  # an earlier render still running: its finishing would look like ours
+        video = now.get("video") or {}
+        if video != was_video and _newer(video.get("updated_at"), was_video.get("updated_at")):
             return True
-        return now.get("status") == "processing" and before.get("status") != "processing"
+        return now.get("status") == "processing" and _newer(
+            now.get("updated_at"), before.get("updated_at")
+        )
     if command == "syllaby.storyboard.generate_clips":
         was, seen = before.get("scenes") or {}, now.get("scenes") or {}
-        if not was:
+        if not was or any(_in_progress(mark.get("status")) for mark in was.values()):
             return False
         return all(
             scene_id in seen
-            and (seen[scene_id] != mark or str(seen[scene_id].get("status")) in CLIP_IN_PROGRESS)
+            and seen[scene_id] != mark
+            and _newer(seen[scene_id].get("updated_at"), mark.get("updated_at"))
             for scene_id, mark in was.items()
         )
     return False
