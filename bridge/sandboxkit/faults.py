@@ -53,6 +53,8 @@ class FaultRule(BaseModel):
     times: int | None = Field(default=None, ge=0)  # fire N times, then stop
     bare: bool = False  # the injected error comes with no body (a proxy answering, not the API)
     pad_bytes: int = Field(default=0, ge=0)  # a handled answer's object grows a field this large
+    # headers set on the answer, over the provider's own (e.g. a broken `RateLimit-Remaining: nan`)
+    headers: dict[str, str] = Field(default_factory=dict)
 
 
 def path_matches(pattern: str, path: str) -> bool:

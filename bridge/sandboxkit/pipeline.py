@@ -6,8 +6,8 @@ One view per endpoint: the rule that fires for the request (`bridge.sandboxkit.f
 - the provider's `answer`: its rate window, auth, injected error, endpoint, in its own order; it
   leaves the status, body and headers on the exchange, an error included (it never raises);
 - after handling: `drop_after` or `hang_after` (the effect stands, the answer is lost), else the
-  log entry, `respond_latency_ms`, and the answer: empty for a `bare` error, padded by `pad_bytes`
-  where the provider's envelope carries its object.
+  log entry, the rule's `headers` over the provider's, `respond_latency_ms`, and the answer: empty
+  for a `bare` error, padded by `pad_bytes` where the provider's envelope carries its object.
 
 Every request is logged once: status 0 for a drop or a hang (`log_hangs`: a hung request is in
 the log while it hangs), its status otherwise.
@@ -83,6 +83,8 @@ class Pipeline(ABC, Generic[S, X, E]):
                     await hang()
                 return dropped
             self.log(ex, ex.status)
+            if rule is not None and rule.headers:
+                ex.headers = {**ex.headers, **rule.headers}
             if rule is not None and rule.respond_latency_ms:
                 await asyncio.sleep(rule.respond_latency_ms / 1000)
             if rule is not None and rule.bare and ex.status >= 400:

@@ -64,4 +64,8 @@ class SandboxConfig(BaseSandboxConfig):
     quirks: bool = (
         False  # production quirks from FIELD-NOTES.md (see bridge.providers.story.sandbox.quirks)
     )
+    # The seeds document the 409 idempotency_conflict without `details.reason`; the sandbox adds
+    # one (`in_progress` / `incompatible_parameters`) unless this is off, to test a client that
+    # cannot rely on it.
+    conflict_reasons: bool = True
     durations: StoryDurations = Field(default_factory=StoryDurations)

@@ -29,7 +29,8 @@ class Stored:
 
 
 class IdempotencyStore:
-    def __init__(self) -> None:
+    def __init__(self, *, reasons: bool = True) -> None:
+        self.reasons = reasons  # False: a 409 says nothing but its documented message
         self._entries: dict[tuple[str, str], Stored] = {}
         self._processing: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
@@ -45,12 +46,12 @@ class IdempotencyStore:
             raise SandboxError(
                 "idempotency_conflict",
                 "A request with the supplied Idempotency-Key is already processing.",
-                details={"reason": "in_progress"},
+                details={"reason": "in_progress"} if self.reasons else None,
             )
         raise SandboxError(
             "idempotency_conflict",
             "A request with the supplied Idempotency-Key used incompatible parameters.",
-            details={"reason": "incompatible_parameters"},
+            details={"reason": "incompatible_parameters"} if self.reasons else None,
         )
 
     def end(self, account: str, key: str) -> None:
@@ -70,7 +71,7 @@ class IdempotencyStore:
             raise SandboxError(
                 "idempotency_conflict",
                 "A request with the supplied Idempotency-Key used incompatible parameters.",
-                details={"reason": "incompatible_parameters"},
+                details={"reason": "incompatible_parameters"} if self.reasons else None,
             )
         return stored
 

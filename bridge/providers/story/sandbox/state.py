@@ -26,12 +26,12 @@ class SandboxState:
             self.keys.register(key, key_scopes)
         windows = FixedWindows(config.rate_limit_per_minute, config.rate_limit_window_seconds)
         self.limiter = StoryRateLimiter(windows)
-        self.idempotency = IdempotencyStore()
+        self.idempotency = IdempotencyStore(reasons=self.config.conflict_reasons)
         self.faults = Faults(config.faults, config.seed)
         self.log = RequestLog()
 
     def reset(self) -> None:
         """A fresh world (resources, credits, ids) and idempotency store; keys, faults, log kept."""
         self.world = StoryWorld(self.config, self.clock)
-        self.idempotency = IdempotencyStore()
+        self.idempotency = IdempotencyStore(reasons=self.config.conflict_reasons)
         self.limiter.reset()
