@@ -64,15 +64,61 @@ async def test_a_duplicate_waits_while_the_first_attempt_renews_its_lease(bucket
 
 
 async def test_a_crashed_attempt_is_taken_over_for_reconciliation(bucket: KeyValue) -> None:
-    """No renewals (the owner died): once the lease is over the entry is the next attempt's to
-    reconcile, with the original start time kept."""
+    """No renewals (the owner died after its request left): once the lease is over the entry is
+    the next attempt's to reconcile, with the original send time and the read before it kept."""
     dead = CommandLedger(bucket, lease_seconds=0.3)
-    claim = await dead.begin("syllaby", "cmd", "c", "fp", target={"before": {"status": "ready"}})
+    claim = await dead.begin("syllaby", "cmd", "c", "fp")
+    await dead.mark_sent(claim, {"before": {"status": "ready"}})
     taken = await CommandLedger(bucket, lease_seconds=0.3).begin("syllaby", "cmd", "c", "fp")
     assert taken.kind == "reconcile"
     assert taken.entry.attempts == 2
     assert taken.entry.startedAt == claim.entry.startedAt
     assert taken.entry.target == {"before": {"status": "ready"}}
+
+
+async def test_an_attempt_that_stopped_before_sending_is_sent_again(bucket: KeyValue) -> None:
+    """The owner died while its claim was only `claimed` (waiting in a rate budget, say):
+    nothing can have reached the API, so the next attempt sends it, never `outcome_unknown`."""
+    dead = CommandLedger(bucket, lease_seconds=0.3)
+    await dead.begin("syllaby", "cmd", "c", "fp")
+    taken = await CommandLedger(bucket, lease_seconds=0.3).begin("syllaby", "cmd", "c", "fp")
+    assert taken.kind == "fresh"
+    assert taken.entry.state == "claimed" and taken.entry.attempts == 2
+    assert not taken.sent
+
+
+class _CreateLandsThenTimesOut:
+    """The bucket, except that `create` stores the entry and then reports a timeout, as a
+    JetStream publish does when its ack is lost."""
+
+    def __init__(self, kv: KeyValue) -> None:
+        self.kv = kv
+
+    async def create(self, key: str, value: bytes) -> int:
+        await self.kv.create(key, value)
+        raise TimeoutError
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.kv, name)
+
+
+async def test_a_claim_whose_create_timed_out_is_read_back_as_ours(bucket: KeyValue) -> None:
+    """The create landed but its ack did not: the entry read back is recognised as this very
+    claim, not mistaken for another attempt to wait for or reconcile."""
+    ledger = CommandLedger(_CreateLandsThenTimesOut(bucket), lease_seconds=30)  # type: ignore[arg-type]
+    claim = await ledger.begin("syllaby", "cmd", "t", "fp")
+    assert claim.kind == "fresh" and claim.entry.state == "claimed"
+    await ledger.mark_sent(claim, {})
+    await ledger.finish(claim, OK)
+    assert (await CommandLedger(bucket).begin("syllaby", "cmd", "t", "fp")).kind == "done"
+
+
+async def test_remembered_fingerprints_tell_the_same_body_from_another(bucket: KeyValue) -> None:
+    ledger = CommandLedger(bucket)
+    assert await ledger.remember("story", "job.cancel", "r", "fp-1") == "new"
+    assert await ledger.remember("story", "job.cancel", "r", "fp-1") == "same"
+    assert await ledger.remember("story", "job.cancel", "r", "fp-2") == "mismatch"
+    assert await ledger.remember("story", "job.get", "r", "fp-2") == "new"
 
 
 async def test_an_ambiguous_end_is_reconciled_at_once_and_a_release_sends_again(

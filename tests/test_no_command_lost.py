@@ -196,8 +196,9 @@ async def test_a_post_held_past_the_ack_wait_is_executed_once(
 async def test_a_different_body_under_the_same_command_id_is_a_failure_at_once(
     start_bridge: StartBridge, nc: NatsClient, outcomes: Outcomes, sandbox: Any
 ) -> None:
-    """Only an idempotency conflict with a different body fails: it is answered without waiting out
-    the retry budget."""
+    """Only a different body under one commandId fails, and the bridge refuses it itself
+    (CONTRACT.md "The same commandId is the same operation"): `invalid_command` naming the
+    commandId, at once, with no second request."""
     await start_bridge(retry_budget_seconds=30.0)
     first = await send(nc, outcomes, "request", "project.create", {"name": "a"}, command_id="same")
     assert first["ok"] is True
@@ -205,17 +206,19 @@ async def test_a_different_body_under_the_same_command_id_is_a_failure_at_once(
         nc, outcomes, "request", "project.create", {"name": "b"}, command_id="same", timeout=10
     )
     assert second["ok"] is False
-    assert second["error"]["code"] == "idempotency_conflict"
+    assert second["error"]["code"] == "invalid_command"
+    assert second["error"]["field"] == "commandId"
     assert second["error"]["retryable"] is False
-    assert len(_posts(sandbox)) == 2
+    assert len(_posts(sandbox)) == 1
 
 
 async def test_a_conflict_the_api_does_not_explain_is_waited_out_then_answered(
     start_bridge: StartBridge, nc: NatsClient, outcomes: Outcomes, sandbox: Any
 ) -> None:
-    """The live API's 409 message covers both meanings and carries no reason: on a first attempt
-    nothing says it is ours, so the bridge asks again within the budget (backing off, never
-    spinning), then answers the conflict as the API did."""
+    """The live API's 409 message covers both meanings and carries no reason. The bridge knows the
+    body is the one this commandId was first sent with (it refuses another itself), so the
+    conflict can only be an earlier attempt still running: it asks again within the budget
+    (backing off, never spinning), then answers `retryable: true`, never a terminal failure."""
     await start_bridge(retry_budget_seconds=2.0)
     sandbox.control.put(
         "/faults",
@@ -231,7 +234,7 @@ async def test_a_conflict_the_api_does_not_explain_is_waited_out_then_answered(
     outcome = await send(nc, outcomes, "request", "project.create", {"name": "c"}, command_id="c-1")
     assert outcome["ok"] is False
     assert outcome["error"]["code"] == "idempotency_conflict"
-    assert outcome["error"]["retryable"] is False
+    assert outcome["error"]["retryable"] is True
     assert 2 <= len(_posts(sandbox)) <= 10  # asked again, with backoff
 
 
