@@ -322,3 +322,65 @@ async def test_rate_headers_that_do_not_parse_never_fail_a_call(
         )
         outcome = await send(nc, outcomes, "request", "project.create", {"name": f"h-{value}"})
         assert outcome["ok"] is True, (value, outcome)
+
+
+# --- any input, exactly one outcome ------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=40),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+# Header names as nats-py sends them (it refuses separators itself); values: any printable text.
+header_names = st.one_of(
+    st.sampled_from(["Nats-Msg-Id", "traceparent", "tracestate", "baggage"]),
+    st.text(alphabet="abcXYZ019-_", min_size=1, max_size=12),
+)
+FUZZED = sorted(name for name in COMMAND_MODELS if not name.startswith("admin."))
+
+
+@given(
+    command=st.sampled_from([*FUZZED, "nope.nothing"]),
+    payload=st.one_of(
+        json_values,
+        st.fixed_dictionaries(
+            {"commandId": st.text(max_size=30), "jobId": st.text(max_size=10)},
+            optional={"projectId": st.text(max_size=10), "note": st.text(max_size=10)},
+        ),
+    ),
+    headers=st.dictionaries(header_names, st.text(max_size=30).map(str.strip), max_size=3),
+)
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+async def test_any_command_body_and_headers_get_exactly_one_outcome(
+    command: str,
+    payload: Any,
+    headers: dict[str, str],
+    running_bridge: None,
+    nc: NatsClient,
+) -> None:
+    """Whatever the subject, JSON and headers: one reply, a well-formed outcome document, and
+    the bridge keeps answering."""
+    data = json.dumps(payload).encode()
+    clean = {k: v.replace("\r", "").replace("\n", "") for k, v in headers.items()}
+    reply = await nc.request(f"story.req.{command}", data, timeout=30, headers=clean or None)
+    doc = json.loads(reply.data)
+    assert isinstance(doc["commandId"], str) and doc["commandId"]
+    assert doc["command"] == command
+    assert isinstance(doc["ok"], bool)
+    if not doc["ok"]:
+        assert isinstance(doc["error"]["code"], str) and isinstance(doc["error"]["retryable"], bool)
+
+
+@pytest.fixture
+async def running_bridge(start_bridge: StartBridge) -> None:
+    await start_bridge()
