@@ -25,6 +25,7 @@ from bridge.providers.story.client import StoryClient, story_transport
 from schemas.catalog import COMMAND_MODELS
 from tests.fixtures.bridge import Outcomes, StartBridge, send
 from tests.fixtures.sandbox import SandboxApi, any_key
+from tests.fixtures.syllaby_bridge import StartSyllabyBridge
 
 PATHS = ["request", "durable"]
 DOTTY = [".", "..", "../..", "a/..", "../x", "%2e%2e", "%2E", "a/b", "a?b", "a#b", " ", "a b", "\t"]
@@ -176,6 +177,8 @@ HOSTILE_COMMANDS = [  # P and S stand for a real project and source
     ("plan.approve", {"planId": "a/../b"}, "planId"),
     ("artifact.get", {"artifactId": "%2e%2e"}, "artifactId"),
     ("project.delete", {"projectId": "p?x=1"}, "projectId"),
+    ("release.publish", {"releaseId": ".."}, "releaseId"),
+    ("release.list", {"seriesId": "."}, "seriesId"),
 ]
 
 
@@ -384,3 +387,18 @@ async def test_any_command_body_and_headers_get_exactly_one_outcome(
 @pytest.fixture
 async def running_bridge(start_bridge: StartBridge) -> None:
     await start_bridge()
+
+
+async def test_syllaby_ids_are_integers_and_nothing_else(
+    start_syllaby_bridge: StartSyllabyBridge, nc: NatsClient, outcomes: Outcomes, syllaby_api: Any
+) -> None:
+    await start_syllaby_bridge()
+    for command, body, field in [
+        ("syllaby.storyboard.get", {"storyboard_id": ".."}, "storyboard_id"),
+        ("syllaby.storyboard.render", {"storyboard_id": "1/../2"}, "storyboard_id"),
+        ("syllaby.scene.delete", {"storyboard_id": 1, "scene_id": "."}, "scene_id"),
+    ]:
+        outcome = await send(nc, outcomes, "request", command, body)
+        assert outcome["error"]["code"] == "invalid_command", outcome
+        assert outcome["error"]["field"] == field
+    assert syllaby_api.sandbox.control.get("/requests").json()["requests"] == []
