@@ -11,7 +11,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from schemas.wire.base import RequestModel
 from schemas.wire.extra_fields import allowing_extra
@@ -110,7 +110,9 @@ class WatchCommand(Command):
 
     @field_validator("id")
     @classmethod
-    def _id_text(cls, value: str | int, info: ValidationInfo) -> str:
+    def _id_text(cls, value: str | int | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
         text = str(value)
         if info.data.get("provider") == "syllaby" and not text.isdigit():
             raise ValueError("a Syllaby id is an integer")
@@ -143,10 +145,47 @@ class WatchCommand(Command):
         return value
 
 
+WATCH_ADD_MAX_IDS = 1000
+"""The most ids one bulk `watch.add` takes (CONTRACT.md "Onboarding many watches")."""
+
+
 class WatchAddCommand(WatchCommand):
-    """Watch a resource until it reaches a terminal state."""
+    """Watch a resource until it reaches a terminal state: one `id`, or up to 1,000 `ids` of one
+    resource type (the bulk form; its result names what is watched and what was not found)."""
 
     command = "watch.add"
+
+    # Exactly one of `id` and `ids`; `id` stays the contract's single form.
+    id: Id | Annotated[int, Field(ge=0, strict=True)] | None = None  # type: ignore[assignment]
+    ids: (
+        Annotated[
+            list[Id | Annotated[int, Field(ge=0, strict=True)]],
+            Field(min_length=1, max_length=WATCH_ADD_MAX_IDS),
+        ]
+        | None
+    ) = None
+
+    @field_validator("ids")
+    @classmethod
+    def _ids_text(cls, value: list[str | int] | None, info: ValidationInfo) -> list[str] | None:
+        if value is None:
+            return None
+        texts = [str(item) for item in value]
+        if info.data.get("provider") == "syllaby" and not all(t.isdigit() for t in texts):
+            raise ValueError("a Syllaby id is an integer")
+        return list(dict.fromkeys(texts))  # one watch per id, in the order given
+
+    @model_validator(mode="after")
+    def _one_form(self) -> WatchAddCommand:
+        if (self.id is None) == (self.ids is None):
+            raise ValueError("give exactly one of `id` and `ids`")
+        if self.ids is not None and self.resource == "scene" and self.storyboard_id is None:
+            raise ValueError("storyboard_id is required to watch scenes")
+        return self
+
+    def targets(self) -> list[str]:
+        """The ids to watch, whichever form was given."""
+        return [str(i) for i in self.ids] if self.ids is not None else [str(self.id)]
 
 
 class WatchRemoveCommand(WatchCommand):
