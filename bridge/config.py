@@ -120,6 +120,15 @@ class BridgeSettings(BaseSettings):
     # --- events / watches --------------------------------------------------------------------
     events_duplicate_window_seconds: float = 300.0
     discovery_interval_seconds: float = 0.0  # 0 = discovery off
+    discovery_budget_share: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description=(
+            "STORYBRIDGE_DISCOVERY_BUDGET_SHARE: the share of the poll budget discovery's list "
+            "calls spend at most; a sweep that needs more takes longer (the interval stretches)."
+        ),
+    )
     stall_after_failures: int = 5
     gone_after_not_found: int = Field(default=3, ge=1)
     watch_max_age_seconds: float = Field(default=21600.0, gt=0)

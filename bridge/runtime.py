@@ -263,7 +263,14 @@ class Bridge:
             )
 
         kv = await declare_all()
-        provider = StoryProvider(self.api, base_url=self.base_url)
+        provider = StoryProvider(
+            self.api,
+            base_url=self.base_url,
+            discovery_per_second=s.rate_limit_per_minute
+            / 60.0
+            * s.poll_budget_share
+            * s.discovery_budget_share,
+        )
         providers: dict[str, Any] = {provider.name: provider}
         if self.syllaby is not None:
             syllaby = SyllabyProvider(self.syllaby, base_url=self.syllaby_base_url)

@@ -4,18 +4,23 @@ costs the list calls story_discovery documents."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 from nats.aio.client import Client as NatsClient
 
+from bridge.nats.embedded import EmbeddedNats
+from bridge.ops.metrics import Metrics
 from bridge.providers.story.sandbox import SandboxConfig
 from bridge.providers.story.sandbox.config import StoryDurations
 from bridge.providers.story.watch.discovery import busy_artifact_facets
 from bridge.providers.story.watch.provider import StoryProvider
-from tests.fixtures.bridge import SUBJECTS, Recorder, StartBridge
+from bridge.runtime import Bridge
+from tests.fixtures.bridge import SUBJECTS, Recorder, StartBridge, bridge_settings
 from tests.fixtures.sandbox import TEST_SPEED, SandboxApi
 
 pytestmark = pytest.mark.slow
@@ -104,3 +109,40 @@ async def test_a_sweep_costs_one_listing_plus_three_per_project(
     assert found == []
     assert all(c["method"] == "GET" for c in calls)
     assert len(calls) == 1 + 2 * 3
+
+
+async def test_discovery_stays_within_its_share_and_stretches_its_interval(
+    nats_server: EmbeddedNats,
+    sandbox: Any,
+    sandbox_key: str,
+    sandbox_api: SandboxApi,
+    tmp_path: Path,
+) -> None:
+    """A 1 s interval the budget cannot pay for (3 projects: 10 list calls a sweep; at 600
+    requests a minute discovery's 0.2 of the 0.8 poll share is 1.6 calls a second): the calls stay
+    within that share, the first sweep runs at start, and the stretch is counted."""
+    for name in ("a", "b", "c"):
+        sandbox_api.project(name)  # nothing in flight: every call in the window is discovery's
+    log = sandbox.state.log
+    before = len(log.entries())
+    settings = bridge_settings(
+        nats_server.url,
+        sandbox.base_url,
+        sandbox_key,
+        tmp_path / "d",
+        discovery_interval_seconds=1.0,
+        rate_limit_per_minute=600,
+        poll_budget_share=0.8,
+    )
+    metrics = Metrics(process=False)
+    bridge = Bridge(settings, metrics=metrics)
+    await bridge.start()
+    try:
+        await asyncio.sleep(7.0)
+    finally:
+        await bridge.stop()
+    calls = [e for e in log.entries()[before:] if e.method == "GET" and e.path != "/credits"]
+    assert len(calls) >= 8, "the first sweep runs at start, and sweeps go on, paced"
+    span = calls[-1].time - calls[0].time
+    assert len(calls) <= 600 / 60 * 0.8 * 0.2 * span + 2, (len(calls), span)
+    assert metrics.discovery_stretched_total._value.get() >= 1

@@ -192,6 +192,20 @@ class Metrics:
             namespace=ns,
             registry=r,
         )
+        self.discovery_sweep_seconds = Gauge(
+            "discovery_sweep_seconds",
+            "How long the last discovery sweep took, paced to STORYBRIDGE_DISCOVERY_BUDGET_SHARE of "
+            "the poll budget.",
+            namespace=ns,
+            registry=r,
+        )
+        self.discovery_stretched_total = Counter(
+            "discovery_stretched",
+            "Discovery sweeps that took longer than STORYBRIDGE_DISCOVERY_INTERVAL_SECONDS (the "
+            "interval stretched to what the budget share pays for).",
+            namespace=ns,
+            registry=r,
+        )
         if process:
             ProcessCollector(registry=r)
             PlatformCollector(registry=r)
@@ -254,6 +268,11 @@ class Metrics:
 
     def command_retried(self, command: str) -> None:
         self.command_retries_total.labels(command=self._command_label(command)).inc()
+
+    def observe_discovery_sweep(self, seconds: float, *, stretched: bool) -> None:
+        self.discovery_sweep_seconds.set(max(0.0, seconds))
+        if stretched:
+            self.discovery_stretched_total.inc()
 
     # --- exposition -------------------------------------------------------------------------------
     def render(self) -> bytes:

@@ -295,7 +295,13 @@ class WatchEngine(ScheduleMixin):
                 await asyncio.wait_for(self._wake.wait(), self._sleep_for())
 
     async def _discovery_loop(self) -> None:
+        """A sweep at start, then one every interval, or back to back when a sweep (paced to its
+        share of the poll budget by the provider) takes longer: the interval stretches, said once
+        in the log and in `storybridge_discovery_stretched_total`."""
+        told = False
+        loop = asyncio.get_running_loop()
         while not self._stopping:
+            started = loop.time()
             for provider in self.providers.values():
                 try:
                     async for spec in provider.discover():
@@ -303,7 +309,18 @@ class WatchEngine(ScheduleMixin):
                             await self.add(spec)
                 except Exception as err:
                     log.warning("watch discovery failed", provider=provider.name, error=str(err))
-            await asyncio.sleep(self.settings.discovery_interval)
+            took = loop.time() - started
+            interval = self.settings.discovery_interval
+            if self.metrics is not None:
+                self.metrics.observe_discovery_sweep(took, stretched=took > interval)
+            if took > interval and not told:
+                told = True
+                log.warning(
+                    "discovery interval stretched: a sweep at its budget share takes longer",
+                    sweep_seconds=round(took, 1),
+                    interval_seconds=interval,
+                )
+            await asyncio.sleep(max(0.0, interval - took))
 
     def _report(self) -> None:
         if self.metrics is None:

@@ -15,11 +15,17 @@ ceil(sources/100))` list calls: 1 + 3 per project for accounts whose projects ho
 each. Facets that only a side read shows (music, coverage, SFX cues, avatars, defined clips) are
 not discovered: finding them would cost one to three more calls per artifact per sweep; start
 them with `watch.add` or their command. A resource already watched (even finished) is left alone.
+
+Every list call first waits for `pace` (`DiscoveryPace`): discovery spends at most
+`STORYBRIDGE_DISCOVERY_BUDGET_SHARE` (0.2) of the poll budget, so an interval the budget cannot
+pay for stretches the sweep instead of starving the watches it found.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from bridge.http.ratelimit import Priority
@@ -62,7 +68,50 @@ def busy_artifact_facets(art: Any) -> tuple[str, ...]:
     return tuple(found)
 
 
-async def discover(client: Any, provider: str) -> AsyncIterator[WatchSpec]:
+Pace = Callable[[], Awaitable[None]]
+
+
+async def _unpaced() -> None:
+    return None
+
+
+class DiscoveryPace:
+    """At most `per_second` discovery calls a second, on average (a token bucket one call deep:
+    a sweep never bursts a window's worth of calls ahead of the watches)."""
+
+    def __init__(self, per_second: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_second = per_second
+        self._clock = clock
+        self._next = 0.0
+
+    async def __call__(self) -> None:
+        if self.per_second <= 0:
+            return
+        now = self._clock()
+        wait = self._next - now
+        self._next = max(now, self._next) + 1.0 / self.per_second
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+
+async def _pages(
+    pace: Pace, list_page: Callable[..., Awaitable[Any]], *args: Any, **query: Any
+) -> AsyncIterator[Any]:
+    """Every item of a listing, one paced page at a time."""
+    cursor: str | None = None
+    seen: set[str] = set()
+    while True:
+        await pace()
+        page = await list_page(*args, cursor=cursor, limit=PAGE, priority=POLL, **query)
+        for item in page.data.items:
+            yield item
+        cursor = page.data.next_cursor
+        if cursor is None or cursor in seen:
+            return
+        seen.add(cursor)
+
+
+async def discover(client: Any, provider: str, pace: Pace = _unpaced) -> AsyncIterator[WatchSpec]:
     """Non-terminal plans, jobs and sources, and artifacts with facets in flight (origin "discovery")."""
 
     def spec(resource: str, id: Any, pid: str, found: tuple[str, ...] | None = None) -> WatchSpec:
@@ -71,19 +120,19 @@ async def discover(client: Any, provider: str) -> AsyncIterator[WatchSpec]:
             facets=found, origin="discovery",
         )  # fmt: skip
 
-    async for project in client.iter_projects(limit=PAGE, priority=POLL):
+    async for project in _pages(pace, client.list_projects):
         pid = str(_field(project, "id"))
-        async for plan in client.iter_plans(pid, limit=PAGE, priority=POLL):
+        async for plan in _pages(pace, client.list_plans, pid):
             if facets.lower(_field(plan, "status"), "pending") not in facets.PLAN_TERMINAL:
                 yield spec("plan", _field(plan, "id"), pid)
-        async for job in client.iter_jobs(project_id=pid, limit=PAGE, priority=POLL):
+        async for job in _pages(pace, client.list_jobs, project_id=pid):
             if facets.lower(_field(job, "status"), "pending") not in facets.JOB_TERMINAL:
                 yield spec("job", _field(job, "id"), pid)
             for art in _field(job, "artifacts") or []:
                 busy = busy_artifact_facets(_raw(art))
                 if busy:
                     yield spec("artifact", _field(art, "id"), pid, ("status", *busy))
-        async for source in client.iter_sources(pid, limit=PAGE, priority=POLL):
+        async for source in _pages(pace, client.list_sources, pid):
             status = facets.lower(_field(source, "status"), "ready")
             digest = facets.lower(_field(source, "digestStatus"), "not_started")
             if status in SOURCE_BUSY or digest in DIGEST_BUSY:

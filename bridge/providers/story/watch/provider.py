@@ -53,9 +53,17 @@ class StoryProvider:
     source: str
 
     def __init__(
-        self, client: Any, *, base_url: str | None = None, concurrency: int = 8, batch_min: int = 2
+        self,
+        client: Any,
+        *,
+        base_url: str | None = None,
+        concurrency: int = 8,
+        batch_min: int = 2,
+        discovery_per_second: float = 0.0,
     ) -> None:
         self.client = client
+        # 0: unpaced (tests, tools); the runtime passes its share of the poll budget.
+        self.discovery_pace = story_discovery.DiscoveryPace(discovery_per_second)
         self.source = (base_url or str(getattr(client, "base_url", ""))).rstrip("/")
         self.batch_min = batch_min
         self._gate = asyncio.Semaphore(concurrency)
@@ -281,7 +289,7 @@ class StoryProvider:
 
     async def discover(self) -> AsyncIterator[WatchSpec]:
         """What is in progress elsewhere (see `story_discovery` for what and its API cost)."""
-        async for spec in story_discovery.discover(self.client, self.name):
+        async for spec in story_discovery.discover(self.client, self.name, self.discovery_pace):
             yield spec
 
 
