@@ -139,7 +139,9 @@ def _fingerprint_data(cmd: Command) -> Any:
     describe = getattr(cmd, "fingerprint_data", None)
     if callable(describe):
         return describe()
-    return {"command": cmd.command, **cmd.model_dump(mode="json", exclude={"commandId"})}
+    # exclude_unset, as the body is sent: an explicit null is another request than no field.
+    fields = cmd.model_dump(mode="json", exclude={"commandId"}, exclude_unset=True)
+    return {"command": cmd.command, **fields}
 
 
 PROVIDER_HINTS = {"syllaby": "set SYLLABY_API_TOKEN and SYLLABY_BASE_URL, or run with --sandbox"}
@@ -195,6 +197,7 @@ class CommandExecutor:
                 error = outcome.error
                 annotate_command(span, outcome.commandId, outcome.ok, error.code if error else None)
                 trace = current_trace()
+            outcome = outcome.bounded(self.max_outcome_bytes)
         except Exception as err:
             # Any input gets exactly one outcome: a bug of ours is answered, never raised into
             # the intake (a reply never sent, a message redelivered for hours).
@@ -203,7 +206,6 @@ class CommandExecutor:
             message = f"storybridge failed to execute {name[:200]}: {type(err).__name__}"
             outcome = bridge_error(command_id, name, message, retryable=False, result=None)
             request_id = None
-        outcome = outcome.bounded(self.max_outcome_bytes)
         route = COMMAND_ROUTES.get(name)
         duration = time.perf_counter() - started
         self._log(outcome, route, request_id, duration, subject)
@@ -268,11 +270,11 @@ class CommandExecutor:
         # The same commandId is the same operation: a caller's commandId is fingerprinted (an
         # anonymous durable command's fallback id names one stream message, one body, already).
         same_body = command_id == fallback
-        if command_id != fallback and COMMAND_ROUTES.get(name) is not None:
+        if command_id != fallback and not name.startswith("admin."):
             verdict = await self._remember(provider, name, command_id, cmd)
             if verdict == "mismatch":
                 return mismatch(command_id, name), None
-            same_body = verdict is not None
+            same_body = verdict == "same"
         run = await self._invoke(name, cmd, handler, ctx)
         if same_body and our_conflict(run.error):
             return still_processing(command_id, name, run.error), run.request_id
@@ -381,11 +383,21 @@ class CommandExecutor:
         async def mark_sent() -> None:
             await ledger.mark_sent(claim, prepared)
 
+        async def mark_unsent() -> None:
+            await ledger.mark_unsent(claim)
+
         recorder = RecordingWatches(ctx.watches)
-        with before_sending(mark_sent):
+        with before_sending(mark_sent, unsent=mark_unsent):
             run = await self._invoke(name, cmd, handler, replace(ctx, watches=recorder))
         outcome, error = run.outcome, run.error
-        if isinstance(error, WatchStartFailed) and run.answered:
+        if isinstance(error, LedgerUnavailable):
+            # The claim could not be marked sent, so the request was not sent: try again later.
+            outcome = bridge_error(command_id, name, str(error), retryable=True, result=None)
+        if not claim.sent:
+            # Nothing reached the API: no outcome is recorded for a request that never left
+            # (only our own revision is released; a claim taken over meanwhile is not ours).
+            await ledger.release(claim)
+        elif isinstance(error, WatchStartFailed) and run.answered:
             # The API said yes: that is the outcome to keep. The retry replays it from the ledger
             # and re-arms the watches recorded with it.
             last = run.answered[-1]
@@ -399,7 +411,7 @@ class CommandExecutor:
             await self._settle(claim, kept, recorder.calls)
         elif not outcome.retryable:
             await self._settle(claim, outcome, recorder.calls)
-        elif not claim.sent or getattr(error, "unapplied", False):
+        elif getattr(error, "unapplied", False):
             await ledger.release(claim)  # provably never took effect: send it again later
         else:
             await ledger.mark_ambiguous(claim)
@@ -410,7 +422,10 @@ class CommandExecutor:
     ) -> None:
         assert self.ledger is not None
         try:
-            await self.ledger.finish(claim, outcome.to_dict(), watches)
+            # Bounded as the caller sees it: an outcome larger than a KV value is never stored,
+            # and a repeat would reconcile instead of replaying.
+            kept = outcome.bounded(self.max_outcome_bytes)
+            await self.ledger.finish(claim, kept.to_dict(), watches)
         except Exception as err:  # the caller still gets its outcome; a repeat reconciles
             log.error("ledger outcome not recorded", command=claim.entry.command, error=repr(err))
 

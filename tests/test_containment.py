@@ -8,9 +8,11 @@ order; surrogates, oversized results and broken rate headers, each with exactly 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 from urllib.parse import unquote
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -23,6 +25,7 @@ from bridge.http.paths import check_path, seg
 from bridge.http.routes import ClientRoute
 from bridge.providers.story.client import StoryClient, story_transport
 from schemas.catalog import COMMAND_MODELS
+from schemas.wire.outcome import Outcome
 from tests.fixtures.bridge import Outcomes, StartBridge, send
 from tests.fixtures.sandbox import SandboxApi, any_key
 from tests.fixtures.syllaby_bridge import StartSyllabyBridge
@@ -329,14 +332,19 @@ async def test_rate_headers_that_do_not_parse_never_fail_a_call(
 
 # --- any input, exactly one outcome ------------------------------------------------------------
 
+# Text with lone surrogates too: legal JSON (`"\ud800"`), no UTF-8 text.
+any_text = st.text(
+    alphabet=st.characters() | st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF),
+    max_size=40,
+)
 json_values = st.recursive(
     st.none()
     | st.booleans()
     | st.integers(min_value=-(2**70), max_value=2**70)
     | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=40),
+    | any_text,
     lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+        st.lists(children, max_size=4) | st.dictionaries(any_text, children, max_size=4)
     ),
     max_leaves=12,
 )
@@ -371,17 +379,72 @@ async def test_any_command_body_and_headers_get_exactly_one_outcome(
     running_bridge: None,
     nc: NatsClient,
 ) -> None:
-    """Whatever the subject, JSON and headers: one reply, a well-formed outcome document, and
-    the bridge keeps answering."""
+    """Whatever the subject, JSON and headers: exactly one reply, a well-formed outcome document
+    within the size limit, and the bridge keeps answering."""
     data = json.dumps(payload).encode()
     clean = {k: v.replace("\r", "").replace("\n", "") for k, v in headers.items()}
-    reply = await nc.request(f"story.req.{command}", data, timeout=30, headers=clean or None)
+    replies: asyncio.Queue[Any] = asyncio.Queue()
+    inbox = nc.new_inbox()
+    sub = await nc.subscribe(inbox, cb=replies.put)
+    try:
+        await nc.publish(f"story.req.{command}", data, reply=inbox, headers=clean or None)
+        reply = await asyncio.wait_for(replies.get(), 30)
+        await asyncio.sleep(0.02)  # a second answer would arrive about as fast as the first
+        assert replies.empty()
+    finally:
+        await sub.unsubscribe()
+    assert len(reply.data) <= 256 * 1024
     doc = json.loads(reply.data)
     assert isinstance(doc["commandId"], str) and doc["commandId"]
     assert doc["command"] == command
     assert isinstance(doc["ok"], bool)
     if not doc["ok"]:
         assert isinstance(doc["error"]["code"], str) and isinstance(doc["error"]["retryable"], bool)
+
+
+@given(
+    command=st.sampled_from(["project.create", "job.cancel", "watch.add", "nope.nothing"]),
+    payload=json_values,
+)
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+async def test_any_durable_command_gets_exactly_one_outcome(
+    command: str, payload: Any, running_bridge: None, nc: NatsClient, outcomes: Outcomes
+) -> None:
+    """The durable path: one final outcome event per message, whatever it carries (a message is
+    named by its Nats-Msg-Id: the bridge's fallback commandId when the body has none)."""
+    if isinstance(payload, dict):
+        payload.pop("commandId", None)  # the message is named by its header, readable or not
+    named = f"m-{uuid4()}"
+    await nc.jetstream().publish(
+        f"story.cmd.{command}", json.dumps(payload).encode(), headers={"Nats-Msg-Id": named}
+    )
+    [outcome] = await outcomes.wait_for(named, timeout=30)
+    await asyncio.sleep(0.05)
+    assert len(outcomes.for_command(named)) == 1
+    assert outcome["command"] == command
+
+
+def test_an_answer_with_an_escaped_lone_surrogate_is_bounded_and_sent() -> None:
+    """An API may answer `"\ud800"` (legal JSON): measuring and trimming it must not raise."""
+    outcome = Outcome.success(
+        command_id="c", command="job.get", status=200, replayed=False, result={"n": "\ud800" * 9000}
+    )
+    bounded = outcome.bounded(4096)
+    assert bounded.resultTruncated is True and len(bounded.to_json()) <= 4096
+
+
+async def test_an_enormous_field_name_is_answered_within_the_limit(
+    start_bridge: StartBridge, nc: NatsClient, outcomes: Outcomes
+) -> None:
+    """A 600 KB unknown key is echoed in `error.field` and `error.message`: both are capped."""
+    await start_bridge()
+    outcome = await send(nc, outcomes, "request", "job.get", {"jobId": "j1", "k" * 600_000: 1})
+    assert outcome["error"]["code"] == "invalid_command"
+    assert len(json.dumps(outcome)) <= 256 * 1024
 
 
 @pytest.fixture

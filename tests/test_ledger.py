@@ -8,7 +8,7 @@ import pytest
 from nats.js.client import JetStreamContext
 from nats.js.kv import KeyValue
 
-from bridge.ledger import CommandLedger, fingerprint, ledger_key
+from bridge.ledger import CommandLedger, LedgerUnavailable, fingerprint, ledger_key
 from bridge.nats.streams import LEDGER_BUCKET, LEDGER_TTL_SECONDS, ledger_bucket
 
 OK = {"commandId": "c", "command": "syllaby.storyboard.render", "ok": True, "status": 202}
@@ -138,3 +138,38 @@ def test_keys_and_fingerprints_are_stable_and_kv_safe() -> None:
     assert key.startswith("syllaby.") and len(key) == len("syllaby.") + 40
     assert fingerprint({"b": 1, "a": [1, 2]}) == fingerprint({"a": [1, 2], "b": 1})
     assert fingerprint({"a": 1}) != fingerprint({"a": 2})
+
+
+class _CreateNeverLands:
+    """The bucket, except that every `create` fails without storing anything (a full bucket)."""
+
+    def __init__(self, kv: KeyValue) -> None:
+        self.kv = kv
+        self.creates = 0
+
+    async def create(self, key: str, value: bytes) -> int:
+        self.creates += 1
+        raise TimeoutError
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.kv, name)
+
+
+async def test_a_claim_that_never_lands_is_unavailable_not_a_busy_loop(bucket: KeyValue) -> None:
+    failing = _CreateNeverLands(bucket)
+    ledger = CommandLedger(failing, lease_seconds=30)  # type: ignore[arg-type]
+    with pytest.raises(LedgerUnavailable):
+        await ledger.begin("syllaby", "cmd", "never", "fp")
+    assert failing.creates == 3
+
+
+async def test_an_attempt_with_no_effect_is_unsent_again(bucket: KeyValue) -> None:
+    """Marked sent, then answered 429: `mark_unsent` makes it `claimed`, so a stop now leaves a
+    claim the next attempt sends instead of reconciling."""
+    dead = CommandLedger(bucket, lease_seconds=0.3)
+    claim = await dead.begin("syllaby", "cmd", "u", "fp")
+    await dead.mark_sent(claim, {})
+    await dead.mark_unsent(claim)
+    assert not claim.sent
+    taken = await CommandLedger(bucket, lease_seconds=0.3).begin("syllaby", "cmd", "u", "fp")
+    assert taken.kind == "fresh"

@@ -215,10 +215,12 @@ async def test_a_different_body_under_the_same_command_id_is_a_failure_at_once(
 async def test_a_conflict_the_api_does_not_explain_is_waited_out_then_answered(
     start_bridge: StartBridge, nc: NatsClient, outcomes: Outcomes, sandbox: Any
 ) -> None:
-    """The live API's 409 message covers both meanings and carries no reason. The bridge knows the
-    body is the one this commandId was first sent with (it refuses another itself), so the
-    conflict can only be an earlier attempt still running: it asks again within the budget
-    (backing off, never spinning), then answers `retryable: true`, never a terminal failure."""
+    """The live API's 409 message covers both meanings and carries no reason, and this commandId
+    is new to the bridge (no earlier attempt of it was seen: the key was used before the bridge
+    kept fingerprints, or by someone else), so nothing says it is ours: the bridge asks again
+    within the budget (backing off, never spinning), then answers the conflict as the API did.
+    The same 409 for a commandId the bridge has seen with this very body is "still processing"
+    (tests/test_outcomes_true.py)."""
     await start_bridge(retry_budget_seconds=2.0)
     sandbox.control.put(
         "/faults",
@@ -234,7 +236,7 @@ async def test_a_conflict_the_api_does_not_explain_is_waited_out_then_answered(
     outcome = await send(nc, outcomes, "request", "project.create", {"name": "c"}, command_id="c-1")
     assert outcome["ok"] is False
     assert outcome["error"]["code"] == "idempotency_conflict"
-    assert outcome["error"]["retryable"] is True
+    assert outcome["error"]["retryable"] is False
     assert 2 <= len(_posts(sandbox)) <= 10  # asked again, with backoff
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from nats.aio.client import Client as NatsClient
 
+from bridge.ledger import LedgerUnavailable
 from bridge.providers.story.sandbox import SandboxConfig
 from handlers.syllaby.reconcile import began
 from tests.fixtures.bridge import SUBJECTS, Outcomes, StartBridge, send
@@ -176,3 +177,90 @@ async def test_a_redelivered_command_waits_out_its_first_attempt(
     assert "retrying" in outcomes.kinds("held-409")
     listed = sandbox_api.get("/story-projects", limit=100).json()["projects"]
     assert [p["name"] for p in listed].count("held once") == 1
+
+
+# --- review: a claim never marked sent is never settled --------------------------------------
+
+
+async def test_a_claim_that_cannot_be_marked_sent_is_retryable_and_sent_later(
+    start_syllaby_bridge: StartSyllabyBridge,
+    nc: NatsClient,
+    outcomes: Outcomes,
+    syllaby_api: SyllabyApi,
+) -> None:
+    """The ledger write that marks the claim sent fails once (KV briefly away): nothing is sent,
+    the answer is retryable, and the next try renders, once."""
+    board = syllaby_api.with_clips()
+    bridge = await start_syllaby_bridge()
+    assert bridge.ledger is not None
+    real = bridge.ledger.mark_sent
+    failures = [LedgerUnavailable("ledger claim not marked sent: TimeoutError")]
+
+    async def flaky(claim: Any, target: dict[str, Any]) -> None:
+        if failures:
+            raise failures.pop()
+        await real(claim, target)
+
+    bridge.ledger.mark_sent = flaky  # type: ignore[method-assign]
+    body = {"storyboard_id": board["id"], "commandId": "render-unmarked"}
+    first = await send(nc, outcomes, "request", "syllaby.storyboard.render", body)
+    assert first["ok"] is False and first["error"]["retryable"] is True, first
+    path = f"/text-to-scene/{board['id']}/render"
+    assert syllaby_api.logged(path, "POST") == []
+    again = await send(nc, outcomes, "request", "syllaby.storyboard.render", body)
+    assert again["ok"] is True and again["replayed"] is False, again
+    assert len(syllaby_api.logged(path, "POST")) == 1
+
+
+async def test_a_stop_while_waiting_out_a_429_is_not_outcome_unknown(
+    start_syllaby_bridge: StartSyllabyBridge,
+    nc: NatsClient,
+    outcomes: Outcomes,
+    syllaby_api: SyllabyApi,
+    syllaby_sandbox: Any,
+) -> None:
+    """The create was answered 429 (nothing ran) and the replica stops while it waits out
+    Retry-After: the next replica creates the storyboard, once, instead of `outcome_unknown`."""
+    first = await start_syllaby_bridge(
+        retry_budget_seconds=30.0, shutdown_grace_seconds=0.5, ledger_lease_seconds=2.0
+    )
+    syllaby_sandbox.control.put(
+        "/faults",
+        json=[
+            {
+                "path": "/text-to-scene",
+                "method": "POST",
+                "storm_429": True,
+                "retry_after": 20,
+                "times": 1,
+            }
+        ],
+    )
+    body = json.dumps({"title": "after a 429", "mode": "wizard", "commandId": "c-429"})
+    await nc.jetstream().publish(SUBJECTS.command("syllaby.storyboard.create"), body.encode())
+    for _ in range(200):
+        if syllaby_api.logged("/text-to-scene", "POST"):
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    await first.stop()
+    await start_syllaby_bridge()
+    [outcome] = await outcomes.wait_for("c-429", timeout=40)
+    assert outcome["ok"] is True, outcome
+    posts = syllaby_api.logged("/text-to-scene", "POST")
+    assert [p["status"] for p in posts] == [429, 201]
+
+
+async def test_an_explicit_null_is_another_body(
+    start_bridge: StartBridge, nc: NatsClient, outcomes: Outcomes, sandbox_api: SandboxApi
+) -> None:
+    """`{description: null}` clears a field, `{}` changes nothing: two requests, so one commandId
+    cannot name both."""
+    project = sandbox_api.project("nulls")
+    await start_bridge()
+    first = {"projectId": project, "description": None, "commandId": "upd-null"}
+    assert (await send(nc, outcomes, "request", "project.update", first))["ok"] is True
+    other = {"projectId": project, "commandId": "upd-null"}
+    refused = await send(nc, outcomes, "request", "project.update", other)
+    assert refused["error"]["code"] == "invalid_command"
+    assert refused["error"]["field"] == "commandId"

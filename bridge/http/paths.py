@@ -31,6 +31,12 @@ def seg(value: object) -> str:
         raise RequestValidationError("an id must be text (UTF-8)", field="id") from None
 
 
+def _dotted(segment: str) -> bool:
+    """Whether a raw segment is, or decodes to something holding, a `.` or `..` segment (a
+    server that decodes `%2F` before routing would resolve `..%2Fx`)."""
+    return any(part in DOT_SEGMENTS for part in unquote(segment).split("/"))
+
+
 def _segments(path: str) -> list[str]:
     return path.strip("/").split("/") if path.strip("/") else []
 
@@ -51,8 +57,11 @@ def check_path(
     segments are gone from `final_path` once resolved). Raises `RequestValidationError`.
     """
     if given is not None:
+        if template is not None and ("?" in given or "#" in given):
+            # A route's query travels as parameters; one in the path came from an id.
+            raise RequestValidationError(f"request path {given!r} carries a query", field="id")
         written = given.split("?", 1)[0].split("#", 1)[0]
-        if any(unquote(part) in DOT_SEGMENTS for part in written.split("/")):
+        if any(_dotted(part) for part in written.split("/")):
             raise RequestValidationError(f"request path {given!r} has a dot segment", field="id")
     if not final_path.startswith(base_path.rstrip("/") + "/") and final_path != base_path:
         raise RequestValidationError(
@@ -60,7 +69,7 @@ def check_path(
         )
     rest = _segments(final_path[len(base_path.rstrip("/")) :])
     for part in rest:
-        if unquote(part) in DOT_SEGMENTS or part == "":
+        if _dotted(part) or part == "":
             raise RequestValidationError(
                 f"request path {final_path!r} has a dot or empty segment", field="id"
             )

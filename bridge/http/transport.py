@@ -43,6 +43,7 @@ from bridge.http.errors import (
     ErrorMapper,
     IdempotencyConflict,
     RateLimited,
+    RequestValidationError,
     UpstreamError,
     UpstreamUnavailable,
 )
@@ -125,18 +126,19 @@ def recording_responses() -> Iterator[list[ApiResponse[Any]]]:
 
 
 SendHook = Callable[[], Awaitable[None]]
-_before_send: contextvars.ContextVar[SendHook | None] = contextvars.ContextVar(
-    "storybridge_before_send", default=None
+_before_send: contextvars.ContextVar[tuple[SendHook, SendHook | None] | None] = (
+    contextvars.ContextVar("storybridge_before_send", default=None)
 )
 
 
 @contextlib.contextmanager
-def before_sending(hook: SendHook) -> Iterator[None]:
+def before_sending(hook: SendHook, *, unsent: SendHook | None = None) -> Iterator[None]:
     """Await `hook` right before each request that can change something (any method but GET)
     leaves this context, after its rate wait: the command ledger marks its claim "sent" there, so
     a claim whose request never left (a stop during the wait) is known never to have left. A hook
-    that raises stops the request unsent."""
-    token = _before_send.set(hook)
+    that raises stops the request unsent. `unsent` is awaited after an attempt that provably had
+    no effect (a 429, no connection), when no earlier attempt may have had one either."""
+    token = _before_send.set((hook, unsent))
     try:
         yield
     finally:
@@ -244,10 +246,9 @@ class Transport:
             if self.circuit is not None:
                 self.circuit.check()
             await self.budget.acquire(priority)
-            if method not in SAFE_METHODS:
-                hook = _before_send.get()
-                if hook is not None:
-                    await hook()
+            hooks = _before_send.get() if method not in SAFE_METHODS else None
+            if hooks is not None:
+                await hooks[0]()
             # A span (and `traceparent`) per attempt when a traced command made this call.
             with client_span(method, path, headers, attempt=attempt) as traced:
                 response, error = await self._attempt(method, path, traced.headers, content, query)
@@ -271,6 +272,8 @@ class Transport:
                 _still_processing(error, ours=unanswered) if idempotency_key is not None else False
             )
             never_applied = never_applied and error.unapplied
+            if never_applied and hooks is not None and hooks[1] is not None:
+                await hooks[1]()  # nothing reached the API: the claim is unsent again
             if not (
                 (error.retryable or processing is not False) and (retry_allowed or error.unapplied)
             ):
@@ -321,6 +324,9 @@ class Transport:
         (after its own dot-segment resolution) still has the route's shape."""
         url = self._http.build_request(method, path.lstrip("/")).url
         absolute = httpx.URL(path).is_absolute_url
+        if absolute and url.host != self._http.base_url.host:
+            # The credential goes with every request: never to another host.
+            raise RequestValidationError(f"{method} to another host than {self.base_url}")
         base = "/" if absolute else self._http.base_url.raw_path.decode("ascii")
         check_path(url.raw_path.decode("ascii").split("?", 1)[0], base, template, given=path)
 

@@ -48,6 +48,10 @@ log = structlog.get_logger("storybridge.ledger")
 
 DEFAULT_LEASE_SECONDS = 30.0
 WAIT_POLL_SECONDS = 0.2
+# A fingerprint check must not hold a command up for long when KV is slow: past this, the command
+# goes ahead unchecked (the API's own Idempotency-Key check still refuses another body).
+REMEMBER_SECONDS = 1.0
+CREATE_ATTEMPTS = 3  # creates that failed and did not land before the ledger is unavailable
 
 State = Literal["claimed", "started", "ambiguous", "done"]
 
@@ -159,6 +163,7 @@ class CommandLedger:
         `mark_sent` records the moment its request may leave."""
         key = ledger_key(provider, command, command_id)
         claim_id = uuid.uuid4().hex
+        failed_creates = 0
         while True:
             now = self._clock()
             fresh = LedgerEntry(
@@ -180,10 +185,16 @@ class CommandLedger:
                 pass
             except Exception as err:
                 # A create that timed out may still have landed: read it back before anything.
+                failed_creates += 1
                 log.warning("ledger claim not confirmed; reading it back", error=repr(err))
             found = await self._load(key)
             if found is None:
-                continue  # released meanwhile (or our create never landed): claim it afresh
+                if failed_creates >= CREATE_ATTEMPTS:
+                    raise LedgerUnavailable("ledger not writable: the claim never landed")
+                # Released meanwhile, or our create never landed: claim it afresh (after a
+                # pause when the bucket refused it, so a full or absent bucket is not hammered).
+                await asyncio.sleep(0.05 * failed_creates)
+                continue
             entry, revision = found
             if entry.claimId == claim_id:
                 return LedgerClaim("fresh", key, entry, revision)  # our own create landed
@@ -254,6 +265,23 @@ class CommandLedger:
                 ) from None
             claim.entry = sent
 
+    async def mark_unsent(self, claim: LedgerClaim) -> None:
+        """The attempt that was marked sent provably had no effect (a 429, no connection): the
+        claim is `claimed` again, so a stop before the next attempt leaves nothing to reconcile.
+        Best effort: left `started`, the claim is only reconciled instead of sent again."""
+        if not claim.sent:
+            return
+        async with claim.lock:
+            unsent = claim.entry.model_copy(update={"state": "claimed"})
+            try:
+                claim.revision = await self.kv.update(
+                    claim.key, unsent.encode(), last=claim.revision
+                )
+            except Exception as err:
+                log.warning("ledger claim not marked unsent", key=claim.key, error=repr(err))
+                return
+            claim.entry = unsent
+
     async def remember(
         self, provider: str, command: str, command_id: str, fingerprint: str
     ) -> Literal["new", "same", "mismatch"]:
@@ -265,14 +293,14 @@ class CommandLedger:
             {"command": command, "commandId": command_id, "fingerprint": fingerprint}
         )
         try:
-            await self.kv.create(key, record.encode())
+            await asyncio.wait_for(self.kv.create(key, record.encode()), REMEMBER_SECONDS)
             return "new"
         except KeyWrongLastSequenceError:
             pass
         except Exception as err:
             log.warning("fingerprint not recorded; reading it back", error=repr(err))
         try:
-            got = await self.kv.get(key)
+            got = await asyncio.wait_for(self.kv.get(key), REMEMBER_SECONDS)
         except KeyNotFoundError:
             raise LedgerUnavailable("fingerprint neither recorded nor found") from None
         except Exception as err:
@@ -355,13 +383,19 @@ class CommandLedger:
         )
 
     async def release(self, claim: LedgerClaim) -> None:
-        """The call provably never took effect: forget it, the next try sends it as usual."""
-        try:
-            await self.kv.delete(claim.key, last=claim.revision)
-        except Exception as err:
-            log.warning("ledger entry not released", key=claim.key, error=repr(err))
+        """The call provably never took effect: forget it, the next try sends it as usual (only
+        our own revision: a claim taken over meanwhile is not ours to delete)."""
+        async with claim.lock:  # not while a lease renewal moves the revision
+            try:
+                await self.kv.delete(claim.key, last=claim.revision)
+            except Exception as err:
+                log.warning("ledger entry not released", key=claim.key, error=repr(err))
 
     async def _write(self, claim: LedgerClaim, entry: LedgerEntry, what: str) -> None:
+        async with claim.lock:  # not while a lease renewal moves the revision
+            await self._write_locked(claim, entry, what)
+
+    async def _write_locked(self, claim: LedgerClaim, entry: LedgerEntry, what: str) -> None:
         try:
             claim.revision = await self.kv.update(claim.key, entry.encode(), last=claim.revision)
             claim.entry = entry

@@ -23,6 +23,7 @@ Sending it again could charge twice; a person (or the caller, with a new command
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from bridge.http.errors import NotFound
@@ -74,12 +75,25 @@ def _in_progress(status: Any) -> bool:
     return text.startswith(IN_PROGRESS_PREFIXES) or text in VIDEO_IN_PROGRESS
 
 
+def _when(stamp: Any) -> datetime | None:
+    if not isinstance(stamp, str) or not stamp:
+        return None
+    try:
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 def _newer(now: Any, before: Any) -> bool:
-    """Whether the timestamp `now` is later than `before` (the API's ISO strings compare in time
-    order); with no `before` to compare against, any change counts, as no earlier one was seen."""
-    if not isinstance(now, str) or not now:
+    """Whether the timestamp `now` is later than `before` (parsed: `...05Z` is earlier than
+    `...05.5Z`, whatever their text sorts as); with no `before` to compare against, any change
+    counts, as no earlier one was seen. A timestamp that does not parse proves nothing."""
+    later = _when(now)
+    if later is None:
         return False
-    return not isinstance(before, str) or not before or now > before
+    earlier = _when(before)
+    return earlier is None or later > earlier
 
 
 def began(command: str, before: dict[str, Any], now: dict[str, Any]) -> bool:

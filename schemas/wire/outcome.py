@@ -7,7 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel, model_validator
 
-from schemas.wire.trim import shrink, size_of
+from schemas.wire.trim import clip, shrink, size_of
+
+# The most characters of an error's `message` or `field` an outcome carries.
+TEXT_LIMIT = 4096
 
 
 class OutcomeError(BaseModel):
@@ -97,20 +100,38 @@ class Outcome(BaseModel):
         return doc
 
     def bounded(self, limit: int) -> Outcome:
-        """This outcome cut to at most `limit` bytes of JSON: `result` first, then the error's
-        `details`, each shortened (schemas.wire.trim) and flagged, never dropped silently."""
-        if size_of(self.to_dict()) <= limit:
-            return self
-        bare = self.model_copy(update={"result": None, "resultTruncated": True})
+        """This outcome cut to at most `limit` bytes of JSON: the error's text fields capped, then
+        `result`, then the error's `details` shortened (schemas.wire.trim) and flagged, never
+        dropped silently."""
+        outcome = self
+        if self.error is not None:
+            # The message and field can echo what a caller sent (an unknown field's name) or what
+            # the API said: text, not data, and never worth more than a line or two.
+            capped = self.error.model_copy(
+                update={
+                    "message": clip(self.error.message, TEXT_LIMIT),
+                    "field": clip(self.error.field, TEXT_LIMIT) if self.error.field else None,
+                }
+            )
+            outcome = self.model_copy(update={"error": capped})
+        if size_of(outcome.to_dict()) <= limit:
+            return outcome
+        has_result = self.result is not None
+        bare = outcome.model_copy(
+            update={"result": None, "resultTruncated": True if has_result else None}
+        )
         if bare.error is not None and bare.error.details is not None:
             error = bare.error.model_copy(update={"details": None})
             skeleton = bare.model_copy(update={"error": error})
             room = limit - size_of(skeleton.to_dict()) - 64
-            details, cut = shrink(self.error.details if self.error else None, max(room // 4, 0))
+            room = room // 4 if has_result else room  # the result gets the most of what is left
+            details, cut = shrink(self.error.details if self.error else None, max(room, 0))
             error = error.model_copy(
                 update={"details": details, "detailsTruncated": True if cut else None}
             )
             bare = bare.model_copy(update={"error": error})
+        if not has_result:
+            return bare
         room = limit - size_of(bare.to_dict()) - 32
         result, _ = shrink(self.result, max(room, 0))
         return bare.model_copy(update={"result": result})

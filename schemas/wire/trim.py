@@ -17,7 +17,14 @@ STEPS: tuple[tuple[int, int], ...] = ((1000, 4096), (100, 1024), (10, 256), (3, 
 
 
 def size_of(value: Any) -> int:
-    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    """Bytes of `value`'s JSON as the bridge sends it (ASCII-escaped: an API answer may carry an
+    escaped lone surrogate, which no UTF-8 encoder takes)."""
+    return len(json.dumps(value, separators=(",", ":")))
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, marked when it was."""
+    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
 
 
 def _cut(value: Any, max_items: int, max_chars: int) -> Any:
