@@ -165,7 +165,11 @@ class CommandExecutor:
         syllaby: SyllabyClient | None = None,
         ledger: CommandLedger | None = None,
         reconcilers: Mapping[str, Reconciler] | None = None,
+        status: Any = None,
     ) -> None:
+        self.status = (
+            status  # handlers.base.FleetOps for admin.status (bridge/nats/fleet_report.py)
+        )
         self.api = api
         self.syllaby = syllaby
         self.clients: dict[str, Any] = {"story": api, "syllaby": syllaby}
@@ -249,6 +253,7 @@ class CommandExecutor:
             idempotency_key=idempotency_key(name, command_id),
             dead_letters=self.dead_letters,
             syllaby=self.syllaby,
+            status=self.status,
         )
         if provider != "story" and self.clients.get(provider) is None:
             message = (
