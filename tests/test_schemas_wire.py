@@ -156,7 +156,7 @@ SAMPLES: dict[str, tuple[dict[str, Any], dict[str, str], dict[str, Any] | None]]
 
 
 # Commands that CONTRACT.md's additions name in prose rather than in the commands table.
-ADDITIONS = {"admin.redrive", "admin.watches"}
+ADDITIONS = {"admin.redrive", "admin.watches", "admin.status"}
 
 
 PROJECT_MARK = "\n## Project additions"
