@@ -152,6 +152,7 @@ SAMPLES: dict[str, tuple[dict[str, Any], dict[str, str], dict[str, Any] | None]]
         None,
     ),
     "admin.watches": ({"resource": "job", "state": "stalled", "limit": 10}, {}, None),
+    "admin.status": ({"deadLetterSample": 10}, {}, None),
 }
 
 
@@ -236,6 +237,7 @@ class TestCommandRegistry:
             "watch.remove",
             "admin.redrive",
             "admin.watches",
+            "admin.status",
         }
 
     @pytest.mark.parametrize("name", sorted(SAMPLES))
