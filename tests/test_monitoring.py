@@ -3,7 +3,6 @@ bridge exports, a runbook section per alert, and promtool's check and unit tests
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import shutil
@@ -106,12 +105,16 @@ def exported_names(exposition: str) -> set[str]:
 
 
 @pytest.fixture
-def live_metrics(bridge_process: Any) -> set[str]:
+def live_exposition(bridge_process: Any) -> str:
     bridge = bridge_process()
-    return exported_names(_scrape(f"http://127.0.0.1:{bridge.http_port}/metrics"))
+    return _scrape(f"http://127.0.0.1:{bridge.http_port}/metrics")
 
 
-@functools.cache
+@pytest.fixture
+def live_metrics(live_exposition: str) -> set[str]:
+    return exported_names(live_exposition)
+
+
 def _scrape(url: str) -> str:
     return httpx.get(url, timeout=5).text
 
@@ -239,3 +242,13 @@ class TestAlertRules:
             text=True,
         )
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+@needs_promtool
+def test_promtool_accepts_the_live_exposition(live_exposition: str) -> None:
+    """`promtool check metrics` on a running bridge's /metrics: names, units, help texts."""
+    assert PROMTOOL is not None
+    done = subprocess.run(
+        [PROMTOOL, "check", "metrics"], input=live_exposition, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
