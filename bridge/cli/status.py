@@ -63,6 +63,19 @@ def _age(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f}h"
 
 
+def shard_ranges(shards: list[int]) -> str:
+    """`[0, 1, 2, 5, 7, 8]` -> `0-2,5,7-8`: 32 shards stay one short cell."""
+    parts: list[str] = []
+    for shard in sorted(shards):
+        if parts and "-" in parts[-1] and int(parts[-1].split("-")[1]) == shard - 1:
+            parts[-1] = f"{parts[-1].split('-')[0]}-{shard}"
+        elif parts and "-" not in parts[-1] and int(parts[-1]) == shard - 1:
+            parts[-1] = f"{parts[-1]}-{shard}"
+        else:
+            parts.append(str(shard))
+    return ",".join(parts)
+
+
 def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
@@ -78,8 +91,7 @@ def render(doc: dict[str, Any]) -> Group:
     """The status document as rich tables, one per concern, in the order an operator asks."""
     shards = doc["shards"]
     replicas = _table(
-        f"Replicas ({shards['owned']}/{shards['total']} shards owned; answered by "
-        f"{doc['answeredBy']})",
+        f"Replicas, {shards['owned']}/{shards['total']} shards owned",
         "replica",
         "alive",
         "heartbeat",
@@ -87,13 +99,12 @@ def render(doc: dict[str, Any]) -> Group:
     )
     for r in doc["replicas"]:
         alive = "[green]yes[/green]" if r["alive"] else "[red]no[/red]"
-        held = ",".join(str(s) for s in r["shards"]) or "-"
+        held = f"{len(r['shards'])}: {shard_ranges(r['shards'])}" if r["shards"] else "-"
         replicas.add_row(r["id"], alive, _age(r["heartbeatAgeSeconds"]), held)
     unowned = shards["unowned"]
     if unowned:
-        replicas.add_row(
-            "[red]unowned[/red]", "", "", "[red]" + ",".join(str(s) for s in unowned) + "[/red]"
-        )
+        held = f"{len(unowned)}: {shard_ranges(unowned)}"
+        replicas.add_row("[red]unowned[/red]", "", "", f"[red]{held}[/red]")
 
     watches = _table("Watches (shards owned)", "provider/resource", "state", "count")
     for w in doc["watches"]:
@@ -103,6 +114,9 @@ def render(doc: dict[str, Any]) -> Group:
             f"[{colour}]{w['state']}[/{colour}]",
             str(w["count"]),
         )
+
+    if not doc["watches"]:
+        watches.add_row("[dim]none[/dim]", "", "")
 
     circuits = _table("Circuits", "provider", "state", "code", "since")
     for c in doc["circuits"]:
