@@ -61,3 +61,16 @@ def test_jetstream_times_with_nanoseconds_parse_and_the_zero_time_is_none() -> N
     )
     assert server_time("0001-01-01T00:00:00Z") is None
     assert server_time(None) is None
+
+
+def test_the_documented_status_document_is_the_model() -> None:
+    """CONTRACT.md's admin.status example validates as FleetStatus, and names every field."""
+    from pathlib import Path
+
+    from schemas.wire.status import FleetStatus
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "CONTRACT.md").read_text()
+    section = text.split("### admin.status: the document", 1)[1]
+    example = json.loads(section.split("```json", 1)[1].split("```", 1)[0])
+    doc = FleetStatus.model_validate(example)
+    assert doc.model_dump(mode="json") == example  # nothing left out or defaulted

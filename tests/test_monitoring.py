@@ -252,3 +252,16 @@ def test_promtool_accepts_the_live_exposition(live_exposition: str) -> None:
         [PROMTOOL, "check", "metrics"], input=live_exposition, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_readme_documents_every_exported_metric(live_exposition: str) -> None:
+    """Each storybridge_* metric a bridge serves has a row in the README's metrics table."""
+    readme = (ROOT / "README.md").read_text()
+    declared = {
+        line.split(" ")[2]
+        for line in live_exposition.splitlines()
+        if line.startswith("# TYPE storybridge_")
+        and not line.split(" ")[2].endswith("_created")  # a counter's start time, not a metric
+    }
+    assert declared
+    assert {name for name in declared if f"`{name}" not in readme} == set()
