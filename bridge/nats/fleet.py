@@ -5,8 +5,9 @@ Everything here is read from NATS, so any replica answers for all of them and no
   A replica is alive while its heartbeat is renewed on time (`renewed_at`, `every`: a killed one
   is seen within three renewals, well before its leases expire); a shard is unowned when it has
   no lease, an expired one, or one held by a replica no longer alive;
-- commands: the commands consumer (pending, ack pending, redelivered and unsettled = parked) and
-  the first message of its work-queue stream (the oldest command not settled);
+- commands: the commands consumer (pending, ack pending, redelivered) and the first message of
+  its work-queue stream (the oldest command not settled); `fleet_report` takes what live replicas
+  are running off the unsettled ones to count the parked;
 - dead letters: STORYBRIDGE_DEAD_LETTERS (count and oldest exact; reasons from the first N);
 - circuits: STORYBRIDGE_CIRCUITS (one key per open provider);
 - each replica's own summary (watches of its shards, its poll budget, credits, recent event

@@ -47,8 +47,8 @@ class FleetGauges:
         )
         self.commands_parked = gauge(
             "commands_parked",
-            "Durable commands delivered more than once and not settled: parked for a retry "
-            "(or being retried right now).",
+            "Durable commands unsettled and not running on any live replica: waiting for a "
+            "retry (answered retryable, or held by an open circuit).",
         )
         self.commands_oldest_age_seconds = gauge(
             "commands_oldest_age_seconds",

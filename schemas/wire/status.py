@@ -59,7 +59,7 @@ class CircuitStatus(_Doc):
 class CommandsStatus(_Doc):
     pending: int  # not delivered yet
     ackPending: int  # delivered, not settled: running or parked
-    parked: int  # delivered more than once and not settled: waiting for a retry
+    parked: int  # unsettled and not running on any live replica: waiting for a retry
     oldestAgeSeconds: float | None  # the oldest command not settled (the stream is a work queue)
     oldestAt: str | None
 
