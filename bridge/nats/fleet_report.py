@@ -153,8 +153,10 @@ class FleetReporter:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
-        with contextlib.suppress(Exception):  # a planned stop leaves no summary behind
-            await self.status.delete(f"{REPORT_PREFIX}{self.replica}")
+        # A planned stop leaves no summary behind; with NATS away the TTL removes it instead, and
+        # the stop (bounded by the grace period) does not wait for NATS.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.status.delete(f"{REPORT_PREFIX}{self.replica}"), 1.0)
 
     async def _loop(self) -> None:
         while True:
