@@ -154,6 +154,10 @@ async def test_status_of_two_replicas_shows_parked_dead_letter_and_open_circuit(
     assert doc["deadLetters"]["byCommand"] == {"project.create": 1}
     assert doc["deadLetters"]["oldestAgeSeconds"] is not None
     assert doc["commands"]["parked"] == 0
+    # Its last outcome counts from the JetStream message time: the ~8 s it was parked included,
+    # though that execution itself took the retry budget's 3 s.
+    late = sum(_latency_over(b, "project.create", "upstream_unavailable", 5.0) for b in replicas)
+    assert late >= 1
 
     # An open circuit: the key is revoked, the next call opens the provider's circuit.
     sandbox.control.put("/faults", json=[])
@@ -171,6 +175,17 @@ async def test_status_of_two_replicas_shows_parked_dead_letter_and_open_circuit(
     for shown_item in ("Replicas", "Watches", "Circuits", "open", "api_key_revoked", "deadline"):
         assert shown_item in text, shown_item
     assert sandbox_key.rsplit("_", 1)[1] not in text + json.dumps(as_json)
+
+
+def _latency_over(bridge: Bridge, command: str, outcome: str, seconds: float) -> float:
+    """How many of `command`'s latencies with `outcome` were above `seconds` on this replica."""
+    labels = {"command": command, "outcome": outcome}
+    registry = bridge.metrics.registry
+    total = registry.get_sample_value("storybridge_command_latency_seconds_count", labels) or 0.0
+    within = registry.get_sample_value(
+        "storybridge_command_latency_seconds_bucket", {**labels, "le": str(seconds)}
+    )
+    return total - (within or 0.0)
 
 
 async def _parked(nc: NatsClient) -> dict[str, Any] | None:
