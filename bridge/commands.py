@@ -36,7 +36,7 @@ from bridge.ledger import (
     fingerprint,
 )
 from bridge.ops.tracing import Tracing, annotate_command, current_trace
-from bridge.payload import PayloadRejected, parse_payload
+from bridge.payload import PayloadRejected, parse_payload, unreadable_header
 from bridge.providers.story.client import StoryClient
 from bridge.providers.syllaby.client import SyllabyClient
 from bridge.watching import RecordingWatches
@@ -106,14 +106,6 @@ class Execution:
     trace: dict[str, str] | None = None
 
 
-def _unreadable_header(headers: Mapping[str, str] | None) -> str | None:
-    """The first header whose bytes were not UTF-8 (nats-py decodes them with replacement)."""
-    for name, value in (headers or {}).items():
-        if "\ufffd" in name or "\ufffd" in value:
-            return name.replace("\ufffd", "?")
-    return None
-
-
 def validate_command(model: type[Command], payload: dict[str, Any], policy: ExtraFields) -> Command:
     """The command model of `payload` under the unknown-fields policy (schemas.wire.extra_fields)."""
     passing = check_unknown(model, payload, policy, has_body=model.body_model is not None)
@@ -163,7 +155,11 @@ class CommandExecutor:
         syllaby: SyllabyClient | None = None,
         ledger: CommandLedger | None = None,
         reconcilers: Mapping[str, Reconciler] | None = None,
+        status: Any = None,
     ) -> None:
+        self.status = (
+            status  # handlers.base.FleetOps for admin.status (bridge/nats/fleet_report.py)
+        )
         self.api = api
         self.syllaby = syllaby
         self.clients: dict[str, Any] = {"story": api, "syllaby": syllaby}
@@ -214,7 +210,7 @@ class CommandExecutor:
     async def _run(
         self, name: str, data: bytes, headers: Mapping[str, str] | None, fallback: str
     ) -> tuple[Outcome, str | None]:
-        unreadable = _unreadable_header(headers)
+        unreadable = unreadable_header(headers)
         if unreadable is not None:
             # The body may still name the command, so the sender can match this answer.
             try:
@@ -259,6 +255,7 @@ class CommandExecutor:
             idempotency_key=idempotency_key(name, command_id),
             dead_letters=self.dead_letters,
             syllaby=self.syllaby,
+            status=self.status,
         )
         if provider != "story" and self.clients.get(provider) is None:
             message = (

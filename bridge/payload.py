@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 # Deeper than any command the API takes; far below the interpreter's recursion limit, so nothing
@@ -87,3 +88,11 @@ def parse_payload(data: bytes) -> Any:
     if problem is not None:
         raise PayloadRejected(problem)
     return value
+
+
+def unreadable_header(headers: Mapping[str, str] | None) -> str | None:
+    """The first header whose bytes were not UTF-8 (nats-py decodes them with replacement)."""
+    for name, value in (headers or {}).items():
+        if "\ufffd" in name or "\ufffd" in value:
+            return name.replace("\ufffd", "?")
+    return None

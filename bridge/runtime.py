@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -29,6 +30,7 @@ from bridge.nats.circuits import announce_circuit
 from bridge.nats.connection import auth_method, broker_security, check_credentials
 from bridge.nats.deadletters import DeadLetters
 from bridge.nats.embedded import EmbeddedNats
+from bridge.nats.fleet_report import FleetReporter
 from bridge.nats.intake import CANCEL_WAIT_SECONDS, DurableIntake, DurableRetry
 from bridge.nats.outcomes import OutcomePublisher
 from bridge.nats.service_api import RequestService
@@ -38,6 +40,7 @@ from bridge.nats.streams import (
     circuits_bucket,
     declare,
     ledger_bucket,
+    status_bucket,
 )
 from bridge.ops.tracing import Tracing, configure_tracing
 from bridge.providers.story.client import StoryClient, story_transport
@@ -114,6 +117,7 @@ class Bridge:
         self._gauges: asyncio.Task[None] | None = None
         self.credits: CreditsMonitor | None = None
         self.requests: RequestService | None = None
+        self.fleet: FleetReporter | None = None
         self.http: Any = None
         self.nats_url = ""
         self.base_url = settings.base_url
@@ -321,6 +325,9 @@ class Bridge:
         self.circuit.start(self.api.probe)
         if self.syllaby_circuit is not None and self.syllaby is not None:
             self.syllaby_circuit.start(self.syllaby.probe)
+        # The fleet view (admin.status) and its gauges: bridge/nats/fleet_report.py.
+        self.fleet = FleetReporter.of(self, js, await status_bucket(js, replicas=s.stream_replicas))
+        self.fleet.start()
         executor = CommandExecutor(
             self.api,
             EngineWatches(self.engine),
@@ -332,6 +339,7 @@ class Bridge:
             syllaby=self.syllaby,
             ledger=self.ledger,
             reconcilers={"syllaby": SyllabyReconciler()},
+            status=self.fleet,
         )
         self.intake = DurableIntake(
             js,
@@ -389,9 +397,11 @@ class Bridge:
             return self.settings.poll_interval_scale
         return 1.0 / SANDBOX_SPEED if self.settings.sandbox else 1.0
 
-    def _observe(self, execution: Execution, path: str) -> None:
+    def _observe(
+        self, execution: Execution, path: str, published_at: datetime | None = None
+    ) -> None:
         if self.metrics is not None:
-            self.metrics.observe_command(execution, path)
+            self.metrics.observe_command(execution, path, published_at)
 
     async def _refresh_gauges(self, js: JetStreamContext) -> None:
         assert self.metrics is not None
@@ -457,6 +467,8 @@ class Bridge:
         await asyncio.gather(*draining, return_exceptions=True)
         if self._gauges is not None:
             self._gauges.cancel()
+        if self.fleet is not None:
+            await self.fleet.stop()
         if self.dead_letters is not None:
             await self.dead_letters.stop()
         for circuit in (self.circuit, self.syllaby_circuit):

@@ -86,6 +86,12 @@ class RedriveResult(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
 
 
+class FleetOps(Protocol):
+    """What `admin.status` reads the fleet through (`bridge.nats.fleet_report.FleetReporter`)."""
+
+    async def fleet_status(self, *, dead_letter_sample: int = 1000) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class CommandContext:
     """Everything a handler may use. `idempotency_key` is derived from the commandId, never random."""
@@ -98,6 +104,7 @@ class CommandContext:
     extra: dict[str, Any] = field(default_factory=dict)
     # The second provider's client (None while it is off); its commands carry no Idempotency-Key.
     syllaby: SyllabyClient | None = None
+    status: FleetOps | None = None  # the fleet view (admin.status); None: not wired
 
 
 class CommandHandler(Protocol):

@@ -16,6 +16,7 @@ from schemas.wire.commands import (
     WatchAddCommand,
     WatchRemoveCommand,
 )
+from schemas.wire.status import AdminStatusCommand
 
 _MODELS: tuple[type[Command], ...] = (
     *STORY_COMMANDS,
@@ -23,6 +24,7 @@ _MODELS: tuple[type[Command], ...] = (
     WatchRemoveCommand,
     AdminRedriveCommand,
     AdminWatchesCommand,
+    AdminStatusCommand,
     *READ_COMMANDS,
     # project additions (docs/CONTRACT.md "Project additions")
     *PIPELINE_COMMANDS,

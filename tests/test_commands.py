@@ -117,6 +117,8 @@ async def test_every_contract_command_succeeds(
     await f.ok("watch.add", {"resource": "job", "id": job["id"]})
     listed = await f.ok("admin.watches", {"resource": "job", "limit": 100})
     assert job["id"] in [w["id"] for w in listed["watches"]]
+    fleet = await f.ok("admin.status", {})
+    assert fleet["shards"]["total"] == 32 and fleet["replicas"]
     await f.ok("watch.remove", {"resource": "job", "id": job["id"]})
     await f.ok(
         "artifact.voice",

@@ -66,7 +66,12 @@ def bridge_container(objs: tuple[Obj, ...] | list[Obj]) -> Obj:
 
 
 def config(objs: tuple[Obj, ...]) -> dict[str, str]:
-    maps = [o for o in objs if o["kind"] == "ConfigMap"]
+    # The settings (storybridge-config-<hash>); prod also renders the dashboard's ConfigMap.
+    maps = [
+        o
+        for o in objs
+        if o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith("storybridge-config")
+    ]
     assert len(maps) == 1
     return dict(maps[0]["data"])
 
@@ -329,6 +334,20 @@ def test_prod_scrapes_metrics_and_uses_an_external_nats() -> None:
     assert _selects(monitor["selector"]["matchLabels"], service_labels)
     assert config(objs)["STORYBRIDGE_NATS_URL"] != "nats://nats:4222"
     assert "StatefulSet" not in kinds(objs)
+
+
+@needs_kubectl
+def test_prod_ships_the_alert_rules_and_the_dashboard() -> None:
+    """prod: the PrometheusRule of deploy/k8s/components/alerts and the dashboard ConfigMap,
+    labelled for Grafana's sidecar, its JSON the component's file unchanged."""
+    objs = render("overlays/prod")
+    rule = one(objs, "PrometheusRule", "storybridge")
+    alerts = [r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]]
+    assert "StorybridgeCircuitOpen" in alerts
+    board = one(objs, "ConfigMap", "storybridge-dashboard")
+    assert board["metadata"]["labels"]["grafana_dashboard"] == "1"
+    shipped = (K8S / "components" / "grafana-dashboard" / "storybridge.json").read_text()
+    assert board["data"]["storybridge.json"] == shipped
 
 
 @needs_kubectl

@@ -128,3 +128,55 @@ def test_gauges_report_the_latest_value() -> None:
     m.set_poll_lag(-1.0)
     assert _sample(m, "storybridge_watches_active", resource="job") == 2.0
     assert _sample(m, "storybridge_poll_lag_seconds") == 0.0
+
+
+def test_command_latency_counts_from_the_publish_time() -> None:
+    """A durable command published 90 s ago and answered now: 90 s, by command and outcome; a
+    request without a publish time: its execution's duration."""
+    from datetime import UTC, datetime, timedelta
+
+    m = Metrics(process=False)
+    published = datetime.now(UTC) - timedelta(seconds=90)
+    m.observe_command(_Execution(_Outcome("plan.approve", True), 0.2), "durable", published)
+    m.observe_command(
+        _Execution(_Outcome("plan.approve", False, _Error("upstream_unavailable")), 0.5), "request"
+    )
+    latency = "storybridge_command_latency_seconds_sum"
+    ok = _sample(m, latency, command="plan.approve", outcome="ok")
+    assert ok is not None and 90.0 <= ok < 120.0
+    assert _sample(m, latency, command="plan.approve", outcome="upstream_unavailable") == 0.5
+
+
+def test_event_delay_is_labelled_by_basis_and_summarised_for_status() -> None:
+    """Observations land by provider, resource and basis; the recent window gives p50/p95 and
+    bucket counts a fleet merges (bucket_quantile interpolates like histogram_quantile)."""
+    from bridge.ops.fleet_metrics import bucket_quantile
+    from bridge.ops.metrics import EVENT_DELAY_BUCKETS
+
+    m = Metrics(process=False)
+    for seconds in (1.0, 2.0, 3.0, 40.0):
+        m.observe_event_delay("story", "job", "updated_at", seconds)
+    m.observe_event_delay("syllaby", "scene", "first_seen", -1.0)  # a skewed clock reads as 0
+    name = "storybridge_event_delay_seconds_count"
+    assert _sample(m, name, provider="story", resource="job", basis="updated_at") == 4.0
+    assert _sample(m, "storybridge_event_delay_seconds_sum", basis="first_seen") == 0.0
+    summary = m.delay_summary()
+    assert (summary["count"], summary["p50"], summary["p95"], summary["max"]) == (
+        5,
+        2.0,
+        40.0,
+        40.0,
+    )
+    assert sum(summary["buckets"]) == 5
+    merged = [a + b for a, b in zip(summary["buckets"], summary["buckets"], strict=True)]
+    median = bucket_quantile(merged, EVENT_DELAY_BUCKETS, 0.5)
+    assert median is not None and 1.0 <= median <= 2.0
+
+
+def test_watch_gauges_forget_combinations_that_are_gone() -> None:
+    """A (provider, resource, state) no longer counted reads 0 rather than its last value."""
+    m = Metrics(process=False)
+    m.fleet.set_watches({("story", "job", "stalled"): 3, ("story", "job", "active"): 5})
+    m.fleet.set_watches({("story", "job", "active"): 8})
+    assert _sample(m, "storybridge_watches", resource="job", state="stalled") == 0.0
+    assert _sample(m, "storybridge_watches", resource="job", state="active") == 8.0

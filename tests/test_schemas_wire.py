@@ -152,11 +152,12 @@ SAMPLES: dict[str, tuple[dict[str, Any], dict[str, str], dict[str, Any] | None]]
         None,
     ),
     "admin.watches": ({"resource": "job", "state": "stalled", "limit": 10}, {}, None),
+    "admin.status": ({"deadLetterSample": 10}, {}, None),
 }
 
 
 # Commands that CONTRACT.md's additions name in prose rather than in the commands table.
-ADDITIONS = {"admin.redrive", "admin.watches"}
+ADDITIONS = {"admin.redrive", "admin.watches", "admin.status"}
 
 
 PROJECT_MARK = "\n## Project additions"
@@ -236,6 +237,7 @@ class TestCommandRegistry:
             "watch.remove",
             "admin.redrive",
             "admin.watches",
+            "admin.status",
         }
 
     @pytest.mark.parametrize("name", sorted(SAMPLES))

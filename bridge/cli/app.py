@@ -1,4 +1,4 @@
-"""The `storybridge` command line: run, sandbox, send, redrive, tail, demo, bench, asyncapi."""
+"""The `storybridge` command line: run, sandbox, send, redrive, tail, status, demo, bench, asyncapi."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.json import JSON
 
-from bridge.cli import contract, measure
+from bridge.cli import contract, measure, status
 from bridge.cli.options import NatsUrl, SubjectPrefix
 from bridge.config import BridgeSettings
 
@@ -439,6 +439,7 @@ def demo(
 app.command()(measure.bench)
 app.command()(contract.asyncapi)
 app.command()(contract.schemas)
+app.command()(status.status)
 
 
 if __name__ == "__main__":

@@ -187,6 +187,14 @@ class RateBudget:
         left = self.per_minute - self.reserve - len(grants) - 1
         return max(0.0, min(share * self.per_minute, left)) / WINDOW_SECONDS
 
+    def window_use(self) -> tuple[int, int]:
+        """(all requests, command requests) granted in the last window: what `admin.status`
+        and the poll-budget gauges show as in use."""
+        cutoff = self._clock() - WINDOW_SECONDS
+        grants = sum(1 for at in self._grants if at > cutoff)
+        commands = sum(1 for at in self._command_grants if at > cutoff)
+        return grants, commands
+
     @property
     def waiting(self) -> dict[Priority, int]:
         """How many requests of each priority are waiting right now."""

@@ -204,7 +204,8 @@ class DurableIntake:
                 subject=msg.subject,
             )
             if self.on_execution is not None:
-                self.on_execution(execution, "durable")
+                # The message time: the command's latency counts from its publish (queue, retries).
+                self.on_execution(execution, "durable", meta.timestamp)
             settled = await self._settle(msg, grave, execution, last=last)
             await self._finish(msg, settled)
         except asyncio.CancelledError:

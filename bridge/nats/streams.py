@@ -38,6 +38,7 @@ DEAD_LETTERS_STREAM = "STORYBRIDGE_DEAD_LETTERS"
 WATCHES_BUCKET = "STORYBRIDGE_WATCHES"
 CIRCUITS_BUCKET = "STORYBRIDGE_CIRCUITS"
 LEDGER_BUCKET = "STORYBRIDGE_LEDGER"
+STATUS_BUCKET = "STORYBRIDGE_STATUS"
 # As long as dead letters are kept: a redriven command must still find its ledger entry.
 LEDGER_TTL_SECONDS = 30 * 24 * 3600.0
 COMMANDS_CONSUMER = "storybridge"
@@ -292,6 +293,25 @@ async def circuits_bucket(js: JetStreamContext, *, replicas: int = 1) -> KeyValu
             history=1,
             ttl=CIRCUITS_TTL_SECONDS,
             storage=StorageType.FILE,
+        ),
+        replicas=replicas,
+    )
+
+
+# Each replica's own summary for admin.status (bridge/nats/fleet_report.py), rewritten every few
+# seconds: a replica that died leaves nothing stale behind for longer than this.
+STATUS_TTL_SECONDS = 60.0
+
+
+async def status_bucket(js: JetStreamContext, *, replicas: int = 1) -> KeyValue:
+    return await _ensure_bucket(
+        js,
+        KeyValueConfig(
+            bucket=STATUS_BUCKET,
+            description="storybridge replica summaries for admin.status, one key per replica",
+            history=1,
+            ttl=STATUS_TTL_SECONDS,
+            storage=StorageType.MEMORY,
         ),
         replicas=replicas,
     )

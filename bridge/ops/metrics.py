@@ -19,6 +19,8 @@ events of resources that were not polled before are not observed.
 from __future__ import annotations
 
 import re
+import time
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from prometheus_client import (
@@ -32,6 +34,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from bridge.ops.fleet_metrics import FleetGauges, RecentDelays, bucket_counts, quantile
+
 NAMESPACE: Final = "storybridge"
 CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
 OTHER: Final = "other"
@@ -42,6 +46,11 @@ _REQUEST_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0
 _COMMAND_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 # Detection latency is bounded by poll intervals: seconds to minutes.
 _DETECTION_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+# Event delay: the SLO is read at one of these bounds (deploy/k8s/components/alerts), so they stay
+# fixed; 15 and 30 s sit where 2x the poll bound of a typical job budget lands.
+EVENT_DELAY_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
+# A durable command's latency includes its retries until its deadline (an hour by default).
+_LATENCY_BUCKETS = (*_COMMAND_BUCKETS, 300.0, 900.0, 1800.0, 3600.0)
 
 # Path segments of the Story API that are words, not ids. Anything else becomes `{id}`.
 _STATIC_SEGMENTS: Final = frozenset({"api", "v1", "v2"})
@@ -94,6 +103,7 @@ class Metrics:
     def __init__(self, *, max_commands: int = 64, process: bool = True) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r, ns = self.registry, NAMESPACE
+        self.recent_delays = RecentDelays()
         self._command_label = _BoundedLabel(max_commands)
         self.commands_total = Counter(
             "commands_total",
@@ -206,19 +216,68 @@ class Metrics:
             namespace=ns,
             registry=r,
         )
+        self.event_delay_seconds = Histogram(
+            "event_delay_seconds",
+            "Publish time of a resource event minus the API's updatedAt of the change "
+            "(basis=updated_at) or, where the API gives none or its clock is implausible, minus "
+            "the first read that saw it (basis=first_seen).",
+            ["provider", "resource", "basis"],
+            namespace=ns,
+            registry=r,
+            buckets=EVENT_DELAY_BUCKETS,
+        )
+        self.command_latency_seconds = Histogram(
+            "command_latency_seconds",
+            "Publish of a command to its outcome (durable: from the JetStream message time, so "
+            "queueing and retries count), by command and outcome (`ok` or the error code).",
+            ["command", "outcome"],
+            namespace=ns,
+            registry=r,
+            buckets=_LATENCY_BUCKETS,
+        )
+        self.fleet = FleetGauges(r)
         if process:
             ProcessCollector(registry=r)
             PlatformCollector(registry=r)
 
     # --- hooks --------------------------------------------------------------------------------
-    def observe_command(self, execution: Any, path: str = "") -> None:
-        """Record one `bridge.commands.Execution` (`path`: `durable`/`request`, unused)."""
+    def observe_command(
+        self, execution: Any, path: str = "", published_at: datetime | None = None
+    ) -> None:
+        """Record one `bridge.commands.Execution` (`path`: `durable`/`request`, unused).
+
+        `published_at`: when the command was published (a durable command's JetStream message
+        time); without it (request/reply) the latency is the execution's own duration."""
         outcome = execution.outcome
         command = self._command_label(outcome.command or "unknown")
         error = getattr(outcome, "error", None)
         result = "ok" if outcome.ok else str(getattr(error, "code", None) or "error")
         self.commands_total.labels(command=command, outcome=result).inc()
         self.command_duration_seconds.labels(command=command).observe(execution.duration)
+        latency = float(execution.duration)
+        if published_at is not None:
+            # The server's clock against ours: a skew must not make a latency negative.
+            latency = max(latency, (datetime.now(UTC) - published_at).total_seconds())
+        self.command_latency_seconds.labels(command=command, outcome=result).observe(latency)
+
+    def observe_event_delay(self, provider: str, resource: str, basis: str, seconds: float) -> None:
+        """One resource event's delay (`bridge.watch.delay.event_delay` decides the basis)."""
+        self.event_delay_seconds.labels(provider=provider, resource=resource, basis=basis).observe(
+            max(0.0, seconds)
+        )
+        self.recent_delays.add(time.time(), max(0.0, seconds))
+
+    def delay_summary(self, now: float | None = None) -> dict[str, Any]:
+        """This replica's event delays of the last minutes: count, p50, p95, max, and the counts
+        per `EVENT_DELAY_BUCKETS` bound that let `admin.status` merge replicas."""
+        values = self.recent_delays.values(time.time() if now is None else now)
+        return {
+            "count": len(values),
+            "p50": quantile(values, 0.5),
+            "p95": quantile(values, 0.95),
+            "max": round(values[-1], 3) if values else None,
+            "buckets": bucket_counts(values, EVENT_DELAY_BUCKETS),
+        }
 
     def observe_api_request(
         self, method: str, path: str, status: int | str | None, duration: float

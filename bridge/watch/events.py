@@ -80,6 +80,7 @@ def change_event(
     obs: Observation,
     previous: str | None,
     observed_at: float,
+    provider: str | None = None,
 ) -> PendingEvent:
     """The pending event for one observed change (`subject` is the full NATS subject)."""
     data = ResourceEventData(
@@ -98,7 +99,14 @@ def change_event(
     doc = cloudevent(
         id=event_id, source=source, type=type, subject=obs.subject_path, time=observed_at, data=data
     )
-    return PendingEvent(id=event_id, subject=subject, payload=doc, staged_at=observed_at)
+    return PendingEvent(
+        id=event_id,
+        subject=subject,
+        payload=doc,
+        staged_at=observed_at,
+        provider=provider,
+        changed_at=obs.as_of,
+    )
 
 
 def lifecycle_event(

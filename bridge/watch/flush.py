@@ -14,6 +14,7 @@ import heapq
 import time
 from collections.abc import Sequence
 
+from bridge.watch.delay import event_delay
 from bridge.watch.events import bound_event
 from bridge.watch.model import PendingEvent, WatchRecord
 from bridge.watch.outbox import OutboxError
@@ -145,6 +146,8 @@ class FlushMixin(EngineState):
                 previous_poll_at=previous,
                 published_at=published_at if previous is not None else None,
             )
+            if (delay := event_delay(event, published_at)) is not None:
+                self.metrics.observe_event_delay(*delay)
 
     def _retire_due(self, now: float) -> None:
         while self._retire and self._retire[0][0] <= now:

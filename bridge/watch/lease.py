@@ -89,9 +89,10 @@ class Leases:
                 await self.store.restart()
         else:
             self._unseen = 0
-        self._heartbeat_rev = await self.store.kv.put(
-            member, json.dumps({"expires_at": expires}).encode()
-        )
+        # `renewed_at` and `every` let `admin.status` tell a replica that stopped renewing (killed)
+        # from a live one well before its heartbeat and leases expire.
+        beat = {"expires_at": expires, "renewed_at": now, "every": self.lease_seconds / 5}
+        self._heartbeat_rev = await self.store.kv.put(member, json.dumps(beat).encode())
         share = math.ceil(self.shards / self.live_replicas(now))
         mine = self.owned(now)
         value = json.dumps({"owner": self.replica_id, "expires_at": expires}).encode()

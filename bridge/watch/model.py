@@ -115,6 +115,10 @@ class PendingEvent(BaseModel):
     staged_at: float = Field(default_factory=time.time)
     after_seq: int = 0
     trace: dict[str, str] | None = None  # W3C headers sent along with the event (tracing on only)
+    # A resource change (not a watch lifecycle event): its provider, and the API's updatedAt of
+    # the change when it gave one. Only for `storybridge_event_delay_seconds` (bridge.watch.delay).
+    provider: str | None = None
+    changed_at: str | None = None
 
 
 class WatchRecord(BaseModel):

@@ -51,6 +51,7 @@ def stage_changes(
             obs=obs,
             previous=state.status if state is not None else None,
             observed_at=now,
+            provider=provider.name,
         )
         event.after_seq = after_seq
         staged.append(with_trace(event, record.spec.trace))

@@ -54,6 +54,7 @@ class CreditsMonitor:
         self.metrics = metrics
         self._task: asyncio.Task[None] | None = None
         self.rounds = 0  # completed checks, for tests and debugging
+        self.balance: float | None = None  # the last balance read
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="storybridge-credits")
@@ -81,6 +82,7 @@ class CreditsMonitor:
         balance = credits.balance
         if balance is None:
             return None
+        self.balance = float(balance)  # for admin.status (bridge.nats.fleet_report)
         if self.metrics is not None:
             self.metrics.credits_balance.set(balance)
         if self.threshold is not None:

@@ -1,0 +1,225 @@
+"""The fleet as NATS shows it: what `admin.status` answers and the fleet gauges export.
+
+Everything here is read from NATS, so any replica answers for all of them and no pod is asked:
+- replicas and shards: the heartbeats (`m.<replica>`) and leases (`l.<shard>`) in the watch bucket.
+  A replica is alive while its heartbeat is renewed on time (`renewed_at`, `every`: a killed one
+  is seen within three renewals, well before its leases expire); a shard is unowned when it has
+  no lease, an expired one, or one held by a replica no longer alive;
+- commands: the commands consumer (pending, ack pending, redelivered) and the first message of
+  its work-queue stream (the oldest command not settled); `fleet_report` takes what live replicas
+  are running off the unsettled ones to count the parked;
+- dead letters: STORYBRIDGE_DEAD_LETTERS (count and oldest exact; reasons from the first N);
+- circuits: STORYBRIDGE_CIRCUITS (one key per open provider);
+- each replica's own summary (watches of its shards, its poll budget, credits, recent event
+  delays) from STORYBRIDGE_STATUS, written by `bridge.nats.fleet_report`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
+from nats.js.kv import KeyValue
+
+from bridge.nats.deadletters import REASON_HEADER
+from bridge.nats.streams import COMMANDS_CONSUMER, COMMANDS_STREAM, DEAD_LETTERS_STREAM
+from bridge.watch.lease import LEASE_PREFIX, MEMBER_PREFIX
+
+MISSED_RENEWALS = 3  # a heartbeat this many renewals late: the replica stopped (killed, frozen)
+REPORT_PREFIX = "r."
+_FRACTION = re.compile(r"\.(\d+)")
+
+
+def iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def server_time(value: object) -> datetime | None:
+    """A JetStream time (`2026-12-06T18:00:00.123456789Z`, nanoseconds) as a datetime; None for
+    the zero time the server gives an empty stream."""
+    if not isinstance(value, str) or value.startswith("0001-"):
+        return None
+    text = _FRACTION.sub(lambda m: "." + m.group(1)[:6], value.replace("Z", "+00:00"), count=1)
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    replica: str
+    expires_at: float
+    renewed_at: float | None
+    every: float | None
+
+    def alive(self, now: float) -> bool:
+        if self.expires_at <= now:
+            return False
+        if self.renewed_at is None or self.every is None:
+            return True  # written before heartbeats said when: trust the expiry
+        return now - self.renewed_at <= MISSED_RENEWALS * self.every + 1.0
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """Replicas (alive or not) with the shards they hold, and the shards nobody live holds."""
+
+    heartbeats: dict[str, Heartbeat]
+    held: dict[str, list[int]]
+    unowned: list[int]
+    total: int
+
+    def alive(self, now: float) -> list[str]:
+        return sorted(r for r, beat in self.heartbeats.items() if beat.alive(now))
+
+
+def ownership(control: Mapping[str, bytes], shards: int, now: float) -> Ownership:
+    """Who holds which shard, from the watch bucket's lease and heartbeat keys."""
+    beats: dict[str, Heartbeat] = {}
+    leases: dict[int, tuple[str, float]] = {}
+    for key, raw in control.items():
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            continue
+        if not isinstance(value, dict):
+            continue
+        if key.startswith(MEMBER_PREFIX):
+            replica = key[len(MEMBER_PREFIX) :]
+            beats[replica] = Heartbeat(
+                replica,
+                float(value.get("expires_at") or 0.0),
+                _number(value.get("renewed_at")),
+                _number(value.get("every")),
+            )
+        elif key.startswith(LEASE_PREFIX) and key[len(LEASE_PREFIX) :].isdigit():
+            shard = int(key[len(LEASE_PREFIX) :])
+            leases[shard] = (str(value.get("owner") or ""), float(value.get("expires_at") or 0.0))
+    held: dict[str, list[int]] = {}
+    unowned: list[int] = []
+    for shard in range(shards):
+        owner, expires = leases.get(shard, ("", 0.0))
+        beat = beats.get(owner)
+        if owner and expires > now:
+            held.setdefault(owner, []).append(shard)
+        if not owner or expires <= now or beat is None or not beat.alive(now):
+            unowned.append(shard)
+    return Ownership(beats, held, unowned, shards)
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+@dataclass
+class CommandsView:
+    pending: int = 0
+    ack_pending: int = 0
+    parked: int = 0
+    oldest_at: datetime | None = None
+
+
+@dataclass
+class DeadLetterView:
+    count: int = 0
+    oldest_at: datetime | None = None
+    by_reason: Counter[str] = field(default_factory=Counter)
+    by_command: Counter[str] = field(default_factory=Counter)
+    sampled: int = 0
+
+
+async def stream_state(js: JetStreamContext, stream: str) -> dict[str, Any]:
+    """The stream's state as the server sends it: nats-py drops `first_ts`, the oldest message's
+    time, which is what the ages here are made of."""
+    reply = await js._nc.request(f"{js._prefix}.STREAM.INFO.{stream}", b"", 5.0)
+    info = json.loads(reply.data)
+    if "error" in info:
+        raise NotFoundError(description=str(info["error"]))
+    state = info.get("state") or {}
+    return state if isinstance(state, dict) else {}
+
+
+async def commands_view(js: JetStreamContext) -> CommandsView:
+    info = await js.consumer_info(COMMANDS_STREAM, COMMANDS_CONSUMER)
+    state = await stream_state(js, COMMANDS_STREAM)
+    return CommandsView(
+        pending=int(info.num_pending or 0),
+        ack_pending=int(info.num_ack_pending or 0),
+        # Pending messages delivered more than once: retried commands (fleet_report adds the
+        # ones waiting for their first retry).
+        parked=int(info.num_redelivered or 0),
+        oldest_at=server_time(state.get("first_ts")) if state.get("messages") else None,
+    )
+
+
+async def dead_letter_view(js: JetStreamContext, *, sample: int = 0) -> DeadLetterView:
+    """Count and oldest from the stream state; reasons and commands of the first `sample`."""
+    state = await stream_state(js, DEAD_LETTERS_STREAM)
+    view = DeadLetterView(count=int(state.get("messages") or 0))
+    if view.count:
+        view.oldest_at = server_time(state.get("first_ts"))
+    seq = int(state.get("first_seq") or 0)
+    last = int(state.get("last_seq") or 0)
+    while view.count and view.sampled < min(sample, view.count) and seq <= last:
+        try:
+            msg = await js.get_msg(DEAD_LETTERS_STREAM, seq, subject=">", next=True)
+        except NotFoundError:
+            break
+        headers = msg.headers or {}
+        view.by_reason[str(headers.get(REASON_HEADER) or "unknown")] += 1
+        subject = msg.subject or ""
+        view.by_command[".".join(subject.split(".")[-2:])] += 1
+        view.sampled += 1
+        seq = int(msg.seq or seq) + 1
+    return view
+
+
+async def open_circuits(circuits: KeyValue | None) -> dict[str, dict[str, Any]]:
+    """The providers whose circuit is open, with what opened it (code, since)."""
+    if circuits is None:
+        return {}
+    try:
+        keys = await circuits.keys()
+    except Exception:  # nats-py raises NoKeysError on an empty bucket
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for key in keys:
+        try:
+            entry = await circuits.get(key)
+            value = json.loads(entry.value or b"{}")
+        except Exception:
+            continue
+        out[key] = value if isinstance(value, dict) else {}
+    return out
+
+
+async def replica_reports(status: KeyValue | None) -> dict[str, dict[str, Any]]:
+    """Every replica's own summary still in STORYBRIDGE_STATUS, by replica id."""
+    if status is None:
+        return {}
+    try:
+        keys = await status.keys()
+    except Exception:  # empty bucket
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for key in keys:
+        if not key.startswith(REPORT_PREFIX):
+            continue
+        try:
+            entry = await status.get(key)
+            value = json.loads(entry.value or b"{}")
+        except Exception:
+            continue
+        if isinstance(value, dict):
+            out[key[len(REPORT_PREFIX) :]] = value
+    return out

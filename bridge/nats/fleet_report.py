@@ -1,0 +1,339 @@
+"""This replica's part of the fleet view: its summary in STORYBRIDGE_STATUS, the fleet gauges, and
+the `admin.status` answer assembled from NATS (`bridge.nats.fleet`).
+
+Every `interval` seconds a replica writes `r.<replica>` (the watches of the shards it holds, its
+poll budgets, the credit balance it read, its recent event delays) and sets the gauges from what
+NATS shows of the whole fleet. A replica answering `admin.status` reads every summary still in
+the bucket (its TTL drops a dead replica's) beside the streams, the consumer and the leases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from nats.js.client import JetStreamContext
+from nats.js.kv import KeyValue
+
+from bridge.http.ratelimit import RateBudget
+from bridge.nats.fleet import (
+    REPORT_PREFIX,
+    CommandsView,
+    commands_view,
+    dead_letter_view,
+    iso,
+    open_circuits,
+    ownership,
+    replica_reports,
+)
+from bridge.ops.fleet_metrics import RECENT_WINDOW_SECONDS, bucket_quantile
+from bridge.ops.metrics import EVENT_DELAY_BUCKETS, Metrics
+from bridge.watch import WatchEngine
+from bridge.watch.model import SHARDS
+from schemas.wire.status import FleetStatus
+
+log = structlog.get_logger(__name__)
+
+REPORT_SECONDS = 5.0
+DEAD_SHOWN_SECONDS = 3600.0
+
+
+def _age(moment: datetime | None, now: datetime) -> float | None:
+    return None if moment is None else round(max(0.0, (now - moment).total_seconds()), 3)
+
+
+class FleetReporter:
+    """Writes this replica's summary and the fleet gauges; answers `admin.status`."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        *,
+        engine: WatchEngine,
+        status: KeyValue,
+        circuits: KeyValue | None,
+        budgets: Mapping[str, RateBudget],
+        poll_share: float,
+        prefix: str,
+        metrics: Metrics | None = None,
+        credits: Mapping[str, Any] | None = None,
+        credits_threshold: float | None = None,
+        running: Callable[[], int] = lambda: 0,
+        interval: float = REPORT_SECONDS,
+    ) -> None:
+        self.js, self.engine, self.status, self.circuits = js, engine, status, circuits
+        self.budgets = dict(budgets)
+        self.poll_share = poll_share
+        self.prefix = prefix
+        self.metrics = metrics
+        self.credits = dict(credits or {})  # provider -> an object with `.balance`
+        self.credits_threshold = credits_threshold
+        self.running = running  # durable commands this replica is executing right now
+        self.interval = interval
+        self.replica = engine.settings.replica_id
+        self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def of(cls, bridge: Any, js: JetStreamContext, status: KeyValue) -> FleetReporter:
+        """The reporter of a started `bridge.runtime.Bridge` (its engine, clients, circuits)."""
+        budgets = {"story": bridge.api.budget}
+        if bridge.syllaby is not None:
+            budgets["syllaby"] = bridge.syllaby.budget
+        return cls(
+            js,
+            engine=bridge.engine,
+            status=status,
+            circuits=bridge.circuits,
+            budgets=budgets,
+            poll_share=bridge.engine.settings.poll_budget_share,
+            prefix=bridge.settings.subject_prefix,
+            metrics=bridge.metrics,
+            credits={"story": bridge.credits},
+            credits_threshold=bridge.settings.credits_low_threshold,
+            # The intake starts after the executor this reporter is handed to: asked lazily.
+            running=lambda: len(bridge.intake._inflight) if bridge.intake is not None else 0,
+        )
+
+    # --- this replica -------------------------------------------------------------------------
+    def watch_counts(self) -> dict[tuple[str, str, str], int]:
+        """(provider, resource, state) -> watches of the shards held here, from the engine's slots."""
+        counts: Counter[tuple[str, str, str]] = Counter()
+        slots = self.engine._slots
+        for slot in slots.values():
+            if slot.polled:
+                state = "stalled" if slot.stalled else "active"
+                counts[(slot.provider, slot.resource, state)] += 1
+        for key in {key for _, key in self.engine._retire}:
+            held = slots.get(key)
+            parts = key.split(".")
+            if (held is None or not held.polled) and len(parts) >= 5:
+                counts[(parts[2], parts[3], "done")] += 1
+        return dict(counts)
+
+    def poll_budgets(self) -> dict[str, dict[str, float]]:
+        out: dict[str, dict[str, float]] = {}
+        for provider, budget in self.budgets.items():
+            grants, commands = budget.window_use()
+            out[provider] = {
+                "usedPerMinute": grants - commands,
+                "limitPerMinute": round(budget.poll_capacity(self.poll_share) * 60, 3),
+            }
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        delays = self.metrics.delay_summary() if self.metrics is not None else None
+        return {
+            "replica": self.replica,
+            "at": time.time(),
+            "watches": [
+                {"provider": p, "resource": r, "state": s, "count": n}
+                for (p, r, s), n in sorted(self.watch_counts().items())
+            ],
+            "pollBudget": self.poll_budgets(),
+            "credits": {p: getattr(c, "balance", None) for p, c in self.credits.items()},
+            "eventDelay": delays,
+            "outboxFailing": len(self.engine._flush_failures),
+            "commandsRunning": self.running(),
+        }
+
+    # --- the loop -------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="storybridge-fleet-report")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+        # A planned stop leaves no summary behind; with NATS away the TTL removes it instead, and
+        # the stop (bounded by the grace period) does not wait for NATS.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.status.delete(f"{REPORT_PREFIX}{self.replica}"), 1.0)
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.report()
+            except Exception as err:  # NATS away: the gauges keep their last values
+                log.warning("fleet report failed", error=repr(err))
+            await asyncio.sleep(self.interval)
+
+    async def report(self) -> None:
+        """Write this replica's summary, then set the gauges from the fleet."""
+        summary = self.summary()
+        await self.status.put(f"{REPORT_PREFIX}{self.replica}", json.dumps(summary).encode())
+        if self.metrics is None:
+            return
+        g = self.metrics.fleet
+        now = time.time()
+        owners = ownership(self._control(), SHARDS, now)
+        g.replicas_alive.set(len(owners.alive(now)))
+        g.shards_owned.set(len(owners.held.get(self.replica, [])))
+        g.shards_unowned.set(len(owners.unowned))
+        g.set_watches(self.watch_counts())
+        for provider, budget in summary["pollBudget"].items():
+            g.poll_budget_used_per_minute.labels(provider=provider).set(budget["usedPerMinute"])
+            g.poll_budget_limit_per_minute.labels(provider=provider).set(budget["limitPerMinute"])
+        if self.credits_threshold is not None:
+            g.credits_low_threshold.set(self.credits_threshold)
+        g.outbox_failing_records.set(summary["outboxFailing"])
+        wall = datetime.now(UTC)
+        commands = await self._commands(owners.alive(now))
+        g.commands_pending.set(commands.pending)
+        g.commands_ack_pending.set(commands.ack_pending)
+        g.commands_parked.set(commands.parked)
+        g.commands_oldest_age_seconds.set(_age(commands.oldest_at, wall) or 0.0)
+        dead = await dead_letter_view(self.js)
+        self.metrics.set_dead_letters(dead.count)
+        g.dead_letters_oldest_age_seconds.set(_age(dead.oldest_at, wall) or 0.0)
+
+    async def _commands(self, alive: list[str]) -> CommandsView:
+        """The consumer's view, with `parked` = unsettled minus what live replicas are running:
+        a nak with a delay keeps a message ack-pending, and the server counts it as redelivered
+        only once it is delivered again, so its own count misses the first wait."""
+        view = await commands_view(self.js)
+        reports = await replica_reports(self.status)
+        running = sum(int(reports[r].get("commandsRunning") or 0) for r in alive if r in reports)
+        view.parked = max(view.parked, view.ack_pending - running)
+        return view
+
+    def _control(self) -> dict[str, bytes]:
+        """The lease and heartbeat keys, from the engine's live mirror of them."""
+        return {key: entry.value for key, entry in list(self.engine.store.control.items())}
+
+    # --- admin.status ---------------------------------------------------------------------------
+    async def fleet_status(self, *, dead_letter_sample: int = 1000) -> dict[str, Any]:
+        """The `admin.status` document (schemas.wire.status.FleetStatus), from NATS."""
+        await self.report()  # our own summary fresh, so the answer includes this very replica
+        now, wall = time.time(), datetime.now(UTC)
+        owners = ownership(self._control(), SHARDS, now)
+        reports = await replica_reports(self.status)
+        alive = set(owners.alive(now))
+        # A dead replica's heartbeat stays in the bucket; it is shown for an hour, then forgotten.
+        recent = {
+            r for r, beat in owners.heartbeats.items() if beat.expires_at > now - DEAD_SHOWN_SECONDS
+        }
+        replica_ids = sorted(recent | set(reports))
+        replicas = []
+        for rid in replica_ids:
+            beat = owners.heartbeats.get(rid)
+            renewed = beat.renewed_at if beat is not None else None
+            replicas.append(
+                {
+                    "id": rid,
+                    "alive": rid in alive,
+                    "heartbeatAgeSeconds": round(now - renewed, 3) if renewed else None,
+                    "shards": owners.held.get(rid, []) if rid in alive else [],
+                    "reported": rid in reports,
+                }
+            )
+        live_reports = {rid: r for rid, r in reports.items() if rid in alive}
+        commands = await self._commands(sorted(alive))
+        dead = await dead_letter_view(self.js, sample=dead_letter_sample)
+        doc = {
+            "generatedAt": iso(wall),
+            "answeredBy": self.replica,
+            "prefix": self.prefix,
+            "replicas": replicas,
+            "shards": {
+                "total": owners.total,
+                "owned": owners.total - len(owners.unowned),
+                "unowned": owners.unowned,
+            },
+            "watches": _watches(live_reports),
+            "circuits": await self._circuits(live_reports),
+            "commands": {
+                "pending": commands.pending,
+                "ackPending": commands.ack_pending,
+                "parked": commands.parked,
+                "oldestAgeSeconds": _age(commands.oldest_at, wall),
+                "oldestAt": iso(commands.oldest_at),
+            },
+            "deadLetters": {
+                "count": dead.count,
+                "oldestAgeSeconds": _age(dead.oldest_at, wall),
+                "oldestAt": iso(dead.oldest_at),
+                "byReason": dict(sorted(dead.by_reason.items())),
+                "byCommand": dict(sorted(dead.by_command.items())),
+                "sampled": dead.sampled,
+            },
+            "credits": self._credits(live_reports),
+            "pollBudget": _budgets(live_reports),
+            "eventDelay": self._delay(live_reports),
+        }
+        # Validated against the documented shape: a field renamed here fails the tests, not users.
+        return FleetStatus.model_validate(doc).model_dump(mode="json")
+
+    async def _circuits(self, reports: Mapping[str, Any]) -> list[dict[str, Any]]:
+        opened = await open_circuits(self.circuits)
+        providers = set(self.budgets) | set(opened)
+        return [
+            {
+                "provider": p,
+                "open": p in opened,
+                "code": opened.get(p, {}).get("code"),
+                "since": opened.get(p, {}).get("since"),
+            }
+            for p in sorted(providers)
+        ]
+
+    def _credits(self, reports: Mapping[str, Any]) -> list[dict[str, Any]]:
+        balances: dict[str, float | None] = {p: None for p in self.budgets}
+        for report in reports.values():
+            for provider, balance in (report.get("credits") or {}).items():
+                if balance is not None:
+                    balances[provider] = balance
+        return [
+            {"provider": p, "balance": b, "lowThreshold": self.credits_threshold}
+            for p, b in sorted(balances.items())
+        ]
+
+    def _delay(self, reports: Mapping[str, Any]) -> dict[str, Any]:
+        own = self.metrics.delay_summary() if self.metrics is not None else {}
+        merged = [0] * (len(EVENT_DELAY_BUCKETS) + 1)
+        for report in reports.values():
+            buckets = (report.get("eventDelay") or {}).get("buckets") or []
+            for i, n in enumerate(buckets[: len(merged)]):
+                merged[i] += int(n)
+        return {
+            "windowSeconds": RECENT_WINDOW_SECONDS,
+            "count": int(own.get("count") or 0),
+            "p50": own.get("p50"),
+            "p95": own.get("p95"),
+            "max": own.get("max"),
+            "fleetP50": bucket_quantile(merged, EVENT_DELAY_BUCKETS, 0.5),
+            "fleetP95": bucket_quantile(merged, EVENT_DELAY_BUCKETS, 0.95),
+            "fleetCount": sum(merged),
+        }
+
+
+def _watches(reports: Mapping[str, Any]) -> list[dict[str, Any]]:
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for report in reports.values():
+        for row in report.get("watches") or []:
+            counts[(row["provider"], row["resource"], row["state"])] += int(row["count"])
+    return [
+        {"provider": p, "resource": r, "state": s, "count": n}
+        for (p, r, s), n in sorted(counts.items())
+    ]
+
+
+def _budgets(reports: Mapping[str, Any]) -> list[dict[str, Any]]:
+    used: Counter[str] = Counter()
+    limit: dict[str, float] = {}
+    for report in reports.values():
+        for provider, budget in (report.get("pollBudget") or {}).items():
+            used[provider] += int(budget.get("usedPerMinute") or 0)
+            limit[provider] = limit.get(provider, 0.0) + float(budget.get("limitPerMinute") or 0)
+    return [
+        {"provider": p, "usedPerMinute": used[p], "limitPerMinute": round(limit[p], 3)}
+        for p in sorted(limit)
+    ]
