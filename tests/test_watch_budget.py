@@ -10,11 +10,15 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
+from types import SimpleNamespace
 
 import pytest
 from nats.js.client import JetStreamContext
 from nats.js.kv import KeyValue
 
+from bridge.http.ratelimit import RateBudget
+from bridge.providers.story.watch.discovery import DiscoveryPace
+from bridge.providers.story.watch.provider import StoryProvider
 from bridge.watch import WatchEngine, WatchSpec
 from bridge.watch.policy import COLD, HOT
 from tests.fixtures.waiting import until
@@ -70,3 +74,25 @@ async def test_reads_never_exceed_the_poll_budget_and_running_work_goes_first(
     hot = sum(v for k, v in per_id.items() if k.startswith("hot"))
     cold = sum(v for k, v in per_id.items() if k.startswith("cold"))
     assert hot >= 2 * cold
+
+
+async def test_discovery_calls_come_out_of_the_poll_share_not_on_top() -> None:
+    """The idle-while-due cause found for issue 23: polls planned at the whole poll share with
+    discovery's list calls on top overfill the key's rolling window, and a full window holds
+    every poll until its oldest call is a minute old (15-30 s without a request while changes
+    pile up). The poller now leaves discovery what discovery used over the last minute."""
+    now = [1000.0]
+    budget = RateBudget(120, clock=lambda: now[0])
+    provider = StoryProvider(SimpleNamespace(budget=budget), base_url="http://api.test")
+    provider.discovery_pace = DiscoveryPace(120 / 60 * 0.8 * 0.2, clock=lambda: now[0])
+    whole = budget.poll_capacity(0.8)
+    assert provider.poll_capacity(0.8) == whole
+    for _ in range(19):  # a sweep of 19 list calls, paced
+        now[0] += 1 / provider.discovery_pace.per_second
+        await provider.discovery_pace()
+    left = provider.poll_capacity(0.8)
+    assert left is not None
+    assert left == pytest.approx(whole - 19 / 60)
+    assert left + provider.discovery_pace.recent_per_second() <= whole + 1e-9
+    now[0] += 61
+    assert provider.poll_capacity(0.8) == whole  # a minute later discovery's share is free again

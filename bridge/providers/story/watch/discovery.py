@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -33,6 +34,7 @@ from bridge.providers.story.watch import facets
 from bridge.watch.model import WatchSpec
 
 POLL = Priority.POLL
+WINDOW_SECONDS = 60.0
 PAGE = 100
 SOURCE_BUSY = frozenset({"pending", "extracting"})
 DIGEST_BUSY = frozenset({"pending", "running"})
@@ -77,21 +79,32 @@ async def _unpaced() -> None:
 
 class DiscoveryPace:
     """At most `per_second` discovery calls a second, on average (a token bucket one call deep:
-    a sweep never bursts a window's worth of calls ahead of the watches)."""
+    a sweep never bursts a window's worth of calls ahead of the watches). It also tells how many
+    calls it let through over the last minute, which the poller leaves to it (`recent_per_second`):
+    polls planned at the whole poll share plus discovery on top overfill the key's rolling window,
+    and a full window stalls every poll until its oldest call ages out."""
 
     def __init__(self, per_second: float, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.per_second = per_second
         self._clock = clock
         self._next = 0.0
+        self._calls: deque[float] = deque()
 
     async def __call__(self) -> None:
-        if self.per_second <= 0:
-            return
         now = self._clock()
-        wait = self._next - now
-        self._next = max(now, self._next) + 1.0 / self.per_second
-        if wait > 0:
-            await asyncio.sleep(wait)
+        if self.per_second > 0:
+            wait = self._next - now
+            self._next = max(now, self._next) + 1.0 / self.per_second
+            if wait > 0:
+                await asyncio.sleep(wait)
+        self._calls.append(self._clock())
+
+    def recent_per_second(self) -> float:
+        """Discovery calls a second over the last minute (the window the key's budget counts)."""
+        horizon = self._clock() - WINDOW_SECONDS
+        while self._calls and self._calls[0] <= horizon:
+            self._calls.popleft()
+        return len(self._calls) / WINDOW_SECONDS
 
 
 async def _pages(

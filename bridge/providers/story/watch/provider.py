@@ -263,10 +263,13 @@ class StoryProvider:
         return facets.poll_class(spec, statuses)
 
     def poll_capacity(self, share: float) -> float | None:
-        """Calls per second polls may spend now: the key's rate budget, commands' use taken off."""
+        """Calls per second polls may spend now: the key's rate budget, commands' use taken off,
+        and discovery's (its calls come out of the same share, not on top of it)."""
         budget = getattr(self.client, "budget", None)
         capacity = getattr(budget, "poll_capacity", None)
-        return float(capacity(share)) if capacity is not None else None
+        if capacity is None:
+            return None
+        return max(0.0, float(capacity(share)) - self.discovery_pace.recent_per_second())
 
     def interval_bounds(self, resource: str) -> tuple[float, float]:
         return INTERVALS.get(resource, (5.0, 15.0))
