@@ -36,12 +36,41 @@ def bench(
     ),
     idle: float = typer.Option(30.0, help="With --watches: seconds of the idle phase."),
     change: float = typer.Option(60.0, help="With --watches: seconds of the 1 %/min phase."),
+    handover: bool = typer.Option(
+        False,
+        "--handover",
+        help="Instead: hand the bridge --jobs jobs already in flight, by bulk watch.add and by "
+        "discovery, and report onboarding cost and detection against the bound.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object, nothing else."),
 ) -> None:
     """Measure the poller and the command path against the sandbox; print ratios to baselines."""
     from bridge.ops.logging import configure_logging
 
     configure_logging("console", level="WARNING")  # the tables are the output
+    if handover:
+        import tempfile
+        from pathlib import Path
+
+        from bridge.cli.bench.handover import print_handover, run_handover
+        from bridge.cli.bench.poll import PollParams
+        from bridge.cli.bench.run import auto_speed
+
+        poll = PollParams(
+            jobs=jobs,
+            projects=projects,
+            rate=rate,
+            window=window,
+            speed=speed or auto_speed(rate, jobs, window),
+            share=BridgeSettings().poll_budget_share,
+        )
+        with tempfile.TemporaryDirectory(prefix="storybridge-handover-") as tmp:
+            figures = asyncio.run(run_handover(poll, Path(tmp)))
+        if as_json:
+            typer.echo(json.dumps(figures, default=str))
+        else:
+            print_handover(console, poll, figures)
+        return
     if watches is not None:
         from bridge.cli.bench.watches import WatchBenchParams, print_watch_bench, run_watch_bench
 
