@@ -191,3 +191,26 @@ def test_the_watch_bench_measures_every_figure_with_a_second_replica_taking_over
     out = io.StringIO()
     print_watch_bench(Console(file=out, width=120), figures)
     assert "hand-over" in out.getvalue()
+
+
+@pytest.mark.slow
+def test_the_handover_bench_onboards_by_bulk_and_by_discovery(tmp_path: Any) -> None:
+    """`bench --handover` with a few jobs: both onboarding paths watch every job, every READY is
+    detected, and each figure (onboarding cost, detection against the bound, idle stretch) is
+    measured; none is judged."""
+    import asyncio
+
+    from bridge.cli.bench.handover import print_handover, run_handover
+    from bridge.cli.bench.poll import PollParams
+
+    params = PollParams(jobs=12, projects=2, rate=120, speed=50.0, window=10.0, lead=20.0)
+    figures = asyncio.run(run_handover(params, tmp_path))
+    for mode in ("bulk", "discovery"):
+        f = figures[mode]
+        assert f["onboarded"] == 12 and f["detected"] == 12, (mode, f)
+        assert positive(f["onboarding_seconds"]) and positive(f["calls_per_watch"])
+        assert positive(f["latency_seconds"]["p95"]) and positive(f["bound_seconds"]["p95"])
+        assert math.isfinite(f["longest_idle_seconds"])
+    out = io.StringIO()
+    print_handover(Console(file=out, width=200), params, figures)
+    assert "bulk" in out.getvalue() and "discovery" in out.getvalue()
