@@ -197,3 +197,13 @@ class TestPollCapacity:
         assert budget.poll_capacity(0.8) == 0.0
         clock.now += 5.0
         assert budget.poll_capacity(0.8) > 0
+
+
+async def test_command_grants_do_not_pile_up_without_polls() -> None:
+    """A replica that only runs commands keeps one window of grants, not every grant since start."""
+    now = [0.0]
+    budget = RateBudget(120, clock=lambda: now[0])
+    for _ in range(1000):
+        await budget.acquire()
+        now[0] += 1.0
+    assert len(budget._command_grants) <= 61

@@ -210,6 +210,10 @@ class RateBudget:
         self._grants.append(now)
         if priority is Priority.COMMAND:
             self._command_grants.append(now)
+            # Pruned here too: a replica that only runs commands never asks `poll_capacity`,
+            # and the deque must not keep every grant since start.
+            while self._command_grants[0] <= now - WINDOW_SECONDS:
+                self._command_grants.popleft()
         if self._server_remaining is not None:
             self._server_remaining -= 1
 
