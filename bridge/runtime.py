@@ -29,7 +29,9 @@ from bridge.nats.circuits import announce_circuit
 from bridge.nats.connection import auth_method, broker_security, check_credentials
 from bridge.nats.deadletters import DeadLetters
 from bridge.nats.embedded import EmbeddedNats
-from bridge.nats.intake import CANCEL_WAIT_SECONDS, DurableIntake, DurableRetry
+from bridge.nats.gates import RouteGates
+from bridge.nats.intake import CANCEL_WAIT_SECONDS, DurableIntake
+from bridge.nats.lanes import DurableRetry
 from bridge.nats.outcomes import OutcomePublisher
 from bridge.nats.service_api import RequestService
 from bridge.nats.streams import (
@@ -184,6 +186,13 @@ class Bridge:
     def _paused(self, provider: str) -> bool:
         """The watch engine's pause hook: each provider's own circuit."""
         return any(c.paused(provider) for c in (self.circuit, self.syllaby_circuit) if c)
+
+    def _circuit_hold(self, provider: str) -> float | None:
+        """How long a durable command of `provider` waits for its circuit (None: closed)."""
+        for circuit in (self.circuit, self.syllaby_circuit):
+            if circuit is not None and circuit.provider == provider:
+                return circuit.hold_seconds()
+        return None
 
     def _start_nats(self) -> list[str]:
         if self.settings.nats_servers:
@@ -340,6 +349,13 @@ class Bridge:
             redeclare=declare_all,
             on_execution=self._observe,
             on_retry=self.metrics.command_retried if self.metrics is not None else None,
+            gates=RouteGates(
+                base_seconds=s.command_retry_base_seconds,
+                # A failing route is probed at least as often as one command retries.
+                probe_max_seconds=min(s.route_probe_max_seconds, s.command_retry_max_seconds),
+                max_in_flight=s.effective_route_max_in_flight,
+            ),
+            circuit_hold=self._circuit_hold,
         )
         await self.broker.start()
         # Request/reply is the NATS service `storybridge` ($SRV.PING/INFO/STATS, one endpoint per

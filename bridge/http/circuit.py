@@ -73,6 +73,10 @@ class Circuit:
         self._probe_task: asyncio.Task[None] | None = None
         self._probe: Probe | None = None
         self._hooks: set[asyncio.Task[None]] = set()
+        # When the next probe is sent (loop time), and whether one is under way: a durable
+        # command held by this circuit comes back just after the probe, not on its own schedule.
+        self._next_probe_at: float | None = None
+        self._probe_running = False
 
     @property
     def is_open(self) -> bool:
@@ -81,6 +85,18 @@ class Circuit:
     @property
     def opened_by(self) -> CircuitChange | None:
         return self._opened_by
+
+    def hold_seconds(self, margin: float = 0.5) -> float | None:
+        """None while closed; else how long a durable command should wait before asking again:
+        until just after the next probe's answer (`margin`), or `margin` while a probe runs."""
+        if self._opened_by is None:
+            return None
+        if self._probe_running or self._next_probe_at is None:
+            return margin
+        with contextlib.suppress(RuntimeError):
+            now = asyncio.get_running_loop().time()
+            return max(self._next_probe_at - now, 0.0) + margin
+        return margin
 
     def paused(self, provider: str) -> bool:
         """The watch engine's `paused` hook for this circuit's provider."""
@@ -157,10 +173,13 @@ class Circuit:
 
     async def _probe_loop(self) -> None:
         probe = self._probe
+        loop = asyncio.get_running_loop()
         while probe is not None:
+            self._next_probe_at = loop.time() + self.probe_seconds
             await asyncio.sleep(self.probe_seconds)
             if self._opened_by is None:  # closed during the sleep (by another task's answer)
                 break
+            self._probe_running = True
             with self.probing():
                 try:
                     await probe()
@@ -171,6 +190,8 @@ class Circuit:
                     )
                 except Exception as err:  # a probe must never end the loop
                     log.warning("circuit probe failed", provider=self.provider, error=repr(err))
+                finally:
+                    self._probe_running = False
 
     def _ensure_probing(self) -> None:
         if self._probe is None:

@@ -59,6 +59,7 @@ __all__ = [
     "RetryPolicy",
     "Transport",
     "TransportClient",
+    "one_try",
     "recording_responses",
 ]
 
@@ -120,6 +121,25 @@ def recording_responses() -> Iterator[list[ApiResponse[Any]]]:
         yield seen
     finally:
         _responses.reset(token)
+
+
+# Set by the durable intake around a command: the durable schedule is the retry, so an ambiguous
+# failure is answered after ONE try instead of being retried in-process for the whole budget (a
+# route answering 503 would otherwise spend the key's rate budget on one command's retries).
+_one_try: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "storybridge_one_try", default=False
+)
+
+
+@contextlib.contextmanager
+def one_try() -> Iterator[None]:
+    """Within this block every request is sent once; a retryable failure is raised at once
+    (a 429 still blocks the budget for exactly its Retry-After first)."""
+    token = _one_try.set(True)
+    try:
+        yield
+    finally:
+        _one_try.reset(token)
 
 
 def _still_processing(error: UpstreamError, *, ours: bool) -> bool | None:
@@ -248,6 +268,10 @@ class Transport:
                 raise error
             if self.circuit is not None and self.circuit.probing_now:
                 raise error  # a probe is one request: the next one comes a probe interval later
+            if _one_try.get() and processing is False:
+                # "Still processing" (ours) is waited out as before: it is this command's own
+                # first attempt, not a failing route, and a later try would find the same.
+                raise error
             # A request that never left cannot be the "first attempt still processing".
             unanswered = unanswered or (
                 (response is None or error.retryable) and not error.unapplied

@@ -35,6 +35,9 @@ log = structlog.get_logger(__name__)
 COMMANDS_STREAM = "STORYBRIDGE_COMMANDS"
 EVENTS_STREAM = "STORYBRIDGE_EVENTS"
 DEAD_LETTERS_STREAM = "STORYBRIDGE_DEAD_LETTERS"
+# Durable commands waiting for their next attempt (bridge/nats/parking.py), with their own consumer.
+PARKED_STREAM = "STORYBRIDGE_PARKED"
+PARKED_CONSUMER = "storybridge-parked"
 WATCHES_BUCKET = "STORYBRIDGE_WATCHES"
 CIRCUITS_BUCKET = "STORYBRIDGE_CIRCUITS"
 LEDGER_BUCKET = "STORYBRIDGE_LEDGER"
@@ -71,6 +74,13 @@ class Subjects:
     @property
     def dead_letters(self) -> str:
         return f"{self.prefix}.dlq.>"
+
+    @property
+    def parked_all(self) -> str:
+        return f"{self.prefix}.parked.>"
+
+    def parked(self, name: str) -> str:
+        return f"{self.prefix}.parked.{name}"
 
     def command(self, name: str) -> str:
         return f"{self.prefix}.cmd.{name}"
@@ -129,6 +139,33 @@ def dead_letters_stream_config(subjects: Subjects) -> StreamConfig:
         storage=StorageType.FILE,
         max_age=DEAD_LETTERS_MAX_AGE_SECONDS,
         duplicate_window=MIN_DUPLICATE_WINDOW_SECONDS,
+    )
+
+
+def parked_stream_config(subjects: Subjects) -> StreamConfig:
+    return StreamConfig(
+        name=PARKED_STREAM,
+        description="storybridge parked commands: waiting for their next attempt",
+        subjects=[subjects.parked_all],
+        retention=RetentionPolicy.WORK_QUEUE,
+        storage=StorageType.FILE,
+        duplicate_window=MIN_DUPLICATE_WINDOW_SECONDS,
+    )
+
+
+def parked_consumer_config(*, ack_wait: float) -> ConsumerConfig:
+    """No ack-pending limit: parked commands wait here (nak'ed until due) and nothing else does,
+    so their number cannot stop anyone; the intake bounds its own work in progress. No
+    max_deliver either: a held command is redelivered without an attempt, and what ends a parked
+    command is its deadline (the intake's)."""
+    return ConsumerConfig(
+        durable_name=PARKED_CONSUMER,
+        description="shared by every storybridge replica: parked commands",
+        deliver_policy=DeliverPolicy.ALL,
+        ack_policy=AckPolicy.EXPLICIT,
+        ack_wait=ack_wait,
+        max_deliver=-1,
+        max_ack_pending=-1,
     )
 
 
@@ -228,6 +265,8 @@ async def declare(
         replicas=replicas,
     )
     await _ensure_stream(js, dead_letters_stream_config(subjects), replicas=replicas)
+    await _ensure_stream(js, parked_stream_config(subjects), replicas=replicas)
+    await _ensure_consumer(js, PARKED_STREAM, parked_consumer_config(ack_wait=ack_wait))
     await _ensure_consumer(
         js,
         COMMANDS_STREAM,
@@ -238,7 +277,7 @@ async def declare(
     kv = await watches_bucket(js, replicas=replicas)
     log.info(
         "jetstream declared",
-        streams=[COMMANDS_STREAM, EVENTS_STREAM, DEAD_LETTERS_STREAM],
+        streams=[COMMANDS_STREAM, EVENTS_STREAM, DEAD_LETTERS_STREAM, PARKED_STREAM],
         replicas=replicas,
         consumer=COMMANDS_CONSUMER,
         bucket=WATCHES_BUCKET,
