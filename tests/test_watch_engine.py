@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from nats.js.api import DeliverPolicy
 from nats.js.client import JetStreamContext
-from nats.js.errors import KeyNotFoundError
+from nats.js.errors import KeyNotFoundError, NoKeysError
 from nats.js.kv import KeyValue
 
 from bridge.nats.streams import EVENTS_STREAM, Subjects
@@ -243,6 +243,42 @@ async def test_stop_returns_even_when_a_library_swallows_the_cancellation(
     loops = list(eng._tasks)
     await asyncio.wait_for(eng.stop(), 30)  # a guard against a hang, not a timing assertion
     assert loops and all(task.done() for task in loops)
+
+
+async def test_a_slow_stop_still_hands_every_shard_back(
+    js: JetStreamContext, kv: KeyValue, toy: ToyProvider
+) -> None:
+    """A task slow to end (a library swallowing the cancellation, then busy for a while) must not
+    keep the shards: the runtime cuts the engine's stop after a bound, and releasing them only
+    after the tasks ended made the next replica wait a whole lease for shards that were free."""
+    eng = WatchEngine(js, kv, {"toy": toy}, SUBJECTS, settings(lease_seconds=10.0))
+    await eng.start()
+    assert eng.leases.owned(time.time())
+    inside = asyncio.Event()
+
+    async def stubborn_tick() -> None:
+        inside.set()
+        with contextlib.suppress(asyncio.CancelledError):  # what the library does
+            await asyncio.sleep(30)
+        await asyncio.sleep(30)
+
+    eng.leases.tick = stubborn_tick  # type: ignore[method-assign]
+    await asyncio.wait_for(inside.wait(), 10)
+    stray = list(eng._tasks)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(eng.stop(), 2.0)  # the runtime's cut, shortened
+    leases = [k for k in await _keys(kv) if k.startswith("l.")]
+    assert leases == []
+    for task in stray:
+        task.cancel()
+    await asyncio.wait(stray, timeout=5)
+
+
+async def _keys(kv: KeyValue) -> list[str]:
+    try:
+        return list(await kv.keys())
+    except NoKeysError:
+        return []
 
 
 async def test_terminal_watch_is_done_and_polling_stops(

@@ -38,6 +38,7 @@ from bridge.watch.store import Conflict, Store
 __all__ = ["POLLS_IN_FLIGHT", "EngineStats", "WatchEngine"]
 
 STOP_TIMEOUT = 10.0  # longest stop() waits for its tasks
+RELEASE_TIMEOUT = 5.0  # longest stop() spends handing its shards back
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,15 @@ class WatchEngine(ScheduleMixin):
         tasks = [*self._tasks, *self._work, *([self._loading] if self._loading else [])]
         for task in tasks:
             task.cancel()
+        if release:
+            # First, and bounded on its own: waiting for the tasks first let the runtime's stop
+            # timeout cut this short, and the next replica then waited a whole lease for shards
+            # that were free. A task still finishing a write after this loses its CAS, as a
+            # replica that lost its lease mid-poll does.
+            try:
+                await asyncio.wait_for(self.leases.release_all(), RELEASE_TIMEOUT)
+            except Exception as err:
+                log.error("shards not released at stop; they free at lease expiry", error=repr(err))
         if tasks:
             # A library that turns a cancellation into an ordinary error (nats-py's publish does)
             # lets a task run on; the loops also check `_stopping`, and this wait is bounded.
@@ -149,9 +159,6 @@ class WatchEngine(ScheduleMixin):
         self._polls = 0
         self._flushing.clear()
         self._detected.clear()
-        if release:
-            with contextlib.suppress(Exception):
-                await self.leases.release_all()
         await self.store.stop()
         self._forget_all()
 
