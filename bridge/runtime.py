@@ -1,4 +1,4 @@
-"""`storybridge run`: assemble NATS, the API client, the intake, the watch engine and the HTTP endpoints.
+"""`storybridge run`: NATS, the API clients, the intake, the watch engine and the HTTP endpoints.
 
 Start order matters: the API and NATS first, then JetStream declarations, then the watch engine (so
 commands can start watches), then intake, then readiness. Stop is the reverse, bounded by the grace
@@ -25,22 +25,24 @@ from bridge.http.keys import ApiKey
 from bridge.http.ratelimit import RateBudget
 from bridge.http.transport import RetryPolicy
 from bridge.ledger import CommandLedger
-from bridge.nats.circuits import announce_circuit
+from bridge.nats.circuits import announce_and_keep
 from bridge.nats.connection import auth_method, broker_security, check_credentials
 from bridge.nats.deadletters import DeadLetters
 from bridge.nats.embedded import EmbeddedNats
 from bridge.nats.gates import RouteGates
-from bridge.nats.intake import CANCEL_WAIT_SECONDS, DurableIntake
+from bridge.nats.intake import CANCEL_WAIT_SECONDS, DurableIntake, parked_gauges
 from bridge.nats.lanes import DurableRetry
 from bridge.nats.outcomes import OutcomePublisher
 from bridge.nats.service_api import RequestService
 from bridge.nats.streams import (
+    CIRCUITS_HEARTBEAT_SECONDS,
     DEAD_LETTERS_STREAM,
     Subjects,
     circuits_bucket,
     declare,
     ledger_bucket,
 )
+from bridge.ops.isolation_metrics import IsolationMetrics
 from bridge.ops.tracing import Tracing, configure_tracing
 from bridge.providers.story.client import StoryClient, story_transport
 from bridge.providers.story.credits import CreditsMonitor
@@ -58,7 +60,6 @@ SANDBOX_SPEED = 20.0
 
 READY_CHECK_TIMEOUT = 0.5
 GAUGE_REFRESH_SECONDS = 5.0
-CIRCUIT_EVENT_ATTEMPTS = 10
 # Shutdown steps after the intake's grace period (see shutdown_budget).
 ENGINE_STOP_SECONDS = 10.0  # the engine's own stop waits up to 10 s for its tasks
 BROKER_STOP_SECONDS = 5.0
@@ -97,6 +98,8 @@ class Bridge:
         self.tracing = tracing  # None: from the settings at start (tests inject their own)
         self.subjects = Subjects(settings.subject_prefix)
         self.metrics = metrics
+        registry = getattr(metrics, "registry", None)
+        self.isolation = IsolationMetrics(registry) if registry is not None else None
         self.sandbox: Any = None
         self.embedded: EmbeddedNats | None = None
         self.broker: NatsBroker | None = None
@@ -187,12 +190,15 @@ class Bridge:
         """The watch engine's pause hook: each provider's own circuit."""
         return any(c.paused(provider) for c in (self.circuit, self.syllaby_circuit) if c)
 
+    def _circuit_of(self, provider: str) -> Circuit | None:
+        return next(
+            (c for c in (self.circuit, self.syllaby_circuit) if c and c.provider == provider), None
+        )
+
     def _circuit_hold(self, provider: str) -> float | None:
         """How long a durable command of `provider` waits for its circuit (None: closed)."""
-        for circuit in (self.circuit, self.syllaby_circuit):
-            if circuit is not None and circuit.provider == provider:
-                return circuit.hold_seconds()
-        return None
+        circuit = self._circuit_of(provider)
+        return circuit.hold_seconds() if circuit is not None else None
 
     def _start_nats(self) -> list[str]:
         if self.settings.nats_servers:
@@ -277,10 +283,10 @@ class Bridge:
         if self.syllaby is not None:
             syllaby = SyllabyProvider(self.syllaby, base_url=self.syllaby_base_url)
             providers[syllaby.name] = syllaby
-            self.ledger = CommandLedger(
-                await ledger_bucket(js, replicas=s.stream_replicas),
-                lease_seconds=s.ledger_lease_seconds,
+            bucket = await ledger_bucket(
+                js, replicas=s.stream_replicas, deadline=s.command_deadline_seconds
             )
+            self.ledger = CommandLedger(bucket, lease_seconds=s.ledger_lease_seconds)
         self.engine = WatchEngine(
             js=js,
             kv=kv,
@@ -290,6 +296,7 @@ class Bridge:
             metrics=self.metrics,
             # An open circuit pauses the provider's polls; nothing stalls or expires meanwhile.
             paused=self._paused,
+            surfaced=self.isolation.surfaced if self.isolation is not None else None,
         )
         await self.engine.start()
         self.credits = CreditsMonitor(
@@ -349,13 +356,9 @@ class Bridge:
             redeclare=declare_all,
             on_execution=self._observe,
             on_retry=self.metrics.command_retried if self.metrics is not None else None,
-            gates=RouteGates(
-                base_seconds=s.command_retry_base_seconds,
-                # A failing route is probed at least as often as one command retries.
-                probe_max_seconds=min(s.route_probe_max_seconds, s.command_retry_max_seconds),
-                max_in_flight=s.effective_route_max_in_flight,
-            ),
+            gates=RouteGates.from_settings(s),
             circuit_hold=self._circuit_hold,
+            on_park=self.isolation.command_parked if self.isolation is not None else None,
         )
         await self.broker.start()
         # Request/reply is the NATS service `storybridge` ($SRV.PING/INFO/STATS, one endpoint per
@@ -405,23 +408,26 @@ class Bridge:
             with contextlib.suppress(Exception):
                 info = await js.stream_info(DEAD_LETTERS_STREAM)
                 self.metrics.set_dead_letters(info.state.messages)
+            if self.isolation is not None and self.intake is not None:
+                with contextlib.suppress(Exception):
+                    await parked_gauges(js, self.subjects, self.isolation, self.intake)
             await asyncio.sleep(GAUGE_REFRESH_SECONDS)
 
     async def _circuit_changed(self, change: CircuitChange) -> None:
-        """One `bridge.degraded` / `bridge.recovered` per opening, and the gauge."""
+        """bridge.degraded / bridge.recovered once per opening (bridge/nats/circuits.py); the gauge."""
         if self.metrics is not None:
             self.metrics.set_circuit(change.provider, change.open)
         if self.outcomes is None or self.circuits is None:
             return
-        what = "degraded" if change.open else "recovered"
-        # NATS may be down too: keep trying for a while (Circuit.stop cancels this), the id dedups.
-        for attempt in range(CIRCUIT_EVENT_ATTEMPTS):
-            try:
-                await announce_circuit(self.circuits, self.outcomes, change)
-                return
-            except Exception as err:
-                log.warning("bridge event not published yet", event=what, error=repr(err))
-                await asyncio.sleep(min(2.0**attempt, 10.0))
+        circuit = self._circuit_of(change.provider)
+        await announce_and_keep(
+            self.circuits,
+            self.outcomes,
+            change,
+            is_open=lambda: circuit is not None and circuit.is_open,
+            heartbeat_every=CIRCUITS_HEARTBEAT_SECONDS,
+            surfaced=self.isolation.surfaced if self.isolation is not None else None,
+        )
 
     # --- readiness ------------------------------------------------------------------------------
     async def ready(self) -> tuple[bool, dict[str, Any]]:

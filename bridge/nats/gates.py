@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bridge.config import BridgeSettings
+
 # While a probe runs, held commands ask again this soon: its answer comes within a request.
 PROBE_WAIT_SECONDS = 0.5
 # A route at its in-flight share: one of its running commands ends soon.
@@ -65,6 +67,15 @@ class RouteGates:
         self.max_in_flight = max(1, max_in_flight)
         self._clock = clock
         self._routes: dict[str, _Route] = {}
+
+    @classmethod
+    def from_settings(cls, s: BridgeSettings) -> RouteGates:
+        return cls(
+            base_seconds=s.command_retry_base_seconds,
+            # A failing route is probed at least as often as one command retries.
+            probe_max_seconds=min(s.route_probe_max_seconds, s.command_retry_max_seconds),
+            max_in_flight=s.effective_route_max_in_flight,
+        )
 
     def admit(self, route: str) -> Hold | None:
         """None: run it now (the caller must `settle` it); else how long to hold it."""

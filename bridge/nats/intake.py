@@ -41,7 +41,16 @@ from bridge.nats.deadletters import (
 from bridge.nats.gates import Hold, RouteGates
 from bridge.nats.lanes import DurableRetry, Lane, Settled, hand_back_pending, origin_seq
 from bridge.nats.outcomes import OutcomePublisher
-from bridge.nats.parking import CIRCUIT_OPEN, RETRYING, Parked, fresh, park, unparked
+from bridge.nats.parking import (
+    CIRCUIT_OPEN,
+    RETRYING,
+    IsolationGauges,
+    Parked,
+    fresh,
+    park,
+    parked_counts,
+    unparked,
+)
 from bridge.nats.streams import (
     COMMANDS_CONSUMER,
     COMMANDS_STREAM,
@@ -70,6 +79,15 @@ ParkHook = Callable[[str, str], None]  # (reason, provider): one command parked 
 
 def provider_of(name: str | None) -> str:
     return str(getattr(COMMAND_MODELS.get(name or ""), "provider", "story"))
+
+
+async def parked_gauges(
+    js: JetStreamContext, subjects: Subjects, gauges: IsolationGauges, intake: DurableIntake
+) -> None:
+    """Refresh the parked-commands and per-route in-flight gauges (the runtime's gauge loop)."""
+    counts, oldest = await parked_counts(js, subjects, provider_of)
+    gauges.set_parked(counts, oldest)
+    gauges.set_route_in_flight(intake.gates.in_flight() if intake.gates is not None else {})
 
 
 class DurableIntake:

@@ -18,12 +18,14 @@ the attempts made so far, when it is due, and why it waits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from nats.aio.msg import Msg
 from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
 
 from bridge.nats.deadletters import ORIGINAL_MSG_ID_HEADER, SEQUENCE_HEADER, Grave
 from bridge.nats.streams import PARKED_STREAM, Subjects
@@ -130,3 +132,40 @@ async def park(
         }
     )
     await js.publish(subjects.parked(name), grave.data, headers=headers, stream=PARKED_STREAM)
+
+
+# The oldest parked command is looked for among the first this many (a re-parked command moves
+# to the tail, so the head is not always the oldest arrival; a bounded look keeps it cheap).
+OLDEST_SCAN = 100
+
+
+class IsolationGauges(Protocol):
+    def set_parked(self, by_provider: dict[str, int], oldest_seconds: float) -> None: ...
+    def set_route_in_flight(self, by_route: dict[str, int]) -> None: ...
+
+
+async def parked_counts(
+    js: JetStreamContext, subjects: Subjects, provider_of: Callable[[str | None], str]
+) -> tuple[dict[str, int], float]:
+    """Parked commands by provider, and the age of the oldest (since its arrival) near the head."""
+    info = await js.stream_info(PARKED_STREAM, subjects_filter=subjects.parked_all)
+    counts: dict[str, int] = {"story": 0, "syllaby": 0}
+    for subject, n in (info.state.subjects or {}).items():
+        name = subjects.command_name(subject.replace(".parked.", ".cmd.", 1))
+        provider = provider_of(name)
+        counts[provider] = counts.get(provider, 0) + n
+    oldest = 0.0
+    seq = info.state.first_seq
+    now = datetime.now(UTC)
+    for _ in range(min(OLDEST_SCAN, info.state.messages)):
+        try:
+            stored = await js.get_msg(
+                PARKED_STREAM, seq=seq, subject=subjects.parked_all, next=True
+            )
+        except NotFoundError:
+            break
+        stored_at = (stored.headers or {}).get(STORED_AT_HEADER)
+        if stored_at:
+            oldest = max(oldest, (now - datetime.fromisoformat(stored_at)).total_seconds())
+        seq = (stored.seq or seq) + 1
+    return counts, oldest

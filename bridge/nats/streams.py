@@ -41,8 +41,6 @@ PARKED_CONSUMER = "storybridge-parked"
 WATCHES_BUCKET = "STORYBRIDGE_WATCHES"
 CIRCUITS_BUCKET = "STORYBRIDGE_CIRCUITS"
 LEDGER_BUCKET = "STORYBRIDGE_LEDGER"
-# As long as dead letters are kept: a redriven command must still find its ledger entry.
-LEDGER_TTL_SECONDS = 30 * 24 * 3600.0
 COMMANDS_CONSUMER = "storybridge"
 QUEUE_GROUP = "storybridge"
 
@@ -51,6 +49,20 @@ EVENTS_MAX_AGE_SECONDS = 7 * 24 * 3600.0
 # Dead letters wait for a person: long enough to survive a holiday, bounded so they cannot pile up.
 DEAD_LETTERS_MAX_AGE_SECONDS = 30 * 24 * 3600.0
 MIN_DUPLICATE_WINDOW_SECONDS = 120.0
+# Slack for the steps between a command's last ledger write and its burial (its last retry delay,
+# ack waits, the dead-letter sweep), all far below a day.
+LEDGER_MARGIN_SECONDS = 24 * 3600.0
+
+
+def ledger_ttl_seconds(deadline_seconds: float) -> float:
+    """How long a ledger entry is kept after its last write: a redriven command must still find it.
+    Its last write can come as early as the command's arrival; the command is buried up to its
+    deadline later and can be redriven for as long as dead letters are kept after that."""
+    return DEAD_LETTERS_MAX_AGE_SECONDS + deadline_seconds + LEDGER_MARGIN_SECONDS
+
+
+# With the default deadline (STORYBRIDGE_COMMAND_DEADLINE_SECONDS, 86400): 32 days.
+LEDGER_TTL_SECONDS = ledger_ttl_seconds(86400.0)
 
 
 @dataclass(frozen=True)
@@ -307,6 +319,8 @@ async def declare_standalone(
 # An open circuit is announced once for all replicas: the first to open it creates its key. The TTL
 # frees the key of a circuit whose replicas all died while it was open.
 CIRCUITS_TTL_SECONDS = 24 * 3600.0
+# While a circuit stays open its key is rewritten this often, so it outlives any circuit.
+CIRCUITS_HEARTBEAT_SECONDS = CIRCUITS_TTL_SECONDS / 4
 
 
 async def watches_bucket(js: JetStreamContext, *, replicas: int = 1) -> KeyValue:
@@ -336,8 +350,11 @@ async def circuits_bucket(js: JetStreamContext, *, replicas: int = 1) -> KeyValu
     )
 
 
-async def ledger_bucket(js: JetStreamContext, *, replicas: int = 1) -> KeyValue:
-    """The command ledger of providers without Idempotency-Keys (bridge/ledger)."""
+async def ledger_bucket(
+    js: JetStreamContext, *, replicas: int = 1, deadline: float = 86400.0
+) -> KeyValue:
+    """The command ledger of providers without Idempotency-Keys (bridge/ledger), its entries kept
+    `ledger_ttl_seconds(deadline)` (applied in place to a bucket declared with another)."""
     return await _ensure_bucket(
         js,
         KeyValueConfig(
@@ -345,7 +362,7 @@ async def ledger_bucket(js: JetStreamContext, *, replicas: int = 1) -> KeyValue:
             description="storybridge command ledger: one entry per commandId of a provider "
             "without Idempotency-Keys",
             history=1,
-            ttl=LEDGER_TTL_SECONDS,
+            ttl=ledger_ttl_seconds(deadline),
             storage=StorageType.FILE,
         ),
         replicas=replicas,
@@ -367,6 +384,10 @@ async def _ensure_bucket(
             kv = await js.key_value(config.bucket)
     # A bucket is a stream underneath (KV_<bucket>): its replica count is changed the same way.
     info = await js.stream_info(f"KV_{config.bucket}")
-    if info.config.num_replicas != replicas:
-        await _ensure_stream(js, info.config, replicas=replicas)
+    stream = info.config
+    if config.ttl and stream.max_age != config.ttl:
+        # A retention derived from settings (the ledger's) follows them on an existing bucket.
+        stream = replace(stream, max_age=config.ttl)
+    if stream.num_replicas != replicas or stream is not info.config:
+        await _ensure_stream(js, stream, replicas=replicas)
     return kv

@@ -38,6 +38,7 @@ from bridge.watch.store import Conflict, Store
 __all__ = ["POLLS_IN_FLIGHT", "EngineStats", "WatchEngine"]
 
 STOP_TIMEOUT = 10.0  # longest stop() waits for its tasks
+ADD_ATTEMPTS = 10  # conflicting writes add() takes before it raises
 RELEASE_TIMEOUT = 5.0  # longest stop() spends handing its shards back
 
 
@@ -70,8 +71,10 @@ class WatchEngine(ScheduleMixin):
         settings: WatchSettings | None = None,
         metrics: Any = None,
         paused: Callable[[str], bool] | None = None,
+        surfaced: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings or WatchSettings()
+        self.surfaced = surfaced
         self.subjects = subjects or Subjects()
         self.providers = providers
         self.metrics = metrics
@@ -199,7 +202,7 @@ class WatchEngine(ScheduleMixin):
         facet states, so the chain of previousStatus continues and nothing is re-published."""
         if spec.provider not in self.providers:
             raise ValueError(f"unknown watch provider {spec.provider!r}")
-        for _ in range(10):
+        for _ in range(ADD_ATTEMPTS):
             now = time.time()
             loaded = await self.store.load(spec.key)
             try:
@@ -229,6 +232,11 @@ class WatchEngine(ScheduleMixin):
                 break
             except Conflict:
                 continue
+        else:
+            # Answering ok with no watch would be a silent give-up: the command is retried
+            # (EngineWatches turns this into WatchStartFailed, a retryable outcome).
+            self._surface("watch_add_conflicts", key=spec.key)
+            raise Conflict(f"watch {spec.key}: {ADD_ATTEMPTS} conflicting writes in a row")
         slot = self._slots.get(spec.key)
         planner = self._planners.get(spec.provider)
         if slot is not None and slot.polled and planner is not None:
