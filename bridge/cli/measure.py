@@ -36,6 +36,10 @@ def bench(
     ),
     idle: float = typer.Option(30.0, help="With --watches: seconds of the idle phase."),
     change: float = typer.Option(60.0, help="With --watches: seconds of the 1 %/min phase."),
+    isolation_stuck: int = typer.Option(
+        1000,
+        help="Durable commands stuck behind the failing route in the isolation run (0: skip it).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object, nothing else."),
 ) -> None:
     """Measure the poller and the command path against the sandbox; print ratios to baselines."""
@@ -69,6 +73,7 @@ def bench(
             repeat=repeat,
             mixed_per_minute=mixed,
             share=BridgeSettings().poll_budget_share,
+            isolation_stuck=isolation_stuck,
         )
     )
     if as_json:

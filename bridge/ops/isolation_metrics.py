@@ -26,7 +26,7 @@ class IsolationMetrics:
             registry=r,
         )
         self.parked = Gauge(
-            "commands_parked",
+            "commands_parked_now",
             "Durable commands waiting in STORYBRIDGE_PARKED now, by provider.",
             ["provider"],
             namespace=ns,
