@@ -20,12 +20,12 @@ from nats.js.kv import KeyValue
 
 from bridge.commands import CommandExecutor, Execution
 from bridge.config import BridgeSettings
-from bridge.http.circuit import Circuit, CircuitChange
+from bridge.http.circuit import Circuit
 from bridge.http.keys import ApiKey
 from bridge.http.ratelimit import RateBudget
 from bridge.http.transport import RetryPolicy
 from bridge.ledger import CommandLedger
-from bridge.nats.circuits import announce_and_keep
+from bridge.nats.circuits import CircuitBoard
 from bridge.nats.connection import auth_method, broker_security, check_credentials
 from bridge.nats.deadletters import DeadLetters
 from bridge.nats.embedded import EmbeddedNats
@@ -35,7 +35,6 @@ from bridge.nats.lanes import DurableRetry
 from bridge.nats.outcomes import OutcomePublisher
 from bridge.nats.service_api import RequestService
 from bridge.nats.streams import (
-    CIRCUITS_HEARTBEAT_SECONDS,
     DEAD_LETTERS_STREAM,
     Subjects,
     circuits_bucket,
@@ -115,6 +114,11 @@ class Bridge:
         self.ledger: CommandLedger | None = None
         self.outcomes: OutcomePublisher | None = None
         self.circuits: KeyValue | None = None
+        self.board = (
+            CircuitBoard()
+        )  # the circuits as the runtime uses them (bridge/nats/circuits.py)
+        self.board.gauge = metrics.set_circuit if metrics is not None else None
+        self.board.surfaced = self.isolation.surfaced if self.isolation is not None else None
         self.dead_letters: DeadLetters | None = None
         self._gauges: asyncio.Task[None] | None = None
         self.credits: CreditsMonitor | None = None
@@ -171,8 +175,9 @@ class Bridge:
             self._start_syllaby_sandbox()
         assert self.syllaby_base_url is not None
         self.syllaby_circuit = Circuit(
-            "syllaby", probe_seconds=s.circuit_probe_seconds, on_change=self._circuit_changed
+            "syllaby", probe_seconds=s.circuit_probe_seconds, on_change=self.board.changed
         )
+        self.board.add(self.syllaby_circuit)
         self.syllaby = SyllabyClient(
             self.syllaby_base_url,
             token,
@@ -185,20 +190,6 @@ class Bridge:
             timeout=s.request_timeout_seconds,
             on_request=self.metrics.observe_api_request if self.metrics is not None else None,
         )
-
-    def _paused(self, provider: str) -> bool:
-        """The watch engine's pause hook: each provider's own circuit."""
-        return any(c.paused(provider) for c in (self.circuit, self.syllaby_circuit) if c)
-
-    def _circuit_of(self, provider: str) -> Circuit | None:
-        return next(
-            (c for c in (self.circuit, self.syllaby_circuit) if c and c.provider == provider), None
-        )
-
-    def _circuit_hold(self, provider: str) -> float | None:
-        """How long a durable command of `provider` waits for its circuit (None: closed)."""
-        circuit = self._circuit_of(provider)
-        return circuit.hold_seconds() if circuit is not None else None
 
     def _start_nats(self) -> list[str]:
         if self.settings.nats_servers:
@@ -226,8 +217,9 @@ class Bridge:
         servers = self._start_nats()
         self.nats_url = ",".join(servers)
         self.circuit = Circuit(
-            "story", probe_seconds=s.circuit_probe_seconds, on_change=self._circuit_changed
+            "story", probe_seconds=s.circuit_probe_seconds, on_change=self.board.changed
         )
+        self.board.add(self.circuit)
         self.api = StoryClient(
             story_transport(
                 self.base_url,
@@ -295,7 +287,7 @@ class Bridge:
             settings=WatchSettings.from_settings(s, interval_scale=self._interval_scale()),
             metrics=self.metrics,
             # An open circuit pauses the provider's polls; nothing stalls or expires meanwhile.
-            paused=self._paused,
+            paused=self.board.paused,
             surfaced=self.isolation.surfaced if self.isolation is not None else None,
         )
         await self.engine.start()
@@ -313,6 +305,8 @@ class Bridge:
         outcomes = OutcomePublisher(js, self.subjects, source=self.base_url)
         self.outcomes = outcomes
         self.circuits = await circuits_bucket(js, replicas=s.stream_replicas)
+        self.board.kv, self.board.outcomes = self.circuits, outcomes
+        self.board.follow()
         self.dead_letters = DeadLetters(
             nc,
             js,
@@ -357,7 +351,7 @@ class Bridge:
             on_execution=self._observe,
             on_retry=self.metrics.command_retried if self.metrics is not None else None,
             gates=RouteGates.from_settings(s),
-            circuit_hold=self._circuit_hold,
+            circuit_hold=self.board.hold,
             on_park=self.isolation.command_parked if self.isolation is not None else None,
         )
         await self.broker.start()
@@ -413,22 +407,6 @@ class Bridge:
                     await parked_gauges(js, self.subjects, self.isolation, self.intake)
             await asyncio.sleep(GAUGE_REFRESH_SECONDS)
 
-    async def _circuit_changed(self, change: CircuitChange) -> None:
-        """bridge.degraded / bridge.recovered once per opening (bridge/nats/circuits.py); the gauge."""
-        if self.metrics is not None:
-            self.metrics.set_circuit(change.provider, change.open)
-        if self.outcomes is None or self.circuits is None:
-            return
-        circuit = self._circuit_of(change.provider)
-        await announce_and_keep(
-            self.circuits,
-            self.outcomes,
-            change,
-            is_open=lambda: circuit is not None and circuit.is_open,
-            heartbeat_every=CIRCUITS_HEARTBEAT_SECONDS,
-            surfaced=self.isolation.surfaced if self.isolation is not None else None,
-        )
-
     # --- readiness ------------------------------------------------------------------------------
     async def ready(self) -> tuple[bool, dict[str, Any]]:
         checks: dict[str, Any] = {"nats": False, "intake": False, "watches": False}
@@ -471,9 +449,7 @@ class Bridge:
             self._gauges.cancel()
         if self.dead_letters is not None:
             await self.dead_letters.stop()
-        for circuit in (self.circuit, self.syllaby_circuit):
-            if circuit is not None:
-                await circuit.stop()
+        await self.board.stop()
         if self.credits is not None:
             await self.credits.stop()
         if self.engine is not None:

@@ -229,3 +229,27 @@ def _index_of(outcomes: Outcomes, idempotency_key: str) -> int:
 
 def _key_state(sandbox: Any, key: str, state: str) -> None:
     sandbox.control.put("/keys/state", json={"key": key, "state": state}).raise_for_status()
+
+
+async def test_a_recovery_seen_by_one_replica_closes_every_replicas_circuit_at_once(
+    start_bridge: Any, nc: NatsClient, outcomes: Outcomes, sandbox: Any, sandbox_key: str
+) -> None:
+    """Each replica probes on its own schedule; the one whose probe passes first deletes the
+    circuit's key, and the others probe at once instead of holding commands up to their next
+    probe (60 s here)."""
+    quick = await start_bridge(circuit_probe_seconds=1.0)
+    slow = await start_bridge(circuit_probe_seconds=60.0)
+    _key_state(sandbox, sandbox_key, "revoked")
+    # Request/reply reaches either replica (a queue group): ask until both have seen the refusal.
+    for i in range(40):
+        if quick.circuit and quick.circuit.is_open and slow.circuit and slow.circuit.is_open:
+            break
+        body = json.dumps({"name": f"r{i}", "commandId": f"open-{i}"}).encode()
+        await nc.request(SUBJECTS.request("project.create"), body, timeout=10)
+    assert slow.circuit is not None and slow.circuit.is_open
+    assert quick.circuit is not None and quick.circuit.is_open
+    await asyncio.sleep(1.5)  # the slow replica's probe is now about a minute away
+
+    _key_state(sandbox, sandbox_key, "active")
+    await until(lambda: not quick.circuit.is_open, limit=10)  # type: ignore[union-attr]
+    await until(lambda: not slow.circuit.is_open, limit=10)  # type: ignore[union-attr]

@@ -77,6 +77,7 @@ class Circuit:
         # command held by this circuit comes back just after the probe, not on its own schedule.
         self._next_probe_at: float | None = None
         self._probe_running = False
+        self._wake: asyncio.Event | None = None
 
     @property
     def is_open(self) -> bool:
@@ -97,6 +98,11 @@ class Circuit:
             now = asyncio.get_running_loop().time()
             return max(self._next_probe_at - now, 0.0) + margin
         return margin
+
+    def probe_soon(self) -> None:
+        """Probe now instead of at the next interval (another replica saw the provider answer)."""
+        if self._wake is not None:
+            self._wake.set()
 
     def paused(self, provider: str) -> bool:
         """The watch engine's `paused` hook for this circuit's provider."""
@@ -174,9 +180,12 @@ class Circuit:
     async def _probe_loop(self) -> None:
         probe = self._probe
         loop = asyncio.get_running_loop()
+        self._wake = wake = asyncio.Event()
         while probe is not None:
             self._next_probe_at = loop.time() + self.probe_seconds
-            await asyncio.sleep(self.probe_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), self.probe_seconds)
+            wake.clear()
             if self._opened_by is None:  # closed during the sleep (by another task's answer)
                 break
             self._probe_running = True

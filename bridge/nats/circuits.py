@@ -25,8 +25,9 @@ import structlog
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
-from bridge.http.circuit import CircuitChange
+from bridge.http.circuit import Circuit, CircuitChange
 from bridge.nats.outcomes import OutcomePublisher
+from bridge.nats.streams import CIRCUITS_HEARTBEAT_SECONDS
 
 log = structlog.get_logger(__name__)
 
@@ -157,3 +158,81 @@ async def announce_and_keep(
             await heartbeat(circuits, change.provider)
         except Exception as err:  # the next beat tries again, well within the TTL
             log.warning("circuit key heartbeat failed", provider=change.provider, error=repr(err))
+
+
+class CircuitBoard:
+    """The bridge's circuits, one per provider, as the runtime uses them: the watch engine's pause,
+    the intake's hold, the announcement hook, and recoveries seen by other replicas.
+
+    A circuit closes when *its* probe passes, and each replica probes on its own: a replica whose
+    probe is not due yet would hold commands up to a probe interval after another replica saw
+    the provider answer. So the board watches STORYBRIDGE_CIRCUITS: a provider's key deleted (the
+    recovery announced) or expired makes every replica whose circuit is still open probe now.
+    """
+
+    def __init__(self) -> None:
+        self.members: dict[str, Circuit] = {}
+        self.kv: KeyValue | None = None
+        self.outcomes: OutcomePublisher | None = None
+        self.gauge: Callable[[str, bool], None] | None = None
+        self.surfaced: Callable[[str], None] | None = None
+        self._follow: asyncio.Task[None] | None = None
+
+    def add(self, circuit: Circuit) -> Circuit:
+        self.members[circuit.provider] = circuit
+        return circuit
+
+    def paused(self, provider: str) -> bool:
+        """The watch engine's pause hook: each provider's own circuit."""
+        circuit = self.members.get(provider)
+        return circuit is not None and circuit.is_open
+
+    def hold(self, provider: str) -> float | None:
+        """How long a durable command of `provider` waits for its circuit (None: closed)."""
+        circuit = self.members.get(provider)
+        return circuit.hold_seconds() if circuit is not None else None
+
+    async def changed(self, change: CircuitChange) -> None:
+        """Every circuit's `on_change`: the gauge, then one announcement for all replicas."""
+        if self.gauge is not None:
+            self.gauge(change.provider, change.open)
+        if self.kv is None or self.outcomes is None:
+            return
+        circuit = self.members.get(change.provider)
+        await announce_and_keep(
+            self.kv,
+            self.outcomes,
+            change,
+            is_open=lambda: circuit is not None and circuit.is_open,
+            heartbeat_every=CIRCUITS_HEARTBEAT_SECONDS,
+            surfaced=self.surfaced,
+        )
+
+    def follow(self) -> None:
+        if self.kv is not None and self._follow is None:
+            self._follow = asyncio.create_task(self._follow_loop(), name="storybridge-circuits")
+
+    async def _follow_loop(self) -> None:
+        assert self.kv is not None
+        while True:
+            try:
+                watcher = await self.kv.watch(">")
+                async for entry in watcher:
+                    if entry is not None and entry.operation in ("DEL", "PURGE"):
+                        circuit = self.members.get(entry.key)
+                        if circuit is not None and circuit.is_open:
+                            circuit.probe_soon()
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # NATS away: watch again (probes go on meanwhile)
+                log.warning("circuit key watch failed; watching again", error=repr(err))
+                await asyncio.sleep(5.0)
+
+    async def stop(self) -> None:
+        if self._follow is not None:
+            self._follow.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._follow
+            self._follow = None
+        for circuit in self.members.values():
+            await circuit.stop()

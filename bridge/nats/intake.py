@@ -286,9 +286,9 @@ class DurableIntake:
                 # A redelivered fresh command was tried before (a crash, a lost ack).
                 attempt = meta.num_delivered
                 last_delivery = meta.num_delivered >= self.retry.max_deliver > 0
-            if await self._waits(lane, msg, cmd):
-                return
-            await self._run(msg, cmd, attempt)
+            held, admitted = await self._waits(lane, msg, cmd)
+            if not held:
+                await self._run(msg, cmd, attempt, admitted)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await msg.nak()  # hand it back: another replica (or we, later) replays it
@@ -302,9 +302,10 @@ class DurableIntake:
     def _deadline(self, cmd: Parked) -> datetime:
         return cmd.grave.stored_at + timedelta(seconds=self.retry.deadline_seconds)
 
-    async def _waits(self, lane: Lane, msg: Msg, cmd: Parked) -> bool:
+    async def _waits(self, lane: Lane, msg: Msg, cmd: Parked) -> tuple[bool, str | None]:
         """Hold the command instead of running it (True) when it is not due yet, its provider's
-        circuit is open or its route is failing or busy."""
+        circuit is open or its route is failing or busy; else the route its gate admitted it on
+        (None: no gate asked), which `_run` settles."""
         now = datetime.now(UTC)
         deadline = self._deadline(cmd)
         if lane.parked:
@@ -313,13 +314,13 @@ class DurableIntake:
                 outcome = exhausted_outcome(cmd.grave, self.subjects)
                 await self.dead_letters.bury(cmd.grave, reason=UNPROCESSABLE, outcome=outcome)
                 await self._finish(msg, Settled("ack"))
-                return True
+                return True, None
             due = cmd.not_before - now.timestamp()
             if due > 0:
                 await self._finish(msg, Settled("nak", due))
-                return True
+                return True, None
         if now >= deadline:
-            return False  # its last attempt is owed, whatever holds the others
+            return False, None  # its last attempt is owed, whatever holds the others
         name = self.subjects.command_name(cmd.grave.subject)
         provider = provider_of(name)
         hold: Hold | None = None
@@ -330,8 +331,10 @@ class DurableIntake:
         route = COMMAND_ROUTES.get(name or "")
         if hold is None and wait is None and route is not None and self.gates is not None:
             hold = self.gates.admit(route)
+            if hold is None:
+                return False, route
         if hold is None:
-            return False
+            return False, None
         # Held commands that wake together come back oldest first: a millisecond per place in
         # the stream (at most half a second), so a release keeps the arrival order.
         spread = (cmd.grave.stream_seq % ORDER_SPREAD) / 1000
@@ -344,13 +347,11 @@ class DurableIntake:
                 self.js, self.subjects, cmd, attempts=0, not_before=not_before, reason=hold.reason
             )
         await self._finish(msg, Settled("nak", seconds) if lane.parked else Settled("ack"))
-        return True
+        return True, None
 
-    async def _run(self, msg: Msg, cmd: Parked, attempt: int) -> None:
+    async def _run(self, msg: Msg, cmd: Parked, attempt: int, admitted: str | None) -> None:
         grave = cmd.grave
         name = self.subjects.command_name(grave.subject)
-        route = COMMAND_ROUTES.get(name or "")
-        admitted = route is not None and self.gates is not None
         healthy: bool | None = None
         try:
             with one_try():
@@ -365,8 +366,8 @@ class DurableIntake:
                 )
             healthy = self._route_health(execution)
         finally:
-            if admitted and self.gates is not None and route is not None:
-                self.gates.settle(route, healthy)
+            if admitted is not None and self.gates is not None:
+                self.gates.settle(admitted, healthy)
         if self.on_execution is not None:
             self.on_execution(execution, "durable")
         settled = await self._settle(cmd, execution, attempt)
