@@ -380,6 +380,8 @@ class DurableIntake:
         provider = provider_of(execution.outcome.command)
         if self.circuit_hold is not None and self.circuit_hold(provider) is not None:
             return None  # the account, not the route
+        if error.status == 429:
+            return None  # the key's budget, not the route
         return False if error.code == UPSTREAM_UNAVAILABLE else None
 
     async def _finish(self, msg: Msg, settled: Settled) -> None:
@@ -453,10 +455,8 @@ class DurableIntake:
         return Settled("ack")
 
     async def _plumbing_failed(self, msg: Msg, lane: Lane, *, last: bool) -> None:
-        """Our own failure before anything was settled (the outcome not published, a crash in the
-        executor): try again later, backing off like a retry so an events-stream outage does
-        not burn the deliveries; on the last delivery of a fresh command, bury it. A parked
-        command has no delivery limit: its deadline ends it."""
+        """Our own failure before anything was settled: try again later, backing off like a
+        retry; on a fresh command's last delivery, bury it (a parked one ends at its deadline)."""
         deliveries = msg.metadata.num_delivered
         if last:
             grave = fresh(msg, self._stream_created).grave
