@@ -28,6 +28,7 @@ def test_a_failing_route_holds_everyone_until_one_probe_answers() -> None:
     held = g.admit(ROUTE)
     assert held is not None and held.reason == ROUTE_FAILING and held.seconds == 1.0
     assert g.admit("GET /credits") is None  # other routes are not touched
+    g.settle("GET /credits", True)
     clock.now += 1.0
     assert g.admit(ROUTE) is None  # the probe
     probing = g.admit(ROUTE)
@@ -69,3 +70,21 @@ def test_a_route_at_its_share_holds_briefly_and_untold_endings_change_nothing() 
     g.settle(ROUTE, None)  # an open circuit, a 429: says nothing about the route
     assert g.failing(ROUTE) is None
     assert g.admit(ROUTE) is None
+
+
+def test_one_provider_never_takes_every_slot() -> None:
+    clock = Clock()
+    g = RouteGates(
+        base_seconds=1.0,
+        probe_max_seconds=4.0,
+        max_in_flight=2,
+        provider_max_in_flight=3,
+        clock=clock,
+    )
+    admitted = [g.admit(route, "syllaby") for route in ("PATCH /a", "PATCH /a", "POST /b")]
+    assert admitted == [None, None, None]
+    busy = g.admit("GET /c", "syllaby")
+    assert busy is not None and busy.reason == ROUTE_BUSY
+    assert g.admit(ROUTE, "story") is None  # the other provider still has its slots
+    g.settle("POST /b", True)
+    assert g.admit("GET /c", "syllaby") is None

@@ -5,8 +5,9 @@ command (or, worse, several retries per command): the rate budget is shared by e
 failing one would spend it. So the durable intake asks `RouteGates.admit(route)` before it runs a
 command:
 
-* a healthy route admits while fewer than `max_in_flight` of its commands run (a slow route gets
-  a share of the intake's slots, never all of them);
+* a healthy route admits while fewer than `max_in_flight` of its commands run, and while fewer
+  than `provider_max_in_flight` of its provider's do (a slow route, or a slow provider, gets a
+  share of the intake's slots, never all of them);
 * after a failure that says the route is unwell (`upstream_unavailable`: 5xx, timeouts, no
   connection), the route is *failing*: nothing is admitted until `open_at` (a backoff doubling
   per failure, capped at `probe_max_seconds`, so a recovery is noticed within that cap), then
@@ -41,6 +42,7 @@ class _Route:
     open_at: float = 0.0
     probing: bool = False
     in_flight: int = 0
+    provider: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,13 +62,16 @@ class RouteGates:
         base_seconds: float,
         probe_max_seconds: float,
         max_in_flight: int,
+        provider_max_in_flight: int | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.base_seconds = base_seconds
         self.probe_max_seconds = probe_max_seconds
         self.max_in_flight = max(1, max_in_flight)
+        self.provider_max_in_flight = max(1, provider_max_in_flight or self.max_in_flight)
         self._clock = clock
         self._routes: dict[str, _Route] = {}
+        self._providers: dict[str, int] = {}
 
     @classmethod
     def from_settings(cls, s: BridgeSettings) -> RouteGates:
@@ -75,11 +80,13 @@ class RouteGates:
             # A failing route is probed at least as often as one command retries.
             probe_max_seconds=min(s.route_probe_max_seconds, s.command_retry_max_seconds),
             max_in_flight=s.effective_route_max_in_flight,
+            # Never below a route's share: one route alone may always use its whole share.
+            provider_max_in_flight=max(s.effective_route_max_in_flight, s.max_in_flight * 3 // 4),
         )
 
-    def admit(self, route: str) -> Hold | None:
+    def admit(self, route: str, provider: str = "") -> Hold | None:
         """None: run it now (the caller must `settle` it); else how long to hold it."""
-        state = self._routes.setdefault(route, _Route())
+        state = self._routes.setdefault(route, _Route(provider=provider))
         now = self._clock()
         if state.failures:
             if now < state.open_at:
@@ -87,9 +94,13 @@ class RouteGates:
             if state.probing:
                 return Hold(PROBE_WAIT_SECONDS, ROUTE_FAILING)
             state.probing = True
-        elif state.in_flight >= self.max_in_flight:
+        elif (
+            state.in_flight >= self.max_in_flight
+            or self._providers.get(state.provider, 0) >= self.provider_max_in_flight
+        ):
             return Hold(BUSY_WAIT_SECONDS, ROUTE_BUSY)
         state.in_flight += 1
+        self._providers[state.provider] = self._providers.get(state.provider, 0) + 1
         return None
 
     def settle(self, route: str, healthy: bool | None) -> None:
@@ -98,6 +109,7 @@ class RouteGates:
         (an open circuit, a 429, our own plumbing)."""
         state = self._routes.setdefault(route, _Route())
         state.in_flight = max(0, state.in_flight - 1)
+        self._providers[state.provider] = max(0, self._providers.get(state.provider, 0) - 1)
         was_probe, state.probing = state.probing, False
         if healthy is True:
             state.failures = 0

@@ -330,7 +330,7 @@ class DurableIntake:
             hold = Hold(wait, CIRCUIT_OPEN)
         route = COMMAND_ROUTES.get(name or "")
         if hold is None and wait is None and route is not None and self.gates is not None:
-            hold = self.gates.admit(route)
+            hold = self.gates.admit(route, provider)
             if hold is None:
                 return False, route
         if hold is None:
