@@ -30,9 +30,10 @@ from bridge.nats.connection import auth_method, broker_security, check_credentia
 from bridge.nats.deadletters import DeadLetters
 from bridge.nats.embedded import EmbeddedNats
 from bridge.nats.gates import RouteGates
-from bridge.nats.intake import CANCEL_WAIT_SECONDS, DurableIntake, parked_gauges
+from bridge.nats.intake import CANCEL_WAIT_SECONDS, DurableIntake, provider_of
 from bridge.nats.lanes import DurableRetry
 from bridge.nats.outcomes import OutcomePublisher
+from bridge.nats.parking import parked_counts
 from bridge.nats.service_api import RequestService
 from bridge.nats.streams import (
     DEAD_LETTERS_STREAM,
@@ -404,7 +405,10 @@ class Bridge:
                 self.metrics.set_dead_letters(info.state.messages)
             if self.isolation is not None and self.intake is not None:
                 with contextlib.suppress(Exception):
-                    await parked_gauges(js, self.subjects, self.isolation, self.intake)
+                    counts, oldest = await parked_counts(js, self.subjects, provider_of)
+                    self.isolation.set_parked(counts, oldest)
+                gates = self.intake.gates
+                self.isolation.set_route_in_flight(gates.in_flight() if gates is not None else {})
             await asyncio.sleep(GAUGE_REFRESH_SECONDS)
 
     # --- readiness ------------------------------------------------------------------------------

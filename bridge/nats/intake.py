@@ -44,11 +44,9 @@ from bridge.nats.outcomes import OutcomePublisher
 from bridge.nats.parking import (
     CIRCUIT_OPEN,
     RETRYING,
-    IsolationGauges,
     Parked,
     fresh,
     park,
-    parked_counts,
     unparked,
 )
 from bridge.nats.streams import (
@@ -69,9 +67,9 @@ ACK_ATTEMPTS = 4
 # After the grace period, how long cancelled commands get to hand their messages back.
 CANCEL_WAIT_SECONDS = 5.0
 FETCH_TIMEOUT = 1.0
-# On stop, how long a fetch under way may take to come back before its loop is cancelled.
-FETCH_STOP_SECONDS = FETCH_TIMEOUT + 1.0
+FETCH_STOP_SECONDS = FETCH_TIMEOUT + 1.0  # on stop: a fetch under way comes back within this
 
+# Held commands waking together are spread a millisecond per place in the stream, modulo this.
 ORDER_SPREAD = 500
 CircuitHold = Callable[[str], float | None]
 ParkHook = Callable[[str, str], None]  # (reason, provider): one command parked or held
@@ -79,15 +77,6 @@ ParkHook = Callable[[str, str], None]  # (reason, provider): one command parked 
 
 def provider_of(name: str | None) -> str:
     return str(getattr(COMMAND_MODELS.get(name or ""), "provider", "story"))
-
-
-async def parked_gauges(
-    js: JetStreamContext, subjects: Subjects, gauges: IsolationGauges, intake: DurableIntake
-) -> None:
-    """Refresh the parked-commands and per-route in-flight gauges (the runtime's gauge loop)."""
-    counts, oldest = await parked_counts(js, subjects, provider_of)
-    gauges.set_parked(counts, oldest)
-    gauges.set_route_in_flight(intake.gates.in_flight() if intake.gates is not None else {})
 
 
 class DurableIntake:
@@ -473,9 +462,12 @@ class DurableIntake:
         """Stop fetching (a fetch under way ends within its timeout; what it brings is handed
         back at once), let in-flight commands finish within `grace`, hand back the rest."""
         self._stopping.set()
+        # One grace for all of it (the shutdown budget counts it once): the fetches' end is
+        # awaited within it, not before it.
+        until = asyncio.get_running_loop().time() + grace
         loops = [lane.task for lane in self.lanes if lane.task is not None]
         if loops:
-            _, running = await asyncio.wait(loops, timeout=FETCH_STOP_SECONDS)
+            _, running = await asyncio.wait(loops, timeout=min(FETCH_STOP_SECONDS, grace))
             for task in running:
                 task.cancel()
             for task in running:
@@ -485,7 +477,8 @@ class DurableIntake:
             await hand_back_pending(lane)
         inflight = {task for lane in self.lanes for task in lane.inflight}
         if inflight:
-            _, pending = await asyncio.wait(inflight, timeout=grace)
+            left = max(0.0, until - asyncio.get_running_loop().time())
+            _, pending = await asyncio.wait(inflight, timeout=left)
             for task in pending:
                 task.cancel()
             if pending:

@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
 from nats.aio.msg import Msg
 from nats.js.client import JetStreamContext
@@ -137,11 +136,6 @@ async def park(
 # The oldest parked command is looked for among the first this many (a re-parked command moves
 # to the tail, so the head is not always the oldest arrival; a bounded look keeps it cheap).
 OLDEST_SCAN = 100
-
-
-class IsolationGauges(Protocol):
-    def set_parked(self, by_provider: dict[str, int], oldest_seconds: float) -> None: ...
-    def set_route_in_flight(self, by_route: dict[str, int]) -> None: ...
 
 
 async def parked_counts(
