@@ -29,7 +29,7 @@ from bridge.nats.circuits import CircuitBoard
 from bridge.nats.connection import auth_method, broker_security, check_credentials
 from bridge.nats.deadletters import DeadLetters
 from bridge.nats.embedded import EmbeddedNats
-from bridge.nats.gates import RouteGates
+from bridge.nats.gates import RouteGates, share_recoveries
 from bridge.nats.intake import CANCEL_WAIT_SECONDS, DurableIntake, provider_of
 from bridge.nats.lanes import DurableRetry
 from bridge.nats.outcomes import OutcomePublisher
@@ -369,6 +369,8 @@ class Bridge:
         await self.requests.start()
         # The server must have our SUBs before anyone is told we are up (else "no responders").
         await self.broker.connection.flush()
+        assert self.intake.gates is not None
+        await share_recoveries(nc, self.subjects.route_recovered, self.intake.gates)
         await self.intake.start()
         if self.metrics is not None:
             self.metrics.set_circuit(self.circuit.provider, False)

@@ -248,8 +248,52 @@ async def test_a_recovery_seen_by_one_replica_closes_every_replicas_circuit_at_o
         await nc.request(SUBJECTS.request("project.create"), body, timeout=10)
     assert slow.circuit is not None and slow.circuit.is_open
     assert quick.circuit is not None and quick.circuit.is_open
+    latency = Latency()
+    await nc.subscribe(SUBJECTS.event("command.*"), cb=latency.on_msg)
+    held = [f"both-{i}" for i in range(40)]
+    for i, cid in enumerate(held):
+        await _publish(nc, latency, "project.create", {"commandId": cid, "name": f"b{i}"})
+    await until(lambda: _all_fetched(nc), limit=60)
     await asyncio.sleep(1.5)  # the slow replica's probe is now about a minute away
 
     _key_state(sandbox, sandbox_key, "active")
     await until(lambda: not quick.circuit.is_open, limit=10)  # type: ignore[union-attr]
+    recovered = time.monotonic()
     await until(lambda: not slow.circuit.is_open, limit=10)  # type: ignore[union-attr]
+    # Held by either replica, every command runs within seconds of the first recovery.
+    await until(lambda: all(cid in latency.done for cid in held), limit=60)
+    late = max(latency.done[cid] - recovered for cid in held)
+    assert late <= 6.0, late
+
+
+async def test_a_route_answering_again_on_one_replica_releases_every_replicas_commands(
+    start_bridge: Any, nc: NatsClient, outcomes: Outcomes, sandbox: Any
+) -> None:
+    """Both replicas saw POST /story-projects fail; one probes after 1 s, the other only after
+    60 s. Once the route answers, the first replica's probe passes and tells the other: every
+    held command runs within seconds, each once."""
+    await start_bridge(command_retry_base_seconds=1.0, command_retry_max_seconds=2.0)
+    await start_bridge(
+        command_retry_base_seconds=60.0,
+        command_retry_max_seconds=120.0,
+        route_probe_max_seconds=120.0,
+    )
+    sandbox.control.put(
+        "/faults", json=[{"path": "/story-projects", "method": "POST", "status": 503}]
+    )
+    latency = Latency()
+    await nc.subscribe(SUBJECTS.event("command.*"), cb=latency.on_msg)
+    held = [f"route-{i}" for i in range(40)]
+    for i, cid in enumerate(held):
+        await _publish(nc, latency, "project.create", {"commandId": cid, "name": f"r{i}"})
+    # Both replicas tried and failed (each fetched some of the first commands).
+    await until(lambda: _all_fetched(nc), limit=60)
+    await asyncio.sleep(2.0)
+
+    sandbox.control.delete("/faults")
+    lifted = time.monotonic()
+    await until(lambda: all(cid in latency.done for cid in held), limit=120)
+    late = max(latency.done[cid] - lifted for cid in held)
+    assert late <= 10.0, late
+    effects = _effects(sandbox)
+    assert len(effects) == len(held) and set(effects.values()) == {1}

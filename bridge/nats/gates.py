@@ -16,16 +16,26 @@ command:
 
 What is not admitted is held: the caller parks it (bridge/nats/parking.py) for the seconds
 `admit` returns, outside the commands consumer's ack-pending window. The gates live in one
-replica; each replica probes on its own, which bounds the probes by the replica count.
+replica; each replica probes on its own, which bounds the probes by the replica count. A route
+that answers again on one replica is told to the others (`share_recoveries`, core NATS on
+`{p}.ctl.route.recovered`), so none holds its commands until its own next probe.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import structlog
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
 from bridge.config import BridgeSettings
+
+log = structlog.get_logger(__name__)
 
 # While a probe runs, held commands ask again this soon: its answer comes within a request.
 PROBE_WAIT_SECONDS = 0.5
@@ -72,6 +82,8 @@ class RouteGates:
         self._clock = clock
         self._routes: dict[str, _Route] = {}
         self._providers: dict[str, int] = {}
+        # Called with a route that answered again after failing (to tell the other replicas).
+        self.on_recovered: Callable[[str], None] | None = None
 
     @classmethod
     def from_settings(cls, s: BridgeSettings) -> RouteGates:
@@ -112,6 +124,8 @@ class RouteGates:
         self._providers[state.provider] = max(0, self._providers.get(state.provider, 0) - 1)
         was_probe, state.probing = state.probing, False
         if healthy is True:
+            if state.failures and self.on_recovered is not None:
+                self.on_recovered(route)
             state.failures = 0
         elif healthy is False:
             # Concurrent failures of one outage count once per probe, not once per command:
@@ -125,6 +139,12 @@ class RouteGates:
         elif was_probe and state.failures:
             state.open_at = self._clock() + PROBE_WAIT_SECONDS  # probe again soon
 
+    def recovered(self, route: str) -> None:
+        """Another replica saw `route` answer: release what this one holds for it."""
+        state = self._routes.get(route)
+        if state is not None:
+            state.failures, state.open_at = 0, 0.0
+
     def failing(self, route: str) -> float | None:
         """Seconds until a failing route is probed again (0: now), None when it is healthy."""
         state = self._routes.get(route)
@@ -135,3 +155,20 @@ class RouteGates:
     def in_flight(self) -> dict[str, int]:
         """Running commands per route (for the per-route in-flight gauge)."""
         return {route: s.in_flight for route, s in self._routes.items() if s.in_flight}
+
+
+async def share_recoveries(nc: NatsClient, subject: str, gates: RouteGates) -> Subscription:
+    """Tell every replica when a route answers again here, and listen for theirs (core NATS: a
+    lost message only means that replica waits for its own probe)."""
+    tasks: set[asyncio.Task[None]] = set()
+
+    def tell(route: str) -> None:
+        task = asyncio.get_running_loop().create_task(nc.publish(subject, route.encode()))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    async def heard(msg: Msg) -> None:
+        gates.recovered(msg.data.decode(errors="replace"))
+
+    gates.on_recovered = tell
+    return await nc.subscribe(subject, cb=heard)

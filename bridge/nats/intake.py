@@ -38,7 +38,7 @@ from bridge.nats.deadletters import (
     exhausted_outcome,
     stream_created,
 )
-from bridge.nats.gates import Hold, RouteGates
+from bridge.nats.gates import ROUTE_FAILING, Hold, RouteGates
 from bridge.nats.lanes import DurableRetry, Lane, Settled, hand_back_pending, origin_seq
 from bridge.nats.outcomes import OutcomePublisher
 from bridge.nats.parking import (
@@ -71,6 +71,9 @@ FETCH_STOP_SECONDS = FETCH_TIMEOUT + 1.0  # on stop: a fetch under way comes bac
 
 # Held commands waking together are spread a millisecond per place in the stream, modulo this.
 ORDER_SPREAD = 500
+# A held command asks again at least this often, so a recovery another replica saw reaches this
+# one's holds within it; the price is a fetch and a nak per held command per interval.
+HOLD_MAX_SECONDS = 4.0
 CircuitHold = Callable[[str], float | None]
 ParkHook = Callable[[str, str], None]  # (reason, provider): one command parked or held
 
@@ -327,7 +330,9 @@ class DurableIntake:
         # Held commands that wake together come back oldest first: a millisecond per place in
         # the stream (at most half a second), so a release keeps the arrival order.
         spread = (cmd.grave.stream_seq % ORDER_SPREAD) / 1000
-        seconds = min(hold.seconds + spread, (deadline - now).total_seconds())
+        seconds = min(
+            min(hold.seconds, HOLD_MAX_SECONDS) + spread, (deadline - now).total_seconds()
+        )
         if self.on_park is not None:
             self.on_park(hold.reason, provider)
         if not lane.parked:
@@ -400,7 +405,7 @@ class DurableIntake:
         route = COMMAND_ROUTES.get(name or "")
         failing = self.gates.failing(route) if self.gates is not None and route else None
         if failing is not None:
-            return failing, RETRYING
+            return failing, ROUTE_FAILING
         return self.retry.delay(attempt), RETRYING
 
     async def _settle(self, cmd: Parked, execution: Execution, attempt: int) -> Settled:
@@ -437,7 +442,9 @@ class DurableIntake:
             self.on_retry(outcome.command)
         if self.on_park is not None:
             self.on_park(reason, provider_of(outcome.command))
-        not_before = next_at.timestamp()
+        # Held by a circuit or a route, it is due at once: the hold (rechecked every few seconds)
+        # decides, so a recovery another replica saw releases it.
+        not_before = next_at.timestamp() if reason == RETRYING else now.timestamp()
         await park(
             self.js, self.subjects, cmd, attempts=attempt, not_before=not_before, reason=reason
         )

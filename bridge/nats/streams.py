@@ -88,6 +88,11 @@ class Subjects:
         return f"{self.prefix}.dlq.>"
 
     @property
+    def route_recovered(self) -> str:
+        """Core NATS, between replicas: a route that answers again (bridge/nats/gates.py)."""
+        return f"{self.prefix}.ctl.route.recovered"
+
+    @property
     def parked_all(self) -> str:
         return f"{self.prefix}.parked.>"
 
