@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from nats.aio.client import Client as NatsClient
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -66,5 +67,39 @@ async def test_parked_commands_are_counted_by_reason_and_provider_with_their_age
         assert retrying + held >= 5
         assert _value(metrics, "storybridge_commands_parked_oldest_seconds") > 0
         assert _value(metrics, "storybridge_commands_parked_now", provider="syllaby") == 0
+    finally:
+        await bridge.stop()
+
+
+async def test_commands_at_the_api_are_shown_per_route(
+    nats_server: EmbeddedNats,
+    sandbox: Any,
+    sandbox_key: str,
+    tmp_path: Path,
+    nc: NatsClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("bridge.runtime.GAUGE_REFRESH_SECONDS", 0.2)
+    metrics = Metrics(process=False)
+    settings = bridge_settings(
+        nats_server.url, sandbox.base_url, sandbox_key, tmp_path / "b", request_timeout_seconds=20
+    )
+    bridge = Bridge(settings, metrics=metrics)
+    await bridge.start()
+    try:
+        sandbox.control.put(
+            "/faults", json=[{"path": "/story-projects", "method": "POST", "latency_ms": 3000}]
+        )
+        js = nc.jetstream()
+        for i in range(3):
+            body = {"name": f"s{i}", "commandId": f"slow-{i}"}
+            await js.publish(SUBJECTS.command("project.create"), json.dumps(body).encode())
+
+        def at_api(n: float) -> bool:
+            route = "POST /story-projects"
+            return _value(metrics, "storybridge_route_in_flight", route=route) == n
+
+        await until(lambda: at_api(3), limit=10)
+        await until(lambda: at_api(0), limit=20)  # back to 0 once they are answered
     finally:
         await bridge.stop()
