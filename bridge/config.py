@@ -111,6 +111,27 @@ class BridgeSettings(BaseSettings):
     command_retry_base_seconds: float = Field(default=5.0, gt=0)
     command_retry_max_seconds: float = Field(default=300.0, gt=0)
 
+    # --- isolation (CONTRACT.md, "One part never stalls the rest") -----------------------------
+    route_probe_max_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "STORYBRIDGE_ROUTE_PROBE_MAX_SECONDS: a route that keeps failing (5xx, timeouts) is "
+            "probed by one durable command at a time, after a backoff from "
+            "STORYBRIDGE_COMMAND_RETRY_BASE_SECONDS doubling up to this; its other commands wait "
+            "parked. So a recovery is noticed within this long."
+        ),
+    )
+    route_max_in_flight: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "STORYBRIDGE_ROUTE_MAX_IN_FLIGHT: durable commands of one route running at once in "
+            "each lane (default: three quarters of STORYBRIDGE_MAX_IN_FLIGHT), so a slow route "
+            "gets a share of the slots, never all of them."
+        ),
+    )
+
     # --- circuits -------------------------------------------------------------------------------
     circuit_probe_seconds: float = Field(default=60.0, gt=0)
 
@@ -235,6 +256,12 @@ class BridgeSettings(BaseSettings):
             )
             + PLUMBING_DELIVERIES
         )
+
+    @property
+    def effective_route_max_in_flight(self) -> int:
+        if self.route_max_in_flight is not None:
+            return self.route_max_in_flight
+        return max(1, self.max_in_flight * 3 // 4)
 
     @property
     def syllaby_enabled(self) -> bool:

@@ -1,4 +1,4 @@
-"""`storybridge run`: assemble NATS, the API client, the intake, the watch engine and the HTTP endpoints.
+"""`storybridge run`: NATS, the API clients, the intake, the watch engine and the HTTP endpoints.
 
 Start order matters: the API and NATS first, then JetStream declarations, then the watch engine (so
 commands can start watches), then intake, then readiness. Stop is the reverse, bounded by the grace
@@ -21,18 +21,21 @@ from nats.js.kv import KeyValue
 
 from bridge.commands import CommandExecutor, Execution
 from bridge.config import BridgeSettings
-from bridge.http.circuit import Circuit, CircuitChange
+from bridge.http.circuit import Circuit
 from bridge.http.keys import ApiKey
 from bridge.http.ratelimit import RateBudget
 from bridge.http.transport import RetryPolicy
 from bridge.ledger import CommandLedger
-from bridge.nats.circuits import announce_circuit
+from bridge.nats.circuits import CircuitBoard
 from bridge.nats.connection import auth_method, broker_security, check_credentials
 from bridge.nats.deadletters import DeadLetters
 from bridge.nats.embedded import EmbeddedNats
 from bridge.nats.fleet_report import FleetReporter
-from bridge.nats.intake import CANCEL_WAIT_SECONDS, DurableIntake, DurableRetry
+from bridge.nats.gates import RouteGates, share_recoveries
+from bridge.nats.intake import CANCEL_WAIT_SECONDS, DurableIntake, provider_of
+from bridge.nats.lanes import DurableRetry
 from bridge.nats.outcomes import OutcomePublisher
+from bridge.nats.parking import parked_counts
 from bridge.nats.service_api import RequestService
 from bridge.nats.streams import (
     DEAD_LETTERS_STREAM,
@@ -42,6 +45,7 @@ from bridge.nats.streams import (
     ledger_bucket,
     status_bucket,
 )
+from bridge.ops.isolation_metrics import IsolationMetrics
 from bridge.ops.tracing import Tracing, configure_tracing
 from bridge.providers.story.client import StoryClient, story_transport
 from bridge.providers.story.credits import CreditsMonitor
@@ -59,7 +63,6 @@ SANDBOX_SPEED = 20.0
 
 READY_CHECK_TIMEOUT = 0.5
 GAUGE_REFRESH_SECONDS = 5.0
-CIRCUIT_EVENT_ATTEMPTS = 10
 # Shutdown steps after the intake's grace period (see shutdown_budget).
 ENGINE_STOP_SECONDS = 10.0  # the engine's own stop waits up to 10 s for its tasks
 BROKER_STOP_SECONDS = 5.0
@@ -98,6 +101,8 @@ class Bridge:
         self.tracing = tracing  # None: from the settings at start (tests inject their own)
         self.subjects = Subjects(settings.subject_prefix)
         self.metrics = metrics
+        registry = getattr(metrics, "registry", None)
+        self.isolation = IsolationMetrics(registry) if registry is not None else None
         self.sandbox: Any = None
         self.embedded: EmbeddedNats | None = None
         self.broker: NatsBroker | None = None
@@ -113,6 +118,11 @@ class Bridge:
         self.ledger: CommandLedger | None = None
         self.outcomes: OutcomePublisher | None = None
         self.circuits: KeyValue | None = None
+        self.board = (
+            CircuitBoard()
+        )  # the circuits as the runtime uses them (bridge/nats/circuits.py)
+        self.board.gauge = metrics.set_circuit if metrics is not None else None
+        self.board.surfaced = self.isolation.surfaced if self.isolation is not None else None
         self.dead_letters: DeadLetters | None = None
         self._gauges: asyncio.Task[None] | None = None
         self.credits: CreditsMonitor | None = None
@@ -170,8 +180,9 @@ class Bridge:
             self._start_syllaby_sandbox()
         assert self.syllaby_base_url is not None
         self.syllaby_circuit = Circuit(
-            "syllaby", probe_seconds=s.circuit_probe_seconds, on_change=self._circuit_changed
+            "syllaby", probe_seconds=s.circuit_probe_seconds, on_change=self.board.changed
         )
+        self.board.add(self.syllaby_circuit)
         self.syllaby = SyllabyClient(
             self.syllaby_base_url,
             token,
@@ -184,10 +195,6 @@ class Bridge:
             timeout=s.request_timeout_seconds,
             on_request=self.metrics.observe_api_request if self.metrics is not None else None,
         )
-
-    def _paused(self, provider: str) -> bool:
-        """The watch engine's pause hook: each provider's own circuit."""
-        return any(c.paused(provider) for c in (self.circuit, self.syllaby_circuit) if c)
 
     def _start_nats(self) -> list[str]:
         if self.settings.nats_servers:
@@ -215,8 +222,9 @@ class Bridge:
         servers = self._start_nats()
         self.nats_url = ",".join(servers)
         self.circuit = Circuit(
-            "story", probe_seconds=s.circuit_probe_seconds, on_change=self._circuit_changed
+            "story", probe_seconds=s.circuit_probe_seconds, on_change=self.board.changed
         )
+        self.board.add(self.circuit)
         self.api = StoryClient(
             story_transport(
                 self.base_url,
@@ -279,12 +287,11 @@ class Bridge:
         if self.syllaby is not None:
             syllaby = SyllabyProvider(self.syllaby, base_url=self.syllaby_base_url)
             providers[syllaby.name] = syllaby
-        # Every provider's commands are fingerprinted by commandId (the same commandId is the same
-        # operation); Syllaby's also claim there, having no Idempotency-Key.
-        self.ledger = CommandLedger(
-            await ledger_bucket(js, replicas=s.stream_replicas),
-            lease_seconds=s.ledger_lease_seconds,
+        # Every commandId's body is fingerprinted there; Syllaby's commands also claim there.
+        bucket = await ledger_bucket(
+            js, replicas=s.stream_replicas, deadline=s.command_deadline_seconds
         )
+        self.ledger = CommandLedger(bucket, lease_seconds=s.ledger_lease_seconds)
         self.engine = WatchEngine(
             js=js,
             kv=kv,
@@ -293,7 +300,8 @@ class Bridge:
             settings=WatchSettings.from_settings(s, interval_scale=self._interval_scale()),
             metrics=self.metrics,
             # An open circuit pauses the provider's polls; nothing stalls or expires meanwhile.
-            paused=self._paused,
+            paused=self.board.paused,
+            surfaced=self.isolation.surfaced if self.isolation is not None else None,
         )
         await self.engine.start()
         self.credits = CreditsMonitor(
@@ -310,6 +318,8 @@ class Bridge:
         outcomes = OutcomePublisher(js, self.subjects, source=self.base_url)
         self.outcomes = outcomes
         self.circuits = await circuits_bucket(js, replicas=s.stream_replicas)
+        self.board.kv, self.board.outcomes = self.circuits, outcomes
+        self.board.follow()
         self.dead_letters = DeadLetters(
             nc,
             js,
@@ -358,6 +368,9 @@ class Bridge:
             redeclare=declare_all,
             on_execution=self._observe,
             on_retry=self.metrics.command_retried if self.metrics is not None else None,
+            gates=RouteGates.from_settings(s),
+            circuit_hold=self.board.hold,
+            on_park=self.isolation.command_parked if self.isolation is not None else None,
         )
         await self.broker.start()
         # Request/reply is the NATS service `storybridge` ($SRV.PING/INFO/STATS, one endpoint per
@@ -373,6 +386,8 @@ class Bridge:
         await self.requests.start()
         # The server must have our SUBs before anyone is told we are up (else "no responders").
         await self.broker.connection.flush()
+        assert self.intake.gates is not None
+        await share_recoveries(nc, self.subjects.route_recovered, self.intake.gates)
         await self.intake.start()
         if self.metrics is not None:
             self.metrics.set_circuit(self.circuit.provider, False)
@@ -409,23 +424,13 @@ class Bridge:
             with contextlib.suppress(Exception):
                 info = await js.stream_info(DEAD_LETTERS_STREAM)
                 self.metrics.set_dead_letters(info.state.messages)
+            if self.isolation is not None and self.intake is not None:
+                with contextlib.suppress(Exception):
+                    counts, oldest = await parked_counts(js, self.subjects, provider_of)
+                    self.isolation.set_parked(counts, oldest)
+                gates = self.intake.gates
+                self.isolation.set_route_in_flight(gates.in_flight() if gates is not None else {})
             await asyncio.sleep(GAUGE_REFRESH_SECONDS)
-
-    async def _circuit_changed(self, change: CircuitChange) -> None:
-        """One `bridge.degraded` / `bridge.recovered` per opening, and the gauge."""
-        if self.metrics is not None:
-            self.metrics.set_circuit(change.provider, change.open)
-        if self.outcomes is None or self.circuits is None:
-            return
-        what = "degraded" if change.open else "recovered"
-        # NATS may be down too: keep trying for a while (Circuit.stop cancels this), the id dedups.
-        for attempt in range(CIRCUIT_EVENT_ATTEMPTS):
-            try:
-                await announce_circuit(self.circuits, self.outcomes, change)
-                return
-            except Exception as err:
-                log.warning("bridge event not published yet", event=what, error=repr(err))
-                await asyncio.sleep(min(2.0**attempt, 10.0))
 
     # --- readiness ------------------------------------------------------------------------------
     async def ready(self) -> tuple[bool, dict[str, Any]]:
@@ -471,9 +476,7 @@ class Bridge:
             await self.fleet.stop()
         if self.dead_letters is not None:
             await self.dead_letters.stop()
-        for circuit in (self.circuit, self.syllaby_circuit):
-            if circuit is not None:
-                await circuit.stop()
+        await self.board.stop()
         if self.credits is not None:
             await self.credits.stop()
         if self.engine is not None:

@@ -17,7 +17,7 @@ from bridge.cli.bench.common import SandboxTimeBudget, Stats, api_seconds, perce
 from bridge.cli.bench.run import auto_speed, run_bench
 from bridge.sandboxkit.clock import SandboxClock
 
-JOBS, PROJECTS, COMMANDS = 12, 2, 10
+JOBS, PROJECTS, COMMANDS, STUCK = 12, 2, 10, 20
 
 
 def positive(value: Any) -> bool:
@@ -44,6 +44,8 @@ def report() -> tuple[dict[str, Any], str]:
             concurrency=(1, 4),
             repeat=2,
             mixed_per_minute=60.0,
+            isolation_stuck=STUCK,
+            isolation_healthy=5,
         )
     )
     return figures, out.getvalue()
@@ -214,3 +216,16 @@ def test_the_handover_bench_onboards_by_bulk_and_by_discovery(tmp_path: Any) -> 
     out = io.StringIO()
     print_handover(Console(file=out, width=200), params, figures)
     assert "bulk" in out.getvalue() and "discovery" in out.getvalue()
+
+
+def test_the_isolation_run_measures_a_failing_route_beside_its_baseline(
+    report: tuple[dict[str, Any], str],
+) -> None:
+    """Healthy latency with and without a failing route, its probes, the release, one effect each."""
+    iso = report[0]["isolation"]
+    for phase in ("baseline_ms", "failing_ms"):
+        assert all(positive(iso[phase][k]) for k in ("p50", "p99", "max")), phase
+    assert positive(iso["failing_requests_per_minute"])
+    assert positive(iso["release_seconds"])
+    assert iso["effects"] == STUCK
+    assert "Isolation" in report[1]

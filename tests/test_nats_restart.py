@@ -119,14 +119,16 @@ async def test_fetch_errors_other_than_timeouts_give_every_slot_back(
     real_bind = DurableIntake._bind
     flaky: list[_FlakyFetch] = []
 
-    async def bind(self: DurableIntake) -> Any:
-        sub = await real_bind(self)
+    async def bind(self: DurableIntake, lane: Any) -> Any:
+        sub = await real_bind(self, lane)
+        if lane.parked:
+            return sub  # the commands lane is the one under test
         wrapped = _FlakyFetch(sub, failures=1 if len(flaky) < 3 else 0)
         flaky.append(wrapped)
         return wrapped
 
     monkeypatch.setattr(DurableIntake, "_bind", bind)
-    bridge = await start_bridge(max_in_flight=4)
+    bridge = await start_bridge(max_in_flight=4, route_max_in_flight=4)
     await until(lambda: len(flaky) >= 4 and flaky[-1].calls > 0, limit=30)
     # Four commands held at the API at once need all four slots: a slot leaked per 503 (or all
     # of them, as the old loop did) would keep some of them waiting in the stream.

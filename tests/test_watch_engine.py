@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -17,13 +18,14 @@ from typing import Any
 import pytest
 from nats.js.api import DeliverPolicy
 from nats.js.client import JetStreamContext
-from nats.js.errors import KeyNotFoundError
+from nats.js.errors import KeyNotFoundError, NoKeysError
 from nats.js.kv import KeyValue
 
 from bridge.nats.streams import EVENTS_STREAM, Subjects
 from bridge.watch import WatchEngine, WatchSettings, WatchSpec
 from bridge.watch.events import event_id
 from bridge.watch.model import Observation, PendingEvent, ReadError, Reading, WatchRecord
+from bridge.watch.store import Conflict
 from tests.fixtures.waiting import until
 
 SUBJECTS = Subjects("story")
@@ -243,6 +245,92 @@ async def test_stop_returns_even_when_a_library_swallows_the_cancellation(
     loops = list(eng._tasks)
     await asyncio.wait_for(eng.stop(), 30)  # a guard against a hang, not a timing assertion
     assert loops and all(task.done() for task in loops)
+
+
+async def test_a_slow_stop_still_hands_every_shard_back(
+    js: JetStreamContext, kv: KeyValue, toy: ToyProvider
+) -> None:
+    """A task slow to end (a library swallowing the cancellation, then busy for a while) must not
+    keep the shards: the runtime cuts the engine's stop after a bound, and releasing them only
+    after the tasks ended made the next replica wait a whole lease for shards that were free."""
+    eng = WatchEngine(js, kv, {"toy": toy}, SUBJECTS, settings(lease_seconds=10.0))
+    await eng.start()
+    assert eng.leases.owned(time.time())
+    inside = asyncio.Event()
+
+    async def stubborn_tick() -> None:
+        inside.set()
+        with contextlib.suppress(asyncio.CancelledError):  # what the library does
+            await asyncio.sleep(30)
+        await asyncio.sleep(30)
+
+    eng.leases.tick = stubborn_tick  # type: ignore[method-assign]
+    await asyncio.wait_for(inside.wait(), 10)
+    stray = list(eng._tasks)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(eng.stop(), 2.0)  # the runtime's cut, shortened
+    leases = [k for k in await _keys(kv) if k.startswith("l.")]
+    assert leases == []
+    for task in stray:
+        task.cancel()
+    await asyncio.wait(stray, timeout=5)
+
+
+async def _keys(kv: KeyValue) -> list[str]:
+    try:
+        return list(await kv.keys())
+    except NoKeysError:
+        return []
+
+
+async def test_a_watch_whose_writes_keep_conflicting_is_not_given_up_silently(
+    js: JetStreamContext, kv: KeyValue, toy: ToyProvider
+) -> None:
+    """add(): ten conflicting writes in a row raise (the command is retried) instead of answering
+    ok with no watch. A flush that loses its clearing write five times is queued again (the
+    watch goes on: its next change is published), and both are surfaced."""
+    surfaced: list[str] = []
+    eng = WatchEngine(js, kv, {"toy": toy}, SUBJECTS, settings(), surfaced=surfaced.append)
+    await eng.start()
+    real_save = eng.store.save
+    always: list[bool] = [True]
+
+    async def conflicting(record: WatchRecord, rev: int | None) -> Any:
+        if always[0]:
+            raise Conflict("someone else wrote it")
+        return await real_save(record, rev)
+
+    eng.store.save = conflicting  # type: ignore[method-assign]
+    with pytest.raises(Conflict):
+        await eng.add(spec("never"))
+    assert surfaced == ["watch_add_conflicts"]
+
+    always[0] = False
+    in_flush: contextvars.ContextVar[bool] = contextvars.ContextVar("in_flush", default=False)
+    lost = [0]
+
+    async def flush_conflicting(record: WatchRecord, rev: int | None) -> Any:
+        if in_flush.get() and not record.outbox and lost[0] < 5:
+            lost[0] += 1
+            raise Conflict("someone else wrote it")
+        return await real_save(record, rev)
+
+    real_flush = eng._flush
+
+    async def flush(key: str, **kw: Any) -> None:
+        in_flush.set(True)
+        await real_flush(key, **kw)
+
+    eng.store.save = flush_conflicting  # type: ignore[method-assign]
+    eng._flush = flush  # type: ignore[method-assign]
+    toy.status["t1"] = "pending"
+    await eng.add(spec())
+    await until(lambda: _has(js, "pending"))
+    await until(lambda: lost[0] == 5)
+    toy.status["t1"] = "running"
+    await until(lambda: _has(js, "running"))
+    assert "flush_conflicts" in surfaced
+    await eng.stop()
 
 
 async def test_terminal_watch_is_done_and_polling_stops(

@@ -96,6 +96,16 @@ def run(
         help="Seconds between probes while a provider's circuit is open "
         "(STORYBRIDGE_CIRCUIT_PROBE_SECONDS, default 60).",
     ),
+    route_probe_max_seconds: float | None = typer.Option(
+        None,
+        help="Longest wait between probes of a failing route "
+        "(STORYBRIDGE_ROUTE_PROBE_MAX_SECONDS, default 30).",
+    ),
+    route_max_in_flight: int | None = typer.Option(
+        None,
+        help="Durable commands of one route running at once "
+        "(STORYBRIDGE_ROUTE_MAX_IN_FLIGHT, default 3/4 of STORYBRIDGE_MAX_IN_FLIGHT).",
+    ),
     stream_replicas: int | None = typer.Option(
         None, help="Replicas of every stream and KV bucket (STORYBRIDGE_STREAM_REPLICAS)."
     ),
@@ -181,6 +191,8 @@ def run(
         discovery_interval_seconds=discovery_interval_seconds,
         command_deadline_seconds=command_deadline_seconds,
         circuit_probe_seconds=circuit_probe_seconds,
+        route_probe_max_seconds=route_probe_max_seconds,
+        route_max_in_flight=route_max_in_flight,
         stream_replicas=stream_replicas,
         nats_creds=nats_creds,
         nats_nkey_seed=nats_nkey_seed,

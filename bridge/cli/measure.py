@@ -42,6 +42,10 @@ def bench(
         help="Instead: hand the bridge --jobs jobs already in flight, by bulk watch.add and by "
         "discovery, and report onboarding cost and detection against the bound.",
     ),
+    isolation_stuck: int = typer.Option(
+        1000,
+        help="Durable commands stuck behind the failing route in the isolation run (0: skip it).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object, nothing else."),
 ) -> None:
     """Measure the poller and the command path against the sandbox; print ratios to baselines."""
@@ -98,6 +102,7 @@ def bench(
             repeat=repeat,
             mixed_per_minute=mixed,
             share=BridgeSettings().poll_budget_share,
+            isolation_stuck=isolation_stuck,
         )
     )
     if as_json:

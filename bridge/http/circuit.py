@@ -73,6 +73,11 @@ class Circuit:
         self._probe_task: asyncio.Task[None] | None = None
         self._probe: Probe | None = None
         self._hooks: set[asyncio.Task[None]] = set()
+        # When the next probe is sent (loop time), and whether one is under way: a durable
+        # command held by this circuit comes back just after the probe, not on its own schedule.
+        self._next_probe_at: float | None = None
+        self._probe_running = False
+        self._wake: asyncio.Event | None = None
 
     @property
     def is_open(self) -> bool:
@@ -81,6 +86,23 @@ class Circuit:
     @property
     def opened_by(self) -> CircuitChange | None:
         return self._opened_by
+
+    def hold_seconds(self, margin: float = 0.5) -> float | None:
+        """None while closed; else how long a durable command should wait before asking again:
+        until just after the next probe's answer (`margin`), or `margin` while a probe runs."""
+        if self._opened_by is None:
+            return None
+        if self._probe_running or self._next_probe_at is None:
+            return margin
+        with contextlib.suppress(RuntimeError):
+            now = asyncio.get_running_loop().time()
+            return max(self._next_probe_at - now, 0.0) + margin
+        return margin
+
+    def probe_soon(self) -> None:
+        """Probe now instead of at the next interval (another replica saw the provider answer)."""
+        if self._wake is not None:
+            self._wake.set()
 
     def paused(self, provider: str) -> bool:
         """The watch engine's `paused` hook for this circuit's provider."""
@@ -157,10 +179,16 @@ class Circuit:
 
     async def _probe_loop(self) -> None:
         probe = self._probe
+        loop = asyncio.get_running_loop()
+        self._wake = wake = asyncio.Event()
         while probe is not None:
-            await asyncio.sleep(self.probe_seconds)
+            self._next_probe_at = loop.time() + self.probe_seconds
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), self.probe_seconds)
+            wake.clear()
             if self._opened_by is None:  # closed during the sleep (by another task's answer)
                 break
+            self._probe_running = True
             with self.probing():
                 try:
                     await probe()
@@ -171,6 +199,8 @@ class Circuit:
                     )
                 except Exception as err:  # a probe must never end the loop
                     log.warning("circuit probe failed", provider=self.provider, error=repr(err))
+                finally:
+                    self._probe_running = False
 
     def _ensure_probing(self) -> None:
         if self._probe is None:

@@ -62,6 +62,7 @@ __all__ = [
     "Transport",
     "TransportClient",
     "before_sending",
+    "one_try",
     "recording_responses",
 ]
 
@@ -129,6 +130,13 @@ SendHook = Callable[[], Awaitable[None]]
 _before_send: contextvars.ContextVar[tuple[SendHook, SendHook | None] | None] = (
     contextvars.ContextVar("storybridge_before_send", default=None)
 )
+# Set by the durable intake around a command: the durable schedule is the retry, so an ambiguous
+# failure is answered after ONE try instead of being retried in-process for the whole budget (a
+# route answering 503 would otherwise spend the key's rate budget on one command's retries). A 429
+# is still waited out (exactly Retry-After, in the shared budget) and sent again.
+_one_try: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "storybridge_one_try", default=False
+)
 
 
 @contextlib.contextmanager
@@ -143,6 +151,17 @@ def before_sending(hook: SendHook, *, unsent: SendHook | None = None) -> Iterato
         yield
     finally:
         _before_send.reset(token)
+
+
+@contextlib.contextmanager
+def one_try() -> Iterator[None]:
+    """Within this block a request is sent once: a retryable failure is raised at once, except
+    a 429 (waited out in the budget, then sent again) and our own "still processing" 409."""
+    token = _one_try.set(True)
+    try:
+        yield
+    finally:
+        _one_try.reset(token)
 
 
 def _still_processing(error: UpstreamError, *, ours: bool) -> bool | None:
@@ -280,6 +299,11 @@ class Transport:
                 raise error
             if self.circuit is not None and self.circuit.probing_now:
                 raise error  # a probe is one request: the next one comes a probe interval later
+            if _one_try.get() and processing is False and not isinstance(error, RateLimited):
+                # "Still processing" (ours) is waited out as before: it is this command's own
+                # first attempt, not a failing route, and a later try would find the same. So is
+                # a 429: the whole key waits exactly Retry-After in the budget, then this goes.
+                raise error
             # A request that never left cannot be the "first attempt still processing".
             unanswered = unanswered or (
                 (response is None or error.retryable) and not error.unapplied

@@ -22,7 +22,7 @@ The ledger also remembers the fingerprint of every other command with a caller's
 provider, and a Story API `409 idempotency_conflict` for the same body is known to be our own
 earlier attempt still running.
 
-Entries are kept 30 days (`bridge.nats.streams.LEDGER_TTL_SECONDS`, as long as dead letters), so a redriven command
+Entries are kept `bridge.nats.streams.ledger_ttl_seconds(deadline)` (dead-letter retention + deadline + a day), so a redriven command
 still replays.
 """
 

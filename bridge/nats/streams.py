@@ -35,12 +35,13 @@ log = structlog.get_logger(__name__)
 COMMANDS_STREAM = "STORYBRIDGE_COMMANDS"
 EVENTS_STREAM = "STORYBRIDGE_EVENTS"
 DEAD_LETTERS_STREAM = "STORYBRIDGE_DEAD_LETTERS"
+# Durable commands waiting for their next attempt (bridge/nats/parking.py), with their own consumer.
+PARKED_STREAM = "STORYBRIDGE_PARKED"
+PARKED_CONSUMER = "storybridge-parked"
 WATCHES_BUCKET = "STORYBRIDGE_WATCHES"
 CIRCUITS_BUCKET = "STORYBRIDGE_CIRCUITS"
 LEDGER_BUCKET = "STORYBRIDGE_LEDGER"
 STATUS_BUCKET = "STORYBRIDGE_STATUS"
-# As long as dead letters are kept: a redriven command must still find its ledger entry.
-LEDGER_TTL_SECONDS = 30 * 24 * 3600.0
 COMMANDS_CONSUMER = "storybridge"
 QUEUE_GROUP = "storybridge"
 
@@ -49,6 +50,20 @@ EVENTS_MAX_AGE_SECONDS = 7 * 24 * 3600.0
 # Dead letters wait for a person: long enough to survive a holiday, bounded so they cannot pile up.
 DEAD_LETTERS_MAX_AGE_SECONDS = 30 * 24 * 3600.0
 MIN_DUPLICATE_WINDOW_SECONDS = 120.0
+# Slack for the steps between a command's last ledger write and its burial (its last retry delay,
+# ack waits, the dead-letter sweep), all far below a day.
+LEDGER_MARGIN_SECONDS = 24 * 3600.0
+
+
+def ledger_ttl_seconds(deadline_seconds: float) -> float:
+    """How long a ledger entry is kept after its last write: a redriven command must still find it.
+    Its last write can come as early as the command's arrival; the command is buried up to its
+    deadline later and can be redriven for as long as dead letters are kept after that."""
+    return DEAD_LETTERS_MAX_AGE_SECONDS + deadline_seconds + LEDGER_MARGIN_SECONDS
+
+
+# With the default deadline (STORYBRIDGE_COMMAND_DEADLINE_SECONDS, 86400): 32 days.
+LEDGER_TTL_SECONDS = ledger_ttl_seconds(86400.0)
 
 
 @dataclass(frozen=True)
@@ -72,6 +87,18 @@ class Subjects:
     @property
     def dead_letters(self) -> str:
         return f"{self.prefix}.dlq.>"
+
+    @property
+    def route_recovered(self) -> str:
+        """Core NATS, between replicas: a route that answers again (bridge/nats/gates.py)."""
+        return f"{self.prefix}.ctl.route.recovered"
+
+    @property
+    def parked_all(self) -> str:
+        return f"{self.prefix}.parked.>"
+
+    def parked(self, name: str) -> str:
+        return f"{self.prefix}.parked.{name}"
 
     def command(self, name: str) -> str:
         return f"{self.prefix}.cmd.{name}"
@@ -130,6 +157,33 @@ def dead_letters_stream_config(subjects: Subjects) -> StreamConfig:
         storage=StorageType.FILE,
         max_age=DEAD_LETTERS_MAX_AGE_SECONDS,
         duplicate_window=MIN_DUPLICATE_WINDOW_SECONDS,
+    )
+
+
+def parked_stream_config(subjects: Subjects) -> StreamConfig:
+    return StreamConfig(
+        name=PARKED_STREAM,
+        description="storybridge parked commands: waiting for their next attempt",
+        subjects=[subjects.parked_all],
+        retention=RetentionPolicy.WORK_QUEUE,
+        storage=StorageType.FILE,
+        duplicate_window=MIN_DUPLICATE_WINDOW_SECONDS,
+    )
+
+
+def parked_consumer_config(*, ack_wait: float) -> ConsumerConfig:
+    """No ack-pending limit: parked commands wait here (nak'ed until due) and nothing else does,
+    so their number cannot stop anyone; the intake bounds its own work in progress. No
+    max_deliver either: a held command is redelivered without an attempt, and what ends a parked
+    command is its deadline (the intake's)."""
+    return ConsumerConfig(
+        durable_name=PARKED_CONSUMER,
+        description="shared by every storybridge replica: parked commands",
+        deliver_policy=DeliverPolicy.ALL,
+        ack_policy=AckPolicy.EXPLICIT,
+        ack_wait=ack_wait,
+        max_deliver=-1,
+        max_ack_pending=-1,
     )
 
 
@@ -229,6 +283,8 @@ async def declare(
         replicas=replicas,
     )
     await _ensure_stream(js, dead_letters_stream_config(subjects), replicas=replicas)
+    await _ensure_stream(js, parked_stream_config(subjects), replicas=replicas)
+    await _ensure_consumer(js, PARKED_STREAM, parked_consumer_config(ack_wait=ack_wait))
     await _ensure_consumer(
         js,
         COMMANDS_STREAM,
@@ -239,7 +295,7 @@ async def declare(
     kv = await watches_bucket(js, replicas=replicas)
     log.info(
         "jetstream declared",
-        streams=[COMMANDS_STREAM, EVENTS_STREAM, DEAD_LETTERS_STREAM],
+        streams=[COMMANDS_STREAM, EVENTS_STREAM, DEAD_LETTERS_STREAM, PARKED_STREAM],
         replicas=replicas,
         consumer=COMMANDS_CONSUMER,
         bucket=WATCHES_BUCKET,
@@ -269,6 +325,8 @@ async def declare_standalone(
 # An open circuit is announced once for all replicas: the first to open it creates its key. The TTL
 # frees the key of a circuit whose replicas all died while it was open.
 CIRCUITS_TTL_SECONDS = 24 * 3600.0
+# While a circuit stays open its key is rewritten this often, so it outlives any circuit.
+CIRCUITS_HEARTBEAT_SECONDS = CIRCUITS_TTL_SECONDS / 4
 
 
 async def watches_bucket(js: JetStreamContext, *, replicas: int = 1) -> KeyValue:
@@ -317,16 +375,19 @@ async def status_bucket(js: JetStreamContext, *, replicas: int = 1) -> KeyValue:
     )
 
 
-async def ledger_bucket(js: JetStreamContext, *, replicas: int = 1) -> KeyValue:
-    """The command ledger of providers without Idempotency-Keys (bridge/ledger)."""
+async def ledger_bucket(
+    js: JetStreamContext, *, replicas: int = 1, deadline: float = 86400.0
+) -> KeyValue:
+    """The command ledger of providers without Idempotency-Keys (bridge/ledger), its entries kept
+    `ledger_ttl_seconds(deadline)` (applied in place to a bucket declared with another)."""
     return await _ensure_bucket(
         js,
         KeyValueConfig(
             bucket=LEDGER_BUCKET,
-            description="storybridge command ledger: one entry per commandId of a provider "
-            "without Idempotency-Keys",
+            description="storybridge command ledger: one claim per commandId of a provider "
+            "without Idempotency-Keys, and the body fingerprint of every other commandId",
             history=1,
-            ttl=LEDGER_TTL_SECONDS,
+            ttl=ledger_ttl_seconds(deadline),
             storage=StorageType.FILE,
         ),
         replicas=replicas,
@@ -348,6 +409,10 @@ async def _ensure_bucket(
             kv = await js.key_value(config.bucket)
     # A bucket is a stream underneath (KV_<bucket>): its replica count is changed the same way.
     info = await js.stream_info(f"KV_{config.bucket}")
-    if info.config.num_replicas != replicas:
-        await _ensure_stream(js, info.config, replicas=replicas)
+    stream = info.config
+    if config.ttl and stream.max_age != config.ttl:
+        # A retention derived from settings (the ledger's) follows them on an existing bucket.
+        stream = replace(stream, max_age=config.ttl)
+    if stream.num_replicas != replicas or stream is not info.config:
+        await _ensure_stream(js, stream, replicas=replicas)
     return kv

@@ -38,6 +38,8 @@ from bridge.watch.store import Conflict, Store
 __all__ = ["POLLS_IN_FLIGHT", "EngineStats", "WatchEngine"]
 
 STOP_TIMEOUT = 10.0  # longest stop() waits for its tasks
+ADD_ATTEMPTS = 10  # conflicting writes add() takes before it raises
+RELEASE_TIMEOUT = 5.0  # longest stop() spends handing its shards back
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,10 @@ class WatchEngine(ScheduleMixin):
         settings: WatchSettings | None = None,
         metrics: Any = None,
         paused: Callable[[str], bool] | None = None,
+        surfaced: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings or WatchSettings()
+        self.surfaced = surfaced
         self.subjects = subjects or Subjects()
         self.providers = providers
         self.metrics = metrics
@@ -138,6 +142,15 @@ class WatchEngine(ScheduleMixin):
         tasks = [*self._tasks, *self._work, *([self._loading] if self._loading else [])]
         for task in tasks:
             task.cancel()
+        if release:
+            # First, and bounded on its own: waiting for the tasks first let the runtime's stop
+            # timeout cut this short, and the next replica then waited a whole lease for shards
+            # that were free. A task still finishing a write after this loses its CAS, as a
+            # replica that lost its lease mid-poll does.
+            try:
+                await asyncio.wait_for(self.leases.release_all(), RELEASE_TIMEOUT)
+            except Exception as err:
+                log.error("shards not released at stop; they free at lease expiry", error=repr(err))
         if tasks:
             # A library that turns a cancellation into an ordinary error (nats-py's publish does)
             # lets a task run on; the loops also check `_stopping`, and this wait is bounded.
@@ -149,9 +162,6 @@ class WatchEngine(ScheduleMixin):
         self._polls = 0
         self._flushing.clear()
         self._detected.clear()
-        if release:
-            with contextlib.suppress(Exception):
-                await self.leases.release_all()
         await self.store.stop()
         self._forget_all()
 
@@ -192,7 +202,7 @@ class WatchEngine(ScheduleMixin):
         facet states, so the chain of previousStatus continues and nothing is re-published."""
         if spec.provider not in self.providers:
             raise ValueError(f"unknown watch provider {spec.provider!r}")
-        for _ in range(10):
+        for _ in range(ADD_ATTEMPTS):
             now = time.time()
             loaded = await self.store.load(spec.key)
             try:
@@ -222,6 +232,11 @@ class WatchEngine(ScheduleMixin):
                 break
             except Conflict:
                 continue
+        else:
+            # Answering ok with no watch would be a silent give-up: the command is retried
+            # (EngineWatches turns this into WatchStartFailed, a retryable outcome).
+            self._surface("watch_add_conflicts", key=spec.key)
+            raise Conflict(f"watch {spec.key}: {ADD_ATTEMPTS} conflicting writes in a row")
         slot = self._slots.get(spec.key)
         planner = self._planners.get(spec.provider)
         if slot is not None and slot.polled and planner is not None:

@@ -104,6 +104,10 @@ class FlushMixin(EngineState):
                 self._flush_failures.pop(key, None)
                 self._count(published, detected, published_at)
                 return
+            # Every try lost its CAS to another writer: the events stay staged, so the key must
+            # be flushed again, or the watch would stay frozen until a shard reload.
+            self._surface("flush_conflicts", key=key)
+            self._retry_flush(key)
         except OutboxError as err:
             log.warning("staged events kept, will retry", key=key, error=str(err))
             self._retry_flush(key)

@@ -36,6 +36,7 @@ class EngineState:
     providers: dict[str, Provider]
     metrics: Any
     paused: Callable[[str], bool] | None
+    surfaced: Callable[[str], None] | None
     js: JetStreamContext
     store: Store
     outbox: Outbox
@@ -68,6 +69,13 @@ class EngineState:
         heapq.heappush(self._retire, (at + self.settings.retain_done_seconds, key))
 
     # -- pauses and age --------------------------------------------------------------------------
+
+    def _surface(self, what: str, **fields: Any) -> None:
+        """Work that hit a limit and is retried (never dropped without a word): an error line
+        and the `storybridge_work_surfaced_total` metric."""
+        log.error("watch work hit its limit; retried", what=what, **fields)
+        if self.surfaced is not None:
+            self.surfaced(what)
 
     def _is_paused(self, provider: str, now: float) -> bool:
         paused = False

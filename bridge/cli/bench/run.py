@@ -9,6 +9,9 @@ the same run on the same machine, and returns them as a dict (for tests and tool
    are in API (sandbox) seconds.
 2. Command path (`bridge.cli.bench.commands`): `project.create` over request/reply at concurrency 1 and
    64, beside a raw nats-py responder doing one httpx call per request.
+3. Isolation (`bridge.cli.bench.isolation`): durable commands on a healthy route while another
+   route answers 503 under `isolation_stuck` durable commands, beside the same run's healthy
+   baseline; then how long the stuck commands take to run once the route recovers.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from rich.table import Table
 
 from bridge.cli.bench.commands import RunResult, measure_commands
 from bridge.cli.bench.common import machine_facts, ratio
+from bridge.cli.bench.isolation import measure_isolation
 from bridge.cli.bench.poll import PollParams, PollResult, measure_bridge, measure_naive
 
 __all__ = ["run_bench"]
@@ -62,6 +66,8 @@ async def run_bench(
     repeat: int = 3,
     mixed_per_minute: float | None = None,
     share: float = 0.8,
+    isolation_stuck: int = 1000,
+    isolation_healthy: int = 30,
 ) -> dict[str, Any]:
     """Run every benchmark `repeat` times, print the medians with their spread, and return
     every figure (medians at the top, `spread` as [min, max], each run under `runs`)."""
@@ -91,6 +97,8 @@ async def run_bench(
         "commands": commands,
         "concurrency": list(concurrency),
         "repeat": repeat,
+        "isolation_stuck": isolation_stuck,
+        "isolation_healthy": isolation_healthy,
     }
     _print_header(console, facts, params)
     started = time.perf_counter()
@@ -117,11 +125,17 @@ async def run_bench(
             }
             if mixed > 0:
                 one["poller"]["mixed"] = mixed_run.as_dict()
+            if isolation_stuck > 0:
+                with console.status(f"{of} isolation: a route failing under stuck commands..."):
+                    iso = await measure_isolation(isolation_stuck, isolation_healthy, run_dir)
+                one["isolation"] = iso.as_dict()
             runs.append(one)
     figures = combine(runs)
     spread = spread_of(runs)
     _print_poller(console, poll, figures["poller"], spread["poller"])
     _print_commands(console, figures["commands"], spread["commands"], concurrency)
+    if "isolation" in figures:
+        _print_isolation(console, figures["isolation"], spread["isolation"])
     elapsed = time.perf_counter() - started
     console.print(f"[dim]bench finished in {elapsed:.1f} s wall time[/dim]")
     return {
@@ -339,3 +353,34 @@ def _print_commands(
             end_section=True,
         )
     console.print(table)
+
+
+def _print_isolation(console: Console, figures: dict[str, Any], spread: dict[str, Any]) -> None:
+    table = Table(
+        title=f"Isolation: durable credits.get while POST /story-projects answers 503 under "
+        f"{figures['stuck']} durable project.create (wall time)"
+    )
+    for column in ("phase", "p50 ms", "p99 ms", "max ms"):
+        table.add_column(column, justify="left" if column == "phase" else "right")
+    for name, label in (("baseline_ms", "healthy baseline"), ("failing_ms", "one route failing")):
+        f, sp = figures[name], spread.get(name, {})
+        table.add_row(
+            label,
+            _spread(f["p50"], sp.get("p50")),
+            _spread(f["p99"], sp.get("p99")),
+            _num(f["max"]),
+        )
+    base, failing = figures["baseline_ms"], figures["failing_ms"]
+    table.add_row(
+        "failing / baseline",
+        _x(ratio(failing["p50"], base["p50"])),
+        _x(ratio(failing["p99"], base["p99"])),
+        "",
+        style="bold",
+    )
+    console.print(table)
+    console.print(
+        f"the failing route cost {_num(figures['failing_requests_per_minute'])} requests/min "
+        f"while it failed (probes); after it recovered, all {figures['stuck']} stuck commands "
+        f"ran in {_num(figures['release_seconds'])} s with {figures['effects']} effects"
+    )

@@ -1,0 +1,72 @@
+"""The durable intake's parts that hold no policy: a lane (one consumer and its slots), how a
+message ends (`Settled`), the retry schedule (`DurableRetry`)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Literal
+
+from nats.aio.msg import Msg
+from nats.js.client import JetStreamContext
+
+from bridge.config import retry_delay
+from bridge.nats.deadletters import SEQUENCE_HEADER
+
+
+@dataclass
+class Lane:
+    """One consumer and the slots of the work fetched from it."""
+
+    name: str
+    stream: str
+    consumer: str
+    parked: bool
+    slots: asyncio.Semaphore
+    inflight: set[asyncio.Task[None]] = field(default_factory=set)
+    sub: JetStreamContext.PullSubscription | None = None
+    task: asyncio.Task[None] | None = None
+    bound: bool = False
+
+
+def origin_seq(msg: Msg) -> int:
+    try:
+        return int((msg.headers or {}).get(SEQUENCE_HEADER) or 0)
+    except ValueError:
+        return 0
+
+
+async def hand_back_pending(lane: Lane) -> None:
+    """Messages the server delivered for a fetch that was cut short wait in the subscription's
+    queue (nats-py keeps them for the next fetch): nak them so nobody waits out the ack wait."""
+    sub = lane.sub
+    queue = getattr(getattr(sub, "_sub", None), "_pending_queue", None)
+    if queue is None:
+        return
+    while not queue.empty():
+        msg = queue.get_nowait()
+        try:
+            await msg.nak()
+        except Exception:  # the server redelivers it after the ack wait anyway
+            continue
+
+
+@dataclass(frozen=True)
+class Settled:
+    """How a handled message ends at the server: ack, term, or nak after `delay` seconds."""
+
+    how: Literal["ack", "term", "nak"]
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class DurableRetry:
+    """When a retryable durable command is tried again, and when the bridge gives up on it."""
+
+    deadline_seconds: float
+    base_seconds: float
+    max_seconds: float
+    max_deliver: int
+
+    def delay(self, attempt: int) -> float:
+        return retry_delay(attempt, self.base_seconds, self.max_seconds)
