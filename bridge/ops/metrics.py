@@ -220,7 +220,8 @@ class Metrics:
             "event_delay_seconds",
             "Publish time of a resource event minus the API's updatedAt of the change "
             "(basis=updated_at) or, where the API gives none or its clock is implausible, minus "
-            "the first read that saw it (basis=first_seen).",
+            "the first read that saw it (basis=first_seen); a resource's first read by the bridge "
+            "(work already in flight when watched) is basis=initial, from that read, outside the SLO.",
             ["provider", "resource", "basis"],
             namespace=ns,
             registry=r,
@@ -265,7 +266,8 @@ class Metrics:
         self.event_delay_seconds.labels(provider=provider, resource=resource, basis=basis).observe(
             max(0.0, seconds)
         )
-        self.recent_delays.add(time.time(), max(0.0, seconds))
+        if basis != "initial":  # the status p50/p95 are the SLO's: first reads are not delays
+            self.recent_delays.add(time.time(), max(0.0, seconds))
 
     def delay_summary(self, now: float | None = None) -> dict[str, Any]:
         """This replica's event delays of the last minutes: count, p50, p95, max, and the counts

@@ -119,6 +119,10 @@ class PendingEvent(BaseModel):
     # the change when it gave one. Only for `storybridge_event_delay_seconds` (bridge.watch.delay).
     provider: str | None = None
     changed_at: str | None = None
+    # Staged by the first read of a resource this bridge ever made (watch.add or discovery of
+    # work already in flight): its change happened before the bridge could see it, so it is not
+    # a delay of the bridge (delay basis `initial`, left out of the SLO).
+    initial: bool = False
 
 
 class WatchRecord(BaseModel):
