@@ -202,6 +202,14 @@ class Metrics:
             namespace=ns,
             registry=r,
         )
+        # The balance reads 0 until the first good read: alerts pair it with this to tell "no
+        # credits" from "not read yet" (and a balance gone stale with the API away).
+        self.credits_checked_timestamp_seconds = Gauge(
+            "credits_checked_timestamp_seconds",
+            "Unix time of the last successful GET /credits (0: the balance was never read).",
+            namespace=ns,
+            registry=r,
+        )
         self.discovery_sweep_seconds = Gauge(
             "discovery_sweep_seconds",
             "How long the last discovery sweep took, paced to STORYBRIDGE_DISCOVERY_BUDGET_SHARE of "
