@@ -180,3 +180,22 @@ def test_watch_gauges_forget_combinations_that_are_gone() -> None:
     m.fleet.set_watches({("story", "job", "active"): 8})
     assert _sample(m, "storybridge_watches", resource="job", state="stalled") == 0.0
     assert _sample(m, "storybridge_watches", resource="job", state="active") == 8.0
+
+
+def test_a_replica_cut_off_from_nats_stops_exporting_what_it_read_of_the_fleet() -> None:
+    """Once its reports fail, the fleet-wide gauges read NaN (PromQL's max() then takes a
+    replica that can read NATS) and the report timestamp keeps the time of the last good one;
+    its own watch counts are not fleet-wide and stay."""
+    import math
+
+    m = Metrics(process=False)
+    m.fleet.shards_unowned.set(4)
+    m.fleet.commands_parked.set(2)
+    m.fleet.report_timestamp_seconds.set(1_000.0)
+    m.fleet.set_watches({("story", "job", "active"): 5})
+    m.fleet.mark_stale()
+    for name in ("storybridge_shards_unowned", "storybridge_commands_parked"):
+        value = _sample(m, name)
+        assert value is not None and math.isnan(value), name
+    assert _sample(m, "storybridge_fleet_report_timestamp_seconds") == 1_000.0
+    assert _sample(m, "storybridge_watches", resource="job", state="active") == 5.0

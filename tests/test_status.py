@@ -111,6 +111,12 @@ async def test_status_of_two_replicas_shows_parked_dead_letter_and_open_circuit(
 
     doc = await until(shards_split)
     assert doc["shards"] == {"total": SHARDS, "owned": SHARDS, "unowned": []}
+    # Each replica says when it last read the fleet (StorybridgeFleetReportStale reads it).
+    stamps = [
+        b.metrics.registry.get_sample_value("storybridge_fleet_report_timestamp_seconds")
+        for b in replicas
+    ]
+    assert all(stamp is not None and stamp > 0 for stamp in stamps), stamps
 
     project = (await send(nc, outcomes, "request", "project.create", {"name": "s"}))["result"]
     await create_plan(nc, outcomes, project["project"]["id"])

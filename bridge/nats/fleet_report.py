@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -33,7 +34,7 @@ from bridge.nats.fleet import (
     ownership,
     replica_reports,
 )
-from bridge.ops.fleet_metrics import RECENT_WINDOW_SECONDS, bucket_quantile
+from bridge.ops.fleet_metrics import RECENT_WINDOW_SECONDS, STALE_AFTER_REPORTS, bucket_quantile
 from bridge.ops.metrics import EVENT_DELAY_BUCKETS, Metrics
 from bridge.watch import WatchEngine
 from bridge.watch.model import SHARDS
@@ -159,12 +160,22 @@ class FleetReporter:
             await asyncio.wait_for(self.status.delete(f"{REPORT_PREFIX}{self.replica}"), 1.0)
 
     async def _loop(self) -> None:
+        last_ok = time.monotonic()
         while True:
             try:
                 await self.report()
-            except Exception as err:  # NATS away: the gauges keep their last values
+                last_ok = time.monotonic()
+            except Exception as err:  # NATS away: what we read of the fleet goes stale
                 log.warning("fleet report failed", error=repr(err))
+                if time.monotonic() - last_ok >= STALE_AFTER_REPORTS * self.interval:
+                    self.mark_stale()
             await asyncio.sleep(self.interval)
+
+    def mark_stale(self) -> None:
+        """The fleet-wide gauges read NaN, so max() across replicas takes a fresh replica's."""
+        if self.metrics is not None:
+            self.metrics.fleet.mark_stale()
+            self.metrics.dead_letters.set(math.nan)
 
     async def report(self) -> None:
         """Write this replica's summary, then set the gauges from the fleet."""
@@ -194,6 +205,7 @@ class FleetReporter:
         dead = await dead_letter_view(self.js)
         self.metrics.set_dead_letters(dead.count)
         g.dead_letters_oldest_age_seconds.set(_age(dead.oldest_at, wall) or 0.0)
+        g.report_timestamp_seconds.set(now)
 
     async def _commands(self, alive: list[str]) -> CommandsView:
         """The consumer's view, with `parked` = unsettled minus what live replicas are running:
