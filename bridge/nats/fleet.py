@@ -8,24 +8,32 @@ Everything here is read from NATS, so any replica answers for all of them and no
 - commands: the commands consumer (pending, ack pending, redelivered) and the first message of
   its work-queue stream (the oldest command not settled); `fleet_report` takes what live replicas
   are running off the unsettled ones to count the parked;
-- dead letters: STORYBRIDGE_DEAD_LETTERS (count and oldest exact; reasons from the first N);
+- dead letters: STORYBRIDGE_DEAD_LETTERS, one STREAM.INFO with a subjects filter (count, oldest
+  and the count per command exact); reasons (a header) from the first N messages only;
 - circuits: STORYBRIDGE_CIRCUITS (one key per open provider);
 - each replica's own summary (watches of its shards, its poll budget, credits, recent event
-  delays) from STORYBRIDGE_STATUS, written by `bridge.nats.fleet_report`.
+  delays) from STORYBRIDGE_STATUS, written by `bridge.nats.fleet_report`; read by the replica
+  ids the heartbeats name, one get each, never by listing the bucket (a key listing creates a
+  watcher per call, and every replica reports every few seconds).
+
+Read errors are raised, not swallowed: the caller reports them per section, so a failed read
+never shows as "no circuit open" or "no watches".
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from nats.js.client import JetStreamContext
-from nats.js.errors import NotFoundError
+from nats.js.errors import KeyNotFoundError, NoKeysError, NotFoundError
 from nats.js.kv import KeyValue
 
 from bridge.nats.deadletters import REASON_HEADER
@@ -138,10 +146,14 @@ class DeadLetterView:
     sampled: int = 0
 
 
-async def stream_state(js: JetStreamContext, stream: str) -> dict[str, Any]:
+async def stream_state(
+    js: JetStreamContext, stream: str, *, subjects_filter: str | None = None, timeout: float = 5.0
+) -> dict[str, Any]:
     """The stream's state as the server sends it: nats-py drops `first_ts`, the oldest message's
-    time, which is what the ages here are made of."""
-    reply = await js._nc.request(f"{js._prefix}.STREAM.INFO.{stream}", b"", 5.0)
+    time, which is what the ages here are made of. With `subjects_filter`, `state.subjects` holds
+    the message count per subject."""
+    body = json.dumps({"subjects_filter": subjects_filter}).encode() if subjects_filter else b""
+    reply = await js._nc.request(f"{js._prefix}.STREAM.INFO.{stream}", body, timeout)
     info = json.loads(reply.data)
     if "error" in info:
         raise NotFoundError(description=str(info["error"]))
@@ -162,23 +174,28 @@ async def commands_view(js: JetStreamContext) -> CommandsView:
     )
 
 
-async def dead_letter_view(js: JetStreamContext, *, sample: int = 0) -> DeadLetterView:
-    """Count and oldest from the stream state; reasons and commands of the first `sample`."""
-    state = await stream_state(js, DEAD_LETTERS_STREAM)
+async def dead_letter_view(
+    js: JetStreamContext, *, sample: int = 0, until: float | None = None
+) -> DeadLetterView:
+    """Count, oldest and per command from one STREAM.INFO; reasons from the first `sample`
+    messages, read until `until` (time.monotonic()) at the latest."""
+    state = await stream_state(js, DEAD_LETTERS_STREAM, subjects_filter=">" if sample else None)
     view = DeadLetterView(count=int(state.get("messages") or 0))
     if view.count:
         view.oldest_at = server_time(state.get("first_ts"))
+    for subject, n in (state.get("subjects") or {}).items():
+        view.by_command[".".join(str(subject).split(".")[-2:])] += int(n)
     seq = int(state.get("first_seq") or 0)
     last = int(state.get("last_seq") or 0)
     while view.count and view.sampled < min(sample, view.count) and seq <= last:
+        if until is not None and time.monotonic() >= until:
+            break  # the answer is due: what was read so far, `sampled` says how much
         try:
             msg = await js.get_msg(DEAD_LETTERS_STREAM, seq, subject=">", next=True)
         except NotFoundError:
             break
         headers = msg.headers or {}
         view.by_reason[str(headers.get(REASON_HEADER) or "unknown")] += 1
-        subject = msg.subject or ""
-        view.by_command[".".join(subject.split(".")[-2:])] += 1
         view.sampled += 1
         seq = int(msg.seq or seq) + 1
     return view
@@ -190,36 +207,41 @@ async def open_circuits(circuits: KeyValue | None) -> dict[str, dict[str, Any]]:
         return {}
     try:
         keys = await circuits.keys()
-    except Exception:  # nats-py raises NoKeysError on an empty bucket
+    except NoKeysError:  # an empty bucket: no circuit open
         return {}
     out: dict[str, dict[str, Any]] = {}
     for key in keys:
         try:
             entry = await circuits.get(key)
-            value = json.loads(entry.value or b"{}")
-        except Exception:
+        except KeyNotFoundError:  # closed between the listing and the read
             continue
+        value = _json(entry.value)
         out[key] = value if isinstance(value, dict) else {}
     return out
 
 
-async def replica_reports(status: KeyValue | None) -> dict[str, dict[str, Any]]:
-    """Every replica's own summary still in STORYBRIDGE_STATUS, by replica id."""
+async def replica_reports(
+    status: KeyValue | None, replicas: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    """The summaries of `replicas` (ids from the heartbeats) still in STORYBRIDGE_STATUS."""
     if status is None:
         return {}
-    try:
-        keys = await status.keys()
-    except Exception:  # empty bucket
-        return {}
-    out: dict[str, dict[str, Any]] = {}
-    for key in keys:
-        if not key.startswith(REPORT_PREFIX):
-            continue
+    ids = sorted(set(replicas))
+
+    async def one(rid: str) -> dict[str, Any] | None:
         try:
-            entry = await status.get(key)
-            value = json.loads(entry.value or b"{}")
-        except Exception:
-            continue
-        if isinstance(value, dict):
-            out[key[len(REPORT_PREFIX) :]] = value
-    return out
+            entry = await status.get(f"{REPORT_PREFIX}{rid}")
+        except KeyNotFoundError:  # not reported yet, or its TTL dropped it
+            return None
+        value = _json(entry.value)
+        return value if isinstance(value, dict) else None
+
+    found = await asyncio.gather(*(one(rid) for rid in ids))
+    return {rid: value for rid, value in zip(ids, found, strict=True) if value is not None}
+
+
+def _json(raw: bytes | None) -> Any:
+    try:
+        return json.loads(raw or b"{}")
+    except ValueError:
+        return None

@@ -3,8 +3,10 @@ the `admin.status` answer assembled from NATS (`bridge.nats.fleet`).
 
 Every `interval` seconds a replica writes `r.<replica>` (the watches of the shards it holds, its
 poll budgets, the credit balance it read, its recent event delays) and sets the gauges from what
-NATS shows of the whole fleet. A replica answering `admin.status` reads every summary still in
-the bucket (its TTL drops a dead replica's) beside the streams, the consumer and the leases.
+NATS shows of the whole fleet. A replica answering `admin.status` reads the summaries of the
+replicas the heartbeats name (the TTL drops a dead replica's) beside the streams, the consumer
+and the leases, each read once, within `STATUS_DEADLINE_SECONDS` (the CLI waits 10 s): a section
+that fails or runs out of time is named in `errors` and left empty, the rest is still answered.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ import json
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from nats.js.client import JetStreamContext
@@ -41,9 +43,12 @@ from bridge.watch.model import SHARDS
 from schemas.wire.status import FleetStatus
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 REPORT_SECONDS = 5.0
 DEAD_SHOWN_SECONDS = 3600.0
+STATUS_DEADLINE_SECONDS = 6.0  # under the CLI's 10 s: an answer nobody waits for is wasted work
+DEAD_LETTER_SAMPLE = 100  # sequential reads for byReason; count, oldest and byCommand are exact
 
 
 def _age(moment: datetime | None, now: datetime) -> float | None:
@@ -80,6 +85,9 @@ class FleetReporter:
         self.interval = interval
         self.replica = engine.settings.replica_id
         self._task: asyncio.Task[None] | None = None
+        # Set by stop(): a status answered while stopping must not write back the summary the
+        # stop deletes.
+        self._stopping = False
 
     @classmethod
     def of(cls, bridge: Any, js: JetStreamContext, status: KeyValue) -> FleetReporter:
@@ -149,6 +157,7 @@ class FleetReporter:
         self._task = asyncio.create_task(self._loop(), name="storybridge-fleet-report")
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -177,10 +186,16 @@ class FleetReporter:
             self.metrics.fleet.mark_stale()
             self.metrics.dead_letters.set(math.nan)
 
+    async def publish_summary(self) -> dict[str, Any]:
+        """Write this replica's summary to STORYBRIDGE_STATUS (unless it is stopping)."""
+        summary = self.summary()
+        if not self._stopping:
+            await self.status.put(f"{REPORT_PREFIX}{self.replica}", json.dumps(summary).encode())
+        return summary
+
     async def report(self) -> None:
         """Write this replica's summary, then set the gauges from the fleet."""
-        summary = self.summary()
-        await self.status.put(f"{REPORT_PREFIX}{self.replica}", json.dumps(summary).encode())
+        summary = await self.publish_summary()
         if self.metrics is None:
             return
         g = self.metrics.fleet
@@ -197,7 +212,8 @@ class FleetReporter:
             g.credits_low_threshold.set(self.credits_threshold)
         g.outbox_failing_records.set(summary["outboxFailing"])
         wall = datetime.now(UTC)
-        commands = await self._commands(owners.alive(now))
+        alive = owners.alive(now)
+        commands = await self._commands(await replica_reports(self.status, alive), alive)
         g.commands_pending.set(commands.pending)
         g.commands_ack_pending.set(commands.ack_pending)
         g.commands_parked.set(commands.parked)
@@ -207,12 +223,11 @@ class FleetReporter:
         g.dead_letters_oldest_age_seconds.set(_age(dead.oldest_at, wall) or 0.0)
         g.report_timestamp_seconds.set(now)
 
-    async def _commands(self, alive: list[str]) -> CommandsView:
+    async def _commands(self, reports: Mapping[str, Any], alive: list[str]) -> CommandsView:
         """The consumer's view, with `parked` = unsettled minus what live replicas are running:
         a nak with a delay keeps a message ack-pending, and the server counts it as redelivered
         only once it is delivered again, so its own count misses the first wait."""
         view = await commands_view(self.js)
-        reports = await replica_reports(self.status)
         running = sum(int(reports[r].get("commandsRunning") or 0) for r in alive if r in reports)
         view.parked = max(view.parked, view.ack_pending - running)
         return view
@@ -222,20 +237,45 @@ class FleetReporter:
         return {key: entry.value for key, entry in list(self.engine.store.control.items())}
 
     # --- admin.status ---------------------------------------------------------------------------
-    async def fleet_status(self, *, dead_letter_sample: int = 1000) -> dict[str, Any]:
-        """The `admin.status` document (schemas.wire.status.FleetStatus), from NATS."""
-        await self.report()  # our own summary fresh, so the answer includes this very replica
+    async def fleet_status(
+        self, *, dead_letter_sample: int = DEAD_LETTER_SAMPLE, deadline: float | None = None
+    ) -> dict[str, Any]:
+        """The `admin.status` document (schemas.wire.status.FleetStatus), from NATS: each source
+        read once, within `deadline` seconds; a failed section is named in `errors`."""
+        due = time.monotonic() + (STATUS_DEADLINE_SECONDS if deadline is None else deadline)
+        errors: dict[str, str] = {}
+
+        async def section(name: str, read: Awaitable[T], empty: T) -> T:
+            try:
+                return await asyncio.wait_for(read, max(0.1, due - time.monotonic()))
+            except Exception as err:  # one source down or slow: say which, answer the rest
+                errors[name] = (
+                    f"{type(err).__name__}: {err}"[:200] if str(err) else type(err).__name__
+                )
+                return empty
+
+        # Our own summary fresh (this very replica in the answer), without the whole report:
+        # the consumer and the streams are read once, below.
+        await section("summary", self.publish_summary(), {})
         now, wall = time.time(), datetime.now(UTC)
         owners = ownership(self._control(), SHARDS, now)
-        reports = await replica_reports(self.status)
-        alive = set(owners.alive(now))
+        alive = owners.alive(now)
         # A dead replica's heartbeat stays in the bucket; it is shown for an hour, then forgotten.
         recent = {
             r for r, beat in owners.heartbeats.items() if beat.expires_at > now - DEAD_SHOWN_SECONDS
         }
-        replica_ids = sorted(recent | set(reports))
+        reports = await section("replicas", replica_reports(self.status, recent), {})
+        commands, dead, opened = await asyncio.gather(
+            section("commands", self._commands(reports, alive), None),
+            section(
+                "deadLetters",
+                dead_letter_view(self.js, sample=dead_letter_sample, until=due - 0.5),
+                None,
+            ),
+            section("circuits", open_circuits(self.circuits), None),
+        )
         replicas = []
-        for rid in replica_ids:
+        for rid in sorted(recent | set(reports)):
             beat = owners.heartbeats.get(rid)
             renewed = beat.renewed_at if beat is not None else None
             replicas.append(
@@ -248,8 +288,6 @@ class FleetReporter:
                 }
             )
         live_reports = {rid: r for rid, r in reports.items() if rid in alive}
-        commands = await self._commands(sorted(alive))
-        dead = await dead_letter_view(self.js, sample=dead_letter_sample)
         doc = {
             "generatedAt": iso(wall),
             "answeredBy": self.replica,
@@ -261,15 +299,19 @@ class FleetReporter:
                 "unowned": owners.unowned,
             },
             "watches": _watches(live_reports),
-            "circuits": await self._circuits(live_reports),
-            "commands": {
+            "circuits": self._circuits(opened),
+            "commands": None
+            if commands is None
+            else {
                 "pending": commands.pending,
                 "ackPending": commands.ack_pending,
                 "parked": commands.parked,
                 "oldestAgeSeconds": _age(commands.oldest_at, wall),
                 "oldestAt": iso(commands.oldest_at),
             },
-            "deadLetters": {
+            "deadLetters": None
+            if dead is None
+            else {
                 "count": dead.count,
                 "oldestAgeSeconds": _age(dead.oldest_at, wall),
                 "oldestAt": iso(dead.oldest_at),
@@ -280,12 +322,16 @@ class FleetReporter:
             "credits": self._credits(live_reports),
             "pollBudget": _budgets(live_reports),
             "eventDelay": self._delay(live_reports),
+            "errors": errors,
         }
         # Validated against the documented shape: a field renamed here fails the tests, not users.
         return FleetStatus.model_validate(doc).model_dump(mode="json")
 
-    async def _circuits(self, reports: Mapping[str, Any]) -> list[dict[str, Any]]:
-        opened = await open_circuits(self.circuits)
+    def _circuits(self, opened: dict[str, dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        """Every provider, open or closed; None when the circuits could not be read (not
+        "all closed")."""
+        if opened is None:
+            return None
         providers = set(self.budgets) | set(opened)
         return [
             {

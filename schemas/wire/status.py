@@ -20,8 +20,9 @@ class AdminStatusCommand(Command):
     budgets, recent event delay. Read from NATS only (no API call)."""
 
     command: ClassVar[str] = "admin.status"
-    # How many dead letters at most are read for the per-reason counts (count and age are exact).
-    deadLetterSample: int = Field(default=1000, ge=0, le=100_000)
+    # How many dead letters at most are read for the per-reason counts (count, age and per
+    # command are exact). One read each, in sequence: kept small, and cut short by the deadline.
+    deadLetterSample: int = Field(default=100, ge=0, le=1000)
 
 
 class _Doc(BaseModel):
@@ -106,9 +107,14 @@ class FleetStatus(_Doc):
     replicas: list[ReplicaStatus]
     shards: ShardStatus
     watches: list[WatchCount]
-    circuits: list[CircuitStatus]
-    commands: CommandsStatus
-    deadLetters: DeadLetterStatus
+    # null when its source could not be read in time (the reason is in `errors`): a failed read
+    # never shows as "no circuit open" or "nothing parked".
+    circuits: list[CircuitStatus] | None
+    commands: CommandsStatus | None
+    deadLetters: DeadLetterStatus | None
     credits: list[CreditStatus]
     pollBudget: list[PollBudgetStatus]
     eventDelay: EventDelayStatus
+    # Section -> what failed (summary, replicas, commands, deadLetters, circuits); empty when the
+    # whole document was read. `replicas` failing leaves watches, credits and budgets empty.
+    errors: dict[str, str] = Field(default_factory=dict)
