@@ -74,3 +74,12 @@ def test_the_documented_status_document_is_the_model() -> None:
     example = json.loads(section.split("```json", 1)[1].split("```", 1)[0])
     doc = FleetStatus.model_validate(example)
     assert doc.model_dump(mode="json") == example  # nothing left out or defaulted
+
+
+def test_record_keys_name_their_provider_and_resource() -> None:
+    """What the watch counts of the retained (done) records are made of."""
+    from bridge.watch.model import key_parts, record_key
+
+    assert key_parts(record_key("story", "job", "job_1.v2")) == ("story", "job")
+    assert key_parts("m.replica") is None
+    assert key_parts("w.x.story.job.j") is None  # not a shard

@@ -153,6 +153,8 @@ async def stream_state(
     time, which is what the ages here are made of. With `subjects_filter`, `state.subjects` holds
     the message count per subject."""
     body = json.dumps({"subjects_filter": subjects_filter}).encode() if subjects_filter else b""
+    # nats-py exposes neither the connection nor the API prefix of a JetStreamContext, and its
+    # stream_info() parses `first_ts` away: the raw request is the only way to the oldest age.
     reply = await js._nc.request(f"{js._prefix}.STREAM.INFO.{stream}", body, timeout)
     info = json.loads(reply.data)
     if "error" in info:

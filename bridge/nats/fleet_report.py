@@ -107,24 +107,13 @@ class FleetReporter:
             credits={"story": bridge.credits},
             credits_threshold=bridge.settings.credits_low_threshold,
             # The intake starts after the executor this reporter is handed to: asked lazily.
-            running=lambda: len(bridge.intake._inflight) if bridge.intake is not None else 0,
+            running=lambda: bridge.intake.running if bridge.intake is not None else 0,
         )
 
     # --- this replica -------------------------------------------------------------------------
     def watch_counts(self) -> dict[tuple[str, str, str], int]:
-        """(provider, resource, state) -> watches of the shards held here, from the engine's slots."""
-        counts: Counter[tuple[str, str, str]] = Counter()
-        slots = self.engine._slots
-        for slot in slots.values():
-            if slot.polled:
-                state = "stalled" if slot.stalled else "active"
-                counts[(slot.provider, slot.resource, state)] += 1
-        for key in {key for _, key in self.engine._retire}:
-            held = slots.get(key)
-            parts = key.split(".")
-            if (held is None or not held.polled) and len(parts) >= 5:
-                counts[(parts[2], parts[3], "done")] += 1
-        return dict(counts)
+        """(provider, resource, state) -> watches of the shards held here."""
+        return self.engine.watch_counts()
 
     def poll_budgets(self) -> dict[str, dict[str, float]]:
         out: dict[str, dict[str, float]] = {}
@@ -148,7 +137,7 @@ class FleetReporter:
             "pollBudget": self.poll_budgets(),
             "credits": {p: getattr(c, "balance", None) for p, c in self.credits.items()},
             "eventDelay": delays,
-            "outboxFailing": len(self.engine._flush_failures),
+            "outboxFailing": self.engine.failing_records,
             "commandsRunning": self.running(),
         }
 

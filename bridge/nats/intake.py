@@ -301,6 +301,11 @@ class DurableIntake:
             self._sub = None
         self.bound = False
 
+    @property
+    def running(self) -> int:
+        """Durable commands executing on this replica now (the fleet report's parked count)."""
+        return len(self._inflight)
+
 
 @dataclass(frozen=True)
 class Settled:
