@@ -91,6 +91,11 @@ class _BoundedLabel:
         return value
 
 
+# An outcome label is `ok` or an error code; the API's codes are not ours to bound, so a value that
+# does not look like a code, or one past the first `max_outcomes` distinct ones, reads `other`.
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
 def _label(value: Any) -> str:
     """Enum members by lower-case name (`Priority.POLL` -> `poll`), everything else by `str()`."""
     name = getattr(value, "name", None)
@@ -100,11 +105,14 @@ def _label(value: Any) -> str:
 class Metrics:
     """Every metric of one bridge. Create one per bridge; pass its methods as hooks."""
 
-    def __init__(self, *, max_commands: int = 64, process: bool = True) -> None:
+    def __init__(
+        self, *, max_commands: int = 64, max_outcomes: int = 48, process: bool = True
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r, ns = self.registry, NAMESPACE
         self.recent_delays = RecentDelays()
         self._command_label = _BoundedLabel(max_commands)
+        self._outcome_label = _BoundedLabel(max_outcomes)
         self.commands_total = Counter(
             "commands_total",
             "Commands executed, by command name and outcome (`ok` or the error code).",
@@ -260,7 +268,8 @@ class Metrics:
         outcome = execution.outcome
         command = self._command_label(outcome.command or "unknown")
         error = getattr(outcome, "error", None)
-        result = "ok" if outcome.ok else str(getattr(error, "code", None) or "error")
+        code = str(getattr(error, "code", None) or "error")
+        result = "ok" if outcome.ok else self._outcome_label(code if _CODE.match(code) else OTHER)
         self.commands_total.labels(command=command, outcome=result).inc()
         self.command_duration_seconds.labels(command=command).observe(execution.duration)
         latency = float(execution.duration)
