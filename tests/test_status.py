@@ -158,6 +158,8 @@ async def test_status_of_two_replicas_shows_parked_dead_letter_and_open_circuit(
     doc = await until(lambda: _parked(nc))
     assert doc["commands"]["ackPending"] >= 1
     assert doc["commands"]["oldestAgeSeconds"] is not None
+    # Delivered and waiting for its retry: the parked alert's age, not a backlog's.
+    assert doc["commands"]["oldestDeliveredAgeSeconds"] is not None
     shown = await cli_status(nats_server.url)
     assert "Commands" in shown and "parked" in shown
 

@@ -134,7 +134,8 @@ class CommandsView:
     pending: int = 0
     ack_pending: int = 0
     parked: int = 0
-    oldest_at: datetime | None = None
+    oldest_at: datetime | None = None  # the oldest unsettled, undelivered backlog included
+    oldest_delivered_at: datetime | None = None  # the oldest delivered and unsettled
 
 
 @dataclass
@@ -166,13 +167,21 @@ async def stream_state(
 async def commands_view(js: JetStreamContext) -> CommandsView:
     info = await js.consumer_info(COMMANDS_STREAM, COMMANDS_CONSUMER)
     state = await stream_state(js, COMMANDS_STREAM)
+    oldest_at = server_time(state.get("first_ts")) if state.get("messages") else None
+    # The stream is a work queue: its first message is the oldest unsettled one, and it was
+    # delivered when its sequence is at or below the consumer's last delivered one (the consumer
+    # delivers in stream order). A backlog nobody fetched yet is not "waiting for a retry".
+    delivered = int(getattr(info.delivered, "stream_seq", 0) or 0)
+    first = int(state.get("first_seq") or 0)
+    was_delivered = bool(info.num_ack_pending) and 0 < first <= delivered
     return CommandsView(
         pending=int(info.num_pending or 0),
         ack_pending=int(info.num_ack_pending or 0),
         # Pending messages delivered more than once: retried commands (fleet_report adds the
         # ones waiting for their first retry).
         parked=int(info.num_redelivered or 0),
-        oldest_at=server_time(state.get("first_ts")) if state.get("messages") else None,
+        oldest_at=oldest_at,
+        oldest_delivered_at=oldest_at if was_delivered else None,
     )
 
 

@@ -207,6 +207,7 @@ class FleetReporter:
         g.commands_ack_pending.set(commands.ack_pending)
         g.commands_parked.set(commands.parked)
         g.commands_oldest_age_seconds.set(_age(commands.oldest_at, wall) or 0.0)
+        g.commands_oldest_delivered_age_seconds.set(_age(commands.oldest_delivered_at, wall) or 0.0)
         dead = await dead_letter_view(self.js)
         self.metrics.set_dead_letters(dead.count)
         g.dead_letters_oldest_age_seconds.set(_age(dead.oldest_at, wall) or 0.0)
@@ -297,6 +298,7 @@ class FleetReporter:
                 "parked": commands.parked,
                 "oldestAgeSeconds": _age(commands.oldest_at, wall),
                 "oldestAt": iso(commands.oldest_at),
+                "oldestDeliveredAgeSeconds": _age(commands.oldest_delivered_at, wall),
             },
             "deadLetters": None
             if dead is None

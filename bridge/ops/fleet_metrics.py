@@ -59,6 +59,11 @@ class FleetGauges:
             "commands_oldest_age_seconds",
             "Age of the oldest durable command not settled yet (0 when none is).",
         )
+        self.commands_oldest_delivered_age_seconds = gauge(
+            "commands_oldest_delivered_age_seconds",
+            "Age of the oldest durable command delivered and not settled: parked for a retry, or "
+            "running (minutes at most); an undelivered backlog does not count (0 when none is).",
+        )
         self.dead_letters_oldest_age_seconds = gauge(
             "dead_letters_oldest_age_seconds",
             "Age of the oldest message in STORYBRIDGE_DEAD_LETTERS (0 when it is empty).",
@@ -103,6 +108,7 @@ class FleetGauges:
             self.commands_ack_pending,
             self.commands_parked,
             self.commands_oldest_age_seconds,
+            self.commands_oldest_delivered_age_seconds,
             self.dead_letters_oldest_age_seconds,
         )
 

@@ -63,6 +63,9 @@ class CommandsStatus(_Doc):
     parked: int  # unsettled and not running on any live replica: waiting for a retry
     oldestAgeSeconds: float | None  # the oldest command not settled (the stream is a work queue)
     oldestAt: str | None
+    # The oldest delivered and not settled (parked, or running): an undelivered backlog is not
+    # in it (that is `pending`). What StorybridgeCommandsParkedTooLong reads.
+    oldestDeliveredAgeSeconds: float | None = None
 
 
 class DeadLetterStatus(_Doc):
