@@ -292,3 +292,36 @@ def test_the_readme_documents_every_exported_metric(live_exposition: str) -> Non
     }
     assert declared
     assert {name for name in declared if f"`{name}" not in readme} == set()
+
+
+def test_the_label_values_alerts_and_panels_filter_on_are_values_the_bridge_writes() -> None:
+    """A matcher on a value the bridge never writes selects nothing, silently: every `le`, the
+    `resource`, `basis` and `state` values and the event-type regex are checked against the code
+    that writes them."""
+    from typing import get_args
+
+    from bridge.ops.metrics import EVENT_DELAY_BUCKETS
+    from bridge.providers.story.watch.provider import StoryProvider
+    from bridge.providers.syllaby.watch.provider import SyllabyProvider
+    from bridge.watch.delay import Basis
+
+    providers = (StoryProvider, SyllabyProvider)
+    written = {
+        "le": {str(float(b)) for b in EVENT_DELAY_BUCKETS} | {"+Inf"},
+        "resource": {r for p in providers for r in p.resources},
+        "basis": set(get_args(Basis)),
+        "state": {"active", "stalled", "done"},
+    }
+    gone_types = [f"{p.type_prefix}.watch.gone" for p in providers]
+    matcher = re.compile(r'(\w+)\s*(=|!=|=~)\s*"((?:[^"\\]|\\.)*)"')
+    seen: set[str] = set()
+    for expr in dashboard_exprs() + [r["expr"] for r in rules()]:
+        for label, op, value in matcher.findall(expr):
+            if label in written and op in {"=", "!="}:
+                assert value in written[label], (label, value, expr)
+                seen.add(label)
+            elif label == "type" and op == "=~":
+                pattern = re.compile(value.encode().decode("unicode_escape"))
+                assert all(pattern.fullmatch(t) for t in gone_types), (value, gone_types)
+                seen.add(label)
+    assert seen == {"le", "resource", "basis", "state", "type"}
