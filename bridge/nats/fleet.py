@@ -2,9 +2,12 @@
 
 Everything here is read from NATS, so any replica answers for all of them and no pod is asked:
 - replicas and shards: the heartbeats (`m.<replica>`) and leases (`l.<shard>`) in the watch bucket.
-  A replica is alive while its heartbeat is renewed on time (`renewed_at`, `every`: a killed one
-  is seen within three renewals, well before its leases expire); a shard is unowned when it has
-  no lease, an expired one, or one held by a replica no longer alive;
+  A replica is alive while its heartbeat is renewed on time (`every`: a killed one is seen within
+  three renewals, well before its leases expire); "on time" is measured on this process's own
+  monotonic clock from when it saw the heartbeat change (`BeatClock`), so another pod's clock
+  running ahead or behind, or a slow tick, never marks it dead; only a heartbeat not seen
+  changing yet is judged by its own `renewed_at`. A shard is unowned when it has no lease, an
+  expired one, or one held by a replica no longer alive;
 - commands: the commands consumer (pending, ack pending, redelivered) and the first message of
   its work-queue stream (the oldest command not settled); `fleet_report` takes what live replicas
   are running off the unsettled ones to count the parked;
@@ -69,8 +72,18 @@ class Heartbeat:
     expires_at: float
     renewed_at: float | None
     every: float | None
+    # Seconds this process has seen the heartbeat unchanged, on its own clock (None: not
+    # observed), and whether it has seen it change at all.
+    unchanged_for: float | None = None
+    seen_changing: bool = False
 
     def alive(self, now: float) -> bool:
+        if self.unchanged_for is not None and self.every is not None:
+            if self.unchanged_for > MISSED_RENEWALS * self.every + 1.0:
+                return False  # not renewed for three renewals of our own clock
+            if self.seen_changing:
+                return True  # renewing on time as we watch, whatever its clock says
+        # Not seen changing yet: how old it is can only be read from its own clock.
         if self.expires_at <= now:
             return False
         if self.renewed_at is None or self.every is None:
@@ -91,8 +104,41 @@ class Ownership:
         return sorted(r for r, beat in self.heartbeats.items() if beat.alive(now))
 
 
-def ownership(control: Mapping[str, bytes], shards: int, now: float) -> Ownership:
-    """Who holds which shard, from the watch bucket's lease and heartbeat keys."""
+class BeatClock:
+    """When this process last saw each heartbeat change, on its monotonic clock."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[bytes, float, bool]] = {}  # value, since, changed once
+
+    def observe(self, control: Mapping[str, bytes], mono: float) -> dict[str, tuple[float, bool]]:
+        """Per replica: seconds its heartbeat has been unchanged (since our first sight of it, if
+        never seen changing), and whether it has been seen changing."""
+        out: dict[str, tuple[float, bool]] = {}
+        current = {
+            k[len(MEMBER_PREFIX) :]: v for k, v in control.items() if k.startswith(MEMBER_PREFIX)
+        }
+        for replica, raw in current.items():
+            last = self._seen.get(replica)
+            if last is None:
+                # First sight: its age is unknown to us (the wall-clock rule judges it).
+                self._seen[replica] = (raw, mono, False)
+            elif last[0] != raw:
+                self._seen[replica] = (raw, mono, True)
+            _, since, changed = self._seen[replica]
+            out[replica] = (max(0.0, mono - since), changed)
+        for gone in set(self._seen) - set(current):
+            del self._seen[gone]
+        return out
+
+
+def ownership(
+    control: Mapping[str, bytes],
+    shards: int,
+    now: float,
+    unchanged_for: Mapping[str, tuple[float, bool]] | None = None,
+) -> Ownership:
+    """Who holds which shard, from the watch bucket's lease and heartbeat keys; `unchanged_for`
+    (`BeatClock.observe`) judges liveness on our own clock where known."""
     beats: dict[str, Heartbeat] = {}
     leases: dict[int, tuple[str, float]] = {}
     for key, raw in control.items():
@@ -109,6 +155,7 @@ def ownership(control: Mapping[str, bytes], shards: int, now: float) -> Ownershi
                 float(value.get("expires_at") or 0.0),
                 _number(value.get("renewed_at")),
                 _number(value.get("every")),
+                *(unchanged_for or {}).get(replica, (None, False)),
             )
         elif key.startswith(LEASE_PREFIX) and key[len(LEASE_PREFIX) :].isdigit():
             shard = int(key[len(LEASE_PREFIX) :])

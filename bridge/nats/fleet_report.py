@@ -28,7 +28,9 @@ from nats.js.kv import KeyValue
 from bridge.http.ratelimit import RateBudget
 from bridge.nats.fleet import (
     REPORT_PREFIX,
+    BeatClock,
     CommandsView,
+    Ownership,
     commands_view,
     dead_letter_view,
     iso,
@@ -88,6 +90,7 @@ class FleetReporter:
         # Set by stop(): a status answered while stopping must not write back the summary the
         # stop deletes.
         self._stopping = False
+        self._beats = BeatClock()  # heartbeat liveness on our own clock (bridge.nats.fleet)
 
     @classmethod
     def of(cls, bridge: Any, js: JetStreamContext, status: KeyValue) -> FleetReporter:
@@ -189,7 +192,7 @@ class FleetReporter:
             return
         g = self.metrics.fleet
         now = time.time()
-        owners = ownership(self._control(), SHARDS, now)
+        owners = self._ownership(now)
         g.replicas_alive.set(len(owners.alive(now)))
         g.shards_owned.set(len(owners.held.get(self.replica, [])))
         g.shards_unowned.set(len(owners.unowned))
@@ -222,6 +225,10 @@ class FleetReporter:
         view.parked = max(view.parked, view.ack_pending - running)
         return view
 
+    def _ownership(self, now: float) -> Ownership:
+        control = self._control()
+        return ownership(control, SHARDS, now, self._beats.observe(control, time.monotonic()))
+
     def _control(self) -> dict[str, bytes]:
         """The lease and heartbeat keys, from the engine's live mirror of them."""
         return {key: entry.value for key, entry in list(self.engine.store.control.items())}
@@ -248,7 +255,7 @@ class FleetReporter:
         # the consumer and the streams are read once, below.
         await section("summary", self.publish_summary(), {})
         now, wall = time.time(), datetime.now(UTC)
-        owners = ownership(self._control(), SHARDS, now)
+        owners = self._ownership(now)
         alive = owners.alive(now)
         # A dead replica's heartbeat stays in the bucket; it is shown for an hour, then forgotten.
         recent = {
@@ -268,11 +275,15 @@ class FleetReporter:
         for rid in sorted(recent | set(reports)):
             beat = owners.heartbeats.get(rid)
             renewed = beat.renewed_at if beat is not None else None
+            if beat is not None and beat.unchanged_for is not None and beat.seen_changing:
+                age: float | None = round(beat.unchanged_for, 3)  # on our clock, no skew
+            else:
+                age = round(now - renewed, 3) if renewed else None
             replicas.append(
                 {
                     "id": rid,
                     "alive": rid in alive,
-                    "heartbeatAgeSeconds": round(now - renewed, 3) if renewed else None,
+                    "heartbeatAgeSeconds": age,
                     "shards": owners.held.get(rid, []) if rid in alive else [],
                     "reported": rid in reports,
                 }
