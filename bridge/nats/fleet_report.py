@@ -216,11 +216,15 @@ class FleetReporter:
         g.dead_letters_oldest_age_seconds.set(_age(dead.oldest_at, wall) or 0.0)
         g.report_timestamp_seconds.set(now)
 
-    async def _commands(self, reports: Mapping[str, Any], alive: list[str]) -> CommandsView:
+    async def _commands(self, reports: Mapping[str, Any] | None, alive: list[str]) -> CommandsView:
         """The consumer's view, with `parked` = unsettled minus what live replicas are running:
         a nak with a delay keeps a message ack-pending, and the server counts it as redelivered
-        only once it is delivered again, so its own count misses the first wait."""
+        only once it is delivered again, so its own count misses the first wait. Without the
+        summaries (`None`) nothing is known to be running: the server's count alone, a lower
+        bound, rather than every unsettled command called parked."""
         view = await commands_view(self.js)
+        if reports is None:
+            return view
         running = sum(int(reports[r].get("commandsRunning") or 0) for r in alive if r in reports)
         view.parked = max(view.parked, view.ack_pending - running)
         return view
@@ -263,7 +267,9 @@ class FleetReporter:
         }
         reports = await section("replicas", replica_reports(self.status, recent), {})
         commands, dead, opened = await asyncio.gather(
-            section("commands", self._commands(reports, alive), None),
+            section(
+                "commands", self._commands(None if "replicas" in errors else reports, alive), None
+            ),
             section(
                 "deadLetters",
                 dead_letter_view(self.js, sample=dead_letter_sample, until=due - 0.5),
