@@ -89,7 +89,7 @@ class RedriveResult(Protocol):
 class FleetOps(Protocol):
     """What `admin.status` reads the fleet through (`bridge.nats.fleet_report.FleetReporter`)."""
 
-    async def fleet_status(self, *, dead_letter_sample: int = 1000) -> dict[str, Any]: ...
+    async def fleet_status(self, *, dead_letter_sample: int = 100) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,11 @@ async def test_the_gauge_follows_the_balance(start_bridge: StartBridge, sandbox:
     bridge = await start_bridge(credits_interval_seconds=0.05)
     assert bridge.credits is not None
     bridge.credits.metrics = metrics = Metrics(process=False)
+    # Not read yet by this registry: 0, and the timestamp says so (the credits alert needs it).
+    assert metrics.credits_checked_timestamp_seconds._value.get() == 0
     _set_balance(sandbox, 777)
     await until(lambda: metrics.credits_balance._value.get() == 777)
+    assert metrics.credits_checked_timestamp_seconds._value.get() > 0
 
 
 async def test_one_low_event_per_episode_across_two_replicas(

@@ -2,7 +2,8 @@
 
 The rule (bridge.watch.delay) is pure and tested case by case; then a forced delay in the sandbox
 (its clock set 30 s behind ours, as an API whose changes reach us late would look) is read back
-from a live bridge process's /metrics.
+from a live bridge process's /metrics; and a plan that changed two hours before watch.add picked it
+up is `basis="initial"`, outside the SLO, while its change after the watch began counts.
 """
 
 from __future__ import annotations
@@ -21,14 +22,18 @@ from bridge.providers.story.sandbox.config import StoryDurations
 from bridge.providers.story.sandbox.world.kernel import EPOCH
 from bridge.watch.delay import CLOCK_SKEW_SECONDS, MAX_PLAUSIBLE_SECONDS, event_delay
 from bridge.watch.model import PendingEvent
-from tests.fixtures.bridge import Outcomes, create_plan, send
+from tests.fixtures.bridge import PLAN_TARGET, Outcomes, create_plan, send
 from tests.fixtures.waiting import until
 
 LAG = 30.0  # how far behind ours the sandbox's clock is set
 
 
 def _event(
-    *, staged_at: float, changed_at: str | None, provider: str | None = "story"
+    *,
+    staged_at: float,
+    changed_at: str | None,
+    provider: str | None = "story",
+    initial: bool = False,
 ) -> PendingEvent:
     return PendingEvent(
         id="e",
@@ -37,6 +42,7 @@ def _event(
         staged_at=staged_at,
         provider=provider,
         changed_at=changed_at,
+        initial=initial,
     )
 
 
@@ -63,6 +69,12 @@ class TestEventDelayRule:
     def test_without_updated_at_the_first_read_is_the_basis(self) -> None:
         event = _event(staged_at=1000.0, changed_at=None)
         assert event_delay(event, 1003.0) == ("story", "job", "first_seen", 3.0)
+
+    def test_a_first_read_is_initial_measured_from_that_read(self) -> None:
+        """Work already in flight when first read (changed an hour before): not the bridge's
+        delay, 1 s from the read to the publish, basis initial."""
+        event = _event(staged_at=1e9, changed_at=_iso(1e9 - 3600.0), initial=True)
+        assert event_delay(event, 1e9 + 1.0) == ("story", "job", "initial", 1.0)
 
     def test_watch_lifecycle_events_are_not_measured(self) -> None:
         """Only resource changes carry a provider: watch.stalled and friends have no delay."""
@@ -129,3 +141,57 @@ async def test_a_late_api_clock_shows_in_the_live_event_delay_histogram(
     assert buckets["+Inf"] == count
     # The delay is the sandbox's clock, not this test's waiting.
     assert total / count < LAG + (time.monotonic() - started) + 10
+
+
+def _count(text: str, **labels: str) -> float:
+    found = _samples(text, "storybridge_event_delay_seconds_count", **labels)
+    return sum(value for _, value in found)
+
+
+@pytest.mark.slow
+async def test_a_plan_picked_up_mid_flight_is_initial_and_its_next_change_counts(
+    bridge_process: Any, nc: NatsClient, outcomes: Outcomes, sandbox: Any, story_client: Any
+) -> None:
+    """A plan made straight on the API two hours ago (the sandbox's clock set back, then on to
+    ours): watch.add reads it first, and that event is `basis="initial"`, not two hours of delay
+    in the SLO's series. Approved after the watch began, its next change is measured from the
+    API's updatedAt, seconds."""
+    now_in_sandbox = sandbox.control.get("/clock").json()["now"]
+    two_hours_ago = (datetime.now(UTC) - timedelta(hours=2) - EPOCH).total_seconds()
+    sandbox.control.post("/clock/advance", json={"seconds": two_hours_ago - now_in_sandbox})
+    pid = (await story_client.create_project({"name": "elsewhere"}, idempotency_key="t-p")).data.id
+    body = {"target": PLAN_TARGET, "artifactRequests": [{"type": "table_read"}]}
+    plan = (await story_client.create_plan(pid, body, idempotency_key="t-plan")).data
+    # Two hours on: the plan finished then (awaiting approval), the sandbox is at our time again.
+    sandbox.control.post("/clock/advance", json={"seconds": 2 * 3600.0}).raise_for_status()
+    assert (await story_client.get_plan(plan.id)).data.status == "REQUIRES_APPROVAL"
+
+    bridge = bridge_process()
+    metrics_url = f"http://127.0.0.1:{bridge.http_port}/metrics"
+    added = await send(nc, outcomes, "request", "watch.add", {"resource": "plan", "id": plan.id})
+    assert added["ok"] is True, added
+    plan_labels = {"provider": "story", "resource": "plan"}
+    await until(
+        lambda: _count(_scrape(metrics_url), basis="initial", **plan_labels) >= 1,
+        limit=60,
+        every=0.2,
+    )
+    text = _scrape(metrics_url)
+    assert _count(text, basis="updated_at", **plan_labels) == 0
+    assert _count(text, basis="first_seen", **plan_labels) == 0
+
+    await story_client.approve_plan(plan.id, idempotency_key="t-approve")
+    await until(
+        lambda: _count(_scrape(metrics_url), basis="updated_at", **plan_labels) >= 1,
+        limit=60,
+        every=0.2,
+    )
+    text = _scrape(metrics_url)
+    labels = {**plan_labels, "basis": "updated_at"}
+    total = _samples(text, "storybridge_event_delay_seconds_sum", **labels)[0][1]
+    buckets = {
+        s_labels["le"]: value
+        for s_labels, value in _samples(text, "storybridge_event_delay_seconds_bucket", **labels)
+    }
+    # Seconds (the poll after the approval), nowhere near the two hours before the watch.
+    assert total < 3600.0 and buckets["1800.0"] == _count(text, **labels)

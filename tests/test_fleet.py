@@ -74,3 +74,39 @@ def test_the_documented_status_document_is_the_model() -> None:
     example = json.loads(section.split("```json", 1)[1].split("```", 1)[0])
     doc = FleetStatus.model_validate(example)
     assert doc.model_dump(mode="json") == example  # nothing left out or defaulted
+
+
+def test_record_keys_name_their_provider_and_resource() -> None:
+    """What the watch counts of the retained (done) records are made of."""
+    from bridge.watch.model import key_parts, record_key
+
+    assert key_parts(record_key("story", "job", "job_1.v2")) == ("story", "job")
+    assert key_parts("m.replica") is None
+    assert key_parts("w.x.story.job.j") is None  # not a shard
+
+
+def test_liveness_is_judged_on_our_clock_once_a_heartbeat_is_seen_changing() -> None:
+    """Another pod's clock a minute behind ours: by its renewed_at it looks dead, but its heartbeat
+    changes on time as we watch, so it is alive; one whose heartbeat stops changing is dead after
+    three renewals (+1 s) of OUR clock, though its clock says it renewed in our future."""
+    from bridge.nats.fleet import BeatClock
+
+    clock = BeatClock()
+    behind, ahead = NOW - 60, NOW + 60
+
+    def control(tick: int) -> dict[str, bytes]:
+        return {
+            "m.behind": _beat(behind + 3 * tick, lease=1000),  # renews every 3 s, late clock
+            "m.ahead": _beat(ahead, lease=1000),  # renewed once, then stopped
+            "l.0": _lease("behind", NOW + 100),
+            "l.1": _lease("ahead", NOW + 100),
+        }
+
+    # First sight: nothing seen changing yet, only their own clocks to go by.
+    assert ownership(control(0), 2, NOW, clock.observe(control(0), 0.0)).alive(NOW) == ["ahead"]
+    for tick in range(1, 5):
+        seen = ownership(control(tick), 2, NOW, clock.observe(control(tick), 3.0 * tick))
+    assert seen.alive(NOW) == ["behind"]  # ahead unchanged for 12 s > 3 x 3 s + 1 s
+    assert seen.unowned == [1]
+    assert seen.heartbeats["behind"].unchanged_for == 0.0
+    assert ownership(control(4), 2, NOW).alive(NOW) == ["ahead"]  # the wall-clock rule alone

@@ -86,6 +86,21 @@ def test_command_names_beyond_the_cap_collapse_into_other() -> None:
     assert _sample(m, "storybridge_commands_total", command="c.x") is None
 
 
+def test_error_codes_the_api_invents_cannot_grow_the_outcome_label() -> None:
+    """The outcome is the API's error code: one that is not code-shaped, or past the cap of
+    distinct codes, reads `other` in both the counter and the latency histogram."""
+    m = Metrics(max_outcomes=2, process=False)
+    for code in ("upstream_unavailable", "Weird Code: 42", "a_code", "yet_another"):
+        m.observe_command(_Execution(_Outcome("plan.approve", False, _Error(code)), 0.0))
+    counted = {
+        labels: _sample(m, "storybridge_commands_total", outcome=labels)
+        for labels in ("upstream_unavailable", OTHER, "a_code", "yet_another")
+    }
+    assert counted == {"upstream_unavailable": 1.0, OTHER: 3.0, "a_code": None, "yet_another": None}
+    latency = _sample(m, "storybridge_command_latency_seconds_count", outcome=OTHER)
+    assert latency == 3.0
+
+
 def test_api_requests_are_labelled_by_template_and_status() -> None:
     """Two calls on different job ids land in one series; a transport error has status=error."""
     m = Metrics()
@@ -180,3 +195,22 @@ def test_watch_gauges_forget_combinations_that_are_gone() -> None:
     m.fleet.set_watches({("story", "job", "active"): 8})
     assert _sample(m, "storybridge_watches", resource="job", state="stalled") == 0.0
     assert _sample(m, "storybridge_watches", resource="job", state="active") == 8.0
+
+
+def test_a_replica_cut_off_from_nats_stops_exporting_what_it_read_of_the_fleet() -> None:
+    """Once its reports fail, the fleet-wide gauges read NaN (PromQL's max() then takes a
+    replica that can read NATS) and the report timestamp keeps the time of the last good one;
+    its own watch counts are not fleet-wide and stay."""
+    import math
+
+    m = Metrics(process=False)
+    m.fleet.shards_unowned.set(4)
+    m.fleet.commands_parked.set(2)
+    m.fleet.report_timestamp_seconds.set(1_000.0)
+    m.fleet.set_watches({("story", "job", "active"): 5})
+    m.fleet.mark_stale()
+    for name in ("storybridge_shards_unowned", "storybridge_commands_parked"):
+        value = _sample(m, name)
+        assert value is not None and math.isnan(value), name
+    assert _sample(m, "storybridge_fleet_report_timestamp_seconds") == 1_000.0
+    assert _sample(m, "storybridge_watches", resource="job", state="active") == 5.0

@@ -22,6 +22,7 @@ RULES = ALERTS / "storybridge.rules.yml"
 RULE_TESTS = ALERTS / "storybridge.rules.test.yml"
 PROMETHEUS_RULE = ALERTS / "prometheusrule.yaml"
 RUNBOOK = ROOT / "docs" / "RUNBOOK.md"
+DEPLOYMENT = ROOT / "deploy" / "k8s" / "base" / "deployment.yaml"
 PDB = ROOT / "deploy" / "k8s" / "base" / "pdb.yaml"
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(
@@ -145,7 +146,8 @@ class TestDashboard:
         model = dashboard()
         assert isinstance(model["schemaVersion"], int) and model["schemaVersion"] >= 36
         assert model["uid"] == "storybridge" and model["title"]
-        assert [v["type"] for v in model["templating"]["list"]] == ["datasource"]
+        variables = [(v["name"], v["type"]) for v in model["templating"]["list"]]
+        assert variables == [("datasource", "datasource"), ("namespace", "query"), ("job", "query")]
         ids = [p["id"] for p in model["panels"]]
         assert len(ids) == len(set(ids))
 
@@ -159,6 +161,15 @@ class TestDashboard:
                 continue
             assert panel["targets"], panel["title"]
             assert panel["datasource"]["uid"] == "${datasource}"
+
+    def test_every_series_is_of_the_deployment_chosen(self) -> None:
+        """One Prometheus may scrape staging and prod: every metric of every panel is selected
+        by the namespace and job variables, never merged across deployments."""
+        for expr in dashboard_exprs():
+            names = re.findall(r"\b(storybridge_[A-Za-z0-9_]+)(\{[^}]*\})?", expr)
+            assert names, expr
+            for name, labels in names:
+                assert labels.startswith('{namespace=~"$namespace",job=~"$job"'), (name, expr)
 
     def test_panels_do_not_overlap(self) -> None:
         cells: set[tuple[int, int]] = set()
@@ -193,6 +204,9 @@ class TestAlertRules:
             "StorybridgeShardsUnowned",
             "StorybridgePublishFailures",
             "StorybridgeReplicasBelowPDB",
+            # Not in the issue: a replica cut off from NATS exports NaN, not stale numbers, so
+            # the others cannot page on its behalf; this one does.
+            "StorybridgeFleetReportStale",
         }
         assert alert_names() == expected
 
@@ -210,10 +224,23 @@ class TestAlertRules:
             assert rule["labels"]["severity"] in {"warning", "critical"}
             assert rule["annotations"]["summary"] and rule["annotations"]["description"]
 
-    def test_the_replicas_alert_matches_the_disruption_budget(self) -> None:
+    def test_the_replicas_alert_fires_below_what_the_disruption_budget_needs(self) -> None:
+        """minAvailable + 1 alive lets a drain take one; fewer pages (one of two left is not
+        fine), and the Deployment runs at least that many."""
         pdb = yaml.safe_load(PDB.read_text())
+        needed = pdb["spec"]["minAvailable"] + 1
+        deployment = yaml.safe_load(DEPLOYMENT.read_text())
+        assert deployment["spec"]["replicas"] >= needed
         rule = next(r for r in rules() if r["alert"] == "StorybridgeReplicasBelowPDB")
-        assert f"< {pdb['spec']['minAvailable']}" in rule["expr"]
+        assert f"< {needed}" in rule["expr"]
+
+    def test_alerts_keep_deployments_apart(self) -> None:
+        """Every aggregation drops only the replica (instance, pod): two deployments scraped by
+        one Prometheus never merge, and an alert carries the namespace and job that fired."""
+        for rule in rules():
+            expr = rule["expr"]
+            for agg in re.findall(r"\b(?:max|min|sum)\b\s*(\w*\s*\([^)]*\))?\s*\(", expr):
+                assert agg.startswith("without (instance, pod"), (rule["alert"], expr)
 
     def test_every_alert_has_a_unit_test_that_fires_and_one_that_stays_quiet(self) -> None:
         fired: set[str] = set()
@@ -265,3 +292,36 @@ def test_the_readme_documents_every_exported_metric(live_exposition: str) -> Non
     }
     assert declared
     assert {name for name in declared if f"`{name}" not in readme} == set()
+
+
+def test_the_label_values_alerts_and_panels_filter_on_are_values_the_bridge_writes() -> None:
+    """A matcher on a value the bridge never writes selects nothing, silently: every `le`, the
+    `resource`, `basis` and `state` values and the event-type regex are checked against the code
+    that writes them."""
+    from typing import get_args
+
+    from bridge.ops.metrics import EVENT_DELAY_BUCKETS
+    from bridge.providers.story.watch.provider import StoryProvider
+    from bridge.providers.syllaby.watch.provider import SyllabyProvider
+    from bridge.watch.delay import Basis
+
+    providers = (StoryProvider, SyllabyProvider)
+    written = {
+        "le": {str(float(b)) for b in EVENT_DELAY_BUCKETS} | {"+Inf"},
+        "resource": {r for p in providers for r in p.resources},
+        "basis": set(get_args(Basis)),
+        "state": {"active", "stalled", "done"},
+    }
+    gone_types = [f"{p.type_prefix}.watch.gone" for p in providers]
+    matcher = re.compile(r'(\w+)\s*(=|!=|=~)\s*"((?:[^"\\]|\\.)*)"')
+    seen: set[str] = set()
+    for expr in dashboard_exprs() + [r["expr"] for r in rules()]:
+        for label, op, value in matcher.findall(expr):
+            if label in written and op in {"=", "!="}:
+                assert value in written[label], (label, value, expr)
+                seen.add(label)
+            elif label == "type" and op == "=~":
+                pattern = re.compile(value.encode().decode("unicode_escape"))
+                assert all(pattern.fullmatch(t) for t in gone_types), (value, gone_types)
+                seen.add(label)
+    assert seen == {"le", "resource", "basis", "state", "type"}

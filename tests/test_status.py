@@ -19,11 +19,19 @@ from bridge.cli.send import request_answered
 from bridge.cli.status import render
 from bridge.nats.embedded import EmbeddedNats
 from bridge.nats.service_api import SERVICE_NAME
+from bridge.nats.streams import DEAD_LETTERS_STREAM
 from bridge.ops.metrics import Metrics
 from bridge.runtime import Bridge
 from bridge.watch.model import SHARDS
 from schemas.wire.status import FleetStatus
-from tests.fixtures.bridge import SUBJECTS, Outcomes, bridge_settings, create_plan, send
+from tests.fixtures.bridge import (
+    SUBJECTS,
+    Outcomes,
+    StartBridge,
+    bridge_settings,
+    create_plan,
+    send,
+)
 from tests.fixtures.waiting import until
 
 pytestmark = pytest.mark.slow
@@ -111,6 +119,12 @@ async def test_status_of_two_replicas_shows_parked_dead_letter_and_open_circuit(
 
     doc = await until(shards_split)
     assert doc["shards"] == {"total": SHARDS, "owned": SHARDS, "unowned": []}
+    # Each replica says when it last read the fleet (StorybridgeFleetReportStale reads it).
+    stamps = [
+        b.metrics.registry.get_sample_value("storybridge_fleet_report_timestamp_seconds")
+        for b in replicas
+    ]
+    assert all(stamp is not None and stamp > 0 for stamp in stamps), stamps
 
     project = (await send(nc, outcomes, "request", "project.create", {"name": "s"}))["result"]
     await create_plan(nc, outcomes, project["project"]["id"])
@@ -144,6 +158,8 @@ async def test_status_of_two_replicas_shows_parked_dead_letter_and_open_circuit(
     doc = await until(lambda: _parked(nc))
     assert doc["commands"]["ackPending"] >= 1
     assert doc["commands"]["oldestAgeSeconds"] is not None
+    # Delivered and waiting for its retry: the parked alert's age, not a backlog's.
+    assert doc["commands"]["oldestDeliveredAgeSeconds"] is not None
     shown = await cli_status(nats_server.url)
     assert "Commands" in shown and "parked" in shown
 
@@ -247,3 +263,25 @@ async def test_a_killed_replica_leaves_its_shards_unowned_until_they_are_taken_o
     assert len(alive) == 1 and len(alive[0]["shards"]) == SHARDS
     assert next(r for r in after["replicas"] if r["id"] == dead_id)["alive"] is False
     assert survivor.proc is not None and survivor.proc.poll() is None
+
+
+async def test_a_source_that_cannot_be_read_is_named_and_the_rest_is_answered(
+    start_bridge: StartBridge, nc: NatsClient
+) -> None:
+    """The dead-letter stream gone: admin.status still answers, its deadLetters section is null
+    and named in `errors` (not shown as "0 dead letters"), every other section is read, and
+    `storybridge status` says what it could not read."""
+    await start_bridge()
+    await request_answered(nc, f"$SRV.PING.{SERVICE_NAME}", b"", timeout=5)
+    assert (await fleet(nc))["errors"] == {}
+    await nc.jetstream().delete_stream(DEAD_LETTERS_STREAM)
+
+    doc = await fleet(nc)
+    assert doc["deadLetters"] is None
+    assert set(doc["errors"]) == {"deadLetters"}
+    assert doc["commands"] is not None and doc["circuits"] is not None
+    assert doc["shards"]["total"] == SHARDS and any(r["alive"] for r in doc["replicas"])
+    console = Console(record=True, width=200)
+    console.print(render(doc))
+    shown = console.export_text()
+    assert "Not read" in shown and "deadLetters" in shown and "not read:" in shown

@@ -118,29 +118,45 @@ def render(doc: dict[str, Any]) -> Group:
     if not doc["watches"]:
         watches.add_row("[dim]none[/dim]", "", "")
 
+    errors: dict[str, str] = doc.get("errors") or {}
+
+    def unread(table: Table, section: str) -> None:
+        # A section the answering replica could not read: said so, never shown as empty.
+        table.add_row(f"[red]not read: {errors.get(section, 'unknown')}[/red]")
+
     circuits = _table("Circuits", "provider", "state", "code", "since")
-    for c in doc["circuits"]:
+    if doc["circuits"] is None:
+        unread(circuits, "circuits")
+    for c in doc["circuits"] or []:
         state = "[red]open[/red]" if c["open"] else "[green]closed[/green]"
         circuits.add_row(c["provider"], state, c["code"] or "-", c["since"] or "-")
 
     cmd = doc["commands"]
     commands = _table("Commands", "pending", "ack pending", "parked", "oldest unsettled")
-    commands.add_row(
-        str(cmd["pending"]),
-        str(cmd["ackPending"]),
-        ("[yellow]" if cmd["parked"] else "") + str(cmd["parked"]),
-        _age(cmd["oldestAgeSeconds"]),
-    )
+    if cmd is None:
+        unread(commands, "commands")
+    else:
+        commands.add_row(
+            str(cmd["pending"]),
+            str(cmd["ackPending"]),
+            ("[yellow]" if cmd["parked"] else "") + str(cmd["parked"]),
+            _age(cmd["oldestAgeSeconds"]),
+        )
 
     dl = doc["deadLetters"]
-    reasons = ", ".join(f"{k} {v}" for k, v in dl["byReason"].items()) or "-"
     dead = _table("Dead letters", "count", "oldest", "by reason", "by command")
-    dead.add_row(
-        ("[red]" if dl["count"] else "") + str(dl["count"]),
-        _age(dl["oldestAgeSeconds"]),
-        reasons,
-        ", ".join(f"{k} {v}" for k, v in dl["byCommand"].items()) or "-",
-    )
+    if dl is None:
+        unread(dead, "deadLetters")
+    else:
+        reasons = ", ".join(f"{k} {v}" for k, v in dl["byReason"].items()) or "-"
+        if dl["sampled"] < dl["count"]:
+            reasons += f" (of the first {dl['sampled']})"
+        dead.add_row(
+            ("[red]" if dl["count"] else "") + str(dl["count"]),
+            _age(dl["oldestAgeSeconds"]),
+            reasons,
+            ", ".join(f"{k} {v}" for k, v in dl["byCommand"].items()) or "-",
+        )
 
     money = _table("Credits and poll budget", "provider", "credits", "low below", "polls/min")
     budgets = {b["provider"]: b for b in doc["pollBudget"]}
@@ -153,4 +169,10 @@ def render(doc: dict[str, Any]) -> Group:
     delay = _table(f"Event delay, last {d['windowSeconds']:g}s", "scope", "events", "p50", "p95")
     delay.add_row(doc["answeredBy"], str(d["count"]), _num(d["p50"]), _num(d["p95"]))
     delay.add_row("fleet", str(d["fleetCount"]), _num(d["fleetP50"]), _num(d["fleetP95"]))
-    return Group(replicas, watches, circuits, commands, dead, money, delay)
+    shown: list[Table] = [replicas, watches, circuits, commands, dead, money, delay]
+    if errors:
+        failed = _table("Not read (the rest is current)", "section", "error")
+        for section, error in sorted(errors.items()):
+            failed.add_row(f"[red]{section}[/red]", error)
+        shown.insert(0, failed)
+    return Group(*shown)

@@ -3,8 +3,10 @@ the `admin.status` answer assembled from NATS (`bridge.nats.fleet`).
 
 Every `interval` seconds a replica writes `r.<replica>` (the watches of the shards it holds, its
 poll budgets, the credit balance it read, its recent event delays) and sets the gauges from what
-NATS shows of the whole fleet. A replica answering `admin.status` reads every summary still in
-the bucket (its TTL drops a dead replica's) beside the streams, the consumer and the leases.
+NATS shows of the whole fleet. A replica answering `admin.status` reads the summaries of the
+replicas the heartbeats name (the TTL drops a dead replica's) beside the streams, the consumer
+and the leases, each read once, within `STATUS_DEADLINE_SECONDS` (the CLI waits 10 s): a section
+that fails or runs out of time is named in `errors` and left empty, the rest is still answered.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from nats.js.client import JetStreamContext
@@ -25,7 +28,9 @@ from nats.js.kv import KeyValue
 from bridge.http.ratelimit import RateBudget
 from bridge.nats.fleet import (
     REPORT_PREFIX,
+    BeatClock,
     CommandsView,
+    Ownership,
     commands_view,
     dead_letter_view,
     iso,
@@ -33,16 +38,19 @@ from bridge.nats.fleet import (
     ownership,
     replica_reports,
 )
-from bridge.ops.fleet_metrics import RECENT_WINDOW_SECONDS, bucket_quantile
+from bridge.ops.fleet_metrics import RECENT_WINDOW_SECONDS, STALE_AFTER_REPORTS, bucket_quantile
 from bridge.ops.metrics import EVENT_DELAY_BUCKETS, Metrics
 from bridge.watch import WatchEngine
 from bridge.watch.model import SHARDS
 from schemas.wire.status import FleetStatus
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 REPORT_SECONDS = 5.0
 DEAD_SHOWN_SECONDS = 3600.0
+STATUS_DEADLINE_SECONDS = 6.0  # under the CLI's 10 s: an answer nobody waits for is wasted work
+DEAD_LETTER_SAMPLE = 100  # sequential reads for byReason; count, oldest and byCommand are exact
 
 
 def _age(moment: datetime | None, now: datetime) -> float | None:
@@ -79,6 +87,10 @@ class FleetReporter:
         self.interval = interval
         self.replica = engine.settings.replica_id
         self._task: asyncio.Task[None] | None = None
+        # Set by stop(): a status answered while stopping must not write back the summary the
+        # stop deletes.
+        self._stopping = False
+        self._beats = BeatClock()  # heartbeat liveness on our own clock (bridge.nats.fleet)
 
     @classmethod
     def of(cls, bridge: Any, js: JetStreamContext, status: KeyValue) -> FleetReporter:
@@ -98,24 +110,13 @@ class FleetReporter:
             credits={"story": bridge.credits},
             credits_threshold=bridge.settings.credits_low_threshold,
             # The intake starts after the executor this reporter is handed to: asked lazily.
-            running=lambda: len(bridge.intake._inflight) if bridge.intake is not None else 0,
+            running=lambda: bridge.intake.running if bridge.intake is not None else 0,
         )
 
     # --- this replica -------------------------------------------------------------------------
     def watch_counts(self) -> dict[tuple[str, str, str], int]:
-        """(provider, resource, state) -> watches of the shards held here, from the engine's slots."""
-        counts: Counter[tuple[str, str, str]] = Counter()
-        slots = self.engine._slots
-        for slot in slots.values():
-            if slot.polled:
-                state = "stalled" if slot.stalled else "active"
-                counts[(slot.provider, slot.resource, state)] += 1
-        for key in {key for _, key in self.engine._retire}:
-            held = slots.get(key)
-            parts = key.split(".")
-            if (held is None or not held.polled) and len(parts) >= 5:
-                counts[(parts[2], parts[3], "done")] += 1
-        return dict(counts)
+        """(provider, resource, state) -> watches of the shards held here."""
+        return self.engine.watch_counts()
 
     def poll_budgets(self) -> dict[str, dict[str, float]]:
         out: dict[str, dict[str, float]] = {}
@@ -139,7 +140,7 @@ class FleetReporter:
             "pollBudget": self.poll_budgets(),
             "credits": {p: getattr(c, "balance", None) for p, c in self.credits.items()},
             "eventDelay": delays,
-            "outboxFailing": len(self.engine._flush_failures),
+            "outboxFailing": self.engine.failing_records,
             "commandsRunning": self.running(),
         }
 
@@ -148,6 +149,7 @@ class FleetReporter:
         self._task = asyncio.create_task(self._loop(), name="storybridge-fleet-report")
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -159,22 +161,38 @@ class FleetReporter:
             await asyncio.wait_for(self.status.delete(f"{REPORT_PREFIX}{self.replica}"), 1.0)
 
     async def _loop(self) -> None:
+        last_ok = time.monotonic()
         while True:
             try:
                 await self.report()
-            except Exception as err:  # NATS away: the gauges keep their last values
+                last_ok = time.monotonic()
+            except Exception as err:  # NATS away: what we read of the fleet goes stale
                 log.warning("fleet report failed", error=repr(err))
+                if time.monotonic() - last_ok >= STALE_AFTER_REPORTS * self.interval:
+                    self.mark_stale()
             await asyncio.sleep(self.interval)
+
+    def mark_stale(self) -> None:
+        """The fleet-wide gauges read NaN, so max() across replicas takes a fresh replica's."""
+        if self.metrics is not None:
+            self.metrics.fleet.mark_stale()
+            self.metrics.dead_letters.set(math.nan)
+
+    async def publish_summary(self) -> dict[str, Any]:
+        """Write this replica's summary to STORYBRIDGE_STATUS (unless it is stopping)."""
+        summary = self.summary()
+        if not self._stopping:
+            await self.status.put(f"{REPORT_PREFIX}{self.replica}", json.dumps(summary).encode())
+        return summary
 
     async def report(self) -> None:
         """Write this replica's summary, then set the gauges from the fleet."""
-        summary = self.summary()
-        await self.status.put(f"{REPORT_PREFIX}{self.replica}", json.dumps(summary).encode())
+        summary = await self.publish_summary()
         if self.metrics is None:
             return
         g = self.metrics.fleet
         now = time.time()
-        owners = ownership(self._control(), SHARDS, now)
+        owners = self._ownership(now)
         g.replicas_alive.set(len(owners.alive(now)))
         g.shards_owned.set(len(owners.held.get(self.replica, [])))
         g.shards_unowned.set(len(owners.unowned))
@@ -186,58 +204,97 @@ class FleetReporter:
             g.credits_low_threshold.set(self.credits_threshold)
         g.outbox_failing_records.set(summary["outboxFailing"])
         wall = datetime.now(UTC)
-        commands = await self._commands(owners.alive(now))
+        alive = owners.alive(now)
+        commands = await self._commands(await replica_reports(self.status, alive), alive)
         g.commands_pending.set(commands.pending)
         g.commands_ack_pending.set(commands.ack_pending)
         g.commands_parked.set(commands.parked)
         g.commands_oldest_age_seconds.set(_age(commands.oldest_at, wall) or 0.0)
+        g.commands_oldest_delivered_age_seconds.set(_age(commands.oldest_delivered_at, wall) or 0.0)
         dead = await dead_letter_view(self.js)
         self.metrics.set_dead_letters(dead.count)
         g.dead_letters_oldest_age_seconds.set(_age(dead.oldest_at, wall) or 0.0)
+        g.report_timestamp_seconds.set(now)
 
-    async def _commands(self, alive: list[str]) -> CommandsView:
+    async def _commands(self, reports: Mapping[str, Any] | None, alive: list[str]) -> CommandsView:
         """The consumer's view, with `parked` = unsettled minus what live replicas are running:
         a nak with a delay keeps a message ack-pending, and the server counts it as redelivered
-        only once it is delivered again, so its own count misses the first wait."""
+        only once it is delivered again, so its own count misses the first wait. Without the
+        summaries (`None`) nothing is known to be running: the server's count alone, a lower
+        bound, rather than every unsettled command called parked."""
         view = await commands_view(self.js)
-        reports = await replica_reports(self.status)
+        if reports is None:
+            return view
         running = sum(int(reports[r].get("commandsRunning") or 0) for r in alive if r in reports)
         view.parked = max(view.parked, view.ack_pending - running)
         return view
+
+    def _ownership(self, now: float) -> Ownership:
+        control = self._control()
+        return ownership(control, SHARDS, now, self._beats.observe(control, time.monotonic()))
 
     def _control(self) -> dict[str, bytes]:
         """The lease and heartbeat keys, from the engine's live mirror of them."""
         return {key: entry.value for key, entry in list(self.engine.store.control.items())}
 
     # --- admin.status ---------------------------------------------------------------------------
-    async def fleet_status(self, *, dead_letter_sample: int = 1000) -> dict[str, Any]:
-        """The `admin.status` document (schemas.wire.status.FleetStatus), from NATS."""
-        await self.report()  # our own summary fresh, so the answer includes this very replica
+    async def fleet_status(
+        self, *, dead_letter_sample: int = DEAD_LETTER_SAMPLE, deadline: float | None = None
+    ) -> dict[str, Any]:
+        """The `admin.status` document (schemas.wire.status.FleetStatus), from NATS: each source
+        read once, within `deadline` seconds; a failed section is named in `errors`."""
+        due = time.monotonic() + (STATUS_DEADLINE_SECONDS if deadline is None else deadline)
+        errors: dict[str, str] = {}
+
+        async def section(name: str, read: Awaitable[T], empty: T) -> T:
+            try:
+                return await asyncio.wait_for(read, max(0.1, due - time.monotonic()))
+            except Exception as err:  # one source down or slow: say which, answer the rest
+                errors[name] = (
+                    f"{type(err).__name__}: {err}"[:200] if str(err) else type(err).__name__
+                )
+                return empty
+
+        # Our own summary fresh (this very replica in the answer), without the whole report:
+        # the consumer and the streams are read once, below.
+        await section("summary", self.publish_summary(), {})
         now, wall = time.time(), datetime.now(UTC)
-        owners = ownership(self._control(), SHARDS, now)
-        reports = await replica_reports(self.status)
-        alive = set(owners.alive(now))
+        owners = self._ownership(now)
+        alive = owners.alive(now)
         # A dead replica's heartbeat stays in the bucket; it is shown for an hour, then forgotten.
         recent = {
             r for r, beat in owners.heartbeats.items() if beat.expires_at > now - DEAD_SHOWN_SECONDS
         }
-        replica_ids = sorted(recent | set(reports))
+        reports = await section("replicas", replica_reports(self.status, recent), {})
+        commands, dead, opened = await asyncio.gather(
+            section(
+                "commands", self._commands(None if "replicas" in errors else reports, alive), None
+            ),
+            section(
+                "deadLetters",
+                dead_letter_view(self.js, sample=dead_letter_sample, until=due - 0.5),
+                None,
+            ),
+            section("circuits", open_circuits(self.circuits), None),
+        )
         replicas = []
-        for rid in replica_ids:
+        for rid in sorted(recent | set(reports)):
             beat = owners.heartbeats.get(rid)
             renewed = beat.renewed_at if beat is not None else None
+            if beat is not None and beat.unchanged_for is not None and beat.seen_changing:
+                age: float | None = round(beat.unchanged_for, 3)  # on our clock, no skew
+            else:
+                age = round(now - renewed, 3) if renewed else None
             replicas.append(
                 {
                     "id": rid,
                     "alive": rid in alive,
-                    "heartbeatAgeSeconds": round(now - renewed, 3) if renewed else None,
+                    "heartbeatAgeSeconds": age,
                     "shards": owners.held.get(rid, []) if rid in alive else [],
                     "reported": rid in reports,
                 }
             )
         live_reports = {rid: r for rid, r in reports.items() if rid in alive}
-        commands = await self._commands(sorted(alive))
-        dead = await dead_letter_view(self.js, sample=dead_letter_sample)
         doc = {
             "generatedAt": iso(wall),
             "answeredBy": self.replica,
@@ -249,15 +306,20 @@ class FleetReporter:
                 "unowned": owners.unowned,
             },
             "watches": _watches(live_reports),
-            "circuits": await self._circuits(live_reports),
-            "commands": {
+            "circuits": self._circuits(opened),
+            "commands": None
+            if commands is None
+            else {
                 "pending": commands.pending,
                 "ackPending": commands.ack_pending,
                 "parked": commands.parked,
                 "oldestAgeSeconds": _age(commands.oldest_at, wall),
                 "oldestAt": iso(commands.oldest_at),
+                "oldestDeliveredAgeSeconds": _age(commands.oldest_delivered_at, wall),
             },
-            "deadLetters": {
+            "deadLetters": None
+            if dead is None
+            else {
                 "count": dead.count,
                 "oldestAgeSeconds": _age(dead.oldest_at, wall),
                 "oldestAt": iso(dead.oldest_at),
@@ -268,12 +330,16 @@ class FleetReporter:
             "credits": self._credits(live_reports),
             "pollBudget": _budgets(live_reports),
             "eventDelay": self._delay(live_reports),
+            "errors": errors,
         }
         # Validated against the documented shape: a field renamed here fails the tests, not users.
         return FleetStatus.model_validate(doc).model_dump(mode="json")
 
-    async def _circuits(self, reports: Mapping[str, Any]) -> list[dict[str, Any]]:
-        opened = await open_circuits(self.circuits)
+    def _circuits(self, opened: dict[str, dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        """Every provider, open or closed; None when the circuits could not be read (not
+        "all closed")."""
+        if opened is None:
+            return None
         providers = set(self.budgets) | set(opened)
         return [
             {

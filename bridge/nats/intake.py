@@ -150,8 +150,9 @@ class DurableIntake:
         return all(lane.bound for lane in self.lanes)
 
     @property
-    def _inflight(self) -> set[asyncio.Task[None]]:
-        return self.lanes[0].inflight
+    def running(self) -> int:
+        """Durable commands executing on this replica now, fresh and parked (the fleet report)."""
+        return sum(len(lane.inflight) for lane in self.lanes)
 
     async def start(self) -> None:
         for lane in self.lanes:

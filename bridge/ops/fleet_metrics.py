@@ -1,10 +1,14 @@
 """The gauges an operator pages on, and the recent event delays `admin.status` summarises.
 
 Fleet-wide values (replicas alive, unowned shards, the commands consumer, the dead-letter stream)
-are read from NATS by every replica (`bridge.ops.fleet.FleetReporter`), so each replica exports
-the same number: dashboards and alerts aggregate them with `max()`, which stays right while any
-one replica is scraped. Values of one replica (shards it holds, its watches, its poll budget) are
-summed across replicas.
+are read from NATS by every replica (`bridge.nats.fleet_report.FleetReporter`), so each replica
+exports the same number: dashboards and alerts aggregate them with `max without (instance, pod)`,
+which stays right while any one replica is scraped and keeps deployments (namespace, job) apart.
+Values of one replica (shards it holds, its watches, its poll budget) are summed across replicas.
+
+A replica that cannot read NATS must not page with what it read minutes ago: once its last good
+report is `STALE_AFTER_REPORTS` reports old, its fleet-wide gauges read NaN (PromQL's max() skips a
+NaN while any replica has a number), and `fleet_report_timestamp_seconds` says since when.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from prometheus_client import CollectorRegistry, Gauge
 NAMESPACE: Final = "storybridge"
 RECENT_WINDOW_SECONDS: Final = 300.0
 RECENT_LIMIT: Final = 10_000  # enough for p95 of minutes of events; memory stays bounded
+STALE_AFTER_REPORTS: Final = 3  # one failed round is a blip; three are a replica cut off
 
 
 class FleetGauges:
@@ -54,6 +59,11 @@ class FleetGauges:
             "commands_oldest_age_seconds",
             "Age of the oldest durable command not settled yet (0 when none is).",
         )
+        self.commands_oldest_delivered_age_seconds = gauge(
+            "commands_oldest_delivered_age_seconds",
+            "Age of the oldest durable command delivered and not settled: parked for a retry, or "
+            "running (minutes at most); an undelivered backlog does not count (0 when none is).",
+        )
         self.dead_letters_oldest_age_seconds = gauge(
             "dead_letters_oldest_age_seconds",
             "Age of the oldest message in STORYBRIDGE_DEAD_LETTERS (0 when it is empty).",
@@ -82,7 +92,30 @@ class FleetGauges:
             "outbox_failing_records",
             "Watch records whose staged events failed to publish and wait for a retry.",
         )
+        self.report_timestamp_seconds = gauge(
+            "fleet_report_timestamp_seconds",
+            "Unix time of this replica's last successful fleet report (0: none yet); its "
+            "fleet-wide gauges read NaN once it is a few reports old.",
+        )
         self._watch_labels: set[tuple[str, str, str]] = set()
+
+    def fleet_wide(self) -> tuple[Gauge, ...]:
+        """The gauges read from NATS for the whole fleet (stale when NATS is away)."""
+        return (
+            self.replicas_alive,
+            self.shards_unowned,
+            self.commands_pending,
+            self.commands_ack_pending,
+            self.commands_parked,
+            self.commands_oldest_age_seconds,
+            self.commands_oldest_delivered_age_seconds,
+            self.dead_letters_oldest_age_seconds,
+        )
+
+    def mark_stale(self) -> None:
+        """What this replica read of the fleet is too old to page on: NaN, not the last value."""
+        for gauge in self.fleet_wide():
+            gauge.set(math.nan)
 
     def set_watches(self, counts: dict[tuple[str, str, str], int]) -> None:
         """Replace the watch counts: a combination gone since the last call reads 0, not stale."""

@@ -91,6 +91,11 @@ class _BoundedLabel:
         return value
 
 
+# An outcome label is `ok` or an error code; the API's codes are not ours to bound, so a value that
+# does not look like a code, or one past the first `max_outcomes` distinct ones, reads `other`.
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
 def _label(value: Any) -> str:
     """Enum members by lower-case name (`Priority.POLL` -> `poll`), everything else by `str()`."""
     name = getattr(value, "name", None)
@@ -100,11 +105,14 @@ def _label(value: Any) -> str:
 class Metrics:
     """Every metric of one bridge. Create one per bridge; pass its methods as hooks."""
 
-    def __init__(self, *, max_commands: int = 64, process: bool = True) -> None:
+    def __init__(
+        self, *, max_commands: int = 64, max_outcomes: int = 48, process: bool = True
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r, ns = self.registry, NAMESPACE
         self.recent_delays = RecentDelays()
         self._command_label = _BoundedLabel(max_commands)
+        self._outcome_label = _BoundedLabel(max_outcomes)
         self.commands_total = Counter(
             "commands_total",
             "Commands executed, by command name and outcome (`ok` or the error code).",
@@ -202,6 +210,14 @@ class Metrics:
             namespace=ns,
             registry=r,
         )
+        # The balance reads 0 until the first good read: alerts pair it with this to tell "no
+        # credits" from "not read yet" (and a balance gone stale with the API away).
+        self.credits_checked_timestamp_seconds = Gauge(
+            "credits_checked_timestamp_seconds",
+            "Unix time of the last successful GET /credits (0: the balance was never read).",
+            namespace=ns,
+            registry=r,
+        )
         self.discovery_sweep_seconds = Gauge(
             "discovery_sweep_seconds",
             "How long the last discovery sweep took, paced to STORYBRIDGE_DISCOVERY_BUDGET_SHARE of "
@@ -220,7 +236,8 @@ class Metrics:
             "event_delay_seconds",
             "Publish time of a resource event minus the API's updatedAt of the change "
             "(basis=updated_at) or, where the API gives none or its clock is implausible, minus "
-            "the first read that saw it (basis=first_seen).",
+            "the first read that saw it (basis=first_seen); a resource's first read by the bridge "
+            "(work already in flight when watched) is basis=initial, from that read, outside the SLO.",
             ["provider", "resource", "basis"],
             namespace=ns,
             registry=r,
@@ -251,7 +268,8 @@ class Metrics:
         outcome = execution.outcome
         command = self._command_label(outcome.command or "unknown")
         error = getattr(outcome, "error", None)
-        result = "ok" if outcome.ok else str(getattr(error, "code", None) or "error")
+        code = str(getattr(error, "code", None) or "error")
+        result = "ok" if outcome.ok else self._outcome_label(code if _CODE.match(code) else OTHER)
         self.commands_total.labels(command=command, outcome=result).inc()
         self.command_duration_seconds.labels(command=command).observe(execution.duration)
         latency = float(execution.duration)
@@ -265,7 +283,8 @@ class Metrics:
         self.event_delay_seconds.labels(provider=provider, resource=resource, basis=basis).observe(
             max(0.0, seconds)
         )
-        self.recent_delays.add(time.time(), max(0.0, seconds))
+        if basis != "initial":  # the status p50/p95 are the SLO's: first reads are not delays
+            self.recent_delays.add(time.time(), max(0.0, seconds))
 
     def delay_summary(self, now: float | None = None) -> dict[str, Any]:
         """This replica's event delays of the last minutes: count, p50, p95, max, and the counts

@@ -79,6 +79,15 @@ def shard_of_key(key: str) -> int | None:
     return int(token) if token.isdigit() else None
 
 
+def key_parts(key: str) -> tuple[str, str] | None:
+    """(provider, resource) tokens of a record key `w.<shard>.<provider>.<resource>.<id>` (None
+    for other keys): the key layout is read here, beside `record_key` that writes it."""
+    parts = key.split(".", 4)
+    if len(parts) < 5 or shard_of_key(key) is None:
+        return None
+    return parts[2], parts[3]
+
+
 def key_token(value: str) -> str:
     """One KV key token: unsafe characters become `_`, plus a short hash so ids stay distinct."""
     safe = _KEY_UNSAFE.sub("_", value)
@@ -119,6 +128,10 @@ class PendingEvent(BaseModel):
     # the change when it gave one. Only for `storybridge_event_delay_seconds` (bridge.watch.delay).
     provider: str | None = None
     changed_at: str | None = None
+    # Staged by the first read of a resource this bridge ever made (watch.add or discovery of
+    # work already in flight): its change happened before the bridge could see it, so it is not
+    # a delay of the bridge (delay basis `initial`, left out of the SLO).
+    initial: bool = False
 
 
 class WatchRecord(BaseModel):

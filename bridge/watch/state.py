@@ -18,6 +18,7 @@ from nats.js.client import JetStreamContext
 
 from bridge.nats.streams import Subjects
 from bridge.watch.lease import Leases
+from bridge.watch.model import key_parts
 from bridge.watch.outbox import Outbox
 from bridge.watch.policy import Planner
 from bridge.watch.provider import Provider
@@ -59,6 +60,27 @@ class EngineState:
     _paused_total: dict[str, float]
     _detected: dict[str, dict[str, float]]
     _wake: asyncio.Event
+
+    # -- read by the fleet report (bridge.nats.fleet_report) -------------------------------------
+    def watch_counts(self) -> dict[tuple[str, str, str], int]:
+        """(provider, resource, state) -> polled watches of the shards held here: active,
+        stalled, or done and kept for retention (not re-armed since)."""
+        counts: Counter[tuple[str, str, str]] = Counter()
+        for slot in self._slots.values():
+            if slot.polled:
+                state = "stalled" if slot.stalled else "active"
+                counts[(slot.provider, slot.resource, state)] += 1
+        for key in {key for _, key in self._retire}:
+            held = self._slots.get(key)
+            parts = key_parts(key)
+            if (held is None or not held.polled) and parts is not None:
+                counts[(*parts, "done")] += 1
+        return dict(counts)
+
+    @property
+    def failing_records(self) -> int:
+        """Records whose outbox failed to publish and waits for a retry."""
+        return len(self._flush_failures)
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.create_task(coro, name=name)

@@ -29,6 +29,9 @@ def stage_changes(
 ) -> list[PendingEvent]:
     """Update `record.states` in place and return the new events, in observation order."""
     staged: list[PendingEvent] = []
+    # No facet of this resource recorded yet: nothing of it was read before, so whatever it shows
+    # changed before the bridge looked (event delay basis `initial`).
+    initial = not record.states
     for obs in observations:
         if obs.silent:
             continue
@@ -54,6 +57,7 @@ def stage_changes(
             provider=provider.name,
         )
         event.after_seq = after_seq
+        event.initial = initial
         staged.append(with_trace(event, record.spec.trace))
         occurrences[occurrence_key] = occurrence + 1
         record.states[obs.state_key] = FacetState(

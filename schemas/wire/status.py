@@ -20,8 +20,9 @@ class AdminStatusCommand(Command):
     budgets, recent event delay. Read from NATS only (no API call)."""
 
     command: ClassVar[str] = "admin.status"
-    # How many dead letters at most are read for the per-reason counts (count and age are exact).
-    deadLetterSample: int = Field(default=1000, ge=0, le=100_000)
+    # How many dead letters at most are read for the per-reason counts (count, age and per
+    # command are exact). One read each, in sequence: kept small, and cut short by the deadline.
+    deadLetterSample: int = Field(default=100, ge=0, le=1000)
 
 
 class _Doc(BaseModel):
@@ -62,6 +63,9 @@ class CommandsStatus(_Doc):
     parked: int  # unsettled and not running on any live replica: waiting for a retry
     oldestAgeSeconds: float | None  # the oldest command not settled (the stream is a work queue)
     oldestAt: str | None
+    # The oldest delivered and not settled (parked, or running): an undelivered backlog is not
+    # in it (that is `pending`). What StorybridgeCommandsParkedTooLong reads.
+    oldestDeliveredAgeSeconds: float | None = None
 
 
 class DeadLetterStatus(_Doc):
@@ -106,9 +110,14 @@ class FleetStatus(_Doc):
     replicas: list[ReplicaStatus]
     shards: ShardStatus
     watches: list[WatchCount]
-    circuits: list[CircuitStatus]
-    commands: CommandsStatus
-    deadLetters: DeadLetterStatus
+    # null when its source could not be read in time (the reason is in `errors`): a failed read
+    # never shows as "no circuit open" or "nothing parked".
+    circuits: list[CircuitStatus] | None
+    commands: CommandsStatus | None
+    deadLetters: DeadLetterStatus | None
     credits: list[CreditStatus]
     pollBudget: list[PollBudgetStatus]
     eventDelay: EventDelayStatus
+    # Section -> what failed (summary, replicas, commands, deadLetters, circuits); empty when the
+    # whole document was read. `replicas` failing leaves watches, credits and budgets empty.
+    errors: dict[str, str] = Field(default_factory=dict)

@@ -85,6 +85,7 @@ class CreditsMonitor:
         self.balance = float(balance)  # for admin.status (bridge.nats.fleet_report)
         if self.metrics is not None:
             self.metrics.credits_balance.set(balance)
+            self.metrics.credits_checked_timestamp_seconds.set_to_current_time()
         if self.threshold is not None:
             await self._episode(float(balance), self.threshold)
         self.rounds += 1
