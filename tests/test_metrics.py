@@ -205,11 +205,11 @@ def test_a_replica_cut_off_from_nats_stops_exporting_what_it_read_of_the_fleet()
 
     m = Metrics(process=False)
     m.fleet.shards_unowned.set(4)
-    m.fleet.commands_parked.set(2)
+    m.fleet.commands_ack_pending.set(2)
     m.fleet.report_timestamp_seconds.set(1_000.0)
     m.fleet.set_watches({("story", "job", "active"): 5})
     m.fleet.mark_stale()
-    for name in ("storybridge_shards_unowned", "storybridge_commands_parked"):
+    for name in ("storybridge_shards_unowned", "storybridge_commands_ack_pending"):
         value = _sample(m, name)
         assert value is not None and math.isnan(value), name
     assert _sample(m, "storybridge_fleet_report_timestamp_seconds") == 1_000.0

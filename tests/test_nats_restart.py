@@ -141,6 +141,6 @@ async def test_fetch_errors_other_than_timeouts_give_every_slot_back(
             SUBJECTS.command("project.create"),
             json.dumps({"name": f"after-503-{i}", "commandId": f"after-503-{i}"}).encode(),
         )
-    await until(lambda: len(bridge.intake._inflight) == 4 if bridge.intake else False)
+    await until(lambda: bridge.intake.running == 4 if bridge.intake else False)
     for i in range(4):
         assert (await outcomes.wait_for(f"after-503-{i}"))[-1]["ok"] is True

@@ -38,6 +38,7 @@ from bridge.nats.fleet import (
     ownership,
     replica_reports,
 )
+from bridge.nats.streams import PARKED_STREAM
 from bridge.ops.fleet_metrics import RECENT_WINDOW_SECONDS, STALE_AFTER_REPORTS, bucket_quantile
 from bridge.ops.metrics import EVENT_DELAY_BUCKETS, Metrics
 from bridge.watch import WatchEngine
@@ -208,7 +209,6 @@ class FleetReporter:
         commands = await self._commands(await replica_reports(self.status, alive), alive)
         g.commands_pending.set(commands.pending)
         g.commands_ack_pending.set(commands.ack_pending)
-        g.commands_parked.set(commands.parked)
         g.commands_oldest_age_seconds.set(_age(commands.oldest_at, wall) or 0.0)
         g.commands_oldest_delivered_age_seconds.set(_age(commands.oldest_delivered_at, wall) or 0.0)
         dead = await dead_letter_view(self.js)
@@ -217,12 +217,16 @@ class FleetReporter:
         g.report_timestamp_seconds.set(now)
 
     async def _commands(self, reports: Mapping[str, Any] | None, alive: list[str]) -> CommandsView:
-        """The consumer's view, with `parked` = unsettled minus what live replicas are running:
-        a nak with a delay keeps a message ack-pending, and the server counts it as redelivered
-        only once it is delivered again, so its own count misses the first wait. Without the
-        summaries (`None`) nothing is known to be running: the server's count alone, a lower
-        bound, rather than every unsettled command called parked."""
+        """The consumer's view, with `parked` = the messages of STORYBRIDGE_PARKED: a durable
+        command that waits is parked there, outside the consumer (bridge/nats/parking.py), so its
+        count is exact; `storybridge_commands_parked_now{provider}` exports the same by provider.
+        When the stream cannot be read: unsettled minus what live replicas are running."""
         view = await commands_view(self.js)
+        try:
+            view.parked = int((await self.js.stream_info(PARKED_STREAM)).state.messages)
+            return view
+        except Exception:
+            pass
         if reports is None:
             return view
         running = sum(int(reports[r].get("commandsRunning") or 0) for r in alive if r in reports)

@@ -150,8 +150,7 @@ class DurableIntake:
         return all(lane.bound for lane in self.lanes)
 
     @property
-    def running(self) -> int:
-        """Durable commands executing on this replica now, fresh and parked (the fleet report)."""
+    def running(self) -> int:  # fresh and parked, for the fleet report
         return sum(len(lane.inflight) for lane in self.lanes)
 
     async def start(self) -> None:

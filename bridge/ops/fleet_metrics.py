@@ -50,11 +50,6 @@ class FleetGauges:
             "commands_ack_pending",
             "Durable commands delivered and not settled yet: running or parked for a retry.",
         )
-        self.commands_parked = gauge(
-            "commands_parked",
-            "Durable commands unsettled and not running on any live replica: waiting for a "
-            "retry (answered retryable, or held by an open circuit).",
-        )
         self.commands_oldest_age_seconds = gauge(
             "commands_oldest_age_seconds",
             "Age of the oldest durable command not settled yet (0 when none is).",
@@ -106,7 +101,6 @@ class FleetGauges:
             self.shards_unowned,
             self.commands_pending,
             self.commands_ack_pending,
-            self.commands_parked,
             self.commands_oldest_age_seconds,
             self.commands_oldest_delivered_age_seconds,
             self.dead_letters_oldest_age_seconds,
