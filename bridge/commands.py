@@ -113,8 +113,12 @@ def validate_command(model: type[Command], payload: dict[str, Any], policy: Extr
 
 
 def _field_of(err: ValidationError) -> str:
-    first = err.errors()[0]
-    return ".".join(str(part) for part in first["loc"]) or "payload"
+    """The field's path, without pydantic's union-member tags (`id.constrained-str` -> `id`)."""
+    parts = [str(part) for part in err.errors()[0]["loc"]]
+    return ".".join(p for p in parts if p not in _TAGS and "[" not in p) or "payload"
+
+
+_TAGS = frozenset({"str", "int", "float", "bool", "none", "constrained-str", "constrained-int"})
 
 
 @dataclass(frozen=True)
