@@ -10,12 +10,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
 
+from bridge.nats.deadletters import Grave
 from bridge.nats.parking import (
     ATTEMPTS_HEADER,
     NOT_BEFORE_HEADER,
     STORED_AT_HEADER,
     STREAM_CREATED_HEADER,
+    Parked,
+    park,
+    source_of,
 )
 from bridge.nats.streams import DEAD_LETTERS_STREAM, PARKED_STREAM
 from tests.fixtures.bridge import SUBJECTS, Outcomes, StartBridge
@@ -92,3 +97,62 @@ async def test_parked_copies_nobody_can_run_or_that_outlived_their_deadline_end(
     assert await until(lambda: _parked_empty(nc)) is True
     assert (await js.stream_info(DEAD_LETTERS_STREAM)).state.messages == 1
     assert _posts(sandbox) == []  # neither reached the API
+
+
+async def test_parked_copies_with_headers_no_bridge_writes_are_dropped_not_looped(
+    start_bridge: StartBridge, nc: NatsClient, outcomes: Outcomes, sandbox: Any
+) -> None:
+    """A naive Stored-At (cannot be compared with an aware time) or an infinite Not-Before (cannot
+    be a nak delay) used to raise inside the handler and come back forever: now terminated."""
+    await start_bridge()
+    js = nc.jetstream()
+    now = datetime.now(UTC)
+    good = {
+        STORED_AT_HEADER: now.isoformat(),
+        STREAM_CREATED_HEADER: now.isoformat(),
+        "Storybridge-Stream-Sequence": "9",
+        ATTEMPTS_HEADER: "1",
+        NOT_BEFORE_HEADER: "0",
+    }
+    for broken in (
+        {STORED_AT_HEADER: now.replace(tzinfo=None).isoformat()},
+        {NOT_BEFORE_HEADER: "inf"},
+    ):
+        body = json.dumps({"name": "broken", "commandId": f"broken-{len(broken)}"}).encode()
+        await js.publish(SUBJECTS.parked("project.create"), body, headers={**good, **broken})
+    assert await until(lambda: _parked_empty(nc)) is True
+    assert _posts(sandbox) == []
+
+
+async def test_parking_the_same_message_twice_keeps_one_copy(
+    nc: NatsClient, start_bridge: StartBridge
+) -> None:
+    """A crash or a stop between the parked copy's PubAck and the original's ack redelivers the
+    original, which is parked again: the copy's id names the message parked, so the stream keeps
+    one copy (two would run the command twice at once)."""
+    await start_bridge()
+    js = nc.jetstream()
+    now = datetime.now(UTC)
+    grave = Grave(
+        subject=SUBJECTS.command("project.create"),
+        data=b'{"name": "twice"}',
+        headers={"Nats-Msg-Id": "twice-1"},
+        stream_seq=42,
+        stored_at=now,
+        deliveries=1,
+        stream_created=now,
+    )
+    original = Msg(_client=nc, subject=SUBJECTS.command("project.create"))
+    before = (await js.stream_info(PARKED_STREAM)).state.messages
+    for attempts in (0, 1):  # the first delivery parks, the redelivery parks again
+        cmd = Parked(grave=grave, attempts=0, not_before=0.0, reason=None)
+        await park(
+            js,
+            SUBJECTS,
+            cmd,
+            attempts=attempts,
+            not_before=(now + timedelta(hours=1)).timestamp(),
+            reason="retrying",
+            source=source_of(original, SUBJECTS),
+        )
+    assert (await js.stream_info(PARKED_STREAM)).state.messages == before + 1

@@ -40,7 +40,7 @@ from bridge.nats.deadletters import (
     stream_created,
 )
 from bridge.nats.gates import ROUTE_FAILING, Hold, RouteGates
-from bridge.nats.lanes import DurableRetry, Lane, Settled, hand_back_pending, origin_seq
+from bridge.nats.lanes import DurableRetry, Lane, Settled, finish, hand_back_pending, origin_seq
 from bridge.nats.outcomes import OutcomePublisher
 from bridge.nats.parking import (
     CIRCUIT_OPEN,
@@ -48,6 +48,7 @@ from bridge.nats.parking import (
     Parked,
     fresh,
     park,
+    source_of,
     unparked,
 )
 from bridge.nats.streams import (
@@ -64,7 +65,6 @@ log = structlog.get_logger(__name__)
 # A failure of our own plumbing (e.g. NATS briefly unavailable while publishing the outcome) hands the
 # command back on the retry schedule, at most this late; the API call replays under the same key.
 PLUMBING_MAX_DELAY = 30.0
-ACK_ATTEMPTS = 4
 # After the grace period, how long cancelled commands get to hand their messages back.
 CANCEL_WAIT_SECONDS = 5.0
 FETCH_TIMEOUT = 1.0
@@ -271,7 +271,7 @@ class DurableIntake:
                     log.error(
                         "unreadable parked message dropped", subject=msg.subject, error=repr(err)
                     )
-                    await self._finish(msg, Settled("term"))
+                    await finish(msg, Settled("term"))
                     return
                 attempt = cmd.attempts + 1
             else:
@@ -306,11 +306,11 @@ class DurableIntake:
                 # Tried past its deadline and never settled (a crash loop): nothing else ends it.
                 outcome = exhausted_outcome(cmd.grave, self.subjects)
                 await self.dead_letters.bury(cmd.grave, reason=UNPROCESSABLE, outcome=outcome)
-                await self._finish(msg, Settled("ack"))
+                await finish(msg, Settled("ack"))
                 return True, None
             due = cmd.not_before - now.timestamp()
             if due > 0:
-                await self._finish(msg, Settled("nak", due))
+                await finish(msg, Settled("nak", due))
                 return True, None
         if now >= deadline:
             return False, None  # its last attempt is owed, whatever holds the others
@@ -338,10 +338,8 @@ class DurableIntake:
             self.on_park(hold.reason, provider)
         if not lane.parked:
             not_before = now.timestamp() + seconds
-            await park(
-                self.js, self.subjects, cmd, attempts=0, not_before=not_before, reason=hold.reason
-            )
-        await self._finish(msg, Settled("nak", seconds) if lane.parked else Settled("ack"))
+            await self._park(msg, cmd, 0, not_before, hold.reason)
+        await finish(msg, Settled("nak", seconds) if lane.parked else Settled("ack"))
         return True, None
 
     async def _run(self, msg: Msg, cmd: Parked, attempt: int, admitted: str | None) -> None:
@@ -365,8 +363,8 @@ class DurableIntake:
                 self.gates.settle(admitted, healthy)
         if self.on_execution is not None:
             self.on_execution(execution, "durable", grave.stored_at)  # latency from first arrival
-        settled = await self._settle(cmd, execution, attempt)
-        await self._finish(msg, settled)
+        settled = await self._settle(msg, cmd, execution, attempt)
+        await finish(msg, settled)
 
     def _route_health(self, execution: Execution) -> bool | None:
         error = execution.outcome.error
@@ -378,24 +376,6 @@ class DurableIntake:
         if error.status == 429:
             return None  # the key's budget, not the route
         return False if error.code == UPSTREAM_UNAVAILABLE else None
-
-    async def _finish(self, msg: Msg, settled: Settled) -> None:
-        """Ack, term or nak; the outcome (or retry event, or dead letter) is out already, so a
-        failing ack is only retried: it must never turn into a second, different ending."""
-        for attempt in range(ACK_ATTEMPTS):
-            try:
-                if settled.how == "term":
-                    await msg.term()
-                elif settled.how == "nak":
-                    await msg.nak(delay=settled.delay)
-                else:
-                    await msg.ack_sync()
-                return
-            except Exception as err:
-                log.warning("ack failed; trying again", how=settled.how, error=repr(err))
-                await asyncio.sleep(0.2 * 2**attempt)
-        # Unacknowledged it is redelivered and replays under its Idempotency-Key: a duplicate
-        # outcome at worst, never a lost command.
 
     def _next_delay(self, name: str | None, attempt: int) -> tuple[float, str]:
         """When to try again, and why: just after the circuit's next probe, when a failing route
@@ -409,7 +389,7 @@ class DurableIntake:
             return failing, ROUTE_FAILING
         return self.retry.delay(attempt), RETRYING
 
-    async def _settle(self, cmd: Parked, execution: Execution, attempt: int) -> Settled:
+    async def _settle(self, msg: Msg, cmd: Parked, execution: Execution, attempt: int) -> Settled:
         grave = cmd.grave
         outcome = execution.outcome
         token = f"js-{grave.stream_seq}-{attempt}"
@@ -420,13 +400,15 @@ class DurableIntake:
             return Settled("term" if error and error.code == INVALID_COMMAND else "ack")
         now = datetime.now(UTC)
         deadline = self._deadline(cmd)
-        last = attempt >= self.retry.max_deliver > 0
+        delay, reason = self._next_delay(outcome.command, attempt)
+        # Attempts count towards max_deliver on the retry schedule only: a command held by a
+        # failing route or circuit is a probe whenever the gate says, and ends at its deadline.
+        last = reason == RETRYING and attempt >= self.retry.max_deliver > 0
         if now >= deadline or last:
             reason = DEADLINE if now >= deadline else MAX_DELIVERIES
             buried = replace(grave, deliveries=attempt)
             await self.dead_letters.bury(buried, reason=reason, outcome=outcome)
             return Settled("ack")
-        delay, reason = self._next_delay(outcome.command, attempt)
         delay = max(min(delay, (deadline - now).total_seconds()), 0.0)
         next_at = now + timedelta(seconds=delay)
         await self.outcomes.publish(
@@ -446,10 +428,17 @@ class DurableIntake:
         # Held by a circuit or a route, it is due at once: the hold (rechecked every few seconds)
         # decides, so a recovery another replica saw releases it.
         not_before = next_at.timestamp() if reason == RETRYING else now.timestamp()
-        await park(
-            self.js, self.subjects, cmd, attempts=attempt, not_before=not_before, reason=reason
-        )
+        await self._park(msg, cmd, attempt, not_before, reason)
         return Settled("ack")
+
+    async def _park(
+        self, msg: Msg, cmd: Parked, attempts: int, not_before: float, reason: str
+    ) -> None:
+        source = source_of(msg, self.subjects)  # the copy's dedup id names the message parked
+        await park(
+            self.js, self.subjects, cmd, attempts=attempts, not_before=not_before, reason=reason,
+            source=source,
+        )  # fmt: skip
 
     async def _plumbing_failed(self, msg: Msg, lane: Lane, *, last: bool) -> None:
         """Our own failure before anything was settled: try again later, backing off like a

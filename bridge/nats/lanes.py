@@ -7,11 +7,14 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Literal
 
+import structlog
 from nats.aio.msg import Msg
 from nats.js.client import JetStreamContext
 
 from bridge.config import retry_delay
 from bridge.nats.deadletters import SEQUENCE_HEADER
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -70,3 +73,25 @@ class DurableRetry:
 
     def delay(self, attempt: int) -> float:
         return retry_delay(attempt, self.base_seconds, self.max_seconds)
+
+
+ACK_ATTEMPTS = 4
+
+
+async def finish(msg: Msg, settled: Settled) -> None:
+    """Ack, term or nak; the outcome (or retry event, or dead letter) is out already, so a
+    failing ack is only retried: it must never turn into a second, different ending."""
+    for attempt in range(ACK_ATTEMPTS):
+        try:
+            if settled.how == "term":
+                await msg.term()
+            elif settled.how == "nak":
+                await msg.nak(delay=settled.delay)
+            else:
+                await msg.ack_sync()
+            return
+        except Exception as err:
+            log.warning("ack failed; trying again", how=settled.how, error=repr(err))
+            await asyncio.sleep(0.2 * 2**attempt)
+    # Unacknowledged it is redelivered and replays under its Idempotency-Key: a duplicate
+    # outcome at worst, never a lost command.

@@ -18,6 +18,7 @@ the attempts made so far, when it is due, and why it waits.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -81,21 +82,36 @@ def unparked(msg: Msg, subjects: Subjects) -> Parked:
     if original_id:
         headers["Nats-Msg-Id"] = original_id
     attempts = int(carried.get(ATTEMPTS_HEADER) or 0)
+    not_before = float(carried.get(NOT_BEFORE_HEADER) or 0.0)
+    stored_at = datetime.fromisoformat(carried[STORED_AT_HEADER])
+    created = datetime.fromisoformat(carried[STREAM_CREATED_HEADER])
+    if not math.isfinite(not_before) or stored_at.tzinfo is None or created.tzinfo is None:
+        # Not what a bridge writes: it could never be compared or delayed, only loop.
+        raise ValueError("parked headers out of shape")
     grave = Grave(
         subject=subjects.command(name),
         data=msg.data,
         headers=headers or None,
         stream_seq=int(carried.get(SEQUENCE_HEADER) or 0),
-        stored_at=datetime.fromisoformat(carried[STORED_AT_HEADER]),
+        stored_at=stored_at,
         deliveries=attempts,
-        stream_created=datetime.fromisoformat(carried[STREAM_CREATED_HEADER]),
+        stream_created=created,
     )
     return Parked(
         grave=grave,
         attempts=attempts,
-        not_before=float(carried.get(NOT_BEFORE_HEADER) or 0.0),
+        not_before=not_before,
         reason=carried.get(REASON_HEADER),
     )
+
+
+def source_of(msg: Msg, subjects: Subjects) -> str:
+    """Which message a parked copy is made from: the original (`c`) or a parked copy (`p<seq>`).
+    The copy's Nats-Msg-Id names it, so parking the same message again (a crash or a stop between
+    the PubAck and the ack, a redelivery) dedups instead of starting a second lineage."""
+    if msg.subject.startswith(f"{subjects.prefix}.parked."):
+        return f"p{msg.metadata.sequence.stream}"
+    return "c"
 
 
 async def park(
@@ -106,6 +122,7 @@ async def park(
     attempts: int,
     not_before: float,
     reason: str,
+    source: str,
 ) -> None:
     """Publish the parked copy and wait for its PubAck (the caller acks the original after)."""
     grave = command.grave
@@ -126,8 +143,8 @@ async def park(
             ATTEMPTS_HEADER: str(attempts),
             NOT_BEFORE_HEADER: f"{not_before:.3f}",
             REASON_HEADER: reason,
-            # One copy per (command, attempts): a re-park after a lost ack dedups.
-            "Nats-Msg-Id": f"park-{grave.fallback_id}-{attempts}",
+            # One copy per message parked (see `source_of`): a re-park after a lost ack dedups.
+            "Nats-Msg-Id": f"park-{grave.fallback_id}-{source}",
         }
     )
     await js.publish(subjects.parked(name), grave.data, headers=headers, stream=PARKED_STREAM)
