@@ -196,6 +196,26 @@ def test_the_watch_bench_measures_every_figure_with_a_second_replica_taking_over
 
 
 @pytest.mark.slow
+def test_the_watch_churn_bench_measures_a_slope_and_retires_what_it_added() -> None:
+    """`bench --watches --churn` over a few sandbox minutes: watches are added and finished, the
+    replica holds about what the churn predicts (so records are retired), and the RSS slope is a
+    measured figure (not judged here: too short a run for that)."""
+    import asyncio
+
+    from bridge.cli.bench.churn import ChurnParams, print_churn_bench, run_churn_bench
+
+    params = ChurnParams(seconds=400.0, speed=20.0, lifetime=30.0, retain=60.0, warmup=0.5)
+    figures = asyncio.run(run_churn_bench(params))
+    c = figures["churn"]
+    assert c["added"] >= 700 and c["finished"] > 0
+    assert math.isfinite(c["rss_slope_mb_per_hour"]) and c["samples"] > 2
+    assert c["records_end"] < c["added"] / 2  # finished records were deleted
+    out = io.StringIO()
+    print_churn_bench(Console(file=out, width=120), figures)
+    assert "RSS slope" in out.getvalue()
+
+
+@pytest.mark.slow
 def test_the_handover_bench_onboards_by_bulk_and_by_discovery(tmp_path: Any) -> None:
     """`bench --handover` with a few jobs: both onboarding paths watch every job, every READY is
     detected, and each figure (onboarding cost, detection against the bound, idle stretch) is

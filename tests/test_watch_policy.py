@@ -167,3 +167,35 @@ def test_a_scaled_engine_banks_one_api_second_of_budget_not_one_wall_second() ->
     unscaled.tokens = 0.0
     unscaled.refill(10.0, 1.6)
     assert len(unscaled.take(10.0, limit=16)) == 1  # the same second banked, unscaled
+
+
+def _heap_entries(planner: Planner) -> int:
+    return sum(len(heap) for heap in planner._lanes.values())
+
+
+def test_lane_heaps_shrink_with_the_units_under_churn() -> None:
+    """Watches placed, re-classed and finished for a long while: the lanes hold a small multiple
+    of the live units, not an entry per unit ever placed or moved."""
+    planner = Planner()
+    now = 0.0
+    for i in range(5000):
+        key = f"w.{i}"
+        planner.place(key, key, NORMAL, 5.0, now)
+        planner.place(key, key, HOT, 5.0, now)  # re-classed: a push into another lane
+        planner.want(key, now)
+        if i >= 10:
+            old = f"w.{i - 10}"
+            planner.drop(old, old)  # finished
+        now += 1.0
+    assert len(planner) == 10
+    assert _heap_entries(planner) <= 2 * len(planner) + 64
+
+
+def test_a_planner_emptied_by_finished_watches_lets_go_of_its_heap_entries() -> None:
+    planner = Planner()
+    for i in range(3000):
+        planner.place(f"w.{i}", f"w.{i}", COLD, 60.0, float(i))
+    for i in range(3000):
+        planner.drop(f"w.{i}", f"w.{i}")
+    assert len(planner) == 0
+    assert _heap_entries(planner) <= 64

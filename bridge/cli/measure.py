@@ -36,6 +36,11 @@ def bench(
     ),
     idle: float = typer.Option(30.0, help="With --watches: seconds of the idle phase."),
     change: float = typer.Option(60.0, help="With --watches: seconds of the 1 %/min phase."),
+    churn: float | None = typer.Option(
+        None,
+        help="With --watches: instead, this many sandbox seconds of watches added, finished and "
+        "retired continuously (at --speed, default 20x), reporting the replica's RSS slope.",
+    ),
     handover: bool = typer.Option(
         False,
         "--handover",
@@ -74,6 +79,15 @@ def bench(
             typer.echo(json.dumps(figures, default=str))
         else:
             print_handover(console, poll, figures)
+        return
+    if watches is not None and churn is not None:
+        from bridge.cli.bench.churn import ChurnParams, print_churn_bench, run_churn_bench
+
+        churned = asyncio.run(run_churn_bench(ChurnParams(seconds=churn, speed=speed or 20.0)))
+        if as_json:
+            typer.echo(json.dumps(churned))
+        else:
+            print_churn_bench(console, churned)
         return
     if watches is not None:
         from bridge.cli.bench.watches import WatchBenchParams, print_watch_bench, run_watch_bench

@@ -9,7 +9,6 @@ more due units than the budget serves) waits as heap entries, not as decoded spe
 
 from __future__ import annotations
 
-import heapq
 import math
 import time
 from sys import intern
@@ -44,17 +43,19 @@ class ScheduleMixin(ReadsMixin):
         if slot is not None and slot.polled and not active:
             self._active[slot.resource] -= 1
             self._unplace(key, slot)
+        if record is None or not record.outbox:
+            self._forget_unsettled(key)
+        deadline = self._retire_deadline(record) if record is not None else None
+        if deadline is None or record is None:
+            self._unschedule_retire(key)
+        else:
+            self._schedule_retire(key, deadline, finished=record.done)
         if record is None or (not active and not record.outbox):
             self._slots.pop(key, None)
             self._due.discard(key)
             self._outboxed.discard(key)
             self._stalled.discard(key)
             self._detected.pop(key, None)
-            if record is not None and record.done:
-                heapq.heappush(
-                    self._retire,
-                    ((record.done_at or time.time()) + self.settings.retain_done_seconds, key),
-                )
             return
         now = time.time()
         spec = record.spec
@@ -144,7 +145,7 @@ class ScheduleMixin(ReadsMixin):
                 head = planner.next_due()
                 if head is not None:
                     nexts.append(max(head - now, planner.token_wait()))
-        if self._retire:
+        if self._retire:  # a stale head only costs one early wake-up
             nexts.append(self._retire[0][0] - now)
         return max(0.005, min(nexts))
 

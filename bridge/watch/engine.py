@@ -94,10 +94,12 @@ class WatchEngine(ScheduleMixin):
         self._due = DueQueue()
         self._planners = {}
         self._retire = []  # (delete after, key) of finished records
+        self._retire_at = {}
         self._active = Counter()  # active records held, by resource
         self._stalled = set()
         self._outboxed = set()
         self._flush_failures = {}
+        self._unsettled = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._work = set()
         self._inflight = set()  # keys being read right now (never polled twice at once)
@@ -170,6 +172,10 @@ class WatchEngine(ScheduleMixin):
         self._due = DueQueue()
         self._planners.clear()
         self._retire.clear()
+        self._retire_at.clear()
+        for key in list(self._unsettled):
+            self._forget_unsettled(key)
+        self._flush_failures.clear()
         self._active.clear()
         self._stalled.clear()
         self._outboxed.clear()

@@ -9,7 +9,6 @@ its lease mid-poll fails its CAS at (1) and drops what it read.
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import time
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ from bridge.watch.state import FLUSH_RETRY, EngineState, log
 from bridge.watch.store import Conflict
 
 RECORD_HEADROOM = 4096  # bytes kept free below the server's max_payload
+RETIRE_RETRY = 60.0  # a retirement that could not be done now is tried again this much later
 
 
 class FlushMixin(EngineState):
@@ -78,16 +78,20 @@ class FlushMixin(EngineState):
             return
         self._flushing.add(key)
         fresh = set(fresh or ())
+        staged: tuple[str, ...] = ()
         try:
             for _ in range(5):
                 entry = self.store.entries.get(key) or await self.store.get(key)
                 if entry is None:
                     self._detected.pop(key, None)
+                    self._forget_unsettled(key)
                     return
                 record, rev = WatchRecord.decode(entry.value), entry.revision
                 if not record.outbox:
                     self._detected.pop(key, None)  # published elsewhere (e.g. by a new shard owner)
+                    self._forget_unsettled(key)
                     return
+                staged = tuple(e.id for e in record.outbox)
                 for event in record.outbox:
                     record.last_seq = await self.outbox.settle(event, fresh=event.id in fresh)
                     fresh.discard(event.id)  # sent: a retry of this loop must look it up
@@ -101,25 +105,31 @@ class FlushMixin(EngineState):
                     await self.store.get(key)
                     continue
                 self._detected.pop(key, None)
-                self._flush_failures.pop(key, None)
+                self._forget_unsettled(key)
                 self._count(published, detected, published_at)
                 return
             # Every try lost its CAS to another writer: the events stay staged, so the key must
             # be flushed again, or the watch would stay frozen until a shard reload.
             self._surface("flush_conflicts", key=key)
-            self._retry_flush(key)
+            self._retry_flush(key, staged)
         except OutboxError as err:
             log.warning("staged events kept, will retry", key=key, error=str(err))
-            self._retry_flush(key)
+            self._retry_flush(key, staged)
         except Exception as err:  # NATS or KV trouble: never let it end a pass, or the start
             log.warning("flushing staged events failed, will retry", key=key, error=repr(err))
-            self._retry_flush(key)
+            self._retry_flush(key, staged)
         finally:
             self._flushing.discard(key)
 
-    def _retry_flush(self, key: str) -> None:
+    def _retry_flush(self, key: str, staged: tuple[str, ...] = ()) -> None:
+        if staged:
+            # Kept by key so the outbox's lookup positions go when the record does.
+            self._unsettled[key] = staged
         if key not in self._slots:
-            return  # another replica's record (a forwarded change): its owner flushes it
+            # Another replica's record (a forwarded change): its owner flushes it, and nothing
+            # here will ever clear what was kept for it.
+            self._forget_unsettled(key)
+            return
         n = self._flush_failures.get(key, 0) + 1
         self._flush_failures[key] = n
         low, high = FLUSH_RETRY
@@ -155,18 +165,34 @@ class FlushMixin(EngineState):
 
     def _retire_due(self, now: float) -> None:
         while self._retire and self._retire[0][0] <= now:
-            _, key = heapq.heappop(self._retire)
+            at, key = heapq.heappop(self._retire)
+            held = self._retire_at.get(key)
+            if held is None or held[0] != at:
+                continue  # stale: the record moved its deadline, was re-armed or went away
+            del self._retire_at[key]
             self._spawn(self._delete_finished(key, now), f"retire-{key}")
 
     async def _delete_finished(self, key: str, now: float) -> None:
-        """Delete a finished record once it is older than `retain_done_seconds` (CAS delete)."""
+        """Delete a record past its retirement deadline (`_retire_deadline`; CAS delete)."""
         entry = self.store.entries.get(key)
-        if entry is None or not self.leases.owns_key(key):
+        if entry is None:
             return
         record = WatchRecord.decode(entry.value)
-        if not record.done or record.outbox or record.done_at is None:
+        deadline = self._retire_deadline(record)
+        if deadline is None or now < deadline:
+            return  # changed since it was scheduled: its change scheduled it again
+        retry = now + RETIRE_RETRY
+        if not self.leases.owns_key(key):
+            # Still mirrored, so the shard is ours or about to go (which forgets the key);
+            # asked again later rather than kept until a shard reload.
+            if self._retire_at.get(key) is None:
+                self._schedule_retire(key, retry, record.done)
             return
-        if now - record.done_at < self.settings.retain_done_seconds:
-            return
-        with contextlib.suppress(Conflict, Exception):
+        try:
             await self.store.delete(key, last=entry.revision)
+        except Conflict:
+            pass  # written meanwhile: that change scheduled it again
+        except Exception as err:
+            log.warning("deleting a retired record failed, will retry", key=key, error=repr(err))
+            if self._retire_at.get(key) is None:
+                self._schedule_retire(key, retry, record.done)

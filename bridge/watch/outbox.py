@@ -19,6 +19,7 @@ Errors:
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import structlog
@@ -62,6 +63,12 @@ class Outbox:
         """Best effort at start: the stream's last sequence, the floor for events staged next."""
         info = await self.js.stream_info(self.stream)
         self.last_seq = max(self.last_seq, int(info.state.last_seq or 0))
+
+    def forget(self, event_ids: Iterable[str]) -> None:
+        """Drop the lookup positions of events that will not be settled here (their record was
+        deleted, or flushed by another replica): they would stay forever otherwise."""
+        for event_id in event_ids:
+            self._resume.pop(event_id, None)
 
     async def settle(self, event: PendingEvent, *, fresh: bool) -> int:
         """Make sure `event` is in the stream once; returns its stream sequence."""

@@ -33,6 +33,8 @@ HOT, NORMAL, COLD = 0, 1, 2
 WEIGHTS = (4.0, 2.0, 1.0)
 
 Lane = tuple[int, float]  # (class, floor seconds)
+STALE_FACTOR = 2  # heap entries kept per live unit before the lanes are rebuilt
+STALE_SLACK = 64
 
 
 @dataclass(slots=True, eq=False)
@@ -57,6 +59,7 @@ class Planner:
         self._lanes: dict[Lane, list[tuple[float, int, str]]] = {}
         self._versions = itertools.count(1)
         self._lane_cache: dict[Lane, Lane] = {}
+        self._entries = 0  # heap entries over every lane, stale ones included
         self.tokens = 1.0
         self.rate = math.inf  # calls per second; inf: no budget known, floors alone decide
         self._filled_at: float | None = None
@@ -90,6 +93,7 @@ class Planner:
             return
         if not unit.members:
             del self.units[unit_id]  # its heap entry is skipped as stale
+            self._maybe_compact()  # watches that finish push nothing: check here too
             return
         best = _best(unit.members.values())
         if best != unit.lane:
@@ -153,6 +157,7 @@ class Planner:
             if best is None:
                 break
             _, _, unit_id = heapq.heappop(self._lanes[best[1]])
+            self._entries -= 1
             unit = self.units[unit_id]
             unit.busy = True
             unit.version = next(self._versions)  # off every heap
@@ -181,7 +186,15 @@ class Planner:
         unit.version = next(self._versions)
         heap = self._lanes.setdefault(unit.lane, [])
         heapq.heappush(heap, (unit.not_before, unit.version, unit.id))
-        if len(heap) > 4 * len(self.units) + 1024:
+        self._entries += 1
+        self._maybe_compact()
+
+    def _maybe_compact(self) -> None:
+        # Over all lanes, not per lane: a lane whose units moved or finished keeps its stale
+        # entries until they reach the head, and under churn that is a second copy of every
+        # unit ever placed. Twice the live units (plus a little, so a small planner does not
+        # rebuild every few pushes) keeps the heaps in proportion at O(1) amortised per push.
+        if self._entries > STALE_FACTOR * len(self.units) + STALE_SLACK:
             self._compact()
 
     def _head(self, lane: Lane, heap: list[tuple[float, int, str]]) -> Unit | None:
@@ -191,6 +204,7 @@ class Planner:
             if unit is not None and unit.version == version and unit.lane == lane:
                 return unit
             heapq.heappop(heap)
+            self._entries -= 1
         return None
 
     def _compact(self) -> None:
@@ -201,6 +215,7 @@ class Planner:
         for heap in lanes.values():
             heapq.heapify(heap)
         self._lanes = lanes
+        self._entries = sum(len(heap) for heap in lanes.values())
 
 
 def _best(lanes: Iterable[Lane]) -> Lane:

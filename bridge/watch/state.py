@@ -18,7 +18,7 @@ from nats.js.client import JetStreamContext
 
 from bridge.nats.streams import Subjects
 from bridge.watch.lease import Leases
-from bridge.watch.model import key_parts
+from bridge.watch.model import WatchRecord, key_parts
 from bridge.watch.outbox import Outbox
 from bridge.watch.policy import Planner
 from bridge.watch.provider import Provider
@@ -47,11 +47,13 @@ class EngineState:
     _slots: dict[str, Slot]  # active or outboxed records of the shards we hold
     _due: DueQueue  # per key: outbox flushes and their retries
     _planners: dict[str, Planner]  # per provider: its read units, lanes and poll budget
-    _retire: list[tuple[float, str]]  # (delete after, key) of finished records
+    _retire: list[tuple[float, str]]  # (delete after, key): entries not in _retire_at are stale
+    _retire_at: dict[str, tuple[float, bool]]  # key -> (its one live deadline, finished)
     _active: Counter[str]  # active records held, by resource
     _stalled: set[str]
     _outboxed: set[str]
     _flush_failures: dict[str, int]
+    _unsettled: dict[str, tuple[str, ...]]  # key -> staged event ids the outbox may resume
     _work: set[asyncio.Task[None]]
     _inflight: set[str]  # keys being read right now (never polled twice at once)
     _polls: int  # reads under way
@@ -70,7 +72,9 @@ class EngineState:
             if slot.polled:
                 state = "stalled" if slot.stalled else "active"
                 counts[(slot.provider, slot.resource, state)] += 1
-        for key in {key for _, key in self._retire}:
+        for key, (_, finished) in self._retire_at.items():
+            if not finished:
+                continue  # an observed resource nobody watches: not a watch of any state
             held = self._slots.get(key)
             parts = key_parts(key)
             if (held is None or not held.polled) and parts is not None:
@@ -87,8 +91,56 @@ class EngineState:
         self._work.add(task)
         task.add_done_callback(self._work.discard)
 
-    def _push_retire(self, key: str, at: float) -> None:
-        heapq.heappush(self._retire, (at + self.settings.retain_done_seconds, key))
+    # -- retirement --------------------------------------------------------------------------
+
+    def _retire_deadline(self, record: WatchRecord) -> float | None:
+        """When the record may be deleted (None: not while it looks like this).
+
+        Finished: `retain_done_seconds` after it finished. A record only forwarding created (an
+        artifact seen inside a watched job, `polled` False) that never looks terminal: nobody
+        polls it, so it can neither finish nor expire; it is treated as a watch would be that
+        saw nothing new for `max_age` (it would have ended `watch.expired`) and then kept the
+        retention like any finished record, counted from its last published change."""
+        if record.outbox:
+            return None
+        if record.done:
+            if record.done_at is None:
+                return None
+            return record.done_at + self.settings.retain_done_seconds
+        if record.polled:
+            return None
+        seen = max((s.observed_at for s in record.states.values()), default=0.0)
+        last = max(record.armed_at, seen)
+        return last + self.settings.max_age + self.settings.retain_done_seconds
+
+    def _schedule_retire(self, key: str, at: float, finished: bool) -> None:
+        """One live heap entry per key: a change or a shard reload that leaves the deadline
+        where it was pushes nothing, so the heap holds the records it retires, not their history."""
+        held = self._retire_at.get(key)
+        self._retire_at[key] = (at, finished)
+        if held is not None and held[0] == at:
+            return
+        heapq.heappush(self._retire, (at, key))
+        self._compact_retire()
+
+    def _unschedule_retire(self, key: str) -> None:
+        if self._retire_at.pop(key, None) is not None:  # its heap entry is skipped as stale
+            self._compact_retire()
+
+    def _compact_retire(self) -> None:
+        # Stale entries (moved deadlines, re-armed, deleted or handed-over records) wait up to a
+        # whole retention to reach the head; past twice the live ones, rebuild from those.
+        if len(self._retire) > 2 * len(self._retire_at) + 1024:
+            self._retire = [(when, k) for k, (when, _) in self._retire_at.items()]
+            heapq.heapify(self._retire)
+
+    def _forget_unsettled(self, key: str) -> None:
+        """The record is gone, retired or flushed elsewhere: what this replica kept to retry
+        or resume its outbox is of no use any more."""
+        self._flush_failures.pop(key, None)
+        ids = self._unsettled.pop(key, None)
+        if ids:
+            self.outbox.forget(ids)
 
     # -- pauses and age --------------------------------------------------------------------------
 

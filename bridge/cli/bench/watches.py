@@ -34,6 +34,7 @@ from bridge.cli.bench.common import machine_facts
 
 SAMPLE_SECONDS = 0.25
 WRITE_CONCURRENCY = 512
+KEPT_SAMPLES = 20_000  # a replica's latest samples kept (5,000 s at one per 0.25 s)
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,11 @@ async def replica(config: dict[str, Any]) -> None:
         )
     )
     provider = StoryProvider(api, base_url=config["base_url"])
-    settings = WatchSettings(lease_seconds=float(config["lease"]), replica_id=config["id"])
+    settings = WatchSettings(
+        lease_seconds=float(config["lease"]),
+        replica_id=config["id"],
+        **config.get("settings", {}),  # the churn run's fast clock and short retention
+    )
     engine = WatchEngine(js, kv, {provider.name: provider}, Subjects("story"), settings)
     began = time.perf_counter()
     await engine.start()
@@ -118,6 +123,9 @@ async def replica(config: dict[str, Any]) -> None:
                 "active": snap.active,
                 "shards": len(engine.store.shards),
                 "lag": snap.max_poll_lag,
+                # What the churn run watches shrink: records mirrored, retire-heap entries.
+                "records": len(engine.store.entries),
+                "retire_heap": len(engine._retire),
             }
         )
 
@@ -303,7 +311,7 @@ async def _spawn(
                     view.started = doc
                 elif doc.get("event") == "sample":
                     view.samples.append(doc)
-                    del view.samples[:-4000]
+                    del view.samples[:-KEPT_SAMPLES]
 
     asyncio.get_running_loop().create_task(read())
     return proc, view
