@@ -28,7 +28,6 @@ from typing import Any
 
 import nats
 from nats.aio.client import Client as NATS
-from pydantic import SecretStr
 
 from bridge.cli.bench.common import SandboxTimeBudget, approved_plans, sleep_until
 from bridge.cli.bench.poll import (
@@ -36,14 +35,14 @@ from bridge.cli.bench.poll import (
     PollParams,
     PollResult,
     StaggeredJobs,
+    bench_settings,
     poll_sandbox,
     use_budget,
 )
-from bridge.config import BridgeSettings
 from bridge.nats.embedded import EmbeddedNats
 from bridge.nats.streams import Subjects
 from bridge.providers.story.watch.discovery import DiscoveryPace
-from bridge.runtime import Bridge, sandbox_key
+from bridge.runtime import Bridge
 from bridge.sandboxkit.clock import SandboxClock
 
 DISCOVERY_INTERVAL = 60.0  # API seconds
@@ -109,16 +108,8 @@ async def measure_handover(params: PollParams, workdir: Path, mode: str) -> Hand
         t0 = clock.freeze()
         jobs = StaggeredJobs(sandbox, plans, params, t0)
         created = [jobs.create(index) for index in range(params.jobs)]
-        settings = BridgeSettings(
-            nats_url=embedded.url,
-            base_url=sandbox.base_url,
-            api_key=SecretStr(sandbox_key()),
-            data_dir=workdir / f"bridge-{mode}",
-            rate_limit_per_minute=params.rate,
-            poll_interval_scale=1.0 / params.speed,
-            poll_budget_share=params.share,
-            max_in_flight=params.watch_concurrency,
-            shutdown_grace_seconds=3.0,
+        settings = bench_settings(
+            params, embedded.url, sandbox.base_url, workdir / f"bridge-{mode}"
         )
         bridge = Bridge(settings)
         await bridge.start()

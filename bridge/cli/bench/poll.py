@@ -245,6 +245,24 @@ class Detector:
 # -- the bridge ----------------------------------------------------------------------------------
 
 
+def bench_settings(
+    params: PollParams, nats_url: str, base_url: str, data_dir: Path
+) -> BridgeSettings:
+    """The bridge as every poller run measures it: the run's budget and share, intervals scaled to
+    the sandbox clock, `watch_concurrency` commands in flight."""
+    return BridgeSettings(
+        nats_url=nats_url,
+        base_url=base_url,
+        api_key=SecretStr(sandbox_key()),
+        data_dir=data_dir,
+        rate_limit_per_minute=params.rate,
+        poll_interval_scale=1.0 / params.speed,
+        poll_budget_share=params.share,
+        max_in_flight=params.watch_concurrency,
+        shutdown_grace_seconds=3.0,
+    )
+
+
 async def measure_bridge(
     params: PollParams, workdir: Path, *, poller: str = "bridge"
 ) -> PollResult:
@@ -262,16 +280,8 @@ async def measure_bridge(
     try:
         clock = sandbox.state.clock
         plans = await approved_plans(sandbox.base_url, clock, params.projects)
-        settings = BridgeSettings(
-            nats_url=embedded.url,
-            base_url=sandbox.base_url,
-            api_key=SecretStr(sandbox_key()),
-            data_dir=workdir / f"bridge-{poller}",
-            rate_limit_per_minute=params.rate,
-            poll_interval_scale=1.0 / params.speed,
-            poll_budget_share=params.share,
-            max_in_flight=params.watch_concurrency,
-            shutdown_grace_seconds=3.0,
+        settings = bench_settings(
+            params, embedded.url, sandbox.base_url, workdir / f"bridge-{poller}"
         )
         bridge = Bridge(settings)
         await bridge.start()

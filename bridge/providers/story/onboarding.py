@@ -25,11 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.http.errors import NotFound
-from bridge.http.paths import seg
 from bridge.http.ratelimit import Priority
+from bridge.providers.story.watch.provider import LIST_ITEMS, list_page
 
-LISTED = {"source": "sources", "plan": "plans", "job": "jobs"}
-PAGE = 100  # the API's largest page
+LISTED = LIST_ITEMS  # the resources a project's listing holds, by their listing's items key
 GATHER_SECONDS = 0.05
 SEEN_SECONDS = 60.0
 NOT_FOUND_CODES = {
@@ -163,16 +162,7 @@ class ListedLookup:
             self._remember((resource, project), listed)
 
     async def _page(self, resource: str, project: str, cursor: str | None) -> dict[str, Any]:
-        params: dict[str, Any] = {"limit": PAGE, "cursor": cursor}
-        if resource == "job":
-            params["projectId"] = project
-            path, template = "story-jobs", "story-jobs"
-        else:
-            path = f"story-projects/{seg(project)}/{'sources' if resource == 'source' else 'story-plans'}"
-            template = f"story-projects/{{project_id}}/{path.rsplit('/', 1)[1]}"
-        resp = await self.client.request(
-            "GET", path, params=params, priority=Priority.COMMAND, template=template
-        )
+        resp = await list_page(self.client, resource, project, cursor, priority=Priority.COMMAND)
         return resp.raw if isinstance(resp.raw, dict) else {}
 
 

@@ -163,20 +163,7 @@ class StoryProvider:
     async def _list_page(
         self, resource: str, project: str, plan: str | None, cursor: str | None
     ) -> Any:
-        """One raw page (`limit=100`, the API's largest): the watch needs the JSON as returned,
-        so it is not parsed into models a poll would throw away."""
-        params: dict[str, Any] = {"limit": LIST_PAGE}
-        if cursor:
-            params["cursor"] = cursor
-        if resource == "job":
-            params["projectId"] = project
-            if plan:
-                params["storyPlanId"] = plan
-            return await self.client.request("GET", "story-jobs", params=params, priority=POLL)
-        path = (
-            f"story-projects/{seg(project)}/{'sources' if resource == 'source' else 'story-plans'}"
-        )
-        return await self.client.request("GET", path, params=params, priority=POLL)
+        return await list_page(self.client, resource, project, cursor, plan=plan, priority=POLL)
 
     async def _read_one(self, spec: WatchSpec) -> Result:
         try:
@@ -294,6 +281,34 @@ class StoryProvider:
         """What is in progress elsewhere (see `story_discovery` for what and its API cost)."""
         async for spec in story_discovery.discover(self.client, self.name, self.discovery_pace):
             yield spec
+
+
+async def list_page(
+    client: Any,
+    resource: str,
+    project: str,
+    cursor: str | None,
+    *,
+    plan: str | None = None,
+    priority: Priority = POLL,
+) -> Any:
+    """One raw page of a project's sources, plans or jobs (`limit=100`, the API's largest): the
+    watch needs the JSON as returned, so it is not parsed into models a poll would throw away.
+    The poller and `watch.add`'s existence checks (bridge.providers.story.onboarding) read it."""
+    params: dict[str, Any] = {"limit": LIST_PAGE, "cursor": cursor}
+    if resource == "job":
+        params.update(projectId=project, storyPlanId=plan)
+        return await client.request(
+            "GET", "story-jobs", params=params, priority=priority, template="story-jobs"
+        )
+    listing = "sources" if resource == "source" else "story-plans"
+    return await client.request(
+        "GET",
+        f"story-projects/{seg(project)}/{listing}",
+        params=params,
+        priority=priority,
+        template=f"story-projects/{{project_id}}/{listing}",
+    )
 
 
 def facets_extra_side(facet: str) -> str | None:
