@@ -74,6 +74,9 @@ class Pipeline(ABC, Generic[S, X, E]):
                         self.log(ex, 0)
                     if rule.hang:
                         await hang()
+                    # Read the whole request first: closing with the body unread (or still on its
+                    # way) makes the kernel answer with a reset instead of the promised-body drop.
+                    await request.body()
                     return dropped
             await self.answer(ex, endpoint, rule)
             if rule is not None and (rule.drop_after or rule.hang_after):
