@@ -27,7 +27,7 @@ from bridge.nats.streams import Subjects
 from bridge.watch import admin
 from bridge.watch.dispatch import POLLS_IN_FLIGHT, ScheduleMixin
 from bridge.watch.lease import Leases
-from bridge.watch.model import SHARDS, WatchRecord, WatchSpec, merge_specs
+from bridge.watch.model import SHARDS, Listing, WatchRecord, WatchSpec, merge_specs
 from bridge.watch.outbox import Outbox
 from bridge.watch.provider import Provider
 from bridge.watch.scheduler import DueQueue
@@ -203,9 +203,10 @@ class WatchEngine(ScheduleMixin):
 
     # -- public ----------------------------------------------------------------------------------
 
-    async def add(self, spec: WatchSpec) -> None:
+    async def add(self, spec: WatchSpec, *, read_now: bool = True) -> None:
         """Watch `spec` (idempotent). A finished watch of the same resource is re-armed, keeping its
-        facet states, so the chain of previousStatus continues and nothing is re-published."""
+        facet states, so the chain of previousStatus continues and nothing is re-published.
+        `read_now=False`: the caller holds a read of it (a discovery page) and applies it."""
         if spec.provider not in self.providers:
             raise ValueError(f"unknown watch provider {spec.provider!r}")
         for _ in range(ADD_ATTEMPTS):
@@ -245,7 +246,7 @@ class WatchEngine(ScheduleMixin):
             raise Conflict(f"watch {spec.key}: {ADD_ATTEMPTS} conflicting writes in a row")
         slot = self._slots.get(spec.key)
         planner = self._planners.get(spec.provider)
-        if slot is not None and slot.polled and planner is not None:
+        if read_now and slot is not None and slot.polled and planner is not None:
             planner.want(slot.group or spec.key, time.time())  # due at once
         self._wake.set()
 
@@ -324,10 +325,13 @@ class WatchEngine(ScheduleMixin):
         while not self._stopping:
             started = loop.time()
             for provider in self.providers.values():
+                served: dict[str, set[str]] = {}  # read unit -> its members a listing served
                 try:
-                    async for spec in provider.discover():
-                        if spec.key not in self.store.entries:
-                            await self.add(spec)
+                    async for found in provider.discover():
+                        if isinstance(found, Listing):
+                            await self._listed(provider, found, served)
+                        elif found.key not in self.store.entries:
+                            await self.add(found)
                 except Exception as err:
                     log.warning("watch discovery failed", provider=provider.name, error=str(err))
             took = loop.time() - started

@@ -237,6 +237,25 @@ class Reading:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Sighting:
+    """A resource a discovery listing showed. `reading` is the listed item as a read of it: a
+    watch of that resource is served by it as by a poll; `wanted` says whether discovery starts a
+    watch of it (work in flight) when none exists."""
+
+    spec: WatchSpec
+    reading: Reading
+    wanted: bool
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One listing page discovery read, item by item: a page is applied as one read of every
+    watch it holds (and of those it starts), so no poll of them runs while it is applied."""
+
+    sightings: tuple[Sighting, ...]
+
+
 def merge_specs(
     old: WatchSpec,
     new: WatchSpec,

@@ -123,6 +123,17 @@ class Planner:
         unit.soonest = math.inf
         self._queue(unit)
 
+    def served(self, unit_id: str, now: float, due: float) -> None:
+        """Every member of `unit_id` was just read by someone else (a discovery listing): its
+        next read may wait until `due`. A unit being read is left to that read."""
+        unit = self.units.get(unit_id)
+        if unit is None or unit.busy:
+            return
+        unit.last_read = now
+        if due > unit.not_before:
+            unit.not_before = due
+            self._queue(unit)
+
     # -- the budget ------------------------------------------------------------------------------
 
     def refill(self, now: float, rate: float, bank: float = 1.0) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol, runtime_checkable
 
-from bridge.watch.model import Observation, ReadError, Reading, WatchSpec
+from bridge.watch.model import Listing, Observation, ReadError, Reading, WatchSpec
 
 
 @runtime_checkable
@@ -73,6 +73,7 @@ class Provider(Protocol):
         """The parent project of the watched resource when known (used by watch.stalled)."""
         ...
 
-    def discover(self) -> AsyncIterator[WatchSpec]:
-        """Non-terminal resources to watch without being told (origin "discovery")."""
+    def discover(self) -> AsyncIterator[WatchSpec | Listing]:
+        """Non-terminal resources to watch without being told (origin "discovery"); a `Listing`
+        page also serves as a read of the watches of the resources it shows."""
         ...

@@ -26,7 +26,7 @@ from typing import Any
 
 from bridge.http.errors import NotFound
 from bridge.http.ratelimit import Priority
-from bridge.providers.story.watch.provider import LIST_ITEMS, list_page
+from bridge.providers.story.watch.listing import LIST_ITEMS, list_page
 
 LISTED = LIST_ITEMS  # the resources a project's listing holds, by their listing's items key
 GATHER_SECONDS = 0.05

@@ -14,7 +14,9 @@ So a sweep costs `ceil(P/100) + sum over projects of (ceil(plans/100) + ceil(job
 ceil(sources/100))` list calls: 1 + 3 per project for accounts whose projects hold under 100 of
 each. Facets that only a side read shows (music, coverage, SFX cues, avatars, defined clips) are
 not discovered: finding them would cost one to three more calls per artifact per sweep; start
-them with `watch.add` or their command. A resource already watched (even finished) is left alone.
+them with `watch.add` or their command. A resource already watched (even finished) is not watched
+again, but its listed item is a read of its watch (`Sighting`): a job page read by discovery is a
+poll of the watched jobs it holds, and a job discovery starts to watch is not read again at once.
 
 Every list call first waits for `pace` (`DiscoveryPace`): discovery spends at most
 `STORYBRIDGE_DISCOVERY_BUDGET_SHARE` (0.2) of the poll budget, so an interval the budget cannot
@@ -31,7 +33,8 @@ from typing import Any
 
 from bridge.http.ratelimit import Priority
 from bridge.providers.story.watch import facets
-from bridge.watch.model import WatchSpec
+from bridge.providers.story.watch.listing import LIST_ITEMS, complete, list_page
+from bridge.watch.model import Listing, Reading, Sighting, WatchSpec
 
 POLL = Priority.POLL
 WINDOW_SECONDS = 60.0
@@ -46,12 +49,6 @@ MODIFICATION_DONE = frozenset({"ready", "failed"})
 def _field(obj: Any, name: str) -> Any:
     value = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
     return getattr(value, "value", value)
-
-
-def _raw(obj: Any) -> Any:
-    """The item as the API returned it (models keep unknown fields; dump them back)."""
-    dump = getattr(obj, "model_dump", None)
-    return dump(mode="json") if dump is not None else obj
 
 
 def busy_artifact_facets(art: Any) -> tuple[str, ...]:
@@ -131,8 +128,44 @@ async def _pages(
         seen.add(cursor)
 
 
-async def discover(client: Any, provider: str, pace: Pace = _unpaced) -> AsyncIterator[WatchSpec]:
-    """Non-terminal plans, jobs and sources, and artifacts with facets in flight (origin "discovery")."""
+async def _raw_pages(pace: Pace, client: Any, resource: str, pid: str) -> AsyncIterator[list[Any]]:
+    """The pages of a project's sources, plans or jobs, items as the API returned them: the same
+    pages the poller reads, so an item is a read of its watch."""
+    cursor: str | None = None
+    seen: set[str] = set()
+    while True:
+        await pace()
+        page = await list_page(client, resource, pid, cursor, priority=POLL)
+        raw = page.raw if isinstance(page.raw, dict) else {}
+        items = raw.get(LIST_ITEMS[resource]) or []
+        yield [i for i in items if isinstance(i, dict) and i.get("id") is not None]
+        cursor = raw.get("nextCursor") or None
+        if cursor is None or cursor in seen:
+            return
+        seen.add(cursor)
+
+
+def _busy(resource: str, item: dict[str, Any]) -> bool:
+    """Work in flight: what discovery starts a watch of."""
+    if resource == "plan":
+        return facets.lower(item.get("status"), "pending") not in facets.PLAN_TERMINAL
+    if resource == "job":
+        return facets.lower(item.get("status"), "pending") not in facets.JOB_TERMINAL
+    status = facets.lower(item.get("status"), "ready")
+    digest = facets.lower(item.get("digestStatus"), "not_started")
+    return status in SOURCE_BUSY or digest in DIGEST_BUSY
+
+
+async def discover(
+    client: Any,
+    provider: str,
+    pace: Pace = _unpaced,
+    *,
+    listable: frozenset[str] = frozenset(LIST_ITEMS),
+) -> AsyncIterator[WatchSpec | Listing]:
+    """Each page of plans, jobs and sources as a `Listing` (an item `wanted` when not terminal),
+    and artifacts with facets in flight (origin "discovery"). Items of a resource the poller no
+    longer reads from its listing (`listable`: the listing proved too thin) are only specs."""
 
     def spec(resource: str, id: Any, pid: str, found: tuple[str, ...] | None = None) -> WatchSpec:
         return WatchSpec(
@@ -142,18 +175,21 @@ async def discover(client: Any, provider: str, pace: Pace = _unpaced) -> AsyncIt
 
     async for project in _pages(pace, client.list_projects):
         pid = str(_field(project, "id"))
-        async for plan in _pages(pace, client.list_plans, pid):
-            if facets.lower(_field(plan, "status"), "pending") not in facets.PLAN_TERMINAL:
-                yield spec("plan", _field(plan, "id"), pid)
-        async for job in _pages(pace, client.list_jobs, project_id=pid):
-            if facets.lower(_field(job, "status"), "pending") not in facets.JOB_TERMINAL:
-                yield spec("job", _field(job, "id"), pid)
-            for art in _field(job, "artifacts") or []:
-                busy = busy_artifact_facets(_raw(art))
-                if busy:
-                    yield spec("artifact", _field(art, "id"), pid, ("status", *busy))
-        async for source in _pages(pace, client.list_sources, pid):
-            status = facets.lower(_field(source, "status"), "ready")
-            digest = facets.lower(_field(source, "digestStatus"), "not_started")
-            if status in SOURCE_BUSY or digest in DIGEST_BUSY:
-                yield spec("source", _field(source, "id"), pid)
+        for resource in ("plan", "job", "source"):
+            async for items in _raw_pages(pace, client, resource, pid):
+                sightings: list[Sighting] = []
+                for item in items:
+                    wanted = _busy(resource, item)
+                    if resource in listable and complete(resource, item):
+                        sightings.append(
+                            Sighting(spec(resource, item["id"], pid), Reading(item), wanted)
+                        )
+                    elif wanted:
+                        yield spec(resource, item["id"], pid)
+                if sightings:
+                    yield Listing(tuple(sightings))
+                for job in items if resource == "job" else ():
+                    for art in job.get("artifacts") or []:
+                        busy = busy_artifact_facets(art)
+                        if busy and isinstance(art, dict) and art.get("id") is not None:
+                            yield spec("artifact", art["id"], pid, ("status", *busy))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -17,12 +18,12 @@ import structlog
 
 from bridge.http.errors import NotFound, UpstreamError
 from bridge.http.ratelimit import Priority
-from bridge.http.routes import seg
 from bridge.providers.read_errors import read_error
 from bridge.providers.story.watch import discovery as story_discovery
 from bridge.providers.story.watch import facets
 from bridge.providers.story.watch import facets_extra as added
-from bridge.watch.model import Observation, ReadError, Reading, WatchSpec
+from bridge.providers.story.watch.listing import LIST_ITEMS, LIST_PAGE, complete, list_page
+from bridge.watch.model import Listing, Observation, ReadError, Reading, WatchSpec
 
 log = structlog.get_logger(__name__)
 
@@ -36,12 +37,12 @@ INTERVALS: dict[str, tuple[float, float]] = {
     "artifact": (3.0, 15.0),
     "release": (3.0, 15.0),  # project addition: publishing takes seconds to minutes
 }
-LIST_ITEMS = {"source": "sources", "plan": "plans", "job": "jobs"}
-LIST_PAGE = 100  # the API's largest page
 # Further pages are read only while they could replace two or more single reads, and at most this
 # many in all: a project with a long history must not cost more than reading its watches singly.
 MAX_LIST_PAGES = 5
+MAX_REMEMBERED_LISTINGS = 4096  # listings whose pages are remembered (a few hundred bytes each)
 Result = Reading | ReadError
+__all__ = ["LIST_ITEMS", "StoryProvider", "list_page"]
 
 
 class StoryProvider:
@@ -69,8 +70,10 @@ class StoryProvider:
         self._gate = asyncio.Semaphore(concurrency)
         self._listable = set(LIST_ITEMS)  # a resource leaves once its listing proves too thin
         # (resource, project, plan) -> start cursors of the pages that held watched items, for
-        # listings longer than one page only.
-        self._pages: dict[tuple[str, str, str | None], list[str | None]] = {}
+        # listings longer than one page only; least recently read first. Bounded: nothing tells
+        # the provider when a project's last watch retires, and a forgotten entry only costs a
+        # walk from the first page.
+        self._pages: OrderedDict[tuple[str, str, str | None], list[str | None]] = OrderedDict()
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -141,7 +144,7 @@ class StoryProvider:
             for item in raw.get(LIST_ITEMS[resource]) or []:
                 if not isinstance(item, dict) or str(item.get("id")) not in wanted:
                     continue
-                if not _complete(resource, item):
+                if not complete(resource, item):
                     log.info(
                         "listing lacks what a watch follows, reading singly", resource=resource
                     )
@@ -156,6 +159,9 @@ class StoryProvider:
                 break
         if holding and holding != [None]:
             self._pages[group] = holding
+            self._pages.move_to_end(group)
+            while len(self._pages) > MAX_REMEMBERED_LISTINGS:
+                self._pages.popitem(last=False)
         else:
             self._pages.pop(group, None)  # one page from the start: nothing worth remembering
         return found
@@ -277,49 +283,17 @@ class StoryProvider:
 
     # -- discovery -------------------------------------------------------------------------------
 
-    async def discover(self) -> AsyncIterator[WatchSpec]:
+    async def discover(self) -> AsyncIterator[WatchSpec | Listing]:
         """What is in progress elsewhere (see `story_discovery` for what and its API cost)."""
-        async for spec in story_discovery.discover(self.client, self.name, self.discovery_pace):
-            yield spec
-
-
-async def list_page(
-    client: Any,
-    resource: str,
-    project: str,
-    cursor: str | None,
-    *,
-    plan: str | None = None,
-    priority: Priority = POLL,
-) -> Any:
-    """One raw page of a project's sources, plans or jobs (`limit=100`, the API's largest): the
-    watch needs the JSON as returned, so it is not parsed into models a poll would throw away.
-    The poller and `watch.add`'s existence checks (bridge.providers.story.onboarding) read it."""
-    params: dict[str, Any] = {"limit": LIST_PAGE, "cursor": cursor}
-    if resource == "job":
-        params.update(projectId=project, storyPlanId=plan)
-        return await client.request(
-            "GET", "story-jobs", params=params, priority=priority, template="story-jobs"
-        )
-    listing = "sources" if resource == "source" else "story-plans"
-    return await client.request(
-        "GET",
-        f"story-projects/{seg(project)}/{listing}",
-        params=params,
-        priority=priority,
-        template=f"story-projects/{{project_id}}/{listing}",
-    )
+        async for found in story_discovery.discover(
+            self.client, self.name, self.discovery_pace, listable=frozenset(self._listable)
+        ):
+            yield found
 
 
 def facets_extra_side(facet: str) -> str | None:
     """The side endpoint an added facet reads (`sfx`, `cast`, `music`), if any."""
     return added.SIDE_READS.get(facet)
-
-
-def _complete(resource: str, item: dict[str, Any]) -> bool:
-    """A listed job without its `artifacts` (a leaner listing) would hide artifact changes: such
-    an item is read again on its own."""
-    return resource != "job" or "artifacts" in item
 
 
 def _body(resp: Any, envelope: str) -> Any:
