@@ -10,6 +10,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from tests.fixtures.bridge import SUBJECTS, Outcomes, Recorder, StartBridge, create_plan, send
+from tests.fixtures.requestlog import requests_of
 from tests.fixtures.waiting import until
 from tests.test_commands import no_secret_in_logs
 
@@ -17,7 +18,7 @@ __all__ = ["no_secret_in_logs"]  # an autouse guard: no scenario here logs the k
 
 
 def _requests(sandbox: Any) -> list[dict[str, Any]]:
-    return list(sandbox.control.get("/requests").json()["requests"])
+    return requests_of(sandbox)
 
 
 def _key_state(sandbox: Any, key: str, state: str) -> None:

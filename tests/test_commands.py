@@ -10,6 +10,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from tests.fixtures.bridge import SUBJECTS, Outcomes, StartBridge, send
+from tests.fixtures.requestlog import requests_of
 from tests.fixtures.waiting import commands_settled, until
 
 
@@ -37,7 +38,7 @@ TABLE_READ = [{"type": "table_read", "mode": "documentary"}]
 
 
 def requests_log(sandbox: Any, path: str) -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = sandbox.control.get("/requests").json()["requests"]
+    entries: list[dict[str, Any]] = requests_of(sandbox)
     return [e for e in entries if e["path"].endswith(path)]
 
 

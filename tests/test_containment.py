@@ -27,6 +27,7 @@ from bridge.providers.story.client import StoryClient, story_transport
 from schemas.catalog import COMMAND_MODELS
 from schemas.wire.outcome import Outcome
 from tests.fixtures.bridge import Outcomes, StartBridge, send
+from tests.fixtures.requestlog import requests_of
 from tests.fixtures.sandbox import SandboxApi, any_key
 from tests.fixtures.syllaby_bridge import StartSyllabyBridge
 
@@ -35,7 +36,7 @@ DOTTY = [".", "..", "../..", "a/..", "../x", "%2e%2e", "%2E", "a/b", "a?b", "a#b
 
 
 def _requests(sandbox: Any) -> list[dict[str, Any]]:
-    log: list[dict[str, Any]] = sandbox.control.get("/requests").json()["requests"]
+    log: list[dict[str, Any]] = requests_of(sandbox)
     return log
 
 
@@ -464,4 +465,4 @@ async def test_syllaby_ids_are_integers_and_nothing_else(
         outcome = await send(nc, outcomes, "request", command, body)
         assert outcome["error"]["code"] == "invalid_command", outcome
         assert outcome["error"]["field"] == field
-    assert syllaby_api.sandbox.control.get("/requests").json()["requests"] == []
+    assert requests_of(syllaby_api.sandbox) == []

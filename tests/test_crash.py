@@ -12,13 +12,14 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
 from tests.fixtures.bridge import SUBJECTS, Outcomes
+from tests.fixtures.requestlog import requests_of
 from tests.fixtures.waiting import until, watch_settled
 
 pytestmark = pytest.mark.slow
 
 
 def _posts(sandbox: Any, path: str) -> list[dict[str, Any]]:
-    log = sandbox.control.get("/requests").json()["requests"]
+    log = requests_of(sandbox)
     return [e for e in log if e["method"] == "POST" and e["path"] == path]
 
 

@@ -21,6 +21,7 @@ from bridge.providers.story.watch.discovery import busy_artifact_facets
 from bridge.providers.story.watch.provider import StoryProvider
 from bridge.runtime import Bridge
 from tests.fixtures.bridge import SUBJECTS, Recorder, StartBridge, bridge_settings
+from tests.fixtures.requestlog import requests_of
 from tests.fixtures.sandbox import TEST_SPEED, SandboxApi
 
 pytestmark = pytest.mark.slow
@@ -103,9 +104,9 @@ async def test_a_sweep_costs_one_listing_plus_three_per_project(
     for name in ("a", "b"):
         await story_client.create_project({"name": name}, idempotency_key=f"p-{name}")
     provider = StoryProvider(story_client, base_url=sandbox.base_url)
-    before = len(sandbox.control.get("/requests").json()["requests"])
+    before = len(requests_of(sandbox))
     found = [spec async for spec in provider.discover()]
-    calls = sandbox.control.get("/requests").json()["requests"][before:]
+    calls = requests_of(sandbox)[before:]
     assert found == []
     assert all(c["method"] == "GET" for c in calls)
     assert len(calls) == 1 + 2 * 3

@@ -14,6 +14,7 @@ from bridge.config import BridgeSettings
 from schemas.catalog import COMMAND_MODELS
 from schemas.wire.extra_fields import UnknownField
 from tests.fixtures.bridge import Outcomes, StartBridge, send
+from tests.fixtures.requestlog import requests_of
 
 MUSIC = COMMAND_MODELS["artifact.music"]
 
@@ -66,7 +67,7 @@ class TestPolicy:
 
 
 def _project_posts(sandbox: Any) -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = sandbox.control.get("/requests").json()["requests"]
+    entries: list[dict[str, Any]] = requests_of(sandbox)
     return [e for e in entries if e["method"] == "POST" and e["path"] == "/story-projects"]
 
 

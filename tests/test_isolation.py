@@ -17,6 +17,7 @@ from nats.aio.msg import Msg
 
 from bridge.nats.streams import COMMANDS_CONSUMER, COMMANDS_STREAM, PARKED_STREAM
 from tests.fixtures.bridge import SUBJECTS, Outcomes, Recorder
+from tests.fixtures.requestlog import requests_of
 from tests.fixtures.syllaby_bridge import StartSyllabyBridge
 from tests.fixtures.waiting import until
 
@@ -72,7 +73,7 @@ async def _healthy_traffic(nc: NatsClient, latency: Latency, *, story: bool) -> 
 
 def _effects(sandbox: Any) -> Counter[str]:
     """Projects the API created, per Idempotency-Key (a replay is not an effect)."""
-    entries = sandbox.control.get("/requests").json()["requests"]
+    entries = requests_of(sandbox)
     return Counter(
         e["idempotencyKey"]
         for e in entries
@@ -84,7 +85,7 @@ def _effects(sandbox: Any) -> Counter[str]:
 
 
 def _stuck_posts(sandbox: Any) -> int:
-    entries = sandbox.control.get("/requests").json()["requests"]
+    entries = requests_of(sandbox)
     return sum(1 for e in entries if e["method"] == "POST" and e["path"] == "/story-projects")
 
 
@@ -205,7 +206,7 @@ async def test_a_closing_circuit_releases_held_commands_within_seconds_in_order(
     assert max(late.values()) <= 5.0, late
     assert all(outcomes.for_command(cid)[-1]["ok"] for cid in held)
     # Arrival order: the API saw the held commands' creates in the order they were published.
-    entries = sandbox.control.get("/requests").json()["requests"]
+    entries = requests_of(sandbox)
     creates = [
         e
         for e in entries

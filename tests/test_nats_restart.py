@@ -15,6 +15,7 @@ from bridge.nats.embedded import EmbeddedNats
 from bridge.nats.intake import DurableIntake
 from bridge.runtime import Bridge
 from tests.fixtures.bridge import SUBJECTS, Outcomes, StartBridge, send
+from tests.fixtures.requestlog import requests_of
 from tests.fixtures.waiting import until
 from tests.test_no_command_lost import _commands_gone, _projects_named
 
@@ -78,7 +79,7 @@ async def test_a_nats_restart_while_commands_are_executing(
         await js.publish(
             SUBJECTS.command("project.create"), json.dumps({"name": cid, "commandId": cid}).encode()
         )
-    await until(lambda: len(sandbox.control.get("/requests").json()["requests"]) >= 5)
+    await until(lambda: len(requests_of(sandbox)) >= 5)
     samples = await _down_for(bridge, nats_server, 4.0)
     assert not any(samples)
     await until(lambda: _ready(bridge), limit=60)

@@ -16,6 +16,7 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
 from tests.fixtures.bridge import SUBJECTS, Outcomes, StartBridge
+from tests.fixtures.requestlog import requests_of
 from tests.fixtures.waiting import until
 
 pytestmark = pytest.mark.slow
@@ -108,7 +109,7 @@ async def test_a_rolling_update_under_a_flow_of_slow_durable_commands(
     for cid in creates + jobs:
         finals = outcomes.for_command(cid)
         assert finals and all(o["ok"] for o in finals), (cid, finals)
-    entries = sandbox.control.get("/requests").json()["requests"]
+    entries = requests_of(sandbox)
     effects = Counter(
         e["idempotencyKey"]
         for e in entries

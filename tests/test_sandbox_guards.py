@@ -12,6 +12,7 @@ from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
 from bridge.providers.story.sandbox.errors import SandboxError
 from bridge.providers.story.sandbox.ratelimit import StoryRateLimiter
 from bridge.sandboxkit.ratewindow import FixedWindows
+from tests.fixtures.requestlog import requests_of
 from tests.fixtures.sandbox import SandboxApi, any_key
 
 LIMIT = 5
@@ -277,7 +278,7 @@ class TestRequestLog:
             ("GET", "limit=5", None, 200, False),
         ]
         sandbox.control.delete("/requests").raise_for_status()
-        assert sandbox.control.get("/requests").json()["requests"] == []
+        assert requests_of(sandbox) == []
 
 
 class TestEdges:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
+from tests.fixtures.requestlog import requests_of
 from tests.fixtures.sandbox import SandboxApi, any_key
 
 
@@ -27,7 +28,7 @@ def test_server_exposes_urls_control_and_state() -> None:
         finally:
             api.close()
         assert sandbox.state.world.projects.records[project_id].body["name"] == "seen in-process"
-        assert len(sandbox.control.get("/requests").json()["requests"]) == 1
+        assert len(requests_of(sandbox)) == 1
     with pytest.raises(httpx.ConnectError):
         httpx.get(sandbox.base_url + "/openapi.json")
 

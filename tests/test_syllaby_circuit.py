@@ -11,6 +11,7 @@ from nats.aio.client import Client as NatsClient
 
 from bridge.providers.syllaby.sandbox import SyllabySandboxConfig
 from tests.fixtures.bridge import SUBJECTS, Outcomes, Recorder, create_plan, send
+from tests.fixtures.requestlog import requests_of
 from tests.fixtures.syllaby_bridge import StartSyllabyBridge
 from tests.fixtures.syllaby_sandbox import PROMPT
 from tests.fixtures.waiting import until
@@ -25,7 +26,7 @@ def syllaby_sandbox_config() -> SyllabySandboxConfig:
 
 
 def _syllaby_requests(syllaby_sandbox: Any) -> list[dict[str, Any]]:
-    return list(syllaby_sandbox.control.get("/requests").json()["requests"])
+    return requests_of(syllaby_sandbox)
 
 
 async def test_subscription_off_pauses_syllaby_only_and_on_again_recovers(

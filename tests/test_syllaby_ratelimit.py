@@ -13,6 +13,7 @@ from nats.aio.client import Client as NatsClient
 from bridge.providers.syllaby.errors import from_response, rate_wait
 from bridge.providers.syllaby.sandbox import SyllabySandboxConfig
 from tests.fixtures.bridge import Outcomes, send
+from tests.fixtures.requestlog import requests_of
 from tests.fixtures.syllaby_bridge import StartSyllabyBridge
 from tests.fixtures.syllaby_sandbox import PROMPT, any_token
 from tests.fixtures.waiting import until
@@ -28,7 +29,7 @@ def syllaby_sandbox_config() -> SyllabySandboxConfig:
 
 
 def _log(server: Any) -> list[dict[str, Any]]:
-    return list(server.control.get("/requests").json()["requests"])
+    return requests_of(server)
 
 
 @pytest.mark.slow

@@ -18,6 +18,7 @@ from nats.js.kv import KeyValue
 from bridge.nats.streams import EVENTS_STREAM, Subjects
 from bridge.providers.story.watch.provider import StoryProvider
 from bridge.watch import WatchEngine, WatchSettings, WatchSpec
+from tests.fixtures.requestlog import requests_of
 from tests.fixtures.waiting import until
 
 SUBJECTS = Subjects("story")
@@ -353,7 +354,7 @@ async def test_under_a_429_storm_the_poller_stays_within_its_budget_and_waits_re
             await asyncio.sleep(8.0)  # well inside one minute: the whole run is one budget window
         finally:
             await eng.stop()
-    log = sandbox.control.get("/requests").json()["requests"]
+    log = requests_of(sandbox)
     assert 0 < len(log) <= budget, len(log)
     assert any(r["status"] == 429 for r in log)
     # Reads already in flight when a 429 was answered arrive within milliseconds of it (the

@@ -27,9 +27,10 @@ from bridge.nats.streams import Subjects
 from bridge.watch import admin
 from bridge.watch.dispatch import POLLS_IN_FLIGHT, ScheduleMixin
 from bridge.watch.lease import Leases
-from bridge.watch.model import SHARDS, Listing, WatchRecord, WatchSpec, merge_specs
+from bridge.watch.model import SHARDS, Listing, Sighting, WatchRecord, WatchSpec, merge_specs
 from bridge.watch.outbox import Outbox
 from bridge.watch.provider import Provider
+from bridge.watch.reads import APPLY_CONCURRENCY, fingerprint_of
 from bridge.watch.scheduler import DueQueue
 from bridge.watch.settings import WatchSettings
 from bridge.watch.state import log
@@ -346,6 +347,72 @@ class WatchEngine(ScheduleMixin):
                     interval_seconds=interval,
                 )
             await asyncio.sleep(max(0.0, interval - took))
+
+    async def _listed(
+        self, provider: Provider, listing: Listing, served: dict[str, set[str]]
+    ) -> None:
+        """A discovery page applied as one read of every watch it holds, and of the ones it starts
+        (a job page a sweep read is a poll of those jobs). Its keys are held in flight meanwhile,
+        so no poll of them starts while it is applied; a read unit every member of which a page
+        of this sweep served (`served`) waits for its next read from now."""
+        fresh = [s for s in listing.sightings if s.spec.key not in self._inflight]
+        claimed = {s.spec.key for s in fresh}
+        self._inflight.update(claimed)
+        try:
+            for sighting in fresh:
+                if sighting.wanted and sighting.spec.key not in self.store.entries:
+                    await self.add(sighting.spec, read_now=False)
+            gate = asyncio.Semaphore(APPLY_CONCURRENCY)
+
+            async def one(sighting: Sighting) -> str | None:
+                async with gate:
+                    return await self._apply_listed(provider, sighting)
+
+            applied = await asyncio.gather(*(one(s) for s in fresh))
+        finally:
+            self._inflight.difference_update(claimed)
+        planner = self._planners.get(provider.name)
+        if planner is None:
+            return
+        now = time.time()
+        for key in applied:
+            slot = self._slots.get(key) if key is not None else None
+            unit_id = (slot.group or key) if slot is not None else None
+            unit = planner.units.get(unit_id) if unit_id is not None else None
+            if key is None or unit_id is None or unit is None:
+                continue
+            members = served.setdefault(unit_id, set())
+            members.add(key)
+            if members.issuperset(unit.members):
+                slots = [s for k in unit.members if (s := self._slots.get(k)) is not None]
+                planner.served(unit_id, now, min((s.next_at for s in slots), default=now))
+                del served[unit_id]
+
+    async def _apply_listed(self, provider: Provider, sighting: Sighting) -> str | None:
+        """One listed item as a read of its watch; its key when it served one."""
+        key = sighting.spec.key
+        slot = self._slots.get(key)
+        cached = self.store.cached(key)
+        if (
+            slot is None
+            or cached is None
+            or not slot.polled
+            or key in self._outboxed
+            or not self.leases.owns_key(key)
+        ):
+            return None  # not ours, finished, or waiting for its outbox: left to the poll
+        spec, now = cached[0].spec, time.time()
+        fp = fingerprint_of(provider, spec, sighting.reading)
+        if (
+            fp is not None
+            and slot.fingerprint == fp
+            and not slot.failures
+            and key not in self._stalled
+        ):
+            slot.after_read(now, slot.floor)
+        else:
+            await self._apply_one(provider, spec, sighting.reading, fp)
+        return key
 
     def _report(self) -> None:
         if self.metrics is None:

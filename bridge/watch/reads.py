@@ -14,12 +14,10 @@ from collections.abc import Sequence
 
 from bridge.watch.flush import FlushMixin
 from bridge.watch.model import (
-    Listing,
     Observation,
     PendingEvent,
     ReadError,
     Reading,
-    Sighting,
     WatchRecord,
     WatchSpec,
 )
@@ -45,7 +43,7 @@ class ReadsMixin(FlushMixin):
             full: list[tuple[WatchSpec, Reading | ReadError, int | None]] = []
             for spec in batch:
                 result = results.get(spec.key, ReadError("not read"))
-                fp = _fingerprint(provider, spec, result)
+                fp = fingerprint_of(provider, spec, result)
                 slot = self._slots.get(spec.key)
                 if (
                     fp is not None
@@ -82,72 +80,6 @@ class ReadsMixin(FlushMixin):
                 # The unit is due when its most eager member is (a listing serves them all).
                 planner.done(unit_id, now, max(now, due) if due != float("inf") else now)
             self._wake.set()
-
-    async def _listed(
-        self, provider: Provider, listing: Listing, served: dict[str, set[str]]
-    ) -> None:
-        """A discovery page applied as one read of every watch it holds, and of the ones it starts
-        (a job page a sweep read is a poll of those jobs). Its keys are held in flight meanwhile,
-        so no poll of them starts while it is applied; a read unit every member of which a page
-        of this sweep served (`served`) waits for its next read from now."""
-        fresh = [s for s in listing.sightings if s.spec.key not in self._inflight]
-        claimed = {s.spec.key for s in fresh}
-        self._inflight.update(claimed)
-        try:
-            for sighting in fresh:
-                if sighting.wanted and sighting.spec.key not in self.store.entries:
-                    await self.add(sighting.spec, read_now=False)
-            gate = asyncio.Semaphore(APPLY_CONCURRENCY)
-
-            async def one(sighting: Sighting) -> str | None:
-                async with gate:
-                    return await self._apply_listed(provider, sighting)
-
-            applied = await asyncio.gather(*(one(s) for s in fresh))
-        finally:
-            self._inflight.difference_update(claimed)
-        planner = self._planners.get(provider.name)
-        if planner is None:
-            return
-        now = time.time()
-        for key in applied:
-            slot = self._slots.get(key) if key is not None else None
-            unit_id = (slot.group or key) if slot is not None else None
-            unit = planner.units.get(unit_id) if unit_id is not None else None
-            if key is None or unit_id is None or unit is None:
-                continue
-            members = served.setdefault(unit_id, set())
-            members.add(key)
-            if members.issuperset(unit.members):
-                slots = [s for k in unit.members if (s := self._slots.get(k)) is not None]
-                planner.served(unit_id, now, min((s.next_at for s in slots), default=now))
-                del served[unit_id]
-
-    async def _apply_listed(self, provider: Provider, sighting: Sighting) -> str | None:
-        """One listed item as a read of its watch; its key when it served one."""
-        key = sighting.spec.key
-        slot = self._slots.get(key)
-        cached = self.store.cached(key)
-        if (
-            slot is None
-            or cached is None
-            or not slot.polled
-            or key in self._outboxed
-            or not self.leases.owns_key(key)
-        ):
-            return None  # not ours, finished, or waiting for its outbox: left to the poll
-        spec, now = cached[0].spec, time.time()
-        fp = _fingerprint(provider, spec, sighting.reading)
-        if (
-            fp is not None
-            and slot.fingerprint == fp
-            and not slot.failures
-            and key not in self._stalled
-        ):
-            slot.after_read(now, slot.floor)
-        else:
-            await self._apply_one(provider, spec, sighting.reading, fp)
-        return key
 
     async def _apply_one(
         self, provider: Provider, spec: WatchSpec, result: Reading | ReadError, fp: int | None
@@ -402,7 +334,7 @@ def _split(
     return own, foreign
 
 
-def _fingerprint(provider: Provider, spec: WatchSpec, result: Reading | ReadError) -> int | None:
+def fingerprint_of(provider: Provider, spec: WatchSpec, result: Reading | ReadError) -> int | None:
     """The provider's optional `fingerprint(spec, snapshot)`; None when it has none or fails."""
     if isinstance(result, ReadError):
         return None
