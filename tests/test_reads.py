@@ -14,8 +14,8 @@ from tests.fixtures.sandbox import SandboxApi
 
 PATHS = ["request", "durable"]
 
-# The contract's "Read commands" list, spelled out; job.list_artifacts is a storybridge addition
-# (GET /story-jobs/{jobId}/artifacts is documented too).
+# The contract's "Read commands" list, spelled out; the project adds the other documented GETs
+# (docs/CONTRACT.md "Commands added").
 CONTRACT_READS = {
     *(f"{r}.{a}" for r in ("project", "source", "plan", "job") for a in ("get", "list")),
     "artifact.get",
@@ -28,11 +28,12 @@ CONTRACT_READS = {
     "credits.get",
     "capabilities.get",
 }
+ADDED_READS = {"job.list_artifacts", "cast_canon.get", "openapi.get", "examples.get"}
 
 
 def test_every_contract_read_is_a_command() -> None:
-    """The registry holds the contract's read commands, plus job.list_artifacts."""
-    assert {m.command for m in READ_COMMANDS} == CONTRACT_READS | {"job.list_artifacts"}
+    """The registry holds the contract's read commands, plus the project's added reads."""
+    assert {m.command for m in READ_COMMANDS} == CONTRACT_READS | ADDED_READS
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -93,6 +94,13 @@ async def test_every_read_command_answers_the_apis_json_and_starts_no_watch(
         ),
         "credits.get": ({}, "/credits", {}),
         "capabilities.get": ({}, "/capabilities", {}),
+        "cast_canon.get": (
+            {"projectId": project_id},
+            f"/story-projects/{project_id}/cast-canon",
+            {},
+        ),
+        "openapi.get": ({}, "/openapi.json", {}),
+        "examples.get": ({}, "/examples", {}),
     }
     assert set(reads) == {m.command for m in READ_COMMANDS}
     for command, (payload, api_path, params) in reads.items():

@@ -219,7 +219,8 @@ class TestCommandRegistry:
         assert contract <= set(COMMAND_MODELS)
         assert len(contract) == 24
         project = _contract_command_names(PROJECT_PART)
-        assert project == {m.command for m in PIPELINE_COMMANDS} | {"job.list_artifacts"}
+        added_reads = {"job.list_artifacts", "cast_canon.get", "openapi.get", "examples.get"}
+        assert project == {m.command for m in PIPELINE_COMMANDS} | added_reads
         # The read commands are the shared contract's "Read commands" list (tests/test_reads.py).
         syllaby = _syllaby_command_names()
         assert len(syllaby) == 18

@@ -175,6 +175,29 @@ class CapabilitiesGetCommand(ReadCommand):
     route = "capabilities"
 
 
+class CastCanonGetCommand(ReadCommand):
+    """Read the cast canon (GET /story-projects/{projectId}/cast-canon)."""
+
+    command = "cast_canon.get"
+    route = "story-projects/{projectId}/cast-canon"
+    path_fields = ("projectId",)
+    projectId: Id
+
+
+class OpenApiGetCommand(ReadCommand):
+    """Read the API's OpenAPI 3.1 document (GET /openapi.json)."""
+
+    command = "openapi.get"
+    route = "openapi.json"
+
+
+class ExamplesGetCommand(ReadCommand):
+    """Read the API's request and response examples (GET /examples)."""
+
+    command = "examples.get"
+    route = "examples"
+
+
 READ_COMMANDS: tuple[type[ReadCommand], ...] = (
     ProjectGetCommand,
     ProjectListCommand,
@@ -194,5 +217,8 @@ READ_COMMANDS: tuple[type[ReadCommand], ...] = (
     SeriesBibleGetCommand,
     CreditsGetCommand,
     CapabilitiesGetCommand,
+    CastCanonGetCommand,
+    OpenApiGetCommand,
+    ExamplesGetCommand,
 )
 """The read commands, in the registries below with the write commands."""
