@@ -1,7 +1,7 @@
 """A small client library for services that use storybridge: typed commands out, typed events in.
 
 ```python
-from bridge.nats.consumer import Storybridge
+from bridge.client import Storybridge
 from schemas.story.commands import ProjectCreateCommand
 
 sb = Storybridge(nc)                                   # a connected nats-py client
