@@ -15,13 +15,7 @@ from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.specification import AsyncAPI
 
 from bridge import __version__
-from bridge.nats.streams import (
-    COMMANDS_STREAM,
-    DEAD_LETTERS_STREAM,
-    EVENTS_STREAM,
-    QUEUE_GROUP,
-    Subjects,
-)
+from bridge.names import COMMANDS_STREAM, DEAD_LETTERS_STREAM, EVENTS_STREAM, QUEUE_GROUP, Subjects
 from handlers import HANDLERS
 from handlers.base import CommandHandler
 from schemas.wire.contract import event_model

@@ -14,13 +14,8 @@ from nats.aio.client import Client as NatsClient
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 
-from bridge.nats.streams import (
-    COMMANDS_STREAM,
-    EVENTS_STREAM,
-    WATCHES_BUCKET,
-    Subjects,
-    declare,
-)
+from bridge.names import COMMANDS_STREAM, EVENTS_STREAM, WATCHES_BUCKET, Subjects
+from bridge.nats.streams import declare
 from bridge.providers.story.sandbox import SandboxConfig
 from bridge.runtime import Bridge
 from tests.fixtures.bridge import bridge_settings

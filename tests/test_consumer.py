@@ -10,8 +10,8 @@ from nats.aio.client import Client as NatsClient
 from rich.console import Console
 
 from bridge.cli.demo import EventWaiter, walk_happy_path
+from bridge.names import EVENTS_STREAM
 from bridge.nats.consumer import Event, Storybridge
-from bridge.nats.streams import EVENTS_STREAM
 from schemas.story.commands import PlanApproveCommand, ProjectCreateCommand
 from schemas.wire.events import ResourceEventData
 from schemas.wire.outcome import Outcome

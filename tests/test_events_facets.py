@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from bridge.nats.streams import EVENTS_STREAM
+from bridge.names import EVENTS_STREAM
 from bridge.providers.story.sandbox import SandboxConfig
 from bridge.providers.story.sandbox.config import StoryDurations
 from tests.fixtures.bridge import SUBJECTS, Outcomes, Recorder, StartBridge, send

@@ -14,7 +14,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js.api import DeliverPolicy
 
-from bridge.nats.streams import EVENTS_STREAM
+from bridge.names import EVENTS_STREAM
 from bridge.providers.story.sandbox import SandboxConfig
 from tests.fixtures.bridge import Outcomes, StartBridge, send
 from tests.fixtures.waiting import until

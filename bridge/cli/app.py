@@ -310,7 +310,7 @@ def send(
 ) -> None:
     """Send one command and print its outcome; exits 1 when the outcome is ok:false."""
     from bridge.cli.send import ensure_command_id, publish_durable, request
-    from bridge.nats.streams import Subjects
+    from bridge.names import Subjects
 
     try:
         body = json.loads(payload)

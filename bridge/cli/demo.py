@@ -20,7 +20,7 @@ from rich.panel import Panel
 
 from bridge.cli.tail import render_event
 from bridge.config import BridgeSettings
-from bridge.nats.streams import Subjects
+from bridge.names import Subjects
 from bridge.runtime import Bridge
 
 SOURCE_TEXT = (

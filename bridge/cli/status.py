@@ -12,7 +12,7 @@ from rich.console import Console, Group
 from rich.table import Table
 
 from bridge.cli.options import NatsUrl, SubjectPrefix
-from bridge.nats.streams import Subjects
+from bridge.names import Subjects
 
 console = Console()
 err_console = Console(stderr=True)

@@ -53,8 +53,9 @@ class ChurnParams:
 async def measure_churn(params: ChurnParams, workdir: Path) -> dict[str, Any]:
     import nats
 
+    from bridge.names import Subjects
     from bridge.nats.embedded import EmbeddedNats
-    from bridge.nats.streams import Subjects, declare_standalone
+    from bridge.nats.streams import declare_standalone
     from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
     from bridge.runtime import sandbox_key
 

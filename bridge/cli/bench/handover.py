@@ -39,8 +39,8 @@ from bridge.cli.bench.poll import (
     poll_sandbox,
     use_budget,
 )
+from bridge.names import Subjects
 from bridge.nats.embedded import EmbeddedNats
-from bridge.nats.streams import Subjects
 from bridge.providers.story.watch.discovery import DiscoveryPace
 from bridge.runtime import Bridge
 from bridge.sandboxkit.clock import SandboxClock

@@ -25,8 +25,8 @@ from pydantic import SecretStr
 
 from bridge.cli.bench.common import UNLIMITED_PER_MINUTE, Stats
 from bridge.config import BridgeSettings
+from bridge.names import Subjects
 from bridge.nats.embedded import EmbeddedNats
-from bridge.nats.streams import Subjects
 from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
 from bridge.runtime import Bridge, sandbox_key
 

@@ -45,8 +45,8 @@ from bridge.config import BridgeSettings
 from bridge.http.errors import UpstreamError
 from bridge.http.keys import ApiKey
 from bridge.http.ratelimit import Priority, RateBudget
+from bridge.names import Subjects
 from bridge.nats.embedded import EmbeddedNats
-from bridge.nats.streams import Subjects
 from bridge.providers.story.client import StoryClient, story_transport
 from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
 from bridge.runtime import Bridge, sandbox_key
