@@ -18,7 +18,7 @@ from bridge import __version__
 from bridge.names import COMMANDS_STREAM, DEAD_LETTERS_STREAM, EVENTS_STREAM, QUEUE_GROUP, Subjects
 from handlers import HANDLERS
 from handlers.base import CommandHandler
-from schemas.wire.contract import event_model
+from schemas.contract import event_model
 from schemas.wire.outcome import Outcome
 
 # The contract's event table: subject suffix -> statuses.

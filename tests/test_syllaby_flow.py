@@ -16,7 +16,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from bridge.providers.syllaby.sandbox import SyllabySandboxConfig
-from schemas.wire.contract import event_model
+from schemas.contract import event_model
 from tests.fixtures.bridge import Outcomes, send
 from tests.fixtures.syllaby_bridge import EventLog, StartSyllabyBridge
 from tests.fixtures.syllaby_sandbox import PROMPT

@@ -36,7 +36,7 @@ def schemas(
     """Write the contract as JSON Schema files: every command payload, the reply, every event."""
     from bridge.asyncapi import event_subject_suffixes
     from schemas.catalog import COMMAND_MODELS
-    from schemas.wire.contract import json_schemas
+    from schemas.contract import json_schemas
 
     directory.mkdir(parents=True, exist_ok=True)
     files = json_schemas(event_subject_suffixes(), dict(COMMAND_MODELS))
