@@ -9,7 +9,8 @@ from collections import Counter
 from nats.aio.client import Client as NatsClient
 from rich.console import Console
 
-from bridge.cli.demo import EventWaiter, walk_happy_path
+from bridge.cli.demo import walk_happy_path
+from bridge.cli.demo_kit import EventWaiter
 from bridge.names import EVENTS_STREAM
 from bridge.nats.consumer import Event, Storybridge
 from schemas.story.commands import PlanApproveCommand, ProjectCreateCommand

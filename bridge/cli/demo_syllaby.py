@@ -13,7 +13,7 @@ from typing import Any
 from nats.aio.client import Client as NATS
 from rich.console import Console
 
-from bridge.cli.demo import EventWaiter, command
+from bridge.cli.demo_kit import EventWaiter, command
 from bridge.names import Subjects
 
 PROMPT = {
