@@ -138,7 +138,7 @@ class Bridge:
         return ApiKey.parse(self.settings.api_key)
 
     def _start_sandbox(self) -> None:
-        from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
+        from bridge.sandboxes.story import SandboxConfig, SandboxServer
 
         self.sandbox = SandboxServer(SandboxConfig(speed=SANDBOX_SPEED)).start()
         self.base_url = self.sandbox.base_url
@@ -158,7 +158,7 @@ class Bridge:
         return None
 
     def _start_syllaby_sandbox(self) -> None:
-        from bridge.providers.syllaby.sandbox import SyllabySandboxConfig, SyllabySandboxServer
+        from bridge.sandboxes.syllaby import SyllabySandboxConfig, SyllabySandboxServer
 
         self.syllaby_sandbox = SyllabySandboxServer(
             SyllabySandboxConfig(speed=SANDBOX_SPEED)

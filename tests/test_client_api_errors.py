@@ -11,7 +11,7 @@ import pytest
 from bridge.http import errors as e
 from bridge.providers.story import errors as se
 from bridge.providers.story.client import StoryClient, story_transport
-from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
+from bridge.sandboxes.story import SandboxConfig, SandboxServer
 from tests.fixtures.client import (
     TEST_RETRY,
     TEST_TIMEOUT,

@@ -13,7 +13,7 @@ from bridge.http.ratelimit import Priority, RateBudget
 from bridge.http.transport import RetryPolicy
 from bridge.providers.story import errors as se
 from bridge.providers.story.client import StoryClient, story_transport
-from bridge.providers.story.sandbox import SandboxConfig
+from bridge.sandboxes.story import SandboxConfig
 from tests.fixtures.client import TEST_TIMEOUT, request_log, set_faults
 
 PROJECTS = "/story-projects"

@@ -16,8 +16,8 @@ from nats.errors import TimeoutError as NatsTimeoutError
 
 from bridge.names import COMMANDS_STREAM, EVENTS_STREAM, WATCHES_BUCKET, Subjects
 from bridge.nats.streams import declare
-from bridge.providers.story.sandbox import SandboxConfig
 from bridge.runtime import Bridge
+from bridge.sandboxes.story import SandboxConfig
 from tests.fixtures.bridge import bridge_settings
 from tests.fixtures.cluster import NatsCluster, connect, wait_for_jetstream
 from tests.fixtures.sandbox import JOB_DONE, PLAN_DONE, TARGET

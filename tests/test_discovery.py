@@ -15,11 +15,11 @@ from nats.aio.client import Client as NatsClient
 
 from bridge.nats.embedded import EmbeddedNats
 from bridge.ops.metrics import Metrics
-from bridge.providers.story.sandbox import SandboxConfig
-from bridge.providers.story.sandbox.config import StoryDurations
 from bridge.providers.story.watch.discovery import busy_artifact_facets
 from bridge.providers.story.watch.provider import StoryProvider
 from bridge.runtime import Bridge
+from bridge.sandboxes.story import SandboxConfig
+from bridge.sandboxes.story.config import StoryDurations
 from tests.fixtures.bridge import SUBJECTS, Recorder, StartBridge, bridge_settings
 from tests.fixtures.sandbox import TEST_SPEED, SandboxApi
 

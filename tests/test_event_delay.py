@@ -17,9 +17,9 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from bridge.providers.story.sandbox import SandboxConfig
-from bridge.providers.story.sandbox.config import StoryDurations
-from bridge.providers.story.sandbox.world.kernel import EPOCH
+from bridge.sandboxes.story import SandboxConfig
+from bridge.sandboxes.story.config import StoryDurations
+from bridge.sandboxes.story.world.kernel import EPOCH
 from bridge.watch.delay import CLOCK_SKEW_SECONDS, MAX_PLAUSIBLE_SECONDS, event_delay
 from bridge.watch.model import PendingEvent
 from tests.fixtures.bridge import PLAN_TARGET, Outcomes, create_plan, send

@@ -16,8 +16,8 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from bridge.names import EVENTS_STREAM
-from bridge.providers.story.sandbox import SandboxConfig
-from bridge.providers.story.sandbox.config import StoryDurations
+from bridge.sandboxes.story import SandboxConfig
+from bridge.sandboxes.story.config import StoryDurations
 from tests.fixtures.bridge import SUBJECTS, Outcomes, Recorder, StartBridge, send
 from tests.fixtures.sandbox import TEST_SPEED, SandboxApi
 from tests.fixtures.waiting import until

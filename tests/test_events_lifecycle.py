@@ -15,7 +15,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js.api import DeliverPolicy
 
 from bridge.names import EVENTS_STREAM
-from bridge.providers.story.sandbox import SandboxConfig
+from bridge.sandboxes.story import SandboxConfig
 from tests.fixtures.bridge import Outcomes, StartBridge, send
 from tests.fixtures.waiting import until
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from bridge.providers.story.sandbox import SandboxConfig
+from bridge.sandboxes.story import SandboxConfig
 from tests.fixtures.bridge import SUBJECTS, Recorder, StartBridge
 from tests.fixtures.waiting import watch_settled
 

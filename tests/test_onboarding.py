@@ -15,7 +15,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from bridge.providers.story.onboarding import listed_lookup
-from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
+from bridge.sandboxes.story import SandboxConfig, SandboxServer
 from schemas.story.requests import JobCreate
 from tests.fixtures.bridge import SUBJECTS, Outcomes, StartBridge, send
 from tests.fixtures.sandbox import SandboxApi

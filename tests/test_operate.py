@@ -28,7 +28,7 @@ from bridge.http.transport import RetryPolicy
 from bridge.nats.embedded import EmbeddedNats, free_port
 from bridge.ops.metrics import route_template
 from bridge.providers.story.client import StoryClient, story_transport
-from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
+from bridge.sandboxes.story import SandboxConfig, SandboxServer
 from bridge.service import serve
 from schemas.story.reads import READ_COMMANDS
 from tests.fixtures.bridge import bridge_settings

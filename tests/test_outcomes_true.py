@@ -15,7 +15,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from bridge.ledger import LedgerUnavailable
-from bridge.providers.story.sandbox import SandboxConfig
+from bridge.sandboxes.story import SandboxConfig
 from handlers.syllaby.reconcile import began
 from tests.fixtures.bridge import SUBJECTS, Outcomes, StartBridge, send
 from tests.fixtures.sandbox import TEST_SPEED, SandboxApi

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from bridge.providers.story.sandbox import FaultRule, SandboxConfig, SandboxServer
+from bridge.sandboxes.story import FaultRule, SandboxConfig, SandboxServer
 from schemas.story.errors import ERROR_CODES
 from tests.fixtures.sandbox import PLAN_DONE, SandboxApi
 

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.providers.story.sandbox import FaultRule, SandboxConfig, SandboxServer
+from bridge.sandboxes.story import FaultRule, SandboxConfig, SandboxServer
 from tests.fixtures.sandbox import SandboxApi, any_key
 
 

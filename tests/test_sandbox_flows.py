@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
+from bridge.sandboxes.story import SandboxConfig, SandboxServer
 from tests.fixtures.sandbox import JOB_DONE, PLAN_DONE, TEXT, SandboxApi
 
 

@@ -8,10 +8,10 @@ import uuid
 import httpx
 import pytest
 
-from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
-from bridge.providers.story.sandbox.errors import SandboxError
-from bridge.providers.story.sandbox.ratelimit import StoryRateLimiter
-from bridge.sandboxkit.ratewindow import FixedWindows
+from bridge.sandboxes.kit.ratewindow import FixedWindows
+from bridge.sandboxes.story import SandboxConfig, SandboxServer
+from bridge.sandboxes.story.errors import SandboxError
+from bridge.sandboxes.story.ratelimit import StoryRateLimiter
 from tests.fixtures.sandbox import SandboxApi, any_key
 
 LIMIT = 5

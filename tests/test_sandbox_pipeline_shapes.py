@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.providers.story.sandbox import SandboxConfig
+from bridge.sandboxes.story import SandboxConfig
 from tests.fixtures.sandbox import SandboxApi
 
 BED = 2.0  # sandbox seconds per defined-clip bed (StoryDurations.music_bed)

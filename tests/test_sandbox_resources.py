@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from bridge.providers.story.sandbox.config import SandboxConfig
-from bridge.providers.story.sandbox.errors import SandboxError
-from bridge.providers.story.sandbox.world import StoryWorld
-from bridge.sandboxkit.clock import SandboxClock
+from bridge.sandboxes.kit.clock import SandboxClock
+from bridge.sandboxes.story.config import SandboxConfig
+from bridge.sandboxes.story.errors import SandboxError
+from bridge.sandboxes.story.world import StoryWorld
 from schemas.story import requests as q
 
 LONG_TEXT = "Acme cut onboarding time by sixty percent. Customers noticed within weeks. " * 8

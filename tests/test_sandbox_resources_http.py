@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
+from bridge.sandboxes.story import SandboxConfig, SandboxServer
 
 TARGET = {"audience": "buyers", "objective": "explain the launch", "outcome": "book a demo"}
 TEXT = "Acme cut onboarding time by sixty percent. Customers noticed within weeks. " * 8

@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
+from bridge.sandboxes.story import SandboxConfig, SandboxServer
 from tests.fixtures.sandbox import SandboxApi, any_key
 
 
@@ -86,7 +86,7 @@ def test_serve_runs_in_the_foreground_until_terminated() -> None:
     """serve(config, host, port) answers on the port, then exits on SIGTERM."""
     port = free_port()
     code = (
-        "from bridge.providers.story.sandbox import SandboxConfig; from bridge.providers.story.sandbox.server import serve; "
+        "from bridge.sandboxes.story import SandboxConfig; from bridge.sandboxes.story.server import serve; "
         f"serve(SandboxConfig(seed=3), '127.0.0.1', {port})"
     )
     proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE)

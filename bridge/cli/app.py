@@ -247,8 +247,8 @@ def sandbox(
             host, port, faults, scopes, key, accept_any_key, speed, rate_limit, credits, seed
         )
         return
-    from bridge.providers.story.sandbox import SandboxConfig
-    from bridge.providers.story.sandbox.server import serve as serve_sandbox
+    from bridge.sandboxes.story import SandboxConfig
+    from bridge.sandboxes.story.server import serve as serve_sandbox
 
     keys = dict(_sandbox_key(spec) for spec in key)
     any_key = accept_any_key if accept_any_key is not None else not keys
@@ -263,7 +263,7 @@ def sandbox(
         keys=keys,
     )
     try:
-        from bridge.providers.story.sandbox.state import SandboxState
+        from bridge.sandboxes.story.state import SandboxState
 
         SandboxState(config)  # bad keys or scopes fail here, naming the problem
     except ValueError as err:

@@ -56,8 +56,8 @@ async def measure_churn(params: ChurnParams, workdir: Path) -> dict[str, Any]:
     from bridge.names import Subjects
     from bridge.nats.embedded import EmbeddedNats
     from bridge.nats.streams import declare_standalone
-    from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
     from bridge.runtime import sandbox_key
+    from bridge.sandboxes.story import SandboxConfig, SandboxServer
 
     server = EmbeddedNats(workdir / "nats").start()
     sandbox = SandboxServer(

@@ -33,8 +33,8 @@ from bridge.cli.bench.common import UNLIMITED_PER_MINUTE, Stats
 from bridge.config import BridgeSettings
 from bridge.names import Subjects
 from bridge.nats.embedded import EmbeddedNats
-from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
 from bridge.runtime import Bridge, sandbox_key
+from bridge.sandboxes.story import SandboxConfig, SandboxServer
 
 BASELINE_SUBJECT = "bench.baseline.project.create"
 WARMUP = 20

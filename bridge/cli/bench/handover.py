@@ -43,7 +43,7 @@ from bridge.names import Subjects
 from bridge.nats.embedded import EmbeddedNats
 from bridge.providers.story.watch.discovery import DiscoveryPace
 from bridge.runtime import Bridge
-from bridge.sandboxkit.clock import SandboxClock
+from bridge.sandboxes.kit.clock import SandboxClock
 
 DISCOVERY_INTERVAL = 60.0  # API seconds
 DISCOVERY_SHARE = 0.2  # STORYBRIDGE_DISCOVERY_BUDGET_SHARE's default

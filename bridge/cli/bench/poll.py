@@ -48,9 +48,9 @@ from bridge.http.ratelimit import Priority, RateBudget
 from bridge.names import Subjects
 from bridge.nats.embedded import EmbeddedNats
 from bridge.providers.story.client import StoryClient, story_transport
-from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
 from bridge.runtime import Bridge, sandbox_key
-from bridge.sandboxkit.clock import SandboxClock
+from bridge.sandboxes.kit.clock import SandboxClock
+from bridge.sandboxes.story import SandboxConfig, SandboxServer
 from schemas.story.requests import JobCreate
 
 TERMINAL = {"READY", "FAILED", "CANCELED"}
