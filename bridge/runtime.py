@@ -138,9 +138,9 @@ class Bridge:
         return ApiKey.parse(self.settings.api_key)
 
     def _start_sandbox(self) -> None:
-        from bridge.sandboxes.story import SandboxConfig, SandboxServer
+        from bridge.sandboxes.story import StorySandboxConfig, StorySandboxServer
 
-        self.sandbox = SandboxServer(SandboxConfig(speed=SANDBOX_SPEED)).start()
+        self.sandbox = StorySandboxServer(StorySandboxConfig(speed=SANDBOX_SPEED)).start()
         self.base_url = self.sandbox.base_url
         log.info("sandbox started", base_url=self.base_url, speed=SANDBOX_SPEED)
 

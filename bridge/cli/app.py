@@ -247,12 +247,12 @@ def sandbox(
             host, port, faults, scopes, key, accept_any_key, speed, rate_limit, credits, seed
         )
         return
-    from bridge.sandboxes.story import SandboxConfig
+    from bridge.sandboxes.story import StorySandboxConfig
     from bridge.sandboxes.story.server import serve as serve_sandbox
 
     keys = dict(_sandbox_key(spec) for spec in key)
     any_key = accept_any_key if accept_any_key is not None else not keys
-    config = SandboxConfig(
+    config = StorySandboxConfig(
         speed=speed,
         rate_limit_per_minute=rate_limit if rate_limit is not None else STORY_SANDBOX_RATE_LIMIT,
         initial_credits=credits,
@@ -263,9 +263,9 @@ def sandbox(
         keys=keys,
     )
     try:
-        from bridge.sandboxes.story.state import SandboxState
+        from bridge.sandboxes.story.state import StorySandboxState
 
-        SandboxState(config)  # bad keys or scopes fail here, naming the problem
+        StorySandboxState(config)  # bad keys or scopes fail here, naming the problem
     except ValueError as err:
         err_console.print(f"storybridge sandbox: {err}")
         raise typer.Exit(2) from None

@@ -57,11 +57,11 @@ async def measure_churn(params: ChurnParams, workdir: Path) -> dict[str, Any]:
     from bridge.nats.embedded import EmbeddedNats
     from bridge.nats.streams import declare_standalone
     from bridge.runtime import sandbox_key
-    from bridge.sandboxes.story import SandboxConfig, SandboxServer
+    from bridge.sandboxes.story import StorySandboxConfig, StorySandboxServer
 
     server = EmbeddedNats(workdir / "nats").start()
-    sandbox = SandboxServer(
-        SandboxConfig(speed=params.speed, rate_limit_per_minute=10_000_000)
+    sandbox = StorySandboxServer(
+        StorySandboxConfig(speed=params.speed, rate_limit_per_minute=10_000_000)
     ).start()
     procs: list[asyncio.subprocess.Process] = []
     try:

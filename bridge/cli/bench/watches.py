@@ -140,10 +140,12 @@ async def measure_watches(params: WatchBenchParams, workdir: Path) -> dict[str, 
     from bridge.nats.embedded import EmbeddedNats
     from bridge.nats.streams import declare_standalone
     from bridge.runtime import sandbox_key
-    from bridge.sandboxes.story import SandboxConfig, SandboxServer
+    from bridge.sandboxes.story import StorySandboxConfig, StorySandboxServer
 
     server = EmbeddedNats(workdir / "nats").start()
-    sandbox = SandboxServer(SandboxConfig(speed=1.0, rate_limit_per_minute=10_000_000)).start()
+    sandbox = StorySandboxServer(
+        StorySandboxConfig(speed=1.0, rate_limit_per_minute=10_000_000)
+    ).start()
     procs: list[asyncio.subprocess.Process] = []
     try:
         nc = await nats.connect(server.url)

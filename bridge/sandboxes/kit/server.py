@@ -10,11 +10,13 @@ import socket
 import threading
 import time
 from types import TracebackType
-from typing import Self
+from typing import Generic, Self, TypeVar
 
 import httpx
 import uvicorn
 from starlette.types import ASGIApp
+
+S = TypeVar("S")
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -28,10 +30,15 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-class ThreadedServer:
-    """uvicorn on `host:port` (0: a free port) in its own thread with its own event loop."""
+class ThreadedServer(Generic[S]):
+    """uvicorn on `host:port` (0: a free port) in its own thread with its own event loop.
+
+    `S` is the sandbox's state, which its app keeps at `app.state.sandbox`; `base_path` is where
+    the API's paths start (the control API is always at `/_sandbox`).
+    """
 
     thread_name = "sandbox"
+    base_path = ""
 
     def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
         self.app = app
@@ -48,6 +55,16 @@ class ThreadedServer:
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}{self.base_path}"
+
+    @property
+    def state(self) -> S:
+        """The live sandbox (world, clock, keys or tokens, request log) for in-process inspection."""
+        state: S = self.app.state.sandbox  # type: ignore[attr-defined]
+        return state
 
     @property
     def control(self) -> httpx.Client:

@@ -13,8 +13,15 @@ shared `bridge.sandboxes.kit`.
 """
 
 from bridge.sandboxes.kit.faults import FaultRule
-from bridge.sandboxes.story.config import SandboxConfig, StoryDurations
-from bridge.sandboxes.story.server import SandboxServer, serve
-from bridge.sandboxes.story.state import SandboxState
+from bridge.sandboxes.story.config import StoryDurations, StorySandboxConfig
+from bridge.sandboxes.story.server import StorySandboxServer, serve
+from bridge.sandboxes.story.state import StorySandboxState
 
-__all__ = ["FaultRule", "SandboxConfig", "SandboxServer", "SandboxState", "StoryDurations", "serve"]
+__all__ = [
+    "FaultRule",
+    "StoryDurations",
+    "StorySandboxConfig",
+    "StorySandboxServer",
+    "StorySandboxState",
+    "serve",
+]

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
+from bridge.sandboxes.kit.answer import Answer
 from bridge.sandboxes.kit.exchange import Exchange
 from bridge.sandboxes.kit.faults import FaultRule, is_error
 from bridge.sandboxes.kit.network import quiet_injected_drops
@@ -39,15 +40,15 @@ from bridge.sandboxes.story import (
     routes_sources,
 )
 from bridge.sandboxes.story.auth import KEY_RE
-from bridge.sandboxes.story.config import SandboxConfig
+from bridge.sandboxes.story.config import StorySandboxConfig
 from bridge.sandboxes.story.control import control_routes
-from bridge.sandboxes.story.core import Answer, StoryCall, StoryEndpoint
-from bridge.sandboxes.story.errors import SandboxError
+from bridge.sandboxes.story.core import StoryCall, StoryEndpoint
+from bridge.sandboxes.story.errors import StorySandboxError
 from bridge.sandboxes.story.faults import fault_error
 from bridge.sandboxes.story.idempotency import IdempotencyStore, Stored
-from bridge.sandboxes.story.state import SandboxState
+from bridge.sandboxes.story.state import StorySandboxState
 
-API_PREFIX = "/api/v1"
+BASE_PATH = "/api/v1"
 ENDPOINT_MODULES = (
     routes_projects,
     routes_sources,
@@ -70,7 +71,7 @@ UNKNOWN = StoryEndpoint("GET", "/{rest:path}", _no_handler, None)
 class StoryExchange(Exchange):
     """The kit's exchange plus the endpoint, the Idempotency-Key and whether it was replayed."""
 
-    base_path: ClassVar[str] = API_PREFIX
+    base_path: ClassVar[str] = BASE_PATH
 
     endpoint: StoryEndpoint = field(kw_only=True)
     replayed: bool = False
@@ -105,10 +106,10 @@ async def _json_body(request: Request) -> Any:
     try:
         return json.loads(raw)
     except ValueError:
-        raise SandboxError("validation_failed", "body: not valid JSON") from None
+        raise StorySandboxError("validation_failed", "body: not valid JSON") from None
 
 
-class StoryPipeline(Pipeline[SandboxState, StoryExchange, StoryEndpoint]):
+class StoryPipeline(Pipeline[StorySandboxState, StoryExchange, StoryEndpoint]):
     # A hung request is not logged: it has no answer to log, and never will.
     log_hangs: ClassVar[bool] = False
 
@@ -120,11 +121,11 @@ class StoryPipeline(Pipeline[SandboxState, StoryExchange, StoryEndpoint]):
     ) -> None:
         try:
             await self.handle(ex, rule)
-        except SandboxError as err:
+        except StorySandboxError as err:
             ex.status, ex.body = err.status, err.body(ex.request_id)
             ex.headers.update(err.headers)
         except Exception as exc:  # a sandbox bug must still look like the API's 500
-            bug = SandboxError("internal_error", f"sandbox failure: {type(exc).__name__}")
+            bug = StorySandboxError("internal_error", f"sandbox failure: {type(exc).__name__}")
             ex.status, ex.body = bug.status, bug.body(ex.request_id)
         if not any(h.lower() == "ratelimit-limit" for h in ex.headers):
             ex.headers.update(self.state.limiter.peek(ex.bucket))
@@ -146,7 +147,9 @@ class StoryPipeline(Pipeline[SandboxState, StoryExchange, StoryEndpoint]):
     async def unknown(self, request: Request) -> Response:
         """No such route: a 404 in the envelope (code not_found), logged like any request."""
         ex = StoryExchange(request, endpoint=UNKNOWN)
-        err = SandboxError("not_found", f"No route {ex.method} {request.url.path}.", status=404)
+        err = StorySandboxError(
+            "not_found", f"No route {ex.method} {request.url.path}.", status=404
+        )
         headers = {**self.state.limiter.peek(ex.bucket), "X-Request-Id": ex.request_id}
         self.log(ex, 404)
         return JSONResponse(err.body(ex.request_id), status_code=404, headers=headers)
@@ -168,7 +171,7 @@ class StoryPipeline(Pipeline[SandboxState, StoryExchange, StoryEndpoint]):
         payload = await _json_body(ex.request)
         key = ex.idempotency_key
         if endpoint.idempotency == "required" and not key:
-            raise SandboxError(
+            raise StorySandboxError(
                 "idempotency_key_required",
                 f"{ex.method} {ex.path} requires an Idempotency-Key header for safe retries.",
             )
@@ -219,8 +222,8 @@ class StoryPipeline(Pipeline[SandboxState, StoryExchange, StoryEndpoint]):
             state.idempotency.remember(account, str(key), Stored(fingerprint, ex.status, ex.body))
 
 
-def create_app(config: SandboxConfig | None = None) -> Starlette:
-    state = SandboxState(config or SandboxConfig())
+def create_app(config: StorySandboxConfig | None = None) -> Starlette:
+    state = StorySandboxState(config or StorySandboxConfig())
     pipeline = StoryPipeline(state)
     api_routes = [
         Route(ep.path, pipeline.view(ep), methods=[ep.method])
@@ -232,7 +235,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
     )
     app = Starlette(
         routes=[
-            Mount(API_PREFIX, routes=api_routes),
+            Mount(BASE_PATH, routes=api_routes),
             Mount(
                 routes_share.SHARE_PREFIX,
                 routes=[

@@ -12,7 +12,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from bridge.sandboxes.story.errors import SandboxError
+from bridge.sandboxes.story.errors import StorySandboxError
 
 KEY_RE = re.compile(r"^sh_([0-9a-f]{18})_([0-9a-f]{64})$")
 # In the order the docs list them (the capability manifest shows this list).
@@ -93,27 +93,27 @@ class Keys:
         """The account (key prefix) and its scopes, or the documented 401/403."""
         scheme, _, raw = (header or "").partition(" ")
         if scheme.lower() != "bearer" or not raw.strip():
-            raise SandboxError(
+            raise StorySandboxError(
                 "authentication_required",
                 "No bearer API key was supplied in the Authorization header.",
             )
         raw = raw.strip()
         match = KEY_RE.match(raw)
         if match is None:
-            raise SandboxError(
+            raise StorySandboxError(
                 "invalid_api_key", "The API key is malformed: expected sh_<18 hex>_<64 hex>."
             )
         account = f"sh_{match.group(1)}"
         minted = self._minted.get(raw)
         if minted is None:
             if not self.accept_any:
-                raise SandboxError("invalid_api_key", "The API key is unknown.")
+                raise StorySandboxError("invalid_api_key", "The API key is unknown.")
             return account, self.any_key_scopes
         if minted.state in KEY_STATES:
             code, message = KEY_STATES[minted.state]
-            raise SandboxError(code, message)
+            raise StorySandboxError(code, message)
         if minted.allowed_ips is not None and client_ip not in minted.allowed_ips:
-            raise SandboxError(
+            raise StorySandboxError(
                 "ip_not_allowed", f"Requests from {client_ip} are not in this key's allowlist."
             )
         return account, minted.scopes
@@ -122,7 +122,7 @@ class Keys:
     def require(scopes: frozenset[str], scope: str) -> None:
         """403 insufficient_scope; the message names the scope, as the API's does."""
         if scope not in scopes:
-            raise SandboxError(
+            raise StorySandboxError(
                 "insufficient_scope",
                 f"The API key does not have the required scope for this endpoint: {scope}.",
                 details={"requiredScope": scope},

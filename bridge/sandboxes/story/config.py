@@ -52,7 +52,7 @@ class StoryDurations(BaseModel):
     publish: float = 4.0
 
 
-class SandboxConfig(BaseSandboxConfig):
+class StorySandboxConfig(BaseSandboxConfig):
     rate_limit_per_minute: int = Field(default=120, ge=1)
     initial_credits: int = Field(default=1000, ge=0)
     accept_any_key: bool = True  # any well-formed key authenticates (else only minted keys)

@@ -24,12 +24,12 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from bridge.sandboxes.kit.control import ControlError, common_routes, guard, read_object
-from bridge.sandboxes.story.state import SandboxState
+from bridge.sandboxes.story.state import StorySandboxState
 
 AVAILABILITY = ("available", "planned", "disabled")
 
 
-def control_routes(state: SandboxState) -> list[Route]:
+def control_routes(state: StorySandboxState) -> list[Route]:
     async def mint_key(request: Request) -> Any:
         spec = await read_object(request)
         key = state.keys.mint(

@@ -1,5 +1,5 @@
 """What endpoint modules see: `StoryEndpoint` declares a route, `StoryCall` reads the request,
-`Answer` carries a status or headers of its own.
+`Answer` (the kit's) carries a status or headers of its own.
 
 Everything cross-cutting (auth, scopes, rate limits, idempotency, faults, the request log, the
 error envelope) happens around the handler in `bridge.sandboxes.story.app`, so an endpoint
@@ -9,27 +9,18 @@ is only its behaviour.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from bridge.sandboxes.story.errors import SandboxError
+from bridge.sandboxes.story.errors import StorySandboxError
 
 if TYPE_CHECKING:
     from bridge.sandboxes.story.world import StoryWorld
 
 M = TypeVar("M", bound=BaseModel)
 Idempotency = Literal["required", "optional", "none"]
-
-
-@dataclass(frozen=True)
-class Answer:
-    """A non-200 status or extra headers; plain return values mean 200 with that JSON body."""
-
-    body: Any
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -52,13 +43,13 @@ class StoryCall:
         if data is None and optional:
             data = {}
         if not isinstance(data, dict):
-            raise SandboxError("validation_failed", "body: expected a JSON object")
+            raise StorySandboxError("validation_failed", "body: expected a JSON object")
         try:
             return model.model_validate(data)
         except ValidationError as err:
             first = err.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "body"
-            raise SandboxError(
+            raise StorySandboxError(
                 "validation_failed", f"{where}: {first['msg']}", details={"field": where}
             ) from None
 

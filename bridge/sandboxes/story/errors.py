@@ -7,7 +7,7 @@ from typing import Any
 from schemas.story.errors import ERROR_CODES, FIELD_NOTE_CODES
 
 
-class SandboxError(Exception):
+class StorySandboxError(Exception):
     """Raise from any endpoint; the app renders `{error: {code, message, requestId, details?}}`."""
 
     def __init__(

@@ -9,7 +9,7 @@ answering 404 for the API.
 from __future__ import annotations
 
 from bridge.sandboxes.kit.faults import FaultRule
-from bridge.sandboxes.story.errors import SandboxError
+from bridge.sandboxes.story.errors import StorySandboxError
 
 # The code an injected error carries when the rule names none: a plausible one per status.
 _STATUS_CODES = {
@@ -26,10 +26,10 @@ _STATUS_CODES = {
 }
 
 
-def fault_error(rule: FaultRule) -> SandboxError:
+def fault_error(rule: FaultRule) -> StorySandboxError:
     """The error a fired rule answers with, in the API's envelope."""
     if rule.storm_429 or rule.status == 429:
-        return SandboxError(
+        return StorySandboxError(
             "rate_limited",
             "Injected fault: rate limited.",
             status=429,
@@ -40,4 +40,4 @@ def fault_error(rule: FaultRule) -> SandboxError:
     code = rule.code or _STATUS_CODES.get(status)
     if code is None:
         code = "internal_error" if status >= 500 else "validation_failed"
-    return SandboxError(code, f"Injected fault: HTTP {status}.", status=status)
+    return StorySandboxError(code, f"Injected fault: HTTP {status}.", status=status)

@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.sandboxes.story.errors import SandboxError
+from bridge.sandboxes.story.errors import StorySandboxError
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,12 @@ class IdempotencyStore:
                 self._processing[(account, key)] = fingerprint
                 return
         if holder == fingerprint:
-            raise SandboxError(
+            raise StorySandboxError(
                 "idempotency_conflict",
                 "A request with the supplied Idempotency-Key is already processing.",
                 details={"reason": "in_progress"} if self.reasons else None,
             )
-        raise SandboxError(
+        raise StorySandboxError(
             "idempotency_conflict",
             "A request with the supplied Idempotency-Key used incompatible parameters.",
             details={"reason": "incompatible_parameters"} if self.reasons else None,
@@ -68,7 +68,7 @@ class IdempotencyStore:
         with self._lock:
             stored = self._entries.get((account, key))
         if stored is not None and stored.fingerprint != fingerprint:
-            raise SandboxError(
+            raise StorySandboxError(
                 "idempotency_conflict",
                 "A request with the supplied Idempotency-Key used incompatible parameters.",
                 details={"reason": "incompatible_parameters"} if self.reasons else None,

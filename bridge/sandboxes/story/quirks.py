@@ -1,4 +1,4 @@
-"""Production quirks from FIELD-NOTES.md, off by default (`SandboxConfig.quirks`), for client tests.
+"""Production quirks from FIELD-NOTES.md, off by default (`StorySandboxConfig.quirks`), for client tests.
 
 With quirks on, every resource object in a 200 answer carries a field no model knows
 (`sandboxUnknownField`: clients must accept and keep it), and a READY source is sent without its

@@ -8,7 +8,7 @@ seconds until the window restarts (not a timestamp, unlike Syllaby's); a 429 rat
 from __future__ import annotations
 
 from bridge.sandboxes.kit.ratewindow import FixedWindows, Window
-from bridge.sandboxes.story.errors import SandboxError
+from bridge.sandboxes.story.errors import StorySandboxError
 
 
 def headers(window: Window) -> dict[str, str]:
@@ -28,7 +28,7 @@ class StoryRateLimiter:
     def take(self, bucket: str) -> dict[str, str]:
         window = self.windows.take(bucket)
         if not window.allowed:
-            raise SandboxError(
+            raise StorySandboxError(
                 "rate_limited",
                 "The per-key + per-IP rate limit for this route family was exceeded.",
                 details={"retryAfter": window.resets_in},

@@ -7,16 +7,16 @@ from bridge.sandboxes.kit.faults import Faults
 from bridge.sandboxes.kit.ratewindow import FixedWindows
 from bridge.sandboxes.kit.requestlog import RequestLog
 from bridge.sandboxes.story.auth import ALL_SCOPES, Keys
-from bridge.sandboxes.story.config import SandboxConfig
+from bridge.sandboxes.story.config import StorySandboxConfig
 from bridge.sandboxes.story.idempotency import IdempotencyStore
 from bridge.sandboxes.story.ratelimit import StoryRateLimiter
 from bridge.sandboxes.story.world import StoryWorld
 
 
-class SandboxState:
-    """One per app (`app.state.sandbox`, `SandboxServer.state`), for the control API and tests."""
+class StorySandboxState:
+    """One per app (`app.state.sandbox`, `StorySandboxServer.state`), for the control API and tests."""
 
-    def __init__(self, config: SandboxConfig) -> None:
+    def __init__(self, config: StorySandboxConfig) -> None:
         self.config = config
         self.clock = SandboxClock(config.speed, manual=config.manual_clock)
         self.world = StoryWorld(config, self.clock)

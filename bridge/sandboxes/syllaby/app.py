@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
+from bridge.sandboxes.kit.answer import Answer
 from bridge.sandboxes.kit.exchange import Exchange
 from bridge.sandboxes.kit.faults import FaultRule, is_error
 from bridge.sandboxes.kit.network import quiet_injected_drops
@@ -30,9 +31,9 @@ from bridge.sandboxes.syllaby import forms, routes
 from bridge.sandboxes.syllaby.auth import bucket
 from bridge.sandboxes.syllaby.config import SyllabySandboxConfig
 from bridge.sandboxes.syllaby.control import control_routes
-from bridge.sandboxes.syllaby.core import Reply, SyllabyCall, SyllabyEndpoint
+from bridge.sandboxes.syllaby.core import SyllabyCall, SyllabyEndpoint
 from bridge.sandboxes.syllaby.errors import (
-    SyllabyError,
+    SyllabySandboxError,
     server_error,
     subscription_required,
 )
@@ -75,7 +76,7 @@ class SyllabyPipeline(Pipeline[SyllabySandboxState, SyllabyExchange, SyllabyEndp
     ) -> None:
         try:
             await self.handle(ex, endpoint, rule)
-        except SyllabyError as err:
+        except SyllabySandboxError as err:
             ex.status, ex.body = err.status, err.body()
             ex.headers.update(err.headers)
         except Exception as exc:  # a sandbox bug must still look like the API's 500
@@ -106,7 +107,7 @@ class SyllabyPipeline(Pipeline[SyllabySandboxState, SyllabyExchange, SyllabyEndp
         if rule is not None and rule.hold_ms:
             await asyncio.sleep(rule.hold_ms / 1000)
         call = SyllabyCall(world=state.world, params=dict(ex.request.path_params), body=payload)
-        reply: Reply = await endpoint.handler(call)
+        reply: Answer = await endpoint.handler(call)
         ex.status, ex.body = reply.status, reply.body
         ex.headers.update(reply.headers)
 

@@ -29,7 +29,7 @@ from starlette.routing import Route
 
 from bridge.sandboxes.kit.control import ControlError, common_routes, guard, read_object
 from bridge.sandboxes.syllaby.config import Failures
-from bridge.sandboxes.syllaby.errors import SyllabyError
+from bridge.sandboxes.syllaby.errors import SyllabySandboxError
 from bridge.sandboxes.syllaby.state import SyllabySandboxState
 
 
@@ -61,7 +61,7 @@ def control_routes(state: SyllabySandboxState) -> list[Route]:
         fields = await read_object(request)
         try:
             return state.world.override_storyboard(storyboard_id, fields)
-        except SyllabyError as err:
+        except SyllabySandboxError as err:
             raise ControlError(f"storyboard {storyboard_id}: {err.message}") from None
 
     async def put_scene(request: Request) -> Any:
@@ -69,7 +69,7 @@ def control_routes(state: SyllabySandboxState) -> list[Route]:
         fields = await read_object(request)
         try:
             return state.world.override_scene(scene_id, fields)
-        except SyllabyError as err:
+        except SyllabySandboxError as err:
             raise ControlError(f"scene {scene_id}: {err.message}") from None
 
     async def mint_token(request: Request) -> Any:

@@ -1,5 +1,5 @@
-"""What the routes see: `SyllabyEndpoint` declares one, `SyllabyCall` reads the request, `Reply`
-answers.
+"""What the routes see: `SyllabyEndpoint` declares one, `SyllabyCall` reads the request, an
+`Answer` (the kit's) answers.
 
 Everything cross-cutting (token, rate limit, subscription gate, faults, the request log, the error
 rendering) happens around the handler in `app`, so a route is only: look up, validate, act.
@@ -8,11 +8,12 @@ rendering) happens around the handler in `app`, so a route is only: look up, val
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from bridge.sandboxes.kit.answer import Answer
 from bridge.sandboxes.syllaby.errors import not_found
 from bridge.sandboxes.syllaby.scenes import SceneRec
 from bridge.sandboxes.syllaby.storyboards import StoryboardRec
@@ -27,15 +28,8 @@ def envelope(data: Any, status: int = 200, **extra: Any) -> dict[str, Any]:
     return {"message": "Success.", "status": status, "data": data, **extra}
 
 
-@dataclass(frozen=True)
-class Reply:
-    body: dict[str, Any]
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def ok(data: Any, status: int = 200, **extra: Any) -> Reply:
-    return Reply(envelope(data, status, **extra), status)
+def ok(data: Any, status: int = 200, **extra: Any) -> Answer:
+    return Answer(envelope(data, status, **extra), status)
 
 
 @dataclass
@@ -62,7 +56,8 @@ class SyllabyCall:
         return validate(model, self.body)
 
 
-Handler = Callable[[SyllabyCall], Awaitable[Reply]]
+# What an endpoint does with a call (named as in the Story sandbox).
+Behaviour = Callable[[SyllabyCall], Awaitable[Answer]]
 
 
 @dataclass(frozen=True)
@@ -71,5 +66,5 @@ class SyllabyEndpoint:
 
     method: str
     path: str
-    handler: Handler
+    handler: Behaviour
     operation: str  # the reference's operationId

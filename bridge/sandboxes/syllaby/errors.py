@@ -25,7 +25,7 @@ from typing import Any
 SUBSCRIPTION_REQUIRED = "SUBSCRIPTION-REQUIRED"
 
 
-class SyllabyError(Exception):
+class SyllabySandboxError(Exception):
     def __init__(
         self,
         status: int,
@@ -54,38 +54,40 @@ class SyllabyError(Exception):
         return body
 
 
-def unauthenticated() -> SyllabyError:
-    return SyllabyError(401, "Unauthenticated.")
+def unauthenticated() -> SyllabySandboxError:
+    return SyllabySandboxError(401, "Unauthenticated.")
 
 
-def subscription_required() -> SyllabyError:
-    return SyllabyError(403, "An active subscription is required.", code=SUBSCRIPTION_REQUIRED)
+def subscription_required() -> SyllabySandboxError:
+    return SyllabySandboxError(
+        403, "An active subscription is required.", code=SUBSCRIPTION_REQUIRED
+    )
 
 
-def forbidden(message: str) -> SyllabyError:
+def forbidden(message: str) -> SyllabySandboxError:
     """A precondition or ownership failure: the subscription is fine, the action is not."""
-    return SyllabyError(403, message)
+    return SyllabySandboxError(403, message)
 
 
-def not_found() -> SyllabyError:
-    return SyllabyError(404, "Resource not found.")
+def not_found() -> SyllabySandboxError:
+    return SyllabySandboxError(404, "Resource not found.")
 
 
-def insufficient_credits(required: int, available: int) -> SyllabyError:
-    return SyllabyError(
+def insufficient_credits(required: int, available: int) -> SyllabySandboxError:
+    return SyllabySandboxError(
         402, "Insufficient credits.", extra={"required": required, "available": available}
     )
 
 
-def invalid(errors: dict[str, list[str]]) -> SyllabyError:
+def invalid(errors: dict[str, list[str]]) -> SyllabySandboxError:
     """Laravel's 422: the first message, "(and N more errors)" when there are more."""
     messages = [m for field in errors.values() for m in field]
     message = messages[0] if messages else "The given data was invalid."
     more = len(messages) - 1
     if more > 0:
         message += f" (and {more} more error{'s' if more > 1 else ''})"
-    return SyllabyError(422, message, errors=errors)
+    return SyllabySandboxError(422, message, errors=errors)
 
 
-def server_error() -> SyllabyError:
-    return SyllabyError(500, "Server Error.")
+def server_error() -> SyllabySandboxError:
+    return SyllabySandboxError(500, "Server Error.")

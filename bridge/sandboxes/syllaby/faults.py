@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from bridge.sandboxes.kit.faults import FaultRule
 from bridge.sandboxes.syllaby import errors
-from bridge.sandboxes.syllaby.errors import SyllabyError
+from bridge.sandboxes.syllaby.errors import SyllabySandboxError
 
 
-def fault_error(rule: FaultRule) -> SyllabyError:
+def fault_error(rule: FaultRule) -> SyllabySandboxError:
     """Not 429 (the app renders that with its rate headers). `code` is carried if given; a 403
     with code SUBSCRIPTION-REQUIRED is the subscription gate's answer, any other 403 a
     precondition's."""
@@ -28,11 +28,13 @@ def fault_error(rule: FaultRule) -> SyllabyError:
     elif status == 422:
         err = errors.invalid({"fault": ["Injected fault: the given data was invalid."]})
     elif status == 503:
-        err = SyllabyError(503, "Service Unavailable.")
+        err = SyllabySandboxError(503, "Service Unavailable.")
     elif status >= 500:
-        err = errors.server_error() if status == 500 else SyllabyError(status, "Server Error.")
+        err = (
+            errors.server_error() if status == 500 else SyllabySandboxError(status, "Server Error.")
+        )
     else:
-        err = SyllabyError(status, f"Injected fault: HTTP {status}.")
+        err = SyllabySandboxError(status, f"Injected fault: HTTP {status}.")
     if rule.code is not None:
         err.code = rule.code
     return err

@@ -11,16 +11,16 @@ import math
 import time
 
 from bridge.sandboxes.kit.ratewindow import FixedWindows, Window
-from bridge.sandboxes.syllaby.errors import SyllabyError
+from bridge.sandboxes.syllaby.errors import SyllabySandboxError
 
 
 def headers(window: Window) -> dict[str, str]:
     return {"X-RateLimit-Limit": str(window.limit), "X-RateLimit-Remaining": str(window.remaining)}
 
 
-def too_many(window: Window, retry_after: int | None = None) -> SyllabyError:
+def too_many(window: Window, retry_after: int | None = None) -> SyllabySandboxError:
     wait = window.resets_in if retry_after is None else retry_after
-    return SyllabyError(
+    return SyllabySandboxError(
         429,
         "Too Many Attempts.",
         headers={
@@ -43,7 +43,7 @@ class SyllabyRateLimiter:
             raise too_many(window)
         return headers(window)
 
-    def storm(self, bucket: str, retry_after: int) -> SyllabyError:
+    def storm(self, bucket: str, retry_after: int) -> SyllabySandboxError:
         """An injected 429 that looks like the real one, waiting `retry_after` seconds."""
         return too_many(self.windows.peek(bucket), retry_after)
 

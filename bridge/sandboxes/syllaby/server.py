@@ -14,23 +14,17 @@ from bridge.sandboxes.syllaby.config import SyllabySandboxConfig
 from bridge.sandboxes.syllaby.state import SyllabySandboxState
 
 
-class SyllabySandboxServer(ThreadedServer):
+class SyllabySandboxServer(ThreadedServer[SyllabySandboxState]):
+    """uvicorn on loopback in its own thread with its own event loop (bridge.sandboxes.kit)."""
+
     thread_name = "syllaby-sandbox"
+    base_path = BASE_PATH
 
     def __init__(
         self, config: SyllabySandboxConfig | None = None, host: str = "127.0.0.1", port: int = 0
     ) -> None:
         self.config = config or SyllabySandboxConfig()
         super().__init__(create_app(self.config), host, port)
-
-    @property
-    def state(self) -> SyllabySandboxState:
-        state: SyllabySandboxState = self.app.state.sandbox  # type: ignore[attr-defined]
-        return state
-
-    @property
-    def base_url(self) -> str:
-        return f"{self.url}{BASE_PATH}"
 
 
 def serve(

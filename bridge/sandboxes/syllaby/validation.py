@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from bridge.sandboxes.syllaby.errors import SyllabyError, invalid
+from bridge.sandboxes.syllaby.errors import SyllabySandboxError, invalid
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -70,10 +70,10 @@ def validate(model: type[M], data: Any) -> M:
         raise invalid(errors) from None
 
 
-def field_error(field: str, message: str) -> SyllabyError:
+def field_error(field: str, message: str) -> SyllabySandboxError:
     """A 422 for one field, for rules a model cannot check alone (`exists` in this storyboard)."""
     return invalid({field: [message]})
 
 
-def selected_invalid(field: str) -> SyllabyError:
+def selected_invalid(field: str) -> SyllabySandboxError:
     return field_error(field, f"The selected {field.replace('_', ' ')} is invalid.")

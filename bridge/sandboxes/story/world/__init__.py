@@ -28,7 +28,7 @@ the stores through `call.world`; tests and the bench drive them directly.
 from __future__ import annotations
 
 from bridge.sandboxes.kit.clock import SandboxClock
-from bridge.sandboxes.story.config import SandboxConfig
+from bridge.sandboxes.story.config import StorySandboxConfig
 from bridge.sandboxes.story.world.account import AccountStore
 from bridge.sandboxes.story.world.artifacts import ArtifactStore
 from bridge.sandboxes.story.world.cast import CastStore
@@ -49,7 +49,7 @@ from bridge.sandboxes.story.world.sources import SourceStore
 class StoryWorld:
     """`StoryWorld(config, clock)`: the app holds one, every endpoint reaches it as `call.world`."""
 
-    def __init__(self, config: SandboxConfig, clock: SandboxClock) -> None:
+    def __init__(self, config: StorySandboxConfig, clock: SandboxClock) -> None:
         self.config = config
         self.clock = clock
         self.durations = config.durations

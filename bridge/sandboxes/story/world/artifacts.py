@@ -12,7 +12,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridge.sandboxes.story.errors import SandboxError
+from bridge.sandboxes.story.errors import StorySandboxError
 from bridge.sandboxes.story.world.kernel import Kernel, iso, view
 from bridge.sandboxes.story.world.projects import ProjectStore
 
@@ -60,19 +60,19 @@ class ArtifactStore:
         """The artifact; with `ready`, 422 unless READY (the guard of every operation on one)."""
         art = self.records.get(artifact_id)
         if art is None or not self.projects.live(art.project_id):
-            raise SandboxError(
+            raise StorySandboxError(
                 "artifact_not_found",
                 f"Artifact {artifact_id} does not exist or is owned by another account.",
             )
         status = art.body["status"]
         if ready and status == "FAILED":
-            raise SandboxError(
+            raise StorySandboxError(
                 "artifact_generation_failed",
                 f"Artifact {artifact_id} failed: {art.body['failureCode']}.",
                 details={"status": status, "failureCode": art.body["failureCode"]},
             )
         if ready and status != "READY":
-            raise SandboxError(
+            raise StorySandboxError(
                 "artifact_not_ready",
                 f"Artifact {artifact_id} is {status}; poll until READY.",
                 details={"status": status},
@@ -92,7 +92,7 @@ class ArtifactStore:
             except ValueError:
                 number = 0
             if not 1 <= number <= len(art.revisions):
-                raise SandboxError(
+                raise StorySandboxError(
                     "validation_failed",
                     f"revision: {revision} is not a revision of artifact {artifact_id} "
                     f"(1..{len(art.revisions)})",
@@ -111,7 +111,7 @@ class ArtifactStore:
                 if token and manifest.get("shareToken") == token:
                     room = f"https://sleeperhit.daily.co/tr-{art.id.lower()}"
                     return {"dailyRoomUrl": room, "artifactId": art.id}
-            raise SandboxError(
+            raise StorySandboxError(
                 "invalid_share_token",
                 "The share token is unknown or expired.",
                 status=401,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridge.sandboxes.story.errors import SandboxError
+from bridge.sandboxes.story.errors import StorySandboxError
 from bridge.sandboxes.story.world.artifacts import ArtifactRec, ArtifactStore
 from bridge.sandboxes.story.world.content import cast_for
 from bridge.sandboxes.story.world.kernel import Kernel, stamp, view
@@ -51,7 +51,7 @@ class CastStore:
     ) -> dict[str, Any]:
         cast = self.of(art)
         if character not in cast.names():
-            raise SandboxError(
+            raise StorySandboxError(
                 "validation_failed",
                 f"character: {character} is not in the cast of artifact {art.id}",
                 details={"field": "character"},

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.sandboxes.story.errors import SandboxError
+from bridge.sandboxes.story.errors import StorySandboxError
 from bridge.sandboxes.story.world.artifacts import ArtifactStore
 from bridge.sandboxes.story.world.content import coverage_report
 from bridge.sandboxes.story.world.kernel import Kernel, iso, view
@@ -50,7 +50,7 @@ class CoverageStore:
                 for record in reports:
                     if record["reportId"] == report_id:
                         return view(record)
-                raise SandboxError(
+                raise StorySandboxError(
                     "validation_failed",
                     f"reportId: {report_id} is not a coverage report of artifact {artifact_id}",
                     details={"field": "reportId"},

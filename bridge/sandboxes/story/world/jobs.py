@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridge.sandboxes.story.errors import SandboxError
+from bridge.sandboxes.story.errors import StorySandboxError
 from bridge.sandboxes.story.world.account import AccountStore
 from bridge.sandboxes.story.world.artifacts import ArtifactRec, ArtifactStore
 from bridge.sandboxes.story.world.cast import CastStore
@@ -78,7 +78,7 @@ class JobStore:
     def _record(self, job_id: str) -> JobRec:
         job = self.records.get(job_id)
         if job is None or not self.projects.live(job.project_id):
-            raise SandboxError(
+            raise StorySandboxError(
                 "story_job_not_found",
                 f"Story job {job_id} does not exist, was deleted, or is owned by another account.",
             )
@@ -138,19 +138,19 @@ class JobStore:
         with self.k.moment() as now:
             plan = self.plans.find(req.storyPlanId)
             if plan is None:
-                raise SandboxError(
+                raise StorySandboxError(
                     "story_job_not_found",
                     f"Story plan {req.storyPlanId} does not exist or is owned by another account.",
                 )
             status = plan.body["status"]
             if status != "APPROVED":
-                raise SandboxError(
+                raise StorySandboxError(
                     "story_job_state_invalid",
                     f"Plan {plan.id} is {status}; a job needs an APPROVED plan.",
                     details={"status": status, "allowed": ["APPROVED"]},
                 )
             if req.projectId is not None and req.projectId != plan.project_id:
-                raise SandboxError(
+                raise StorySandboxError(
                     "validation_failed",
                     f"projectId: {req.projectId} does not match the plan's project {plan.project_id}",
                     details={"field": "projectId"},
@@ -228,7 +228,7 @@ class JobStore:
             if status == "CANCELED":
                 return self._view(job)
             if status not in CANCELABLE:
-                raise SandboxError(
+                raise StorySandboxError(
                     "story_job_state_invalid",
                     f"Job {job_id} is {status}; only {', '.join(CANCELABLE)} jobs can be canceled.",
                     details={"status": status, "allowed": CANCELABLE},
@@ -254,7 +254,7 @@ class JobStore:
             job = self._record(job_id)
             status = job.body["status"]
             if status == "CANCELED":
-                raise SandboxError(
+                raise StorySandboxError(
                     "story_job_state_invalid",
                     f"Job {job_id} was canceled; it cannot be resumed.",
                     details={"status": status, "allowed": ["FAILED", "PARTIAL"]},

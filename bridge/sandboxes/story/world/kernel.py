@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from bridge.sandboxes.kit.clock import SandboxClock
 from bridge.sandboxes.kit.scheduler import Scheduler
-from bridge.sandboxes.story.config import SandboxConfig
+from bridge.sandboxes.story.config import StorySandboxConfig
 
 EPOCH = datetime(2026, 5, 29, 10, 0, 0, tzinfo=UTC)
 
@@ -82,7 +82,7 @@ class Kernel:
     """The shared services of one world; stores read `config` and `durations` at call time, so
     the control API (recording) and the bench (job_start) can change them on a live world."""
 
-    def __init__(self, config: SandboxConfig, clock: SandboxClock) -> None:
+    def __init__(self, config: StorySandboxConfig, clock: SandboxClock) -> None:
         self.config = config
         self.clock = clock
         self.durations = config.durations

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.sandboxes.story.errors import SandboxError
+from bridge.sandboxes.story.errors import StorySandboxError
 from bridge.sandboxes.story.world.kernel import StoryIds
 
 MONTHLY_ALLOCATION = 300
@@ -54,7 +54,7 @@ class Ledger:
     def reserve(self, amount: int) -> Reservation:
         """Raises 402 insufficient_credits with details.required / details.available."""
         if amount > self.balance:
-            raise SandboxError(
+            raise StorySandboxError(
                 "insufficient_credits",
                 "The account does not have enough Studio Credits to reserve this job.",
                 details={"required": amount, "available": self.balance},

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridge.sandboxes.story.errors import SandboxError
+from bridge.sandboxes.story.errors import StorySandboxError
 from bridge.sandboxes.story.world.artifacts import ArtifactRec, ArtifactStore
 from bridge.sandboxes.story.world.content import SCENES
 from bridge.sandboxes.story.world.kernel import Kernel, iso, stamp, view
@@ -64,7 +64,7 @@ class MusicStore:
             music = rec.state
             if req.sceneIndex is not None:
                 if req.sceneIndex >= music["totalScenes"]:
-                    raise SandboxError(
+                    raise StorySandboxError(
                         "validation_failed",
                         f"sceneIndex: {req.sceneIndex} is out of range (0..{music['totalScenes'] - 1})",
                         details={"field": "sceneIndex"},
@@ -130,7 +130,7 @@ class MusicStore:
     def _check_scene(self, art: ArtifactRec, scene: int, field: str) -> None:
         total = self.of(art).state["totalScenes"]
         if scene >= total:
-            raise SandboxError(
+            raise StorySandboxError(
                 "validation_failed",
                 f"{field}: {scene} is out of range (0..{total - 1})",
                 details={"field": field},
@@ -183,7 +183,7 @@ class MusicStore:
             scenes: list[int] = []
             if req.scope is not None or req.mode is not None or req.musicMode is not None:
                 if req.musicMode is not None and req.musicMode != DEFINED:
-                    raise SandboxError(
+                    raise StorySandboxError(
                         "validation_failed",
                         f"musicMode: {req.musicMode} is not supported (use {DEFINED})",
                         details={"field": "musicMode"},

@@ -7,7 +7,7 @@ import binascii
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol, TypeVar
 
-from bridge.sandboxes.story.errors import SandboxError
+from bridge.sandboxes.story.errors import StorySandboxError
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -27,11 +27,11 @@ def parse_limit(query: Mapping[str, str]) -> int:
     try:
         limit = int(raw)
     except ValueError:
-        raise SandboxError(
+        raise StorySandboxError(
             "validation_failed", "limit: must be an integer", details={"field": "limit"}
         ) from None
     if limit < 1 or limit > MAX_LIMIT:
-        raise SandboxError(
+        raise StorySandboxError(
             "validation_failed",
             f"limit: must be between 1 and {MAX_LIMIT}",
             details={"field": "limit"},
@@ -47,7 +47,7 @@ def _decode_cursor(cursor: str) -> int:
             raise ValueError(kind)
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise SandboxError(
+        raise StorySandboxError(
             "validation_failed", "cursor: not a cursor this API issued", details={"field": "cursor"}
         ) from None
 

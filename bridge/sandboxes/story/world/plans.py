@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.sandboxes.story.errors import SandboxError
+from bridge.sandboxes.story.errors import StorySandboxError
 from bridge.sandboxes.story.world.account import AccountStore
 from bridge.sandboxes.story.world.content import plan_envelope, quote_for
 from bridge.sandboxes.story.world.kernel import Kernel, iso, stamp, view
@@ -74,7 +74,7 @@ class PlanStore:
                     or source.project_id != project.id
                     or source.body["status"] != "READY"
                 ):
-                    raise SandboxError(
+                    raise StorySandboxError(
                         "source_not_found",
                         f"sourceIds: {source_id} is not a READY source of project {project.id}.",
                         details={"sourceId": source_id},
@@ -171,7 +171,7 @@ class PlanStore:
         rec = self.find(plan_id)
         if rec is None:
             noun = "Story project" if code == "project_not_found" else "Story plan"
-            raise SandboxError(
+            raise StorySandboxError(
                 code, f"{noun} for plan {plan_id} does not exist or is owned by another account."
             )
         return rec
@@ -196,13 +196,13 @@ class PlanStore:
                 rec.body.update(status="APPROVED", approvedAt=iso(now))
                 stamp(rec.body, now)
             elif status == "FAILED":
-                raise SandboxError(
+                raise StorySandboxError(
                     "story_plan_failed",
                     f"Plan {plan_id} failed ({rec.body['failureCode']}); it cannot be approved.",
                     details={"status": status, "failureCode": rec.body["failureCode"]},
                 )
             elif status != "APPROVED":
-                raise SandboxError(
+                raise StorySandboxError(
                     "validation_failed",
                     f"Plan {plan_id} is {status}; only a REQUIRES_APPROVAL plan can be approved.",
                     details={"status": status, "allowed": ["REQUIRES_APPROVAL"]},
@@ -214,7 +214,7 @@ class PlanStore:
             rec = self._record(plan_id, "story_plan_not_found")
             status = rec.body["status"]
             if status not in REJECTABLE:
-                raise SandboxError(
+                raise StorySandboxError(
                     "story_plan_state_invalid",
                     f"Plan {plan_id} is {status}; it can no longer be rejected.",
                     details={"status": status, "allowed": REJECTABLE},
@@ -228,10 +228,12 @@ class PlanStore:
         with self.k.moment() as now:
             rec = self.find(plan_id)
             if rec is None:
-                raise SandboxError("story_plan_not_found", f"Story plan {plan_id} does not exist.")
+                raise StorySandboxError(
+                    "story_plan_not_found", f"Story plan {plan_id} does not exist."
+                )
             body = rec.body
             if body["status"] in FINISHED_PLAN:
-                raise SandboxError(
+                raise StorySandboxError(
                     "story_plan_state_invalid",
                     f"Plan {plan_id} is {body['status']}; it cannot be resumed.",
                     details={"status": body["status"], "allowed": ["FAILED"]},

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.sandboxes.story.errors import SandboxError
+from bridge.sandboxes.story.errors import StorySandboxError
 from bridge.sandboxes.story.world.kernel import Kernel, iso, stamp, view
 from bridge.sandboxes.story.world.paging import paginate
 
@@ -34,7 +34,7 @@ class ProjectStore:
         """The live project, or 404 project_not_found."""
         rec = self.records.get(project_id)
         if rec is None or rec.deleted:
-            raise SandboxError(
+            raise StorySandboxError(
                 "project_not_found",
                 f"Story project {project_id} does not exist, was deleted, or is owned by another account.",
             )

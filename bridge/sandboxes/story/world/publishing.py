@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.sandboxes.story.errors import SandboxError
+from bridge.sandboxes.story.errors import StorySandboxError
 from bridge.sandboxes.story.world.artifacts import ArtifactStore
 from bridge.sandboxes.story.world.kernel import Kernel, iso, stamp, view
 from bridge.sandboxes.story.world.paging import paginate
@@ -38,7 +38,7 @@ class ReleaseStore:
         rec = self.records.get(release_id)
         if rec is None:
             # Not in the documented code table: a 404 like every other unknown resource.
-            raise SandboxError(
+            raise StorySandboxError(
                 "release_not_found",
                 f"Publishing release {release_id} does not exist or is owned by another account.",
                 status=404,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bridge.sandboxes.story.errors import SandboxError
+from bridge.sandboxes.story.errors import StorySandboxError
 from bridge.sandboxes.story.world.account import AccountStore
 from bridge.sandboxes.story.world.artifacts import ArtifactRec, ArtifactStore
 from bridge.sandboxes.story.world.kernel import Kernel, iso, stamp
@@ -95,7 +95,7 @@ class RenderStore:
         with self.k.moment() as now:
             art = self.artifacts.record(artifact_id)
             if not art.body["tableReadShareLinkId"]:
-                raise SandboxError(
+                raise StorySandboxError(
                     "artifact_not_ready",
                     f"Artifact {artifact_id} has no live share link yet.",
                     details={"status": art.body["status"]},

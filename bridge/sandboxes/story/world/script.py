@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bridge.sandboxes.story.errors import SandboxError
+from bridge.sandboxes.story.errors import StorySandboxError
 from bridge.sandboxes.story.world.artifacts import ArtifactStore
 from bridge.sandboxes.story.world.cast import CastStore
 from bridge.sandboxes.story.world.content import ENTRIES_PER_PAGE, script_entries
@@ -27,8 +27,8 @@ AUTOTUNE_DEFAULTS = {
 }
 
 
-def _bad(field: str, message: str) -> SandboxError:
-    return SandboxError("validation_failed", f"{field}: {message}", details={"field": field})
+def _bad(field: str, message: str) -> StorySandboxError:
+    return StorySandboxError("validation_failed", f"{field}: {message}", details={"field": field})
 
 
 def _int(query: Mapping[str, str], name: str, default: int) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.sandboxes.story.errors import SandboxError
+from bridge.sandboxes.story.errors import StorySandboxError
 from bridge.sandboxes.story.world.artifacts import ArtifactRec, ArtifactStore
 from bridge.sandboxes.story.world.kernel import Kernel, stamp, view
 from schemas.story.requests import ArtifactSfx
@@ -63,7 +63,7 @@ class SfxStore:
                 return {"artifactId": art.id, "cue": dict(cue)}
             found = next((c for c in cues if c["id"] == req.id), None)
             if found is None:
-                raise SandboxError(
+                raise StorySandboxError(
                     "validation_failed",
                     f"id: {req.id} is not a sound-effect cue of artifact {artifact_id}",
                     details={"field": "id"},

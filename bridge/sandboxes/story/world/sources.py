@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from bridge.sandboxes.story.errors import SandboxError
+from bridge.sandboxes.story.errors import StorySandboxError
 from bridge.sandboxes.story.world.account import AccountStore
 from bridge.sandboxes.story.world.content import digest_for, url_text
 from bridge.sandboxes.story.world.kernel import Kernel, iso, stamp, view
@@ -97,14 +97,14 @@ class SourceStore:
             return
         kind = raw.get("type")
         if isinstance(kind, str) and self.account.source_types.get(kind) != "available":
-            raise SandboxError(
+            raise StorySandboxError(
                 "source_type_unsupported",
                 f"Source type {kind!r} is not supported yet; see /api/v1/capabilities sources.types.",
                 details={"type": kind},
             )
         content = raw.get("content")
         if isinstance(content, str) and len(content.encode("utf-8")) > MAX_CONTENT_BYTES:
-            raise SandboxError(
+            raise StorySandboxError(
                 "source_too_large",
                 f"content exceeds the {MAX_CONTENT_BYTES}-byte limit.",
                 details={"maxBytes": MAX_CONTENT_BYTES},
@@ -117,7 +117,7 @@ class SourceStore:
             if req.uri and kind in ("url", "pdf"):
                 host = urlparse(req.uri).hostname or ""
                 if blocked_host(host):
-                    raise SandboxError(
+                    raise StorySandboxError(
                         "source_fetch_failed",
                         f"The address {host} is blocked (private, loopback, link-local or metadata).",
                         details={"reason": "ip_blocked"},
@@ -234,7 +234,7 @@ class SourceStore:
         self.projects.record(project_id)
         rec = self.records.get(source_id)
         if rec is None or rec.deleted or rec.project_id != project_id:
-            raise SandboxError(
+            raise StorySandboxError(
                 "source_not_found",
                 f"Story source {source_id} does not exist, was deleted, or is owned by another account.",
             )
