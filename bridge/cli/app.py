@@ -215,7 +215,9 @@ def sandbox(
     ),
     credits: int = typer.Option(1000, help="Starting Studio Credit balance."),
     seed: int = typer.Option(0, help="Seed for ids and injected faults (runs repeat)."),
-    faults: str | None = typer.Option(None, help="JSON list of fault rules (see bridge/sandbox)."),
+    faults: str | None = typer.Option(
+        None, help="JSON list of fault rules (see bridge/sandboxes/kit/faults.py)."
+    ),
     scopes: str | None = typer.Option(
         None,
         help="Comma-separated scopes that any well-formed key gets (default: every scope).",
