@@ -39,7 +39,8 @@ from nats.js.errors import BucketNotFoundError, KeyNotFoundError
 from nats.js.errors import NotFoundError as JsNotFoundError
 from nats.js.kv import KeyValue
 
-from bridge.nats.streams import EVENTS_MAX_AGE_SECONDS, EVENTS_STREAM, Subjects
+from bridge.names import EVENTS_STREAM, Subjects
+from bridge.nats.streams import EVENTS_MAX_AGE_SECONDS
 from schemas.wire.commands import Command
 from schemas.wire.events import CloudEvent, ResourceEventData
 from schemas.wire.outcome import Outcome

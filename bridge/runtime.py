@@ -26,6 +26,7 @@ from bridge.http.keys import ApiKey
 from bridge.http.ratelimit import RateBudget
 from bridge.http.transport import RetryPolicy
 from bridge.ledger import CommandLedger
+from bridge.names import DEAD_LETTERS_STREAM, Subjects
 from bridge.nats.circuits import CircuitBoard
 from bridge.nats.connection import auth_method, broker_security, check_credentials
 from bridge.nats.deadletters import DeadLetters
@@ -37,14 +38,7 @@ from bridge.nats.lanes import DurableRetry
 from bridge.nats.outcomes import OutcomePublisher
 from bridge.nats.parking import parked_counts
 from bridge.nats.service_api import RequestService
-from bridge.nats.streams import (
-    DEAD_LETTERS_STREAM,
-    Subjects,
-    circuits_bucket,
-    declare,
-    ledger_bucket,
-    status_bucket,
-)
+from bridge.nats.streams import circuits_bucket, declare, ledger_bucket, status_bucket
 from bridge.ops.isolation_metrics import IsolationMetrics
 from bridge.ops.tracing import Tracing, configure_tracing
 from bridge.providers.story.client import StoryClient, story_transport
@@ -144,9 +138,9 @@ class Bridge:
         return ApiKey.parse(self.settings.api_key)
 
     def _start_sandbox(self) -> None:
-        from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
+        from bridge.sandboxes.story import StorySandboxConfig, StorySandboxServer
 
-        self.sandbox = SandboxServer(SandboxConfig(speed=SANDBOX_SPEED)).start()
+        self.sandbox = StorySandboxServer(StorySandboxConfig(speed=SANDBOX_SPEED)).start()
         self.base_url = self.sandbox.base_url
         log.info("sandbox started", base_url=self.base_url, speed=SANDBOX_SPEED)
 
@@ -164,7 +158,7 @@ class Bridge:
         return None
 
     def _start_syllaby_sandbox(self) -> None:
-        from bridge.providers.syllaby.sandbox import SyllabySandboxConfig, SyllabySandboxServer
+        from bridge.sandboxes.syllaby import SyllabySandboxConfig, SyllabySandboxServer
 
         self.syllaby_sandbox = SyllabySandboxServer(
             SyllabySandboxConfig(speed=SANDBOX_SPEED)
@@ -459,7 +453,7 @@ class Bridge:
         return ok, checks
 
     def asyncapi(self) -> dict[str, Any]:
-        from bridge.ops.asyncapi import asyncapi_document
+        from bridge.asyncapi import asyncapi_document
 
         return asyncapi_document(self.settings.subject_prefix)
 

@@ -17,7 +17,7 @@ C = TypeVar("C", bound=Command)
 
 
 class CommandReply(Protocol):
-    """What a handler returns: `bridge.api.ApiResponse` satisfies it, so does `LocalReply`."""
+    """What a handler returns: `bridge.http.transport.ApiResponse` satisfies it, so does `LocalReply`."""
 
     @property
     def status(self) -> int: ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bridge.ops.asyncapi import PROJECT_EVENT_SUBJECTS, asyncapi_document
+from bridge.asyncapi import PROJECT_EVENT_SUBJECTS, asyncapi_document
 from schemas.story.commands_pipeline import PIPELINE_COMMANDS
 
 CONTRACT = Path(__file__).resolve().parents[1] / "docs" / "CONTRACT.md"

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from bridge.cli.bench.common import SandboxTimeBudget, Stats, api_seconds, percentile
 from bridge.cli.bench.run import auto_speed, run_bench
-from bridge.sandboxkit.clock import SandboxClock
+from bridge.sandboxes.kit.clock import SandboxClock
 
 JOBS, PROJECTS, COMMANDS, STUCK = 12, 2, 10, 20
 

@@ -17,9 +17,10 @@ from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from bridge.http.circuit import CircuitChange
+from bridge.names import EVENTS_STREAM, Subjects
 from bridge.nats.circuits import announce_and_keep
 from bridge.nats.outcomes import OutcomePublisher
-from bridge.nats.streams import EVENTS_STREAM, Subjects, circuits_bucket
+from bridge.nats.streams import circuits_bucket
 from tests.fixtures.waiting import until
 
 SUBJECTS = Subjects("story")

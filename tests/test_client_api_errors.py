@@ -11,7 +11,7 @@ import pytest
 from bridge.http import errors as e
 from bridge.providers.story import errors as se
 from bridge.providers.story.client import StoryClient, story_transport
-from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
+from bridge.sandboxes.story import StorySandboxConfig, StorySandboxServer
 from tests.fixtures.client import (
     TEST_RETRY,
     TEST_TIMEOUT,
@@ -23,9 +23,9 @@ from tests.fixtures.client import (
 
 
 @pytest.fixture
-def sandbox_config() -> SandboxConfig:
+def sandbox_config() -> StorySandboxConfig:
     """Time moves only when a scenario says so: no race against a fast clock."""
-    return SandboxConfig(manual_clock=True, rate_limit_per_minute=100_000)
+    return StorySandboxConfig(manual_clock=True, rate_limit_per_minute=100_000)
 
 
 def key() -> str:
@@ -193,7 +193,7 @@ async def test_error_code_maps_to_its_exception(
 
 async def test_unknown_key_is_an_authentication_error(sandbox_key: str) -> None:
     """A sandbox that knows no keys answers invalid_api_key: AuthenticationError, 401."""
-    with SandboxServer(SandboxConfig(accept_any_key=False)) as strict:
+    with StorySandboxServer(StorySandboxConfig(accept_any_key=False)) as strict:
         async with StoryClient(story_transport(strict.base_url, sandbox_key)) as api:
             with pytest.raises(e.AuthenticationError) as info:
                 await api.get_credits()

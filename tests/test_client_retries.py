@@ -13,7 +13,7 @@ from bridge.http.ratelimit import Priority, RateBudget
 from bridge.http.transport import RetryPolicy
 from bridge.providers.story import errors as se
 from bridge.providers.story.client import StoryClient, story_transport
-from bridge.providers.story.sandbox import SandboxConfig
+from bridge.sandboxes.story import StorySandboxConfig
 from tests.fixtures.client import TEST_TIMEOUT, request_log, set_faults
 
 PROJECTS = "/story-projects"
@@ -157,8 +157,8 @@ class TestRateLimit:
 
 class TestServerPacing:
     @pytest.fixture
-    def sandbox_config(self) -> SandboxConfig:
-        return SandboxConfig(speed=100.0, rate_limit_per_minute=5)
+    def sandbox_config(self) -> StorySandboxConfig:
+        return StorySandboxConfig(speed=100.0, rate_limit_per_minute=5)
 
     async def test_polls_hold_back_when_only_the_reserve_remains(
         self, sandbox: Any, sandbox_key: str

@@ -14,15 +14,10 @@ from nats.aio.client import Client as NatsClient
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 
-from bridge.nats.streams import (
-    COMMANDS_STREAM,
-    EVENTS_STREAM,
-    WATCHES_BUCKET,
-    Subjects,
-    declare,
-)
-from bridge.providers.story.sandbox import SandboxConfig
+from bridge.names import COMMANDS_STREAM, EVENTS_STREAM, WATCHES_BUCKET, Subjects
+from bridge.nats.streams import declare
 from bridge.runtime import Bridge
+from bridge.sandboxes.story import StorySandboxConfig
 from tests.fixtures.bridge import bridge_settings
 from tests.fixtures.cluster import NatsCluster, connect, wait_for_jetstream
 from tests.fixtures.sandbox import JOB_DONE, PLAN_DONE, TARGET
@@ -34,9 +29,11 @@ COMMANDS_DURING_OUTAGE = 10
 
 
 @pytest.fixture
-def sandbox_config() -> SandboxConfig:
+def sandbox_config() -> StorySandboxConfig:
     """The job moves only when the test moves time: it is RUNNING when the leader dies."""
-    return SandboxConfig(manual_clock=True, rate_limit_per_minute=100_000, initial_credits=100_000)
+    return StorySandboxConfig(
+        manual_clock=True, rate_limit_per_minute=100_000, initial_credits=100_000
+    )
 
 
 async def request(nc: NatsClient, command: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -9,9 +9,10 @@ from collections import Counter
 from nats.aio.client import Client as NatsClient
 from rich.console import Console
 
-from bridge.cli.demo import EventWaiter, walk_happy_path
+from bridge.cli.demo import walk_happy_path
+from bridge.cli.demo_kit import EventWaiter
 from bridge.client import Event, Storybridge
-from bridge.nats.streams import EVENTS_STREAM
+from bridge.names import EVENTS_STREAM
 from schemas.story.commands import PlanApproveCommand, ProjectCreateCommand
 from schemas.wire.events import ResourceEventData
 from schemas.wire.outcome import Outcome

@@ -13,8 +13,9 @@ import jsonschema
 from nats.aio.client import Client as NatsClient
 from rich.console import Console
 
-from bridge.cli.demo import EventWaiter, walk_happy_path
-from bridge.nats.streams import EVENTS_STREAM
+from bridge.cli.demo import walk_happy_path
+from bridge.cli.demo_kit import EventWaiter
+from bridge.names import EVENTS_STREAM
 from tests.fixtures.bridge import SUBJECTS, StartBridge
 
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from bridge.config import BridgeSettings
-from bridge.nats.streams import COMMANDS_CONSUMER, COMMANDS_STREAM
+from bridge.names import COMMANDS_CONSUMER, COMMANDS_STREAM
 from bridge.runtime import shutdown_budget
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,11 +15,11 @@ from nats.aio.client import Client as NatsClient
 
 from bridge.nats.embedded import EmbeddedNats
 from bridge.ops.metrics import Metrics
-from bridge.providers.story.sandbox import SandboxConfig
-from bridge.providers.story.sandbox.config import StoryDurations
 from bridge.providers.story.watch.discovery import busy_artifact_facets
 from bridge.providers.story.watch.provider import StoryProvider
 from bridge.runtime import Bridge
+from bridge.sandboxes.story import StorySandboxConfig
+from bridge.sandboxes.story.config import StoryDurations
 from tests.fixtures.bridge import SUBJECTS, Recorder, StartBridge, bridge_settings
 from tests.fixtures.requestlog import requests_of
 from tests.fixtures.sandbox import TEST_SPEED, SandboxApi
@@ -28,10 +28,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def sandbox_config() -> SandboxConfig:
+def sandbox_config() -> StorySandboxConfig:
     """Work long enough (seconds of wall time) for a 0.2 s discovery sweep to find it in flight."""
     durations = StoryDurations(source_extract=200, finalize_stage=200, voice_modification=600)
-    return SandboxConfig(speed=TEST_SPEED, rate_limit_per_minute=100_000, durations=durations)
+    return StorySandboxConfig(speed=TEST_SPEED, rate_limit_per_minute=100_000, durations=durations)
 
 
 def _data(recorder: Recorder, prefix: str) -> list[dict[str, Any]]:

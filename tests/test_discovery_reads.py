@@ -17,9 +17,9 @@ from nats.js.api import DeliverPolicy
 from nats.js.client import JetStreamContext
 from nats.js.kv import KeyValue
 
-from bridge.nats.streams import EVENTS_STREAM, Subjects
-from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
+from bridge.names import EVENTS_STREAM, Subjects
 from bridge.providers.story.watch.provider import StoryProvider
+from bridge.sandboxes.story import StorySandboxConfig, StorySandboxServer
 from bridge.watch import WatchEngine, WatchSettings, WatchSpec
 from schemas.story.requests import JobCreate
 from tests.fixtures.sandbox import JOB_DONE, SandboxApi
@@ -32,12 +32,12 @@ SLOW_POLLS = 20.0
 
 
 @pytest.fixture
-def sandbox_config() -> SandboxConfig:
-    return SandboxConfig(speed=1.0, manual_clock=True, rate_limit_per_minute=100_000)
+def sandbox_config() -> StorySandboxConfig:
+    return StorySandboxConfig(speed=1.0, manual_clock=True, rate_limit_per_minute=100_000)
 
 
 @pytest.fixture
-def jobs(sandbox: SandboxServer, sandbox_api: SandboxApi) -> tuple[str, list[str]]:
+def jobs(sandbox: StorySandboxServer, sandbox_api: SandboxApi) -> tuple[str, list[str]]:
     """(project id, job ids) of jobs in flight, made in the sandbox world as work begun elsewhere."""
     project_id, plan_id = sandbox_api.approved_plan()
     world = sandbox.state.world
@@ -47,7 +47,7 @@ def jobs(sandbox: SandboxServer, sandbox_api: SandboxApi) -> tuple[str, list[str
 
 @pytest.fixture
 async def start_engine(
-    js: JetStreamContext, kv: KeyValue, story_client: Any, sandbox: SandboxServer
+    js: JetStreamContext, kv: KeyValue, story_client: Any, sandbox: StorySandboxServer
 ) -> AsyncIterator[Callable[[float], Awaitable[WatchEngine]]]:
     engines: list[WatchEngine] = []
 
@@ -66,7 +66,7 @@ async def start_engine(
         await engine.stop()
 
 
-def _job_reads(sandbox: SandboxServer, since: int) -> list[str]:
+def _job_reads(sandbox: StorySandboxServer, since: int) -> list[str]:
     """Paths of the job reads (listings and single reads) made after log entry `since`."""
     return [
         e.path
@@ -110,7 +110,7 @@ async def test_jobs_a_sweep_starts_to_watch_are_read_by_its_page_alone(
     start_engine: Callable[[float], Awaitable[WatchEngine]],
     js: JetStreamContext,
     kv: KeyValue,
-    sandbox: SandboxServer,
+    sandbox: StorySandboxServer,
     jobs: tuple[str, list[str]],
 ) -> None:
     """The sweep at start finds five running jobs on one page and watches them: that page is
@@ -133,7 +133,7 @@ async def test_a_sweep_is_a_poll_of_the_jobs_already_watched(
     start_engine: Callable[[float], Awaitable[WatchEngine]],
     js: JetStreamContext,
     kv: KeyValue,
-    sandbox: SandboxServer,
+    sandbox: StorySandboxServer,
     sandbox_api: SandboxApi,
     jobs: tuple[str, list[str]],
 ) -> None:

@@ -17,9 +17,9 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from bridge.providers.story.sandbox import SandboxConfig
-from bridge.providers.story.sandbox.config import StoryDurations
-from bridge.providers.story.sandbox.world.kernel import EPOCH
+from bridge.sandboxes.story import StorySandboxConfig
+from bridge.sandboxes.story.config import StoryDurations
+from bridge.sandboxes.story.world.kernel import EPOCH
 from bridge.watch.delay import CLOCK_SKEW_SECONDS, MAX_PLAUSIBLE_SECONDS, event_delay
 from bridge.watch.model import PendingEvent
 from tests.fixtures.bridge import PLAN_TARGET, Outcomes, create_plan, send
@@ -82,9 +82,9 @@ class TestEventDelayRule:
 
 
 @pytest.fixture
-def sandbox_config() -> SandboxConfig:
+def sandbox_config() -> StorySandboxConfig:
     # Real time (x1), a plan done in 3 s: its stamps are then exactly the shifted clock's.
-    return SandboxConfig(
+    return StorySandboxConfig(
         speed=1.0,
         rate_limit_per_minute=100_000,
         durations=StoryDurations(plan_start=1.0, plan_generate=2.0),

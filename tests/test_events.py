@@ -10,7 +10,8 @@ from cloudevents.core.formats.json import JSONFormat
 from nats.aio.client import Client as NatsClient
 from rich.console import Console
 
-from bridge.cli.demo import EventWaiter, walk_happy_path
+from bridge.cli.demo import walk_happy_path
+from bridge.cli.demo_kit import EventWaiter
 from tests.fixtures.bridge import SUBJECTS, Recorder, StartBridge
 from tests.fixtures.waiting import watches_settled
 

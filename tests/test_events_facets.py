@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from bridge.nats.streams import EVENTS_STREAM
-from bridge.providers.story.sandbox import SandboxConfig
-from bridge.providers.story.sandbox.config import StoryDurations
+from bridge.names import EVENTS_STREAM
+from bridge.sandboxes.story import StorySandboxConfig
+from bridge.sandboxes.story.config import StoryDurations
 from tests.fixtures.bridge import SUBJECTS, Outcomes, Recorder, StartBridge, send
 from tests.fixtures.sandbox import TEST_SPEED, SandboxApi
 from tests.fixtures.waiting import until
@@ -26,13 +26,13 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def sandbox_config() -> SandboxConfig:
+def sandbox_config() -> StorySandboxConfig:
     """Side work slow enough (0.2-0.4 s of wall time per step) that polling sees its middle states."""
     durations = StoryDurations(
         video_stage=30, music=30, coverage=30, voice_modification=40, avatar=40, sfx=30,
         music_bed=20, publish=30,
     )  # fmt: skip
-    return SandboxConfig(speed=TEST_SPEED, rate_limit_per_minute=100_000, durations=durations)
+    return StorySandboxConfig(speed=TEST_SPEED, rate_limit_per_minute=100_000, durations=durations)
 
 
 class Scene:

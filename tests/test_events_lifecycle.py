@@ -14,8 +14,8 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js.api import DeliverPolicy
 
-from bridge.nats.streams import EVENTS_STREAM
-from bridge.providers.story.sandbox import SandboxConfig
+from bridge.names import EVENTS_STREAM
+from bridge.sandboxes.story import StorySandboxConfig
 from tests.fixtures.bridge import Outcomes, StartBridge, send
 from tests.fixtures.waiting import until
 
@@ -23,9 +23,9 @@ TARGET = {"audience": "buyers", "objective": "explain", "outcome": "demo"}
 
 
 @pytest.fixture
-def sandbox_config() -> SandboxConfig:
+def sandbox_config() -> StorySandboxConfig:
     # Slow enough that a job is seen running before it is ready, fast enough for a test.
-    return SandboxConfig(speed=20.0, rate_limit_per_minute=100_000)
+    return StorySandboxConfig(speed=20.0, rate_limit_per_minute=100_000)
 
 
 async def stream_events(nc: NatsClient) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from bridge.providers.story.sandbox import SandboxConfig
+from bridge.sandboxes.story import StorySandboxConfig
 from tests.fixtures.bridge import SUBJECTS, Recorder, StartBridge
 from tests.fixtures.waiting import watch_settled
 
@@ -18,9 +18,11 @@ TAKE_OVER_BOUND = 30.0
 
 
 @pytest.fixture
-def sandbox_config() -> SandboxConfig:
+def sandbox_config() -> StorySandboxConfig:
     """Jobs stay RUNNING until the test moves time, i.e. until after the crash."""
-    return SandboxConfig(manual_clock=True, rate_limit_per_minute=100_000, initial_credits=100_000)
+    return StorySandboxConfig(
+        manual_clock=True, rate_limit_per_minute=100_000, initial_credits=100_000
+    )
 
 
 async def _approved_plan(story_client: Any, sandbox: Any) -> tuple[str, str]:

@@ -15,7 +15,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
-from bridge.nats.streams import COMMANDS_CONSUMER, COMMANDS_STREAM, PARKED_STREAM
+from bridge.names import COMMANDS_CONSUMER, COMMANDS_STREAM, PARKED_STREAM
 from tests.fixtures.bridge import SUBJECTS, Outcomes, Recorder
 from tests.fixtures.requestlog import requests_of
 from tests.fixtures.syllaby_bridge import StartSyllabyBridge

@@ -7,7 +7,8 @@ import pickle
 import pytest
 from pydantic import SecretStr
 
-from bridge.http.keys import KEY_FORMAT, ApiKey, redact
+from bridge.http.keys import KEY_FORMAT, ApiKey
+from bridge.redaction import redact
 
 PREFIX = "sh_0123456789abcdef01"
 SECRET = "f" * 8 + "0123456789abcdef" * 3 + "a" * 8

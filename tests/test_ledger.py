@@ -9,7 +9,8 @@ from nats.js.client import JetStreamContext
 from nats.js.kv import KeyValue
 
 from bridge.ledger import CommandLedger, LedgerUnavailable, fingerprint, ledger_key
-from bridge.nats.streams import LEDGER_BUCKET, LEDGER_TTL_SECONDS, ledger_bucket
+from bridge.names import LEDGER_BUCKET
+from bridge.nats.streams import LEDGER_TTL_SECONDS, ledger_bucket
 
 OK = {"commandId": "c", "command": "syllaby.storyboard.render", "ok": True, "status": 202}
 

@@ -15,9 +15,10 @@ import nkeys
 import pytest
 
 from bridge.config import BridgeSettings
+from bridge.names import Subjects
 from bridge.nats.connection import NatsRefused, check_credentials, connect_options
 from bridge.nats.embedded import EmbeddedNats, free_port
-from bridge.nats.streams import ReplicasUnavailable, Subjects, declare_standalone
+from bridge.nats.streams import ReplicasUnavailable, declare_standalone
 from bridge.runtime import Bridge
 from tests.fixtures.bridge import bridge_settings
 from tests.fixtures.jwt import make_operator

@@ -16,14 +16,14 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
-from bridge.nats.embedded import EmbeddedNats
-from bridge.nats.streams import (
+from bridge.names import (
     COMMANDS_CONSUMER,
     COMMANDS_STREAM,
     DEAD_LETTERS_STREAM,
     PARKED_CONSUMER,
     PARKED_STREAM,
 )
+from bridge.nats.embedded import EmbeddedNats
 from tests.fixtures.bridge import SUBJECTS, Outcomes, StartBridge, create_plan, send
 from tests.fixtures.waiting import until
 from tests.test_commands import no_secret_in_logs, requests_log

@@ -15,7 +15,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from bridge.providers.story.onboarding import listed_lookup
-from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
+from bridge.sandboxes.story import StorySandboxConfig, StorySandboxServer
 from schemas.story.requests import JobCreate
 from tests.fixtures.bridge import SUBJECTS, Outcomes, StartBridge, send
 from tests.fixtures.sandbox import SandboxApi
@@ -26,14 +26,14 @@ PROJECTS, PER_PROJECT = 10, 100
 
 
 @pytest.fixture
-def sandbox_config() -> SandboxConfig:
+def sandbox_config() -> StorySandboxConfig:
     # A frozen clock: the jobs stay in flight for as long as the test looks at them.
-    return SandboxConfig(
+    return StorySandboxConfig(
         speed=1.0, manual_clock=True, rate_limit_per_minute=100_000, initial_credits=10**9
     )
 
 
-def _jobs_in_flight(sandbox: SandboxServer, api: SandboxApi) -> dict[str, list[str]]:
+def _jobs_in_flight(sandbox: StorySandboxServer, api: SandboxApi) -> dict[str, list[str]]:
     """project id -> its job ids, made in the sandbox world directly (as work begun elsewhere)."""
     out: dict[str, list[str]] = {}
     for _ in range(PROJECTS):
@@ -45,7 +45,7 @@ def _jobs_in_flight(sandbox: SandboxServer, api: SandboxApi) -> dict[str, list[s
     return out
 
 
-def _single_job_reads(sandbox: SandboxServer) -> list[Any]:
+def _single_job_reads(sandbox: StorySandboxServer) -> list[Any]:
     return [
         e
         for e in sandbox.state.log.entries()
@@ -54,7 +54,7 @@ def _single_job_reads(sandbox: SandboxServer) -> list[Any]:
 
 
 async def test_a_thousand_watch_adds_cost_a_page_per_project(
-    start_bridge: StartBridge, nc: NatsClient, sandbox: SandboxServer, sandbox_api: SandboxApi
+    start_bridge: StartBridge, nc: NatsClient, sandbox: StorySandboxServer, sandbox_api: SandboxApi
 ) -> None:
     """1,000 concurrent `watch.add` of running jobs over 10 projects, at 120 requests a minute:
     all answered within a minute, from one listing page per project (no read per job); made-up
@@ -91,7 +91,7 @@ async def test_bulk_watch_add_answers_per_id(
     start_bridge: StartBridge,
     nc: NatsClient,
     outcomes: Outcomes,
-    sandbox: SandboxServer,
+    sandbox: StorySandboxServer,
     sandbox_api: SandboxApi,
 ) -> None:
     project_id, plan_id = sandbox_api.approved_plan()

@@ -28,7 +28,7 @@ from bridge.http.transport import RetryPolicy
 from bridge.nats.embedded import EmbeddedNats, free_port
 from bridge.ops.metrics import route_template
 from bridge.providers.story.client import StoryClient, story_transport
-from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
+from bridge.sandboxes.story import StorySandboxConfig, StorySandboxServer
 from bridge.service import serve
 from schemas.story.reads import READ_COMMANDS
 from tests.fixtures.bridge import bridge_settings
@@ -87,8 +87,8 @@ SINGLE_EVENTS = (
 
 
 @pytest.fixture
-def sandbox_config() -> SandboxConfig:
-    return SandboxConfig(manual_clock=True, rate_limit_per_minute=100_000)
+def sandbox_config() -> StorySandboxConfig:
+    return StorySandboxConfig(manual_clock=True, rate_limit_per_minute=100_000)
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -136,7 +136,7 @@ async def counted(url: str, event_type: str) -> Any:
 
 
 def settings_for(
-    nats_url: str, sandbox: SandboxServer, key: str, tmp: Path, **kw: Any
+    nats_url: str, sandbox: StorySandboxServer, key: str, tmp: Path, **kw: Any
 ) -> BridgeSettings:
     return bridge_settings(nats_url, sandbox.base_url, key, tmp, http_port=free_port(), **kw)
 
@@ -184,7 +184,7 @@ class Events:
 
 
 async def test_healthz_is_200_while_nats_is_unreachable(
-    sandbox: SandboxServer, sandbox_key: str, tmp_path: Path
+    sandbox: StorySandboxServer, sandbox_key: str, tmp_path: Path
 ) -> None:
     """Liveness only says the process runs: 200 even while the bridge is still waiting for NATS,
     and the bridge keeps waiting instead of exiting."""
@@ -198,7 +198,7 @@ async def test_healthz_is_200_while_nats_is_unreachable(
 
 
 async def test_readyz_is_503_until_nats_is_reachable_then_200(
-    sandbox: SandboxServer, sandbox_key: str, tmp_path: Path
+    sandbox: StorySandboxServer, sandbox_key: str, tmp_path: Path
 ) -> None:
     """Started with no nats-server at its URL, the bridge answers /readyz 503 (NATS failing) and
     keeps retrying; once a server listens there it connects, binds the stream and consumer, opens
@@ -234,7 +234,7 @@ async def test_readyz_is_503_until_nats_is_reachable_then_200(
 
 
 async def test_stop_ends_serve_while_nats_is_still_unreachable(
-    sandbox: SandboxServer, sandbox_key: str, tmp_path: Path
+    sandbox: StorySandboxServer, sandbox_key: str, tmp_path: Path
 ) -> None:
     """A SIGTERM (the stop event) while the bridge still waits for NATS ends serve() and frees the
     HTTP port, instead of hanging until NATS appears."""
@@ -257,7 +257,7 @@ async def test_stop_ends_serve_while_nats_is_still_unreachable(
 async def test_a_request_reply_command_counts_the_command_and_its_api_request(
     nats_server: EmbeddedNats,
     nc: NatsClient,
-    sandbox: SandboxServer,
+    sandbox: StorySandboxServer,
     sandbox_key: str,
     tmp_path: Path,
 ) -> None:
@@ -288,7 +288,7 @@ async def test_a_request_reply_command_counts_the_command_and_its_api_request(
 async def test_a_watched_job_reaching_ready_counts_events_and_detection_latency(
     nats_server: EmbeddedNats,
     nc: NatsClient,
-    sandbox: SandboxServer,
+    sandbox: StorySandboxServer,
     sandbox_api: SandboxApi,
     sandbox_key: str,
     tmp_path: Path,
@@ -344,7 +344,7 @@ async def _ready(url: str) -> bool:
 
 
 async def test_the_api_request_hook_sees_every_attempt_including_transport_errors(
-    sandbox: SandboxServer, sandbox_key: str
+    sandbox: StorySandboxServer, sandbox_key: str
 ) -> None:
     """The client reports each HTTP attempt to `on_request`: a dropped connection as status None,
     then the retried answer with its status, both with a positive duration."""
@@ -382,7 +382,7 @@ def _resolve(document: dict[str, Any], node: Any) -> Any:
 
 
 async def test_asyncapi_lists_every_contract_subject_with_a_payload_schema(
-    nats_server: EmbeddedNats, sandbox: SandboxServer, sandbox_key: str, tmp_path: Path
+    nats_server: EmbeddedNats, sandbox: StorySandboxServer, sandbox_key: str, tmp_path: Path
 ) -> None:
     """/asyncapi of a bridge with prefix `ops` has a channel for every command subject (durable
     `ops.cmd.*` and request `ops.req.*`) and every event subject of the contract's tables, plus the

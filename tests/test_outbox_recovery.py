@@ -20,8 +20,9 @@ from typing import Any
 import nats
 import pytest
 
+from bridge.names import EVENTS_STREAM, Subjects
 from bridge.nats.embedded import find_nats_server, free_port
-from bridge.nats.streams import EVENTS_STREAM, Subjects, declare_standalone
+from bridge.nats.streams import declare_standalone
 from bridge.watch import WatchEngine
 from bridge.watch.model import WatchRecord
 from tests.fixtures.waiting import until

@@ -15,7 +15,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from bridge.ledger import LedgerUnavailable
-from bridge.providers.story.sandbox import SandboxConfig
+from bridge.sandboxes.story import StorySandboxConfig
 from handlers.syllaby.reconcile import began
 from tests.fixtures.bridge import SUBJECTS, Outcomes, StartBridge, send
 from tests.fixtures.sandbox import TEST_SPEED, SandboxApi
@@ -26,9 +26,11 @@ T0, T1, T2 = "2026-01-01T12:00:01.000000Z", "2026-01-01T12:00:05.000000Z", "2026
 
 
 @pytest.fixture
-def sandbox_config() -> SandboxConfig:
+def sandbox_config() -> StorySandboxConfig:
     # The live API's 409 carries no `details.reason` (the seeds document none).
-    return SandboxConfig(speed=TEST_SPEED, rate_limit_per_minute=100_000, conflict_reasons=False)
+    return StorySandboxConfig(
+        speed=TEST_SPEED, rate_limit_per_minute=100_000, conflict_reasons=False
+    )
 
 
 # --- 2. the ledger decides first ---------------------------------------------------------------

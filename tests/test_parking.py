@@ -12,6 +12,7 @@ from typing import Any
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
+from bridge.names import DEAD_LETTERS_STREAM, PARKED_STREAM
 from bridge.nats.deadletters import Grave
 from bridge.nats.parking import (
     ATTEMPTS_HEADER,
@@ -22,7 +23,6 @@ from bridge.nats.parking import (
     park,
     source_of,
 )
-from bridge.nats.streams import DEAD_LETTERS_STREAM, PARKED_STREAM
 from tests.fixtures.bridge import SUBJECTS, Outcomes, StartBridge
 from tests.fixtures.waiting import until
 from tests.test_commands import requests_log

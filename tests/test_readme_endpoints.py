@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bridge.providers.story.client import StoryClient
-from bridge.providers.story.sandbox import app as sandbox_app
-from bridge.providers.story.sandbox import routes_share
+from bridge.sandboxes.story import app as sandbox_app
+from bridge.sandboxes.story import routes_share
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "tests" / "data" / "api-docs"

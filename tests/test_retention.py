@@ -7,12 +7,8 @@ from __future__ import annotations
 from nats.js.api import KeyValueConfig, StorageType
 from nats.js.client import JetStreamContext
 
-from bridge.nats.streams import (
-    DEAD_LETTERS_MAX_AGE_SECONDS,
-    LEDGER_BUCKET,
-    ledger_bucket,
-    ledger_ttl_seconds,
-)
+from bridge.names import LEDGER_BUCKET
+from bridge.nats.streams import DEAD_LETTERS_MAX_AGE_SECONDS, ledger_bucket, ledger_ttl_seconds
 
 DAY = 24 * 3600.0
 

@@ -8,16 +8,16 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.providers.story.sandbox import FaultRule, SandboxConfig, SandboxServer
+from bridge.sandboxes.story import FaultRule, StorySandboxConfig, StorySandboxServer
 from tests.fixtures.sandbox import SandboxApi, any_key
 
 
 @pytest.fixture
-def sandbox_config() -> SandboxConfig:
-    return SandboxConfig(manual_clock=True, rate_limit_per_minute=100_000)
+def sandbox_config() -> StorySandboxConfig:
+    return StorySandboxConfig(manual_clock=True, rate_limit_per_minute=100_000)
 
 
-def set_faults(sandbox: SandboxServer, *rules: dict[str, Any]) -> None:
+def set_faults(sandbox: StorySandboxServer, *rules: dict[str, Any]) -> None:
     sandbox.control.put("/faults", json=list(rules)).raise_for_status()
 
 
@@ -25,7 +25,7 @@ def statuses(api: SandboxApi, path: str, n: int) -> list[int]:
     return [api.get(path).status_code for _ in range(n)]
 
 
-def logged(sandbox: SandboxServer, path: str) -> list[dict[str, Any]]:
+def logged(sandbox: StorySandboxServer, path: str) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = sandbox.control.get("/requests", params={"path": path}).json()[
         "requests"
     ]
@@ -38,8 +38,8 @@ class TestErrorRate:
         rule = FaultRule(path="/capabilities", error_rate=0.5)
 
         def run(seed: int) -> list[int]:
-            config = SandboxConfig(seed=seed, faults=[rule], rate_limit_per_minute=1000)
-            with SandboxServer(config) as sandbox:
+            config = StorySandboxConfig(seed=seed, faults=[rule], rate_limit_per_minute=1000)
+            with StorySandboxServer(config) as sandbox:
                 api = SandboxApi(sandbox, any_key())
                 try:
                     return statuses(api, "/capabilities", 30)
@@ -52,7 +52,7 @@ class TestErrorRate:
         assert other != first
 
     def test_replacing_the_rules_reseeds(
-        self, sandbox: SandboxServer, sandbox_api: SandboxApi
+        self, sandbox: StorySandboxServer, sandbox_api: SandboxApi
     ) -> None:
         """PUT /faults twice with the same rule gives the same sequence again."""
         rule = {"path": "/capabilities", "error_rate": 0.3}
@@ -63,7 +63,7 @@ class TestErrorRate:
         assert 500 in first
 
     def test_injected_error_is_the_documented_envelope(
-        self, sandbox: SandboxServer, sandbox_api: SandboxApi
+        self, sandbox: StorySandboxServer, sandbox_api: SandboxApi
     ) -> None:
         """A 503 fault answers internal_error in the envelope, X-Request-Id and rate headers on."""
         set_faults(sandbox, {"path": "/credits", "status": 503})
@@ -74,14 +74,14 @@ class TestErrorRate:
         assert "RateLimit-Remaining" in response.headers
 
     def test_times_limits_how_often_a_rule_fires(
-        self, sandbox: SandboxServer, sandbox_api: SandboxApi
+        self, sandbox: StorySandboxServer, sandbox_api: SandboxApi
     ) -> None:
         """times=2: two 500s, then the endpoint answers normally."""
         set_faults(sandbox, {"path": "/capabilities", "error_rate": 1.0, "times": 2})
         assert statuses(sandbox_api, "/capabilities", 4) == [500, 500, 200, 200]
 
     def test_method_and_regex_paths_select_requests(
-        self, sandbox: SandboxServer, sandbox_api: SandboxApi
+        self, sandbox: StorySandboxServer, sandbox_api: SandboxApi
     ) -> None:
         """A POST-only regex rule hits POST /story-projects, not GET, not /story-projects/{id}."""
         set_faults(sandbox, {"path": "^/story-projects$", "method": "post", "status": 500})
@@ -90,7 +90,7 @@ class TestErrorRate:
         assert sandbox_api.get("/story-projects/cmp_x").status_code == 404
 
     def test_storm_429_carries_the_configured_retry_after(
-        self, sandbox: SandboxServer, sandbox_api: SandboxApi
+        self, sandbox: StorySandboxServer, sandbox_api: SandboxApi
     ) -> None:
         """storm_429 with retry_after=7: 429 rate_limited and Retry-After: 7."""
         set_faults(sandbox, {"path": "/capabilities", "storm_429": True, "retry_after": 7})
@@ -100,9 +100,9 @@ class TestErrorRate:
         assert response.headers["Retry-After"] == "7"
 
     def test_faults_from_config_apply_from_the_start(self) -> None:
-        """Rules given in SandboxConfig.faults are in force before any control call."""
-        config = SandboxConfig(faults=[FaultRule(path="/credits", status=502)])
-        with SandboxServer(config) as sandbox:
+        """Rules given in StorySandboxConfig.faults are in force before any control call."""
+        config = StorySandboxConfig(faults=[FaultRule(path="/credits", status=502)])
+        with StorySandboxServer(config) as sandbox:
             api = SandboxApi(sandbox, any_key())
             try:
                 assert api.get("/credits").status_code == 502
@@ -112,7 +112,7 @@ class TestErrorRate:
 
 class TestConnectionFaults:
     def test_drop_closes_the_connection_before_any_effect(
-        self, sandbox: SandboxServer, sandbox_api: SandboxApi
+        self, sandbox: StorySandboxServer, sandbox_api: SandboxApi
     ) -> None:
         """httpx sees a protocol error, the log shows status 0, and no project was created."""
         set_faults(sandbox, {"path": "/story-projects", "method": "POST", "drop": True, "times": 1})
@@ -122,7 +122,7 @@ class TestConnectionFaults:
         assert sandbox_api.get("/story-projects").json()["projects"] == []
 
     def test_drop_after_loses_the_answer_but_keeps_the_effect(
-        self, sandbox: SandboxServer, sandbox_api: SandboxApi
+        self, sandbox: StorySandboxServer, sandbox_api: SandboxApi
     ) -> None:
         """The project exists; the retry with the same key replays it instead of making another."""
         rule = {"path": "/story-projects", "method": "POST", "drop_after": True, "times": 1}
@@ -134,7 +134,7 @@ class TestConnectionFaults:
         assert len(sandbox_api.get("/story-projects").json()["projects"]) == 1
 
     def test_hang_after_keeps_the_effect_and_never_answers(
-        self, sandbox: SandboxServer, sandbox_api: SandboxApi
+        self, sandbox: StorySandboxServer, sandbox_api: SandboxApi
     ) -> None:
         """The client times out not knowing; the project exists and the log says hang_after."""
         rule = {"path": "/story-projects", "method": "POST", "hang_after": True, "times": 1}
@@ -152,7 +152,7 @@ class TestConnectionFaults:
         assert names == ["hung"]
 
     def test_hang_never_answers_until_the_client_gives_up(
-        self, sandbox: SandboxServer, sandbox_api: SandboxApi
+        self, sandbox: StorySandboxServer, sandbox_api: SandboxApi
     ) -> None:
         """A hung request times out on the client; the next one (times=1) answers."""
         set_faults(sandbox, {"path": "/capabilities", "hang": True, "times": 1})
@@ -161,7 +161,7 @@ class TestConnectionFaults:
         assert sandbox_api.get("/capabilities").status_code == 200
 
     def test_latency_delays_the_answer(
-        self, sandbox: SandboxServer, sandbox_api: SandboxApi
+        self, sandbox: StorySandboxServer, sandbox_api: SandboxApi
     ) -> None:
         """latency_ms=300: the answer comes no sooner than 0.3 s, and is logged as a latency fault."""
         set_faults(sandbox, {"path": "/capabilities", "latency_ms": 300})
@@ -172,7 +172,7 @@ class TestConnectionFaults:
         assert logged(sandbox, "/capabilities")[-1]["fault"] == "latency"
 
     def test_respond_latency_applies_the_effect_before_answering(
-        self, sandbox: SandboxServer, sandbox_api: SandboxApi
+        self, sandbox: StorySandboxServer, sandbox_api: SandboxApi
     ) -> None:
         """A client that gives up during respond_latency_ms still finds the project created."""
         set_faults(

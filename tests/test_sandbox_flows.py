@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
+from bridge.sandboxes.story import StorySandboxConfig, StorySandboxServer
 from tests.fixtures.sandbox import JOB_DONE, PLAN_DONE, TEXT, SandboxApi
 
 
 @pytest.fixture
-def sandbox_config() -> SandboxConfig:
-    return SandboxConfig(manual_clock=True, rate_limit_per_minute=100_000)
+def sandbox_config() -> StorySandboxConfig:
+    return StorySandboxConfig(manual_clock=True, rate_limit_per_minute=100_000)
 
 
 def balance(api: SandboxApi) -> int:
@@ -29,7 +29,7 @@ def artifact(api: SandboxApi, artifact_id: str, **params: Any) -> dict[str, Any]
     return body
 
 
-def test_clock_moves_only_when_advanced(sandbox: SandboxServer) -> None:
+def test_clock_moves_only_when_advanced(sandbox: StorySandboxServer) -> None:
     """A manual clock reads the same until POST /clock/advance moves it."""
     before = sandbox.control.get("/clock").json()
     assert before["manual"] is True
@@ -193,7 +193,7 @@ def test_finalize_audio_walks_its_stages_and_charges_once(sandbox_api: SandboxAp
 
 
 def test_finalize_without_a_recording_needs_one_and_costs_nothing(
-    sandbox: SandboxServer, sandbox_api: SandboxApi
+    sandbox: StorySandboxServer, sandbox_api: SandboxApi
 ) -> None:
     """PUT /_sandbox/recording false: finalize answers needs_recording, the balance is unchanged."""
     _, artifact_id = sandbox_api.ready_artifact()
@@ -294,7 +294,7 @@ def test_side_reads_answer_while_a_refine_runs(sandbox_api: SandboxApi) -> None:
 
 
 def test_quirks_add_unknown_fields_and_drop_a_ready_source_status(
-    sandbox: SandboxServer, sandbox_api: SandboxApi
+    sandbox: StorySandboxServer, sandbox_api: SandboxApi
 ) -> None:
     """Off by default; on: resources carry an unknown field, READY sources omit status."""
     project_id = sandbox_api.project()

@@ -8,10 +8,10 @@ import uuid
 import httpx
 import pytest
 
-from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
-from bridge.providers.story.sandbox.errors import SandboxError
-from bridge.providers.story.sandbox.ratelimit import StoryRateLimiter
-from bridge.sandboxkit.ratewindow import FixedWindows
+from bridge.sandboxes.kit.ratewindow import FixedWindows
+from bridge.sandboxes.story import StorySandboxConfig, StorySandboxServer
+from bridge.sandboxes.story.errors import StorySandboxError
+from bridge.sandboxes.story.ratelimit import StoryRateLimiter
 from tests.fixtures.requestlog import requests_of
 from tests.fixtures.sandbox import SandboxApi, any_key
 
@@ -19,22 +19,22 @@ LIMIT = 5
 
 
 @pytest.fixture
-def sandbox_config() -> SandboxConfig:
-    return SandboxConfig(manual_clock=True, rate_limit_per_minute=1000)
+def sandbox_config() -> StorySandboxConfig:
+    return StorySandboxConfig(manual_clock=True, rate_limit_per_minute=1000)
 
 
 @pytest.fixture
-def tight_config() -> SandboxConfig:
-    return SandboxConfig(manual_clock=True, rate_limit_per_minute=LIMIT)
+def tight_config() -> StorySandboxConfig:
+    return StorySandboxConfig(manual_clock=True, rate_limit_per_minute=LIMIT)
 
 
-def raw_get(sandbox: SandboxServer, path: str, key: str) -> httpx.Response:
+def raw_get(sandbox: StorySandboxServer, path: str, key: str) -> httpx.Response:
     return httpx.get(sandbox.base_url + path, headers={"Authorization": f"Bearer {key}"})
 
 
 class TestResponseHeaders:
     @pytest.fixture
-    def sandbox_config(self, tight_config: SandboxConfig) -> SandboxConfig:
+    def sandbox_config(self, tight_config: StorySandboxConfig) -> StorySandboxConfig:
         return tight_config
 
     def test_every_response_has_a_fresh_request_id(self, sandbox_api: SandboxApi) -> None:
@@ -48,7 +48,7 @@ class TestResponseHeaders:
         assert missing.json()["error"]["requestId"] == missing.headers["X-Request-Id"]
 
     def test_public_and_unauthenticated_responses_have_rate_headers(
-        self, sandbox: SandboxServer
+        self, sandbox: StorySandboxServer
     ) -> None:
         """openapi.json (no auth) and a 401 still report RateLimit-* (counted per IP)."""
         for response in (
@@ -62,11 +62,11 @@ class TestResponseHeaders:
 
 class TestRateLimit:
     @pytest.fixture
-    def sandbox_config(self, tight_config: SandboxConfig) -> SandboxConfig:
+    def sandbox_config(self, tight_config: StorySandboxConfig) -> StorySandboxConfig:
         return tight_config
 
     def test_remaining_counts_down_then_429_with_exact_retry_after(
-        self, sandbox: SandboxServer
+        self, sandbox: StorySandboxServer
     ) -> None:
         """LIMIT requests pass counting down; the next is 429 with Retry-After = RateLimit-Reset."""
         key = any_key()
@@ -83,7 +83,7 @@ class TestRateLimit:
         assert retry_after == limited.headers["RateLimit-Reset"]
         assert limited.headers["RateLimit-Remaining"] == "0"
 
-    def test_windows_are_per_key(self, sandbox: SandboxServer) -> None:
+    def test_windows_are_per_key(self, sandbox: StorySandboxServer) -> None:
         """One key exhausting its window does not limit another key."""
         first, second = any_key(), any_key()
         for _ in range(LIMIT + 1):
@@ -91,7 +91,7 @@ class TestRateLimit:
         assert raw_get(sandbox, "/capabilities", first).status_code == 429
         assert raw_get(sandbox, "/capabilities", second).status_code == 200
 
-    def test_control_can_restart_the_windows(self, sandbox: SandboxServer) -> None:
+    def test_control_can_restart_the_windows(self, sandbox: StorySandboxServer) -> None:
         """DELETE /_sandbox/ratelimit lets an exhausted key through again."""
         key = any_key()
         for _ in range(LIMIT + 1):
@@ -108,7 +108,7 @@ class TestRateLimiterWindow:
         limiter.take("k")
         now[0] += 17.4
         limiter.take("k")
-        with pytest.raises(SandboxError) as info:
+        with pytest.raises(StorySandboxError) as info:
             limiter.take("k")
         retry_after = int(info.value.headers["Retry-After"])
         assert retry_after == 43  # ceil(60 - 17.4)
@@ -155,7 +155,7 @@ class TestIdempotency:
         assert [p["name"] for p in sandbox_api.get("/story-projects").json()["projects"]] == ["a"]
 
     def test_keys_are_scoped_per_api_key(
-        self, sandbox: SandboxServer, sandbox_api: SandboxApi
+        self, sandbox: StorySandboxServer, sandbox_api: SandboxApi
     ) -> None:
         """Another API key reusing the same Idempotency-Key gets its own, new project."""
         other = SandboxApi(sandbox, any_key())
@@ -168,7 +168,7 @@ class TestIdempotency:
         assert theirs.json()["project"]["id"] != mine.json()["project"]["id"]
 
     def test_errors_are_not_stored_so_the_same_key_can_succeed_later(
-        self, sandbox: SandboxServer, sandbox_api: SandboxApi
+        self, sandbox: StorySandboxServer, sandbox_api: SandboxApi
     ) -> None:
         """402 with key K, credits added, K again: a real 200, not a replayed 402."""
         _, plan_id = sandbox_api.approved_plan()
@@ -220,7 +220,7 @@ class TestIdempotency:
 
 
 class TestAuth:
-    def test_scope_is_checked_per_route(self, sandbox: SandboxServer) -> None:
+    def test_scope_is_checked_per_route(self, sandbox: StorySandboxServer) -> None:
         """A story:read key reads projects but cannot create one (403 naming story:write)."""
         key = sandbox.control.post("/keys", json={"scopes": ["story:read"]}).json()["key"]
         headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": "k"}
@@ -231,13 +231,13 @@ class TestAuth:
         assert denied.status_code == 403
         assert denied.json()["error"]["details"] == {"requiredScope": "story:write"}
 
-    def test_allowlisted_ip_passes(self, sandbox: SandboxServer) -> None:
+    def test_allowlisted_ip_passes(self, sandbox: StorySandboxServer) -> None:
         """A key allowing 127.0.0.1 works from loopback."""
         key = sandbox.control.post("/keys", json={"allowedIps": ["127.0.0.1"]}).json()["key"]
         assert raw_get(sandbox, "/capabilities", key).status_code == 200
 
     def test_the_secret_never_reaches_the_request_log(
-        self, sandbox: SandboxServer, sandbox_key: str, sandbox_api: SandboxApi
+        self, sandbox: StorySandboxServer, sandbox_key: str, sandbox_api: SandboxApi
     ) -> None:
         """The log keeps method, path and keys of idempotency, never the Authorization secret."""
         sandbox_api.post("/story-projects", {"name": "x"}, key="idem-1")
@@ -248,10 +248,10 @@ class TestAuth:
 
 class TestOnlyMintedKeys:
     @pytest.fixture
-    def sandbox_config(self) -> SandboxConfig:
-        return SandboxConfig(manual_clock=True, accept_any_key=False)
+    def sandbox_config(self) -> StorySandboxConfig:
+        return StorySandboxConfig(manual_clock=True, accept_any_key=False)
 
-    def test_unknown_well_formed_key_is_invalid(self, sandbox: SandboxServer) -> None:
+    def test_unknown_well_formed_key_is_invalid(self, sandbox: StorySandboxServer) -> None:
         """With accept_any_key off a made-up key is 401 invalid_api_key, a minted one works."""
         made_up = raw_get(sandbox, "/capabilities", any_key())
         assert made_up.json()["error"]["code"] == "invalid_api_key"
@@ -261,7 +261,7 @@ class TestOnlyMintedKeys:
 
 class TestRequestLog:
     def test_log_records_each_request_and_filters_by_path(
-        self, sandbox: SandboxServer, sandbox_api: SandboxApi
+        self, sandbox: StorySandboxServer, sandbox_api: SandboxApi
     ) -> None:
         """Entries carry method, path, query, key, status and replay; ?path= filters; DELETE clears."""
         sandbox_api.post("/story-projects", {"name": "x"}, key="log-1")
@@ -283,7 +283,7 @@ class TestRequestLog:
 
 class TestEdges:
     def test_unknown_route_is_a_logged_404_envelope(
-        self, sandbox: SandboxServer, sandbox_api: SandboxApi
+        self, sandbox: StorySandboxServer, sandbox_api: SandboxApi
     ) -> None:
         """A path the API does not have: 404 not_found in the envelope, with a request id."""
         response = sandbox_api.http.delete("/no-such-thing")
@@ -300,7 +300,7 @@ class TestEdges:
         assert response.status_code == 422
         assert response.json()["error"]["message"].startswith("body")
 
-    def test_control_rejects_a_bad_fault_rule(self, sandbox: SandboxServer) -> None:
+    def test_control_rejects_a_bad_fault_rule(self, sandbox: StorySandboxServer) -> None:
         """PUT /faults with an invalid rule is refused and the rules in force stay."""
         sandbox.control.put("/faults", json=[{"path": "/credits", "status": 503}])
         refused = sandbox.control.put("/faults", json=[{"error_rate": 2}])

@@ -8,15 +8,15 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.providers.story.sandbox import SandboxConfig
+from bridge.sandboxes.story import StorySandboxConfig
 from tests.fixtures.sandbox import SandboxApi
 
 BED = 2.0  # sandbox seconds per defined-clip bed (StoryDurations.music_bed)
 
 
 @pytest.fixture
-def sandbox_config() -> SandboxConfig:
-    return SandboxConfig(manual_clock=True, rate_limit_per_minute=100_000)
+def sandbox_config() -> StorySandboxConfig:
+    return StorySandboxConfig(manual_clock=True, rate_limit_per_minute=100_000)
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from bridge.providers.story.sandbox.config import SandboxConfig
-from bridge.providers.story.sandbox.errors import SandboxError
-from bridge.providers.story.sandbox.world import StoryWorld
-from bridge.sandboxkit.clock import SandboxClock
+from bridge.sandboxes.kit.clock import SandboxClock
+from bridge.sandboxes.story.config import StorySandboxConfig
+from bridge.sandboxes.story.errors import StorySandboxError
+from bridge.sandboxes.story.world import StoryWorld
 from schemas.story import requests as q
 
 LONG_TEXT = "Acme cut onboarding time by sixty percent. Customers noticed within weeks. " * 8
@@ -17,7 +17,7 @@ TARGET = {"audience": "buyers", "objective": "explain the launch", "outcome": "b
 
 
 def make_world(**overrides: Any) -> StoryWorld:
-    config = SandboxConfig(manual_clock=True, **overrides)
+    config = StorySandboxConfig(manual_clock=True, **overrides)
     return StoryWorld(config, SandboxClock(manual=True))
 
 
@@ -60,7 +60,7 @@ def ready_artifact(world: StoryWorld) -> tuple[str, str]:
     return str(done["id"]), str(done["artifacts"][0]["id"])
 
 
-def code_of(excinfo: pytest.ExceptionInfo[SandboxError]) -> str:
+def code_of(excinfo: pytest.ExceptionInfo[StorySandboxError]) -> str:
     return excinfo.value.code
 
 
@@ -131,7 +131,7 @@ class TestSources:
         world = make_world()
         pid = project(world)
         req = q.SourceCreate.model_validate({"type": "url", "uri": uri})
-        with pytest.raises(SandboxError) as err:
+        with pytest.raises(StorySandboxError) as err:
             world.sources.create(pid, req)
         assert (err.value.code, err.value.details) == (
             "source_fetch_failed",
@@ -141,7 +141,7 @@ class TestSources:
     def test_oversized_content_is_source_too_large_before_validation(self) -> None:
         """Over 1,000,000 bytes: source_too_large with details.maxBytes."""
         world = make_world()
-        with pytest.raises(SandboxError) as err:
+        with pytest.raises(StorySandboxError) as err:
             world.sources.precheck({"type": "text", "content": "x" * 1_000_001})
         assert (err.value.code, err.value.details) == ("source_too_large", {"maxBytes": 1_000_000})
 
@@ -150,7 +150,7 @@ class TestSources:
         world = make_world()
         world.account.source_types["pdf"] = "planned"
         for kind in ("pdf", "video"):
-            with pytest.raises(SandboxError) as err:
+            with pytest.raises(StorySandboxError) as err:
                 world.sources.precheck({"type": kind, "uri": "https://example.com"})
             assert err.value.code == "source_type_unsupported"
 
@@ -161,7 +161,7 @@ class TestSources:
         sid = text_source(world, pid)
         assert world.projects.get(pid)["sourceCount"] == 1
         world.sources.delete(pid, sid)
-        with pytest.raises(SandboxError) as err:
+        with pytest.raises(StorySandboxError) as err:
             world.sources.get(pid, sid)
         assert err.value.code == "source_not_found"
         assert world.projects.get(pid)["sourceCount"] == 0
@@ -174,7 +174,7 @@ class TestProjects:
         pid = project(world)
         assert world.projects.update(pid, {"archived": True})["archivedAt"]
         world.projects.delete(pid)
-        with pytest.raises(SandboxError) as err:
+        with pytest.raises(StorySandboxError) as err:
             world.projects.get(pid)
         assert err.value.code == "project_not_found"
 
@@ -198,7 +198,7 @@ class TestProjects:
     def test_limit_over_100_is_validation_failed(self) -> None:
         """limit=101 names the limit field."""
         world = make_world()
-        with pytest.raises(SandboxError) as err:
+        with pytest.raises(StorySandboxError) as err:
             world.projects.page({"limit": "101"})
         assert (err.value.code, err.value.details) == ("validation_failed", {"field": "limit"})
 
@@ -235,7 +235,7 @@ class TestPlans:
         plan_id = plan_ready(world, pid, artifactRequests=[{"type": "pitch_deck"}])
         failed = world.plans.get(plan_id)
         assert (failed["status"], failed["failureCode"]) == ("FAILED", "artifact_type_unavailable")
-        with pytest.raises(SandboxError) as err:
+        with pytest.raises(StorySandboxError) as err:
             world.plans.approve(plan_id)
         assert err.value.code == "story_plan_failed"
 
@@ -262,14 +262,14 @@ class TestPlans:
         world = make_world()
         pid = project(world)
         pending = plan(world, pid)["id"]
-        with pytest.raises(SandboxError) as err:
+        with pytest.raises(StorySandboxError) as err:
             world.plans.approve(pending)
         assert (err.value.code, err.value.details) == (
             "validation_failed",
             {"status": "PENDING", "allowed": ["REQUIRES_APPROVAL"]},
         )
         world.plans.reject(pending, "tone")
-        with pytest.raises(SandboxError) as err:
+        with pytest.raises(StorySandboxError) as err:
             world.plans.reject(pending, "again")
         assert err.value.code == "story_plan_state_invalid"
         assert err.value.details is not None and err.value.details["status"] == "REJECTED"
@@ -277,10 +277,10 @@ class TestPlans:
     def test_missing_plan_codes_follow_the_reference(self) -> None:
         """GET reads project_not_found; approve reads story_plan_not_found."""
         world = make_world()
-        with pytest.raises(SandboxError) as err:
+        with pytest.raises(StorySandboxError) as err:
             world.plans.get("cmpl_missing")
         assert err.value.code == "project_not_found"
-        with pytest.raises(SandboxError) as err:
+        with pytest.raises(StorySandboxError) as err:
             world.plans.approve("cmpl_missing")
         assert err.value.code == "story_plan_not_found"
 
@@ -290,7 +290,7 @@ class TestPlans:
         pid = project(world)
         req = q.SourceCreate.model_validate({"type": "url", "uri": "https://example.com/a"})
         sid = world.sources.create(pid, req)["id"]
-        with pytest.raises(SandboxError) as err:
+        with pytest.raises(StorySandboxError) as err:
             plan(world, pid, sourceIds=[sid])
         assert err.value.code == "source_not_found"
 
@@ -351,7 +351,7 @@ class TestJobs:
         """A READY job cannot be canceled: 409 with details.status and allowed."""
         world = make_world()
         job_id, _ = ready_artifact(world)
-        with pytest.raises(SandboxError) as err:
+        with pytest.raises(StorySandboxError) as err:
             world.jobs.cancel(job_id)
         assert err.value.code == "story_job_state_invalid"
         assert err.value.details == {
@@ -364,18 +364,18 @@ class TestJobs:
         world = make_world()
         _, plan_id = approved_plan(world)
         world.account.set_balance(5)
-        with pytest.raises(SandboxError) as err:
+        with pytest.raises(StorySandboxError) as err:
             world.jobs.create(q.JobCreate(storyPlanId=plan_id))
         assert (err.value.status, err.value.details) == (402, {"required": 11, "available": 5})
 
     def test_job_needs_an_approved_known_plan(self) -> None:
         """Unknown plan: story_job_not_found; unapproved: story_job_state_invalid."""
         world = make_world()
-        with pytest.raises(SandboxError) as err:
+        with pytest.raises(StorySandboxError) as err:
             world.jobs.create(q.JobCreate(storyPlanId="cmpl_x"))
         assert err.value.code == "story_job_not_found"
         plan_id = plan_ready(world, project(world))
-        with pytest.raises(SandboxError) as err:
+        with pytest.raises(StorySandboxError) as err:
             world.jobs.create(q.JobCreate(storyPlanId=plan_id))
         assert err.value.details == {"status": "REQUIRES_APPROVAL", "allowed": ["APPROVED"]}
 
@@ -383,7 +383,7 @@ class TestJobs:
         """A projectId that is not the plan's project names projectId."""
         world = make_world()
         _, plan_id = approved_plan(world)
-        with pytest.raises(SandboxError) as err:
+        with pytest.raises(StorySandboxError) as err:
             world.jobs.create(q.JobCreate(storyPlanId=plan_id, projectId="cmp_other"))
         assert (err.value.code, err.value.details) == ("validation_failed", {"field": "projectId"})
 
@@ -429,7 +429,7 @@ class TestArtifacts:
         first = world.artifacts.get(art_id, "1")
         assert first["manifest"]["revision"] == 1 and first["currentVersion"] == 2
         assert world.jobs.get(refine_job["id"])["artifacts"][0]["id"] == art_id
-        with pytest.raises(SandboxError) as err:
+        with pytest.raises(StorySandboxError) as err:
             world.artifacts.get(art_id, "9")
         assert err.value.code == "validation_failed"
 
@@ -439,12 +439,12 @@ class TestArtifacts:
         _, art_id = ready_artifact(world)
         world.jobs.refine(art_id, q.ArtifactRefine(instruction="a"))
         advance(world, 2)
-        with pytest.raises(SandboxError) as err:
+        with pytest.raises(StorySandboxError) as err:
             world.jobs.refine(art_id, q.ArtifactRefine(instruction="b"))
         assert (err.value.code, err.value.details) == ("artifact_not_ready", {"status": "RUNNING"})
         advance(world, 30)
         world.account.set_balance(3)
-        with pytest.raises(SandboxError) as err:
+        with pytest.raises(StorySandboxError) as err:
             world.jobs.refine(art_id, q.ArtifactRefine(instruction="c"))
         assert err.value.details == {"required": 8, "available": 3}
 
@@ -513,7 +513,7 @@ class TestArtifacts:
             ]
             == cue["id"]
         )
-        with pytest.raises(SandboxError) as err:
+        with pytest.raises(StorySandboxError) as err:
             world.sfx.post(art_id, q.ArtifactSfx.model_validate({"op": "remove", "id": "sfx_nope"}))
         assert err.value.details == {"field": "id"}
 
@@ -586,7 +586,7 @@ class TestArtifacts:
     def test_operations_on_missing_or_failed_artifacts(self) -> None:
         """Missing: artifact_not_found; FAILED: artifact_generation_failed."""
         world = make_world()
-        with pytest.raises(SandboxError) as err:
+        with pytest.raises(StorySandboxError) as err:
             world.renders.finalize_audio("cma_missing")
         assert err.value.code == "artifact_not_found"
         _, plan_id = approved_plan(world)
@@ -597,6 +597,6 @@ class TestArtifacts:
         advance(world, 40)
         done = world.jobs.get(job["id"])
         assert (done["status"], done["credits"]["released"]) == ("FAILED", 11)
-        with pytest.raises(SandboxError) as err:
+        with pytest.raises(StorySandboxError) as err:
             world.renders.render_video(done["artifacts"][0]["id"])
         assert err.value.code == "artifact_generation_failed"

@@ -8,20 +8,20 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
+from bridge.sandboxes.story import StorySandboxConfig, StorySandboxServer
 
 TARGET = {"audience": "buyers", "objective": "explain the launch", "outcome": "book a demo"}
 TEXT = "Acme cut onboarding time by sixty percent. Customers noticed within weeks. " * 8
 
 
 @pytest.fixture
-def sandbox_config() -> SandboxConfig:
+def sandbox_config() -> StorySandboxConfig:
     """A manual clock: time moves only when a test advances it."""
-    return SandboxConfig(manual_clock=True, rate_limit_per_minute=100_000)
+    return StorySandboxConfig(manual_clock=True, rate_limit_per_minute=100_000)
 
 
 @pytest.fixture
-def api(sandbox: SandboxServer, sandbox_key: str) -> Iterator[httpx.Client]:
+def api(sandbox: StorySandboxServer, sandbox_key: str) -> Iterator[httpx.Client]:
     headers = {"Authorization": f"Bearer {sandbox_key}"}
     with httpx.Client(base_url=sandbox.base_url, headers=headers, timeout=10) as client:
         yield client
@@ -34,12 +34,12 @@ def post(api: httpx.Client, path: str, body: Any = None) -> httpx.Response:
     return api.post(path, json=body, headers={"Idempotency-Key": f"k-{next(_n)}"})
 
 
-def advance(sandbox: SandboxServer, seconds: float) -> None:
+def advance(sandbox: StorySandboxServer, seconds: float) -> None:
     sandbox.control.post("/clock/advance", json={"seconds": seconds}).raise_for_status()
 
 
 def test_happy_path_from_project_to_ready_table_read(
-    sandbox: SandboxServer, api: httpx.Client
+    sandbox: StorySandboxServer, api: httpx.Client
 ) -> None:
     """Project, source, plan, approve, job: the READY job's artifact carries the manifest."""
     project = post(api, "/story-projects", {"name": "Launch"}).json()["project"]
@@ -72,7 +72,7 @@ def test_happy_path_from_project_to_ready_table_read(
 
 
 def test_insufficient_credits_over_http_has_details(
-    sandbox: SandboxServer, api: httpx.Client
+    sandbox: StorySandboxServer, api: httpx.Client
 ) -> None:
     """PUT /credits 3, then a job: 402 insufficient_credits with required and available."""
     project = post(api, "/story-projects", {"name": "P"}).json()["project"]
@@ -91,7 +91,7 @@ def test_insufficient_credits_over_http_has_details(
     assert api.get("/credits").json()["credits"]["balance"] == 3
 
 
-def test_source_errors_over_http(sandbox: SandboxServer, api: httpx.Client) -> None:
+def test_source_errors_over_http(sandbox: StorySandboxServer, api: httpx.Client) -> None:
     """Too large, unsupported (flipped to planned), SSRF, and a missing project."""
     pid = post(api, "/story-projects", {"name": "P"}).json()["project"]["id"]
     base = f"/story-projects/{pid}/sources"

@@ -1,4 +1,4 @@
-"""SandboxServer and serve(): uvicorn on loopback, in a thread or in the foreground."""
+"""StorySandboxServer and serve(): uvicorn on loopback, in a thread or in the foreground."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ import time
 import httpx
 import pytest
 
-from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
+from bridge.sandboxes.story import StorySandboxConfig, StorySandboxServer
 from tests.fixtures.requestlog import requests_of
 from tests.fixtures.sandbox import SandboxApi, any_key
 
 
 def test_server_exposes_urls_control_and_state() -> None:
     """base_url ends in /api/v1 on a real port; control and state see the same sandbox."""
-    with SandboxServer(SandboxConfig(manual_clock=True)) as sandbox:
+    with StorySandboxServer(StorySandboxConfig(manual_clock=True)) as sandbox:
         assert sandbox.port > 0
         assert sandbox.base_url == f"http://127.0.0.1:{sandbox.port}/api/v1"
         api = SandboxApi(sandbox, any_key())
@@ -35,7 +35,7 @@ def test_server_exposes_urls_control_and_state() -> None:
 
 def test_two_servers_are_independent() -> None:
     """Each server has its own port and its own world."""
-    with SandboxServer() as one, SandboxServer() as two:
+    with StorySandboxServer() as one, StorySandboxServer() as two:
         assert one.port != two.port
         api = SandboxApi(one, any_key())
         try:
@@ -48,7 +48,7 @@ def test_two_servers_are_independent() -> None:
 
 def test_stop_does_not_wait_for_a_hanging_request() -> None:
     """A request hung by a fault does not keep stop() from returning."""
-    sandbox = SandboxServer().start()
+    sandbox = StorySandboxServer().start()
     sandbox.control.put("/faults", json=[{"path": "/capabilities", "hang": True}])
     errors: list[Exception] = []
 
@@ -73,7 +73,7 @@ def test_stop_does_not_wait_for_a_hanging_request() -> None:
 
 def test_a_server_starts_only_once() -> None:
     """start() twice is a clear error, not a second uvicorn on the same socket."""
-    with SandboxServer() as sandbox, pytest.raises(RuntimeError, match="starts once"):
+    with StorySandboxServer() as sandbox, pytest.raises(RuntimeError, match="starts once"):
         sandbox.start()
 
 
@@ -87,8 +87,8 @@ def test_serve_runs_in_the_foreground_until_terminated() -> None:
     """serve(config, host, port) answers on the port, then exits on SIGTERM."""
     port = free_port()
     code = (
-        "from bridge.providers.story.sandbox import SandboxConfig; from bridge.providers.story.sandbox.server import serve; "
-        f"serve(SandboxConfig(seed=3), '127.0.0.1', {port})"
+        "from bridge.sandboxes.story import StorySandboxConfig; from bridge.sandboxes.story.server import serve; "
+        f"serve(StorySandboxConfig(seed=3), '127.0.0.1', {port})"
     )
     proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE)
     try:

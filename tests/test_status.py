@@ -17,9 +17,9 @@ from rich.console import Console
 
 from bridge.cli.send import request_answered
 from bridge.cli.status import render
+from bridge.names import DEAD_LETTERS_STREAM
 from bridge.nats.embedded import EmbeddedNats
 from bridge.nats.service_api import SERVICE_NAME
-from bridge.nats.streams import DEAD_LETTERS_STREAM
 from bridge.ops.metrics import Metrics
 from bridge.runtime import Bridge
 from bridge.watch.model import SHARDS

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.ops.asyncapi import SYLLABY_EVENT_SUBJECTS, asyncapi_document
+from bridge.asyncapi import SYLLABY_EVENT_SUBJECTS, asyncapi_document
+from schemas.contract import SyllabyEvent, event_model
 from schemas.syllaby.commands import SYLLABY_COMMANDS
-from schemas.wire.contract import SyllabyEvent, event_model
 
 
 def _addresses() -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from bridge.providers.syllaby.sandbox import SyllabySandboxConfig
+from bridge.sandboxes.syllaby import SyllabySandboxConfig
 from tests.fixtures.bridge import SUBJECTS, Outcomes, Recorder, create_plan, send
 from tests.fixtures.requestlog import requests_of
 from tests.fixtures.syllaby_bridge import StartSyllabyBridge

@@ -13,11 +13,11 @@ import pytest
 import structlog
 
 from bridge.http import errors as e
-from bridge.http.keys import redact
 from bridge.http.transport import RetryPolicy
 from bridge.providers.syllaby import errors as se
 from bridge.providers.syllaby.client import SyllabyClient
 from bridge.providers.syllaby.token import SyllabyToken
+from bridge.redaction import redact
 from schemas.catalog import parse_command
 from tests.fixtures.leaks import collect, exception_texts
 from tests.fixtures.syllaby_sandbox import SyllabyApi

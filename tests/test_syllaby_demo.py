@@ -5,7 +5,7 @@ from __future__ import annotations
 from nats.aio.client import Client as NatsClient
 from rich.console import Console
 
-from bridge.cli.demo import EventWaiter
+from bridge.cli.demo_kit import EventWaiter
 from bridge.cli.demo_syllaby import walk_syllaby
 from tests.fixtures.bridge import SUBJECTS
 from tests.fixtures.syllaby_bridge import StartSyllabyBridge

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from bridge.providers.syllaby.sandbox import SyllabySandboxConfig
-from schemas.wire.contract import event_model
+from bridge.sandboxes.syllaby import SyllabySandboxConfig
+from schemas.contract import event_model
 from tests.fixtures.bridge import Outcomes, send
 from tests.fixtures.syllaby_bridge import EventLog, StartSyllabyBridge
 from tests.fixtures.syllaby_sandbox import PROMPT

@@ -11,7 +11,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from bridge.providers.syllaby.errors import from_response, rate_wait
-from bridge.providers.syllaby.sandbox import SyllabySandboxConfig
+from bridge.sandboxes.syllaby import SyllabySandboxConfig
 from tests.fixtures.bridge import Outcomes, send
 from tests.fixtures.requestlog import requests_of
 from tests.fixtures.syllaby_bridge import StartSyllabyBridge

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.providers.syllaby.sandbox import SyllabySandboxConfig, SyllabySandboxServer
+from bridge.sandboxes.syllaby import SyllabySandboxConfig, SyllabySandboxServer
 from tests.fixtures.syllaby_sandbox import PROMPT, SyllabyApi, any_token
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bridge.providers.syllaby.sandbox import SyllabySandboxConfig, SyllabySandboxServer
+from bridge.sandboxes.syllaby import SyllabySandboxConfig, SyllabySandboxServer
 from tests.fixtures.syllaby_sandbox import CLIPS_DONE, PROMPT, RENDERED, SyllabyApi
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.providers.syllaby.sandbox import FaultRule, SyllabySandboxConfig, SyllabySandboxServer
+from bridge.sandboxes.syllaby import FaultRule, SyllabySandboxConfig, SyllabySandboxServer
 from tests.fixtures.syllaby_sandbox import PROMPT, RENDERED, SyllabyApi, any_token
 
 

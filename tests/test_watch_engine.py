@@ -21,7 +21,7 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import KeyNotFoundError, NoKeysError
 from nats.js.kv import KeyValue
 
-from bridge.nats.streams import EVENTS_STREAM, Subjects
+from bridge.names import EVENTS_STREAM, Subjects
 from bridge.watch import WatchEngine, WatchSettings, WatchSpec
 from bridge.watch.events import event_id
 from bridge.watch.model import Observation, PendingEvent, ReadError, Reading, WatchRecord

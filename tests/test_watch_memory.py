@@ -12,7 +12,7 @@ from typing import Any, cast
 
 import pytest
 
-from bridge.nats.streams import Subjects
+from bridge.names import Subjects
 from bridge.watch import WatchEngine, WatchSettings, WatchSpec
 from bridge.watch.model import FacetState, PendingEvent, WatchRecord, shard_of_key
 from bridge.watch.outbox import Outbox

@@ -15,7 +15,7 @@ from nats.js.api import DeliverPolicy
 from nats.js.client import JetStreamContext
 from nats.js.kv import KeyValue
 
-from bridge.nats.streams import EVENTS_STREAM, Subjects
+from bridge.names import EVENTS_STREAM, Subjects
 from bridge.providers.story.watch.provider import StoryProvider
 from bridge.watch import WatchEngine, WatchSettings, WatchSpec
 from tests.fixtures.requestlog import requests_of

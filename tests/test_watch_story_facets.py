@@ -7,7 +7,7 @@ from typing import Any
 
 from cloudevents.core.formats.json import JSONFormat
 
-from bridge.nats.streams import Subjects
+from bridge.names import Subjects
 from bridge.providers.story.watch.facets import is_terminal, observe
 from bridge.providers.story.watch.provider import StoryProvider
 from bridge.watch.model import Reading, WatchRecord, WatchSpec

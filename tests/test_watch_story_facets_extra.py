@@ -162,7 +162,7 @@ class TestCast:
     def test_each_change_of_the_map_is_one_event_and_an_unchanged_map_none(self) -> None:
         """First sight after a recast publishes `changed`; the same map again publishes nothing;
         a new voice publishes the next `changed` with its own id and the chain's previousStatus."""
-        from bridge.nats.streams import Subjects
+        from bridge.names import Subjects
         from bridge.providers.story.watch.provider import StoryProvider
         from bridge.watch.model import WatchRecord
         from bridge.watch.transition import stage_changes

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from rich.console import Console
 from rich.json import JSON
 
 from bridge.cli import contract, measure, status
-from bridge.cli.options import NatsUrl, SubjectPrefix
+from bridge.cli.options import NatsUrl, SubjectPrefix, client_connect_options, nats_servers
 from bridge.config import BridgeSettings
 
 app = typer.Typer(
@@ -41,22 +40,6 @@ def _sandbox_key(spec: str) -> tuple[str, list[str] | None]:
     """`KEY` (every scope) or `KEY=scope,scope`; the secret is never printed back."""
     raw, sep, scopes = spec.partition("=")
     return raw.strip(), (_scope_list(scopes) if sep else None)
-
-
-def _servers(nats_url: str | None, data_dir: Path | None = None) -> list[str]:
-    """An explicit URL, else a local `storybridge run`'s embedded server, else the NATS default."""
-    from bridge.nats.embedded import discover_url
-
-    url = nats_url or os.environ.get("STORYBRIDGE_NATS_URL")
-    url = url or discover_url(data_dir or BridgeSettings().data_dir) or "nats://127.0.0.1:4222"
-    return [u.strip() for u in url.split(",") if u.strip()]
-
-
-def _connect_options() -> dict[str, Any]:
-    """NATS credentials and TLS from the same STORYBRIDGE_NATS_* settings the bridge uses."""
-    from bridge.nats.connection import connect_options
-
-    return connect_options(BridgeSettings())
 
 
 @app.command()
@@ -232,7 +215,9 @@ def sandbox(
     ),
     credits: int = typer.Option(1000, help="Starting Studio Credit balance."),
     seed: int = typer.Option(0, help="Seed for ids and injected faults (runs repeat)."),
-    faults: str | None = typer.Option(None, help="JSON list of fault rules (see bridge/sandbox)."),
+    faults: str | None = typer.Option(
+        None, help="JSON list of fault rules (see bridge/sandboxes/kit/faults.py)."
+    ),
     scopes: str | None = typer.Option(
         None,
         help="Comma-separated scopes that any well-formed key gets (default: every scope).",
@@ -264,12 +249,12 @@ def sandbox(
             host, port, faults, scopes, key, accept_any_key, speed, rate_limit, credits, seed
         )
         return
-    from bridge.providers.story.sandbox import SandboxConfig
-    from bridge.providers.story.sandbox.server import serve as serve_sandbox
+    from bridge.sandboxes.story import StorySandboxConfig
+    from bridge.sandboxes.story.server import serve as serve_sandbox
 
     keys = dict(_sandbox_key(spec) for spec in key)
     any_key = accept_any_key if accept_any_key is not None else not keys
-    config = SandboxConfig(
+    config = StorySandboxConfig(
         speed=speed,
         rate_limit_per_minute=rate_limit if rate_limit is not None else STORY_SANDBOX_RATE_LIMIT,
         initial_credits=credits,
@@ -280,9 +265,9 @@ def sandbox(
         keys=keys,
     )
     try:
-        from bridge.providers.story.sandbox.state import SandboxState
+        from bridge.sandboxes.story.state import StorySandboxState
 
-        SandboxState(config)  # bad keys or scopes fail here, naming the problem
+        StorySandboxState(config)  # bad keys or scopes fail here, naming the problem
     except ValueError as err:
         err_console.print(f"storybridge sandbox: {err}")
         raise typer.Exit(2) from None
@@ -310,7 +295,7 @@ def send(
 ) -> None:
     """Send one command and print its outcome; exits 1 when the outcome is ok:false."""
     from bridge.cli.send import ensure_command_id, publish_durable, request
-    from bridge.nats.streams import Subjects
+    from bridge.names import Subjects
 
     try:
         body = json.loads(payload)
@@ -318,7 +303,7 @@ def send(
         err_console.print(f"[red]payload is not JSON:[/red] {exc}")
         raise typer.Exit(2) from None
     subjects = Subjects(subject_prefix)
-    servers = _servers(nats_url)
+    servers = nats_servers(nats_url)
     if durable:
         if not isinstance(body, dict):
             err_console.print("[red]payload must be a JSON object[/red]")
@@ -332,7 +317,7 @@ def send(
                 json.dumps(body).encode(),
                 command_id=cid,
                 timeout=timeout,
-                connect=_connect_options(),
+                connect=client_connect_options(),
             )
         )
     else:
@@ -345,7 +330,7 @@ def send(
                 command,
                 json.dumps(body).encode(),
                 timeout=timeout,
-                connect=_connect_options(),
+                connect=client_connect_options(),
             )
         )
     style = "green" if outcome.get("ok") else "red"
@@ -380,7 +365,7 @@ def redrive(
         raise typer.Exit(2) from None
     report = asyncio.run(
         run_redrive(
-            _servers(nats_url), subject_prefix, command=command, since=after, dry_run=dry_run
+            nats_servers(nats_url), subject_prefix, command=command, since=after, dry_run=dry_run
         )
     )
     verb = "would redrive" if dry_run else "redrove"
@@ -416,11 +401,11 @@ def tail(
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
             tail_events(
-                _servers(nats_url),
+                nats_servers(nats_url),
                 subject,
                 console=console,
                 limit=limit,
-                connect=_connect_options(),
+                connect=client_connect_options(),
                 since=window,
             )
         )

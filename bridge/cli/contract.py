@@ -20,7 +20,7 @@ def asyncapi(
     subject_prefix: SubjectPrefix = "story",
 ) -> None:
     """Export the AsyncAPI document of every command and event subject."""
-    from bridge.ops.asyncapi import asyncapi_document
+    from bridge.asyncapi import asyncapi_document
 
     text = json.dumps(asyncapi_document(subject_prefix), indent=2)
     if output:
@@ -34,9 +34,9 @@ def schemas(
     directory: Path = typer.Argument(..., help="Where to write the JSON Schema files."),
 ) -> None:
     """Write the contract as JSON Schema files: every command payload, the reply, every event."""
-    from bridge.ops.asyncapi import event_subject_suffixes
+    from bridge.asyncapi import event_subject_suffixes
     from schemas.catalog import COMMAND_MODELS
-    from schemas.wire.contract import json_schemas
+    from schemas.contract import json_schemas
 
     directory.mkdir(parents=True, exist_ok=True)
     files = json_schemas(event_subject_suffixes(), dict(COMMAND_MODELS))

@@ -13,8 +13,8 @@ from typing import Any
 from nats.aio.client import Client as NATS
 from rich.console import Console
 
-from bridge.cli.demo import EventWaiter, command
-from bridge.nats.streams import Subjects
+from bridge.cli.demo_kit import EventWaiter, command
+from bridge.names import Subjects
 
 PROMPT = {
     "prompt": "A documentary about the creatures of the deep ocean.",

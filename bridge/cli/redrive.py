@@ -9,9 +9,9 @@ from datetime import datetime
 
 import nats
 
+from bridge.names import Subjects
 from bridge.nats.deadletters import DeadLetters, RedriveReport
 from bridge.nats.outcomes import OutcomePublisher
-from bridge.nats.streams import Subjects
 
 
 async def redrive(

@@ -12,7 +12,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.errors import NoRespondersError
 
-from bridge.nats.streams import Subjects
+from bridge.names import Subjects
 
 NO_RESPONDERS_PATIENCE = 10.0  # seconds
 # The command events that end a durable command; `retrying` does not.

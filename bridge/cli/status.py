@@ -12,7 +12,7 @@ from rich.console import Console, Group
 from rich.table import Table
 
 from bridge.cli.options import NatsUrl, SubjectPrefix
-from bridge.nats.streams import Subjects
+from bridge.names import Subjects
 
 console = Console()
 err_console = Console(stderr=True)
@@ -26,18 +26,18 @@ def status(
 ) -> None:
     """The fleet: replicas and shards, watches, circuits, commands, dead letters, credits, poll
     budgets, event delay. Any replica answers for all of them, from NATS."""
-    from bridge.cli.app import _connect_options, _servers
+    from bridge.cli.options import client_connect_options, nats_servers
     from bridge.cli.send import request
 
     try:
         outcome = asyncio.run(
             request(
-                _servers(nats_url),
+                nats_servers(nats_url),
                 Subjects(subject_prefix),
                 "admin.status",
                 b"{}",
                 timeout=timeout,
-                connect=_connect_options(),
+                connect=client_connect_options(),
             )
         )
     except Exception as err:  # no bridge answering, NATS unreachable: one line, not a traceback

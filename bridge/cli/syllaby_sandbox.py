@@ -8,8 +8,8 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from bridge.providers.syllaby.sandbox import SyllabySandboxConfig, serve
-from bridge.providers.syllaby.sandbox.app import BASE_PATH
+from bridge.sandboxes.syllaby import SyllabySandboxConfig, serve
+from bridge.sandboxes.syllaby.app import BASE_PATH
 
 
 def serve_syllaby(

@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 
 import structlog
 
-from bridge.http.keys import redact
+from bridge.redaction import redact
 
 log = structlog.get_logger(__name__)
 

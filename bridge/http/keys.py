@@ -1,4 +1,5 @@
-"""The Story API key, and the redaction every log line and error message passes through.
+"""The Story API key (the redaction every log line and error message passes through is in
+bridge/redaction.py).
 
 A key is ``sh_<18 hex>_<64 hex>``. The prefix (``sh_<18 hex>``) identifies the key and is safe to
 log; the trailing 64 hex characters are the secret. The secret lives only inside a ``SecretStr``
@@ -13,34 +14,10 @@ from typing import Final, Protocol
 
 from pydantic import SecretStr
 
-__all__ = ["KEY_FORMAT", "ApiKey", "Credential", "redact", "register_secret"]
+__all__ = ["KEY_FORMAT", "ApiKey", "Credential"]
 
 KEY_FORMAT: Final = "sh_<18 hex>_<64 hex>"
 _KEY_RE: Final = re.compile(r"^sh_([0-9a-f]{18})_([0-9a-f]{64})$")
-
-# Full keys anywhere in a text (keep the prefix), then any leftover bare 64-hex run (a secret
-# printed on its own). Word boundaries are hex-aware so a longer hex blob is redacted whole.
-_EMBEDDED_KEY_RE: Final = re.compile(r"(sh_[0-9a-fA-F]{18})_[0-9a-fA-F]{64}(?![0-9a-fA-F])")
-_BARE_SECRET_RE: Final = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64,}(?![0-9a-fA-F])")
-
-
-# Secrets of other providers (a Syllaby token has no recognisable shape): every registered value is
-# replaced wherever it appears. Registered once per process, by the credential object that holds it.
-_REGISTERED: set[str] = set()
-_ordered: tuple[str, ...] = ()  # longest first: a whole token is replaced before its parts
-_shortest_registered = 64
-# Shorter values could match ordinary text; a token this short is not a secret worth the name.
-MIN_REGISTERED_SECRET = 8
-
-
-def register_secret(value: str) -> None:
-    """Make `redact()` replace `value` with ``***`` in every text from now on."""
-    global _shortest_registered, _ordered
-    if len(value) < MIN_REGISTERED_SECRET:
-        return
-    _REGISTERED.add(value)
-    _ordered = tuple(sorted(_REGISTERED, key=len, reverse=True))
-    _shortest_registered = min(_shortest_registered, len(value))
 
 
 class Credential(Protocol):
@@ -51,24 +28,6 @@ class Credential(Protocol):
 
     @property
     def prefix(self) -> str: ...
-
-
-def redact(text: str) -> str:
-    """Replace every API key with ``<prefix>_***``, every bare 64-hex run and every registered
-    secret with ``***``.
-
-    Cheap enough to run on every log value: two regex passes, and a fast path for text that cannot
-    hold a secret.
-    """
-    if len(text) < _shortest_registered:
-        return text
-    for secret in _ordered:
-        if secret in text:
-            text = text.replace(secret, "***")
-    if len(text) < 64:
-        return text
-    text = _EMBEDDED_KEY_RE.sub(r"\1_***", text)
-    return _BARE_SECRET_RE.sub("***", text)
 
 
 class ApiKey:

@@ -47,10 +47,11 @@ from bridge.http.errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
-from bridge.http.keys import ApiKey, Credential, redact
+from bridge.http.keys import ApiKey, Credential
 from bridge.http.paths import check_path
 from bridge.http.ratelimit import Priority, RateBudget
 from bridge.ops.tracing import client_span
+from bridge.redaction import redact
 
 if TYPE_CHECKING:
     from bridge.http.circuit import Circuit

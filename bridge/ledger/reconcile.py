@@ -5,6 +5,10 @@ The ledger itself knows no provider. A provider whose commands go through it reg
 ledger entry before the call is sent), and `reconcile` judges an entry whose earlier attempt
 ended without an outcome, by reading the resource: an `Outcome` that is ok (`reconciled: true`)
 when the effect is visible, else `outcome_unknown`.
+
+The `ctx` both hooks get is the handlers' `CommandContext`; it is typed `Any` here because the
+ledger sits below handlers/ (importing handlers.base from here was a loop through the providers),
+and an implementation may annotate it precisely.
 """
 
 from __future__ import annotations
@@ -13,17 +17,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from bridge.ledger.ledger import LedgerEntry
-    from handlers.base import CommandContext
     from schemas.wire.outcome import Outcome
 
 OUTCOME_UNKNOWN = "outcome_unknown"
 
 
 class Reconciler(Protocol):
-    async def prepare(self, cmd: Any, ctx: CommandContext) -> dict[str, Any]:
+    async def prepare(self, cmd: Any, ctx: Any) -> dict[str, Any]:
         """What the resource looks like right before the call (kept in the ledger entry)."""
         ...
 
-    async def reconcile(self, entry: LedgerEntry, cmd: Any, ctx: CommandContext) -> Outcome:
+    async def reconcile(self, entry: LedgerEntry, cmd: Any, ctx: Any) -> Outcome:
         """The outcome of `entry`'s earlier attempt, as far as the provider's state can tell."""
         ...

@@ -33,14 +33,14 @@ from nats.js.errors import NotFoundError
 
 from bridge.commands import COMMAND_ID_RE, resolve_command_id
 from bridge.failures import BRIDGE_ERROR
-from bridge.nats.outcomes import OutcomePublisher
-from bridge.nats.streams import (
+from bridge.names import (
     COMMANDS_CONSUMER,
     COMMANDS_STREAM,
     DEAD_LETTERS_STREAM,
     QUEUE_GROUP,
     Subjects,
 )
+from bridge.nats.outcomes import OutcomePublisher
 from bridge.payload import parse_payload
 from schemas.wire.outcome import Outcome, OutcomeError
 

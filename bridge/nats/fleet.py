@@ -39,8 +39,8 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import KeyNotFoundError, NoKeysError, NotFoundError
 from nats.js.kv import KeyValue
 
+from bridge.names import COMMANDS_CONSUMER, COMMANDS_STREAM, DEAD_LETTERS_STREAM
 from bridge.nats.deadletters import REASON_HEADER
-from bridge.nats.streams import COMMANDS_CONSUMER, COMMANDS_STREAM, DEAD_LETTERS_STREAM
 from bridge.watch.lease import LEASE_PREFIX, MEMBER_PREFIX
 
 MISSED_RENEWALS = 3  # a heartbeat this many renewals late: the replica stopped (killed, frozen)

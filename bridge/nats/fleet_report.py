@@ -26,6 +26,7 @@ from nats.js.client import JetStreamContext
 from nats.js.kv import KeyValue
 
 from bridge.http.ratelimit import RateBudget
+from bridge.names import PARKED_STREAM
 from bridge.nats.fleet import (
     REPORT_PREFIX,
     BeatClock,
@@ -38,7 +39,6 @@ from bridge.nats.fleet import (
     ownership,
     replica_reports,
 )
-from bridge.nats.streams import PARKED_STREAM
 from bridge.ops.fleet_metrics import RECENT_WINDOW_SECONDS, STALE_AFTER_REPORTS, bucket_quantile
 from bridge.ops.metrics import EVENT_DELAY_BUCKETS, Metrics
 from bridge.watch import WatchEngine

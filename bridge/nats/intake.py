@@ -31,6 +31,13 @@ from nats.js.errors import NotFoundError
 from bridge.commands import CommandExecutor, Execution
 from bridge.failures import INVALID_COMMAND, UPSTREAM_UNAVAILABLE
 from bridge.http.transport import one_try
+from bridge.names import (
+    COMMANDS_CONSUMER,
+    COMMANDS_STREAM,
+    PARKED_CONSUMER,
+    PARKED_STREAM,
+    Subjects,
+)
 from bridge.nats.deadletters import (
     DEADLINE,
     MAX_DELIVERIES,
@@ -50,13 +57,6 @@ from bridge.nats.parking import (
     park,
     source_of,
     unparked,
-)
-from bridge.nats.streams import (
-    COMMANDS_CONSUMER,
-    COMMANDS_STREAM,
-    PARKED_CONSUMER,
-    PARKED_STREAM,
-    Subjects,
 )
 from schemas.catalog import COMMAND_MODELS, COMMAND_ROUTES
 

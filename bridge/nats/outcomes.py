@@ -15,7 +15,7 @@ from typing import Any, Literal
 import structlog
 from nats.js.client import JetStreamContext
 
-from bridge.nats.streams import Subjects
+from bridge.names import Subjects
 from schemas.wire.events import CONTENT_TYPE, EVENT_TYPE_PREFIX, BridgeCircuitData, CloudEvent
 from schemas.wire.outcome import Outcome
 

@@ -27,8 +27,8 @@ from nats.aio.msg import Msg
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
+from bridge.names import PARKED_STREAM, Subjects
 from bridge.nats.deadletters import ORIGINAL_MSG_ID_HEADER, SEQUENCE_HEADER, Grave
-from bridge.nats.streams import PARKED_STREAM, Subjects
 
 STORED_AT_HEADER = "Storybridge-Stored-At"
 STREAM_CREATED_HEADER = "Storybridge-Stream-Created"

@@ -29,8 +29,8 @@ from nats.micro.service import Service
 
 from bridge import __version__
 from bridge.commands import CommandExecutor, Execution
+from bridge.names import QUEUE_GROUP, Subjects
 from bridge.nats.outcomes import OutcomePublisher
-from bridge.nats.streams import QUEUE_GROUP, Subjects
 from schemas.catalog import COMMAND_MODELS
 
 log = structlog.get_logger(__name__)

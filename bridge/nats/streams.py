@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import nats.errors
 import structlog
@@ -30,20 +30,21 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import APIError, BadRequestError, NotFoundError
 from nats.js.kv import KeyValue
 
-log = structlog.get_logger(__name__)
+from bridge.names import (
+    CIRCUITS_BUCKET,
+    COMMANDS_CONSUMER,
+    COMMANDS_STREAM,
+    DEAD_LETTERS_STREAM,
+    EVENTS_STREAM,
+    LEDGER_BUCKET,
+    PARKED_CONSUMER,
+    PARKED_STREAM,
+    STATUS_BUCKET,
+    WATCHES_BUCKET,
+    Subjects,
+)
 
-COMMANDS_STREAM = "STORYBRIDGE_COMMANDS"
-EVENTS_STREAM = "STORYBRIDGE_EVENTS"
-DEAD_LETTERS_STREAM = "STORYBRIDGE_DEAD_LETTERS"
-# Durable commands waiting for their next attempt (bridge/nats/parking.py), with their own consumer.
-PARKED_STREAM = "STORYBRIDGE_PARKED"
-PARKED_CONSUMER = "storybridge-parked"
-WATCHES_BUCKET = "STORYBRIDGE_WATCHES"
-CIRCUITS_BUCKET = "STORYBRIDGE_CIRCUITS"
-LEDGER_BUCKET = "STORYBRIDGE_LEDGER"
-STATUS_BUCKET = "STORYBRIDGE_STATUS"
-COMMANDS_CONSUMER = "storybridge"
-QUEUE_GROUP = "storybridge"
+log = structlog.get_logger(__name__)
 
 # Commands are work: kept until acked. Events are a log: kept a week for late subscribers.
 EVENTS_MAX_AGE_SECONDS = 7 * 24 * 3600.0
@@ -64,64 +65,6 @@ def ledger_ttl_seconds(deadline_seconds: float) -> float:
 
 # With the default deadline (STORYBRIDGE_COMMAND_DEADLINE_SECONDS, 86400): 32 days.
 LEDGER_TTL_SECONDS = ledger_ttl_seconds(86400.0)
-
-
-@dataclass(frozen=True)
-class Subjects:
-    """The contract's subject names for one prefix."""
-
-    prefix: str = "story"
-
-    @property
-    def commands(self) -> str:
-        return f"{self.prefix}.cmd.>"
-
-    @property
-    def requests(self) -> str:
-        return f"{self.prefix}.req.>"
-
-    @property
-    def events(self) -> str:
-        return f"{self.prefix}.evt.>"
-
-    @property
-    def dead_letters(self) -> str:
-        return f"{self.prefix}.dlq.>"
-
-    @property
-    def route_recovered(self) -> str:
-        """Core NATS, between replicas: a route that answers again (bridge/nats/gates.py)."""
-        return f"{self.prefix}.ctl.route.recovered"
-
-    @property
-    def parked_all(self) -> str:
-        return f"{self.prefix}.parked.>"
-
-    def parked(self, name: str) -> str:
-        return f"{self.prefix}.parked.{name}"
-
-    def command(self, name: str) -> str:
-        return f"{self.prefix}.cmd.{name}"
-
-    def dead_letter(self, name: str) -> str:
-        return f"{self.prefix}.dlq.{name}"
-
-    def max_deliveries_advisory(self) -> str:
-        return f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{COMMANDS_STREAM}.{COMMANDS_CONSUMER}"
-
-    def request(self, name: str) -> str:
-        return f"{self.prefix}.req.{name}"
-
-    def event(self, suffix: str) -> str:
-        return f"{self.prefix}.evt.{suffix}"
-
-    def command_name(self, subject: str) -> str | None:
-        """`story.cmd.plan.approve` -> `plan.approve`; None when the subject is not ours."""
-        for kind in ("cmd", "req", "dlq"):
-            head = f"{self.prefix}.{kind}."
-            if subject.startswith(head):
-                return subject[len(head) :]
-        return None
 
 
 def commands_stream_config(subjects: Subjects, *, max_msg_size: int) -> StreamConfig:

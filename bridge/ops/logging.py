@@ -17,7 +17,7 @@ from typing import Any, Literal
 import structlog
 from structlog.types import EventDict, Processor, WrappedLogger
 
-from bridge.http.keys import redact
+from bridge.redaction import redact
 
 __all__ = ["configure_logging", "redact_processor", "redact_value"]
 

@@ -23,7 +23,7 @@ from typing import Any
 from nats.js.client import JetStreamContext
 from nats.js.kv import KeyValue
 
-from bridge.nats.streams import Subjects
+from bridge.names import Subjects
 from bridge.watch import admin
 from bridge.watch.dispatch import POLLS_IN_FLIGHT, ScheduleMixin
 from bridge.watch.lease import Leases

@@ -26,7 +26,7 @@ import structlog
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from bridge.nats.streams import EVENTS_STREAM
+from bridge.names import EVENTS_STREAM
 from bridge.watch.events import CONTENT_TYPE
 from bridge.watch.model import PendingEvent
 

@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 from nats.js.client import JetStreamContext
 
-from bridge.nats.streams import Subjects
+from bridge.names import Subjects
 from bridge.watch.lease import Leases
 from bridge.watch.model import WatchRecord, key_parts
 from bridge.watch.outbox import Outbox

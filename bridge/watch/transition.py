@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bridge.nats.streams import Subjects
+from bridge.names import Subjects
 from bridge.watch.events import change_event, event_id, lifecycle_event, with_trace
 from bridge.watch.model import FacetState, Observation, PendingEvent, WatchRecord
 from bridge.watch.provider import Provider

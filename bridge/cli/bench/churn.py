@@ -53,14 +53,15 @@ class ChurnParams:
 async def measure_churn(params: ChurnParams, workdir: Path) -> dict[str, Any]:
     import nats
 
+    from bridge.names import Subjects
     from bridge.nats.embedded import EmbeddedNats
-    from bridge.nats.streams import Subjects, declare_standalone
-    from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
+    from bridge.nats.streams import declare_standalone
     from bridge.runtime import sandbox_key
+    from bridge.sandboxes.story import StorySandboxConfig, StorySandboxServer
 
     server = EmbeddedNats(workdir / "nats").start()
-    sandbox = SandboxServer(
-        SandboxConfig(speed=params.speed, rate_limit_per_minute=10_000_000)
+    sandbox = StorySandboxServer(
+        StorySandboxConfig(speed=params.speed, rate_limit_per_minute=10_000_000)
     ).start()
     procs: list[asyncio.subprocess.Process] = []
     try:

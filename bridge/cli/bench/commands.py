@@ -31,10 +31,10 @@ from pydantic import SecretStr
 
 from bridge.cli.bench.common import UNLIMITED_PER_MINUTE, Stats
 from bridge.config import BridgeSettings
+from bridge.names import Subjects
 from bridge.nats.embedded import EmbeddedNats
-from bridge.nats.streams import Subjects
-from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
 from bridge.runtime import Bridge, sandbox_key
+from bridge.sandboxes.story import StorySandboxConfig, StorySandboxServer
 
 BASELINE_SUBJECT = "bench.baseline.project.create"
 WARMUP = 20
@@ -154,7 +154,7 @@ async def measure_commands(
     count: int, levels: Sequence[int], workdir: Path
 ) -> dict[int, dict[str, RunResult]]:
     """{concurrency: {"bridge": RunResult, "baseline": RunResult}}; baseline first at each level."""
-    sandbox = SandboxServer(SandboxConfig(rate_limit_per_minute=UNLIMITED_PER_MINUTE))
+    sandbox = StorySandboxServer(StorySandboxConfig(rate_limit_per_minute=UNLIMITED_PER_MINUTE))
     await asyncio.to_thread(sandbox.start)
     embedded = await asyncio.to_thread(EmbeddedNats(workdir / "nats-cmd").start)
     bridge: Bridge | None = None

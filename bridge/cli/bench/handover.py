@@ -39,11 +39,11 @@ from bridge.cli.bench.poll import (
     poll_sandbox,
     use_budget,
 )
+from bridge.names import Subjects
 from bridge.nats.embedded import EmbeddedNats
-from bridge.nats.streams import Subjects
 from bridge.providers.story.watch.discovery import DiscoveryPace
 from bridge.runtime import Bridge
-from bridge.sandboxkit.clock import SandboxClock
+from bridge.sandboxes.kit.clock import SandboxClock
 
 DISCOVERY_INTERVAL = 60.0  # API seconds
 DISCOVERY_SHARE = 0.2  # STORYBRIDGE_DISCOVERY_BUDGET_SHARE's default

@@ -25,10 +25,10 @@ from pydantic import SecretStr
 
 from bridge.cli.bench.common import UNLIMITED_PER_MINUTE, Stats
 from bridge.config import BridgeSettings
+from bridge.names import Subjects
 from bridge.nats.embedded import EmbeddedNats
-from bridge.nats.streams import Subjects
-from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
 from bridge.runtime import Bridge, sandbox_key
+from bridge.sandboxes.story import StorySandboxConfig, StorySandboxServer
 
 HEALTHY_PER_SECOND = 5.0
 FAILING_ROUTE = "/story-projects"
@@ -89,7 +89,7 @@ async def _until(check: Any, limit: float) -> None:
 
 
 async def measure_isolation(stuck: int, healthy: int, workdir: Path) -> IsolationResult:
-    sandbox = SandboxServer(SandboxConfig(rate_limit_per_minute=UNLIMITED_PER_MINUTE))
+    sandbox = StorySandboxServer(StorySandboxConfig(rate_limit_per_minute=UNLIMITED_PER_MINUTE))
     await asyncio.to_thread(sandbox.start)
     embedded = await asyncio.to_thread(EmbeddedNats(workdir / "nats-iso").start)
     bridge: Bridge | None = None
@@ -141,6 +141,6 @@ async def measure_isolation(stuck: int, healthy: int, workdir: Path) -> Isolatio
         await asyncio.to_thread(sandbox.stop)
 
 
-def _posts(sandbox: SandboxServer) -> list[dict[str, Any]]:
+def _posts(sandbox: StorySandboxServer) -> list[dict[str, Any]]:
     entries = sandbox.control.get("/requests").json()["requests"]
     return [e for e in entries if e["method"] == "POST" and e["path"] == FAILING_ROUTE]

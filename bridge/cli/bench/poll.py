@@ -45,12 +45,12 @@ from bridge.config import BridgeSettings
 from bridge.http.errors import UpstreamError
 from bridge.http.keys import ApiKey
 from bridge.http.ratelimit import Priority, RateBudget
+from bridge.names import Subjects
 from bridge.nats.embedded import EmbeddedNats
-from bridge.nats.streams import Subjects
 from bridge.providers.story.client import StoryClient, story_transport
-from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
 from bridge.runtime import Bridge, sandbox_key
-from bridge.sandboxkit.clock import SandboxClock
+from bridge.sandboxes.kit.clock import SandboxClock
+from bridge.sandboxes.story import StorySandboxConfig, StorySandboxServer
 from schemas.story.requests import JobCreate
 
 TERMINAL = {"READY", "FAILED", "CANCELED"}
@@ -148,7 +148,11 @@ class StaggeredJobs:
     around each (synchronous, in-process) creation and restored at once."""
 
     def __init__(
-        self, sandbox: SandboxServer, plans: list[tuple[str, str]], params: PollParams, t0: float
+        self,
+        sandbox: StorySandboxServer,
+        plans: list[tuple[str, str]],
+        params: PollParams,
+        t0: float,
     ) -> None:
         self.world = sandbox.state.world
         self.clock = sandbox.state.clock
@@ -174,16 +178,16 @@ class StaggeredJobs:
         return str(job["id"]), project_id
 
 
-def poll_sandbox(speed: float) -> SandboxServer:
+def poll_sandbox(speed: float) -> StorySandboxServer:
     """Fault-free, never 429 by itself (the pollers' own budget is what is compared), rich."""
-    return SandboxServer(
-        SandboxConfig(
+    return StorySandboxServer(
+        StorySandboxConfig(
             speed=speed, rate_limit_per_minute=UNLIMITED_PER_MINUTE, initial_credits=10**9
         )
     )
 
 
-def count_calls(sandbox: SandboxServer, t0: float, t_end: float) -> tuple[int, int, int]:
+def count_calls(sandbox: StorySandboxServer, t0: float, t_end: float) -> tuple[int, int, int]:
     """(requests, 429s, most requests in any 60 s) the sandbox logged between two moments."""
     calls = [e for e in sandbox.state.log.entries() if t0 <= e.sandboxTime <= t_end]
     times = sorted(e.sandboxTime for e in calls)
@@ -222,7 +226,9 @@ class Detector:
                 self.done.wait(), (deadline - self.clock.now()) / self.clock.speed
             )
 
-    def result(self, poller: str, sandbox: SandboxServer, t0: float, late: int = 0) -> PollResult:
+    def result(
+        self, poller: str, sandbox: StorySandboxServer, t0: float, late: int = 0
+    ) -> PollResult:
         complete = len(self.seen) >= self.expected
         t_end = max((seen for seen, _ in self.seen.values()), default=t0)
         if not complete:

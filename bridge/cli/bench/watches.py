@@ -77,7 +77,7 @@ async def replica(config: dict[str, Any]) -> None:
     import nats
 
     from bridge.http.ratelimit import RateBudget
-    from bridge.nats.streams import Subjects
+    from bridge.names import Subjects
     from bridge.ops.logging import configure_logging
     from bridge.providers.story.client import StoryClient, story_transport
     from bridge.providers.story.watch.provider import StoryProvider
@@ -136,13 +136,16 @@ async def replica(config: dict[str, Any]) -> None:
 async def measure_watches(params: WatchBenchParams, workdir: Path) -> dict[str, Any]:
     import nats
 
+    from bridge.names import EVENTS_STREAM, Subjects
     from bridge.nats.embedded import EmbeddedNats
-    from bridge.nats.streams import EVENTS_STREAM, Subjects, declare_standalone
-    from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
+    from bridge.nats.streams import declare_standalone
     from bridge.runtime import sandbox_key
+    from bridge.sandboxes.story import StorySandboxConfig, StorySandboxServer
 
     server = EmbeddedNats(workdir / "nats").start()
-    sandbox = SandboxServer(SandboxConfig(speed=1.0, rate_limit_per_minute=10_000_000)).start()
+    sandbox = StorySandboxServer(
+        StorySandboxConfig(speed=1.0, rate_limit_per_minute=10_000_000)
+    ).start()
     procs: list[asyncio.subprocess.Process] = []
     try:
         nc = await nats.connect(server.url)

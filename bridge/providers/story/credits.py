@@ -23,7 +23,7 @@ from nats.js.errors import NotFoundError as JsNotFoundError
 from nats.js.kv import KeyValue
 
 from bridge.http.ratelimit import Priority
-from bridge.nats.streams import Subjects
+from bridge.names import Subjects
 from bridge.providers.story.client import StoryClient
 from schemas.wire.events import CONTENT_TYPE, EVENT_TYPE_PREFIX, CloudEvent
 

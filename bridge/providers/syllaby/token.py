@@ -12,7 +12,7 @@ import hashlib
 
 from pydantic import SecretStr
 
-from bridge.http.keys import register_secret
+from bridge.redaction import register_secret
 
 __all__ = ["SyllabyToken"]
 
