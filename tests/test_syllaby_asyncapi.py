@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.ops.asyncapi import SYLLABY_EVENT_SUBJECTS, asyncapi_document
+from bridge.ops.asyncapi import asyncapi_document
+from bridge.providers.syllaby.channels import SYLLABY_EVENT_SUBJECTS
 from schemas.syllaby.commands import SYLLABY_COMMANDS
 from schemas.wire.contract import SyllabyEvent, event_model
 

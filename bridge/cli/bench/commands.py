@@ -33,8 +33,9 @@ from bridge.cli.bench.common import UNLIMITED_PER_MINUTE, Stats
 from bridge.config import BridgeSettings
 from bridge.nats.embedded import EmbeddedNats
 from bridge.nats.streams import Subjects
+from bridge.providers.story.plugin import sandbox_key
 from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
-from bridge.runtime import Bridge, sandbox_key
+from bridge.runtime import Bridge
 
 BASELINE_SUBJECT = "bench.baseline.project.create"
 WARMUP = 20

@@ -24,8 +24,8 @@ from typing import Any
 from bridge.http.keys import ApiKey
 from bridge.http.ratelimit import RateBudget
 from bridge.providers.story.client import StoryClient, story_transport
+from bridge.providers.story.plugin import sandbox_key
 from bridge.providers.story.sandbox.world.kernel import EPOCH
-from bridge.runtime import sandbox_key
 from bridge.sandboxkit.clock import SandboxClock
 from schemas.story.requests import PlanCreate, ProjectCreate
 
