@@ -1,4 +1,5 @@
-"""The `storybridge` command line: run, sandbox, send, redrive, tail, status, demo, bench, asyncapi."""
+"""The `storybridge` command line: run, sandbox, send, redrive, tail, status, providers, demo, bench,
+asyncapi."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.json import JSON
 
-from bridge.cli import contract, measure, status
+from bridge.cli import contract, measure, providers, status
 from bridge.cli.options import NatsUrl, SubjectPrefix
 from bridge.config import BridgeSettings
 
@@ -452,6 +453,7 @@ app.command()(measure.bench)
 app.command()(contract.asyncapi)
 app.command()(contract.schemas)
 app.command()(status.status)
+app.command()(providers.providers)
 
 
 if __name__ == "__main__":
