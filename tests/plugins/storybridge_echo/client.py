@@ -27,6 +27,10 @@ class EchoToken:
 
 def from_response(status: int, body: Any, headers: Mapping[str, str]) -> e.ApiError:
     cls: type[e.ApiError]
+    if status == 401:  # the token, not the request: the circuit opens and holds its commands
+        return e.AuthenticationError(
+            "echo refused the token", code="unauthenticated", status=401, account_level=True
+        )
     if status == 404:
         cls, code = e.NotFound, "not_found"
     elif status >= 500 or status in e.AMBIGUOUS_STATUSES:
