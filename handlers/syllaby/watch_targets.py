@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.http.errors import RequestValidationError
-from bridge.providers.story.onboarding import not_found
+from bridge.http.errors import NotFound, RequestValidationError
 from handlers.base import CommandContext
 from handlers.syllaby import client_of
 from handlers.syllaby.watching import scene, storyboard
@@ -34,7 +33,13 @@ class SyllabyWatchTargets:
         return await singly(_read, cmd, ctx, ids)
 
     def missing(self, cmd: WatchAddCommand, ids: list[str]) -> Exception:
-        return not_found(str(cmd.resource), ids, "the API")
+        shown = ", ".join(sorted(ids)[:10]) + (" ..." if len(ids) > 10 else "")
+        return NotFound(
+            f"{cmd.resource} {shown} not found in the API",
+            code="not_found",
+            status=404,
+            details={"notFound": sorted(ids)},
+        )
 
     async def start(self, cmd: WatchAddCommand, ctx: CommandContext, id: str) -> None:
         if cmd.resource == "scene" and cmd.storyboard_id is not None:
