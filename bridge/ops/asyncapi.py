@@ -151,8 +151,9 @@ def _document(prefix: str, generation: int) -> dict[str, Any]:
         title="storybridge",
         version=__version__,
         description=(
-            "Commands in on NATS, Story API and Syllaby Text-to-Scene calls out; their status "
-            "changes out as CloudEvents. Syllaby commands without an Idempotency-Key go "
+            "Commands in on NATS, calls out to the installed providers' APIs "
+            f"({', '.join(item.name for item in plugins.installed())}); their status "
+            "changes out as CloudEvents. Commands of a provider without an Idempotency-Key go "
             "through the command ledger (STORYBRIDGE_LEDGER): at most one effect, repeats "
             "answered `replayed: true`, an interrupted call reconciled or `outcome_unknown`. "
             f"Subject prefix: {prefix}."
