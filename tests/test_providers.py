@@ -34,8 +34,8 @@ def _listed(*args: str) -> dict[str, dict[str, Any]]:
 def test_story_and_syllaby_are_entry_points_of_this_distribution() -> None:
     listed = _listed()
     assert set(listed) == {"story", "syllaby"}
-    assert listed["story"]["entryPoint"] == "bridge.providers.story.plugin:PROVIDER"
-    assert listed["syllaby"]["entryPoint"] == "bridge.providers.syllaby.plugin:PROVIDER"
+    assert listed["story"]["entryPoint"] == "handlers.story.plugin:PROVIDER"
+    assert listed["syllaby"]["entryPoint"] == "handlers.syllaby.plugin:PROVIDER"
     assert all(row["distribution"].startswith("storybridge ") for row in listed.values())
 
 

@@ -1,4 +1,4 @@
-"""Story API handlers, one module per resource; `bridge.providers.story.plugin` registers them."""
+"""Story API handlers, one module per resource; `handlers.story.plugin` registers them."""
 
 from __future__ import annotations
 

@@ -55,8 +55,8 @@ async def measure_churn(params: ChurnParams, workdir: Path) -> dict[str, Any]:
 
     from bridge.nats.embedded import EmbeddedNats
     from bridge.nats.streams import Subjects, declare_standalone
-    from bridge.providers.story.plugin import sandbox_key
     from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
+    from handlers.story.plugin import sandbox_key
 
     server = EmbeddedNats(workdir / "nats").start()
     sandbox = SandboxServer(

@@ -33,9 +33,9 @@ from bridge.cli.bench.common import UNLIMITED_PER_MINUTE, Stats
 from bridge.config import BridgeSettings
 from bridge.nats.embedded import EmbeddedNats
 from bridge.nats.streams import Subjects
-from bridge.providers.story.plugin import sandbox_key
 from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
 from bridge.runtime import Bridge
+from handlers.story.plugin import sandbox_key
 
 BASELINE_SUBJECT = "bench.baseline.project.create"
 WARMUP = 20

@@ -27,9 +27,9 @@ from bridge.cli.bench.common import UNLIMITED_PER_MINUTE, Stats
 from bridge.config import BridgeSettings
 from bridge.nats.embedded import EmbeddedNats
 from bridge.nats.streams import Subjects
-from bridge.providers.story.plugin import sandbox_key
 from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
 from bridge.runtime import Bridge
+from handlers.story.plugin import sandbox_key
 
 HEALTHY_PER_SECOND = 5.0
 FAILING_ROUTE = "/story-projects"

@@ -48,10 +48,10 @@ from bridge.http.ratelimit import Priority, RateBudget
 from bridge.nats.embedded import EmbeddedNats
 from bridge.nats.streams import Subjects
 from bridge.providers.story.client import StoryClient, story_transport
-from bridge.providers.story.plugin import sandbox_key
 from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
 from bridge.runtime import Bridge
 from bridge.sandboxkit.clock import SandboxClock
+from handlers.story.plugin import sandbox_key
 from schemas.story.requests import JobCreate
 
 TERMINAL = {"READY", "FAILED", "CANCELED"}

@@ -138,8 +138,8 @@ async def measure_watches(params: WatchBenchParams, workdir: Path) -> dict[str, 
 
     from bridge.nats.embedded import EmbeddedNats
     from bridge.nats.streams import EVENTS_STREAM, Subjects, declare_standalone
-    from bridge.providers.story.plugin import sandbox_key
     from bridge.providers.story.sandbox import SandboxConfig, SandboxServer
+    from handlers.story.plugin import sandbox_key
 
     server = EmbeddedNats(workdir / "nats").start()
     sandbox = SandboxServer(SandboxConfig(speed=1.0, rate_limit_per_minute=10_000_000)).start()

@@ -1,5 +1,8 @@
 """The Story API as a storybridge provider (bridge/plugins.py), registered in pyproject.toml under
-`storybridge.providers` like any other: its client, sandbox, commands, watches and channels."""
+`storybridge.providers` like any other: its client, sandbox, commands, watches and channels.
+
+It lives on the handlers floor because it assembles the handlers with the client: in
+bridge/providers/ it would make the providers import the handlers above them."""
 
 from __future__ import annotations
 
