@@ -119,8 +119,14 @@ class Bridge:
     def _enabled(self) -> list[plugins.Provider]:
         """The providers this run starts; a required one that is off stops the start, saying why.
         Decided before anything starts, so a refused setting leaves nothing to clean up."""
+        installed = plugins.providers()
+        if not installed:  # a checkout whose metadata predates the entry points, most likely
+            raise SystemExit(
+                f"no provider is installed (entry point group {plugins.ENTRY_POINT_GROUP}): "
+                "`pip install -e .` registers story and syllaby"
+            )
         chosen = []
-        for provider in plugins.providers().values():
+        for provider in installed.values():
             reason = provider.disabled_reason(self.settings)
             if reason is None:
                 chosen.append(provider)

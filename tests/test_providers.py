@@ -75,6 +75,23 @@ def test_two_providers_may_not_claim_one_command(
         plugins.installed()
 
 
+async def test_a_run_with_no_provider_installed_stops_saying_how_to_install_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from bridge.config import BridgeSettings
+    from bridge.runtime import Bridge
+
+    monkeypatch.setattr(plugins, "entry_points", lambda group: [])
+    plugins.reload()
+    try:
+        with pytest.raises(SystemExit, match="no provider is installed"):
+            await Bridge(BridgeSettings(sandbox=True, data_dir=tmp_path)).start()
+    finally:
+        monkeypatch.undo()
+        plugins.reload()
+    assert {"story", "syllaby"} <= set(plugins.providers())
+
+
 async def test_a_command_of_a_provider_not_installed_is_unknown(
     start_bridge: StartBridge, nc: NatsClient, outcomes: Outcomes
 ) -> None:
