@@ -112,10 +112,6 @@ class Bridge:
         running = self.running.get(provider)
         return running.client if running is not None else None
 
-    def circuit_of(self, provider: str) -> Circuit | None:
-        running = self.running.get(provider)
-        return running.circuit if running is not None else None
-
     def _enabled(self) -> list[plugins.Provider]:
         """The providers this run starts; a required one that is off stops the start, saying why.
         Decided before anything starts, so a refused setting leaves nothing to clean up."""
