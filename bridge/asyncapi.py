@@ -14,42 +14,16 @@ from typing import Any
 from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.specification import AsyncAPI
 
-from bridge import __version__
+from bridge import __version__, plugins
 from bridge.names import COMMANDS_STREAM, DEAD_LETTERS_STREAM, EVENTS_STREAM, QUEUE_GROUP, Subjects
+from bridge.plugins import Channels
 from handlers import HANDLERS
 from handlers.base import CommandHandler
 from schemas.contract import event_model
 from schemas.wire.outcome import Outcome
 
-# The contract's event table: subject suffix -> statuses.
-EVENT_SUBJECTS: dict[str, tuple[str, ...]] = {
-    "source": ("pending", "extracting", "ready", "failed"),
-    "source.digest": ("pending", "running", "ready", "failed", "skipped"),
-    "plan": (
-        "pending",
-        "running",
-        "requires_approval",
-        "approved",
-        "rejected",
-        "failed",
-        "superseded",
-    ),
-    "job": ("pending", "reserved", "running", "partial", "ready", "failed", "canceled"),
-    "artifact": ("pending", "running", "ready", "failed"),
-    "artifact.finalize": (
-        "needs_recording",
-        "queued",
-        "rendering",
-        "uploading",
-        "complete",
-        "failed",
-    ),
-    "artifact.video": ("queued", "rendering", "complete", "failed", "stale"),
-    "artifact.music": ("generating", "ready"),
-    "artifact.coverage": ("generating", "complete", "failed"),
-}
+# The core's own events (a provider's come from its `channels`, bridge/plugins.py).
 SINGLE_EVENTS = (
-    "artifact.revised",
     "watch.stalled",
     "watch.recovered",
     "watch.gone",
@@ -62,51 +36,34 @@ SINGLE_EVENTS = (
     "bridge.degraded",
     "bridge.recovered",
 )
-# Project additions (docs/CONTRACT.md "Project additions"): facets with parts, and releases.
-PROJECT_EVENT_SUBJECTS: dict[str, tuple[str, ...]] = {
-    "artifact.voice_modification": ("queued", "rendering", "ready", "failed"),
-    "artifact.sfx": ("draft", "ready", "failed"),
-    "artifact.avatar": ("queued", "rendering", "ready", "failed"),
-    "artifact.music_clips": ("rendering", "settled"),
-    "artifact.music_clip": ("failed",),
-    "artifact.cast": ("changed",),
-    "release": ("draft", "publishing", "published", "failed"),
-    "credits": ("low",),
-}
+# The contract's type of the core's events (CONTRACT.md, "Events").
+CORE_EVENT_TYPE = "studio.sleeperhit.story."
 
 
-# The second provider (CONTRACT.md, "Syllaby"): the reference enumerates no statuses, so these are
-# the ones it and the sandbox show (lower case, `:` as `_`); any other status the API reports is
-# published too, on the `*` channel of its resource and facet.
-SYLLABY_EVENT_SUBJECTS: dict[str, tuple[str, ...]] = {
-    "syllaby.storyboard": (
-        "wizard",
-        "manual",
-        "draft",
-        "generating_prompts",
-        "generating_images",
-        "ready",
-        "processing",
-        "completed",
-        "failed",
-    ),
-    "syllaby.storyboard.video": ("rendering", "completed", "failed"),
-    "syllaby.scene": ("draft", "clip_queued", "clip_generating", "clip_completed", "clip_failed"),
-}
+def _channels() -> list[Channels]:
+    return [item.provider.channels for item in plugins.installed()]
 
 
 def event_type(suffix: str) -> str:
     """The CloudEvent type published on `{p}.evt.<suffix>`."""
-    if suffix.startswith("syllaby."):
-        return "io.syllaby." + suffix.removeprefix("syllaby.")
-    return f"studio.sleeperhit.story.{suffix}"
+    for channels in _channels():
+        if suffix in channels.events or any(
+            suffix == base or suffix.startswith(f"{base}.") for base in channels.subjects
+        ):
+            return channels.event_type(suffix)
+    return CORE_EVENT_TYPE + suffix
 
 
 def event_subject_suffixes() -> list[str]:
-    """Every `{p}.evt.` suffix of the contract, concrete (no wildcards)."""
-    tables = {**EVENT_SUBJECTS, **PROJECT_EVENT_SUBJECTS, **SYLLABY_EVENT_SUBJECTS}
-    suffixes = [f"{base}.{status}" for base, statuses in tables.items() for status in statuses]
-    return suffixes + list(SINGLE_EVENTS)
+    """Every `{p}.evt.` suffix of the contract and the installed providers, concrete (no
+    wildcards)."""
+    suffixes: list[str] = []
+    for channels in _channels():
+        suffixes += [
+            f"{b}.{status}" for b, statuses in channels.subjects.items() for status in statuses
+        ]
+    singles = [event for channels in _channels() for event in channels.events]
+    return suffixes + singles + list(SINGLE_EVENTS)
 
 
 def _documented(handler: CommandHandler) -> Callable[..., Awaitable[Outcome | None]]:
@@ -164,31 +121,33 @@ def build_doc_broker(prefix: str) -> NatsBroker:
             description=f"CloudEvent {event_type(suffix)} (structured mode).",
             schema=event_model(suffix),
         )
-    for base in SYLLABY_EVENT_SUBJECTS:
-        broker.publisher(
-            subjects.event(f"{base}.*"),
-            stream=events,
-            title=f"evt.{base}.*",
-            description=(
-                f"CloudEvent {event_type(base)}.<status> for any status Syllaby reports (lower "
-                "case, `:` as `_`; `data.status` keeps the API's value). In progress: "
-                "generating*, processing, queued, rendering, clip:queued, clip:generating; "
-                "anything else settles the facet (a video: only its url, or a failed status)."
-            ),
-            schema=event_model(base),
-        )
+    for channels in _channels():
+        for base in channels.open_bases:
+            broker.publisher(
+                subjects.event(f"{base}.*"),
+                stream=events,
+                title=f"evt.{base}.*",
+                description=f"CloudEvent {event_type(base)}.<status> {channels.open_description}",
+                schema=event_model(base),
+            )
     return broker
 
 
-@cache
 def asyncapi_document(prefix: str = "story") -> dict[str, Any]:
+    """The document of the installed providers (built once per prefix and set of providers)."""
+    return _document(prefix, plugins.generation())
+
+
+@cache
+def _document(prefix: str, generation: int) -> dict[str, Any]:
     spec = AsyncAPI(
         build_doc_broker(prefix),
         title="storybridge",
         version=__version__,
         description=(
-            "Commands in on NATS, Story API and Syllaby Text-to-Scene calls out; their status "
-            "changes out as CloudEvents. Syllaby commands without an Idempotency-Key go "
+            "Commands in on NATS, calls out to the installed providers' APIs "
+            f"({', '.join(item.name for item in plugins.installed())}); their status "
+            "changes out as CloudEvents. Commands of a provider without an Idempotency-Key go "
             "through the command ledger (STORYBRIDGE_LEDGER): at most one effect, repeats "
             "answered `replayed: true`, an interrupted call reconciled or `outcome_unknown`. "
             f"Subject prefix: {prefix}."

@@ -7,7 +7,6 @@ command carries can crash the executor: every failure becomes an outcome with a 
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -17,6 +16,12 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 
+from bridge import plugins
+from bridge.command_ids import (
+    best_command_id,
+    idempotency_key,
+    resolve_command_id,
+)
 from bridge.failures import (
     bridge_error,
     failure_of,
@@ -37,13 +42,11 @@ from bridge.ledger import (
 )
 from bridge.ops.tracing import Tracing, annotate_command, current_trace
 from bridge.payload import PayloadRejected, parse_payload, unreadable_header
-from bridge.providers.story.client import StoryClient
-from bridge.providers.syllaby.client import SyllabyClient
 from bridge.watching import RecordingWatches
 from handlers import HANDLERS
 from handlers.base import CommandContext, CommandReply, DeadLetterOps, Watches, WatchStartFailed
 from schemas.catalog import COMMAND_MODELS, COMMAND_ROUTES
-from schemas.wire.commands import Command
+from schemas.wire.commands import Command, WatchCommand
 from schemas.wire.extra_fields import (
     DEFAULT_EXTRA_FIELDS,
     ExtraFields,
@@ -55,39 +58,7 @@ from schemas.wire.outcome import Outcome
 
 log = structlog.get_logger(__name__)
 
-# Fixed forever: changing it would change every Idempotency-Key and break replay of in-flight commands.
-IDEMPOTENCY_NAMESPACE = uuid.UUID("5b0f1c9e-6a43-4f59-9d55-2f1b7a0e8c31")
-COMMAND_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
 DEFAULT_MAX_OUTCOME_BYTES = 256 * 1024
-
-
-def idempotency_key(command: str, command_id: str) -> str:
-    """The one Idempotency-Key of a logical operation: same on every redelivery, replica and path."""
-    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{command}:{command_id}"))
-
-
-def resolve_command_id(payload: Any, headers: Mapping[str, str] | None, fallback: str) -> str:
-    """Body `commandId`, then the `Nats-Msg-Id` header, then `fallback` (the same order on both paths)."""
-    if isinstance(payload, dict):
-        body_id = payload.get("commandId")
-        if isinstance(body_id, str) and COMMAND_ID_RE.match(body_id):
-            return body_id
-    header_id = (headers or {}).get("Nats-Msg-Id")
-    if header_id and COMMAND_ID_RE.match(header_id):
-        return header_id
-    return fallback
-
-
-def _best_command_id(
-    data: bytes, headers: Mapping[str, str] | None, fallback: str, max_bytes: int
-) -> str:
-    """The commandId a crashed execution can still name, or `fallback`."""
-    try:
-        payload = parse_payload(data) if len(data) <= max_bytes else None
-        return resolve_command_id(payload, headers, fallback)
-    except Exception:
-        return fallback
 
 
 def _last_raw(answered: list[ApiResponse[Any]]) -> Any:
@@ -140,7 +111,18 @@ def _fingerprint_data(cmd: Command) -> Any:
     return {"command": cmd.command, **fields}
 
 
-PROVIDER_HINTS = {"syllaby": "set SYLLABY_API_TOKEN and SYLLABY_BASE_URL, or run with --sandbox"}
+def provider_of(name: str, cmd: Command) -> str | None:
+    """The provider a command is for: the one whose command table holds it, or the one a watch
+    command names; None for the core's admin commands."""
+    owner = plugins.owner(name)
+    if owner is None and isinstance(cmd, WatchCommand):
+        return cmd.provider
+    return owner
+
+
+def _off(provider: str) -> str:
+    found = plugins.provider(provider)
+    return f"the {provider} provider is off: {found.enable_hint if found else 'configure it'}"
 
 
 class CommandExecutor:
@@ -148,7 +130,7 @@ class CommandExecutor:
 
     def __init__(
         self,
-        api: StoryClient,
+        clients: Mapping[str, Any],
         watches: Watches,
         *,
         max_bytes: int,
@@ -156,7 +138,6 @@ class CommandExecutor:
         tracing: Tracing | None = None,
         dead_letters: DeadLetterOps | None = None,
         extra_fields: ExtraFields = DEFAULT_EXTRA_FIELDS,
-        syllaby: SyllabyClient | None = None,
         ledger: CommandLedger | None = None,
         reconcilers: Mapping[str, Reconciler] | None = None,
         status: Any = None,
@@ -164,9 +145,8 @@ class CommandExecutor:
         self.status = (
             status  # handlers.base.FleetOps for admin.status (bridge/nats/fleet_report.py)
         )
-        self.api = api
-        self.syllaby = syllaby
-        self.clients: dict[str, Any] = {"story": api, "syllaby": syllaby}
+        # The running providers' clients by name (bridge/plugins.py); one that is off has none.
+        self.clients = dict(clients)
         self.ledger = ledger
         self.reconcilers = dict(reconcilers or {})
         self.extra_fields = extra_fields
@@ -202,7 +182,7 @@ class CommandExecutor:
             # Any input gets exactly one outcome: a bug of ours is answered, never raised into
             # the intake (a reply never sent, a message redelivered for hours).
             log.error("command execution crashed", command=name[:200], error=repr(err)[:500])
-            command_id = _best_command_id(data, headers, fallback, self.max_bytes)
+            command_id = best_command_id(data, headers, fallback, self.max_bytes)
             message = f"storybridge failed to execute {name[:200]}: {type(err).__name__}"
             outcome = bridge_error(command_id, name, message, retryable=False, result=None)
             request_id = None
@@ -251,28 +231,25 @@ class CommandExecutor:
             message = f"{field}: {err.errors()[0]['msg']}"
             return invalid(command_id, name, message, field), None
 
-        provider = getattr(model, "provider", "story")
+        provider = provider_of(name, cmd)
         ctx = CommandContext(
-            api=self.api,
+            clients=self.clients,
             watches=self.watches,
             command_id=command_id,
             idempotency_key=idempotency_key(name, command_id),
+            provider=provider,
             dead_letters=self.dead_letters,
-            syllaby=self.syllaby,
             status=self.status,
         )
-        if provider != "story" and self.clients.get(provider) is None:
-            message = (
-                f"the {provider} provider is off: {PROVIDER_HINTS.get(provider, 'configure it')}"
-            )
-            return invalid(command_id, name, message, "subject"), None
-        if getattr(model, "ledger", False):
+        if provider is not None and self.clients.get(provider) is None:
+            return invalid(command_id, name, _off(provider), "subject"), None
+        if getattr(model, "ledger", False) and provider is not None:
             return await self._ledgered(provider, name, cmd, handler, ctx)
         # The same commandId is the same operation: a caller's commandId is fingerprinted (an
         # anonymous durable command's fallback id names one stream message, one body, already).
         same_body = command_id == fallback
         if command_id != fallback and not name.startswith("admin."):
-            verdict = await self._remember(provider, name, command_id, cmd)
+            verdict = await self._remember(provider or "core", name, command_id, cmd)
             if verdict == "mismatch":
                 return mismatch(command_id, name), None
             same_body = verdict == "same"
@@ -491,9 +468,10 @@ class CommandExecutor:
             requestId=request_id,
             replayed=outcome.replayed,
             duration_ms=round(duration * 1000, 1),
-            key=self._client_of(outcome.command).key.prefix,
+            key=self._key_of(outcome.command),
         )
 
-    def _client_of(self, command: str) -> Any:
-        provider = command.split(".", 1)[0]
-        return self.clients.get(provider) or self.api
+    def _key_of(self, command: str) -> str | None:
+        """The key prefix a command's calls went out with (None: the core's own, no call)."""
+        client = self.clients.get(plugins.owner(command) or "")
+        return client.key.prefix if client is not None else None

@@ -264,10 +264,5 @@ class BridgeSettings(BaseSettings):
         return max(1, self.max_in_flight * 3 // 4)
 
     @property
-    def syllaby_enabled(self) -> bool:
-        """The provider is on with a token, or with the sandbox (which brings its own)."""
-        return self.sandbox or self.syllaby_api_token is not None
-
-    @property
     def nats_servers(self) -> list[str]:
         return [u.strip() for u in (self.nats_url or "").split(",") if u.strip()]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 from datetime import datetime
 from typing import Any
 
@@ -19,12 +18,10 @@ from faststream.nats import NatsBroker
 from nats.js.client import JetStreamContext
 from nats.js.kv import KeyValue
 
+from bridge import plugins
 from bridge.commands import CommandExecutor, Execution
 from bridge.config import BridgeSettings
 from bridge.http.circuit import Circuit
-from bridge.http.keys import ApiKey
-from bridge.http.ratelimit import RateBudget
-from bridge.http.transport import RetryPolicy
 from bridge.ledger import CommandLedger
 from bridge.names import DEAD_LETTERS_STREAM, Subjects
 from bridge.nats.circuits import CircuitBoard
@@ -41,15 +38,9 @@ from bridge.nats.service_api import RequestService
 from bridge.nats.streams import circuits_bucket, declare, ledger_bucket, status_bucket
 from bridge.ops.isolation_metrics import IsolationMetrics
 from bridge.ops.tracing import Tracing, configure_tracing
-from bridge.providers.story.client import StoryClient, story_transport
-from bridge.providers.story.credits import CreditsMonitor
-from bridge.providers.story.watch.provider import StoryProvider
-from bridge.providers.syllaby.client import SyllabyClient, syllaby_budget
-from bridge.providers.syllaby.token import SyllabyToken
-from bridge.providers.syllaby.watch import SyllabyProvider
+from bridge.plugins import Attached, Running, Shared
 from bridge.watch import WatchEngine, WatchSettings
 from bridge.watching import EngineWatches
-from handlers.syllaby.reconcile import SyllabyReconciler
 
 log = structlog.get_logger(__name__)
 
@@ -75,16 +66,6 @@ def shutdown_budget(settings: BridgeSettings) -> float:
     )
 
 
-def sandbox_key() -> str:
-    """A well-formed throwaway key: the sandbox accepts any, and it is never a real secret."""
-    return f"sh_{secrets.token_hex(9)}_{secrets.token_hex(32)}"
-
-
-def sandbox_token() -> str:
-    """A throwaway Sanctum-style token (`<id>|<secret>`) for the bundled Syllaby sandbox."""
-    return f"{secrets.randbelow(10_000) + 1}|{secrets.token_hex(20)}"
-
-
 class Bridge:
     """One storybridge replica."""
 
@@ -97,18 +78,12 @@ class Bridge:
         self.metrics = metrics
         registry = getattr(metrics, "registry", None)
         self.isolation = IsolationMetrics(registry) if registry is not None else None
-        self.sandbox: Any = None
         self.embedded: EmbeddedNats | None = None
         self.broker: NatsBroker | None = None
-        self.api: StoryClient | None = None
+        # The installed providers this run started, by name (bridge/plugins.py).
+        self.running: dict[str, Running] = {}
         self.engine: WatchEngine | None = None
         self.intake: DurableIntake | None = None
-        self.circuit: Circuit | None = None
-        # The second provider (CONTRACT.md, "Syllaby"): on with SYLLABY_API_TOKEN or --sandbox.
-        self.syllaby: SyllabyClient | None = None
-        self.syllaby_circuit: Circuit | None = None
-        self.syllaby_sandbox: Any = None
-        self.syllaby_base_url: str | None = settings.syllaby_base_url
         self.ledger: CommandLedger | None = None
         self.outcomes: OutcomePublisher | None = None
         self.circuits: KeyValue | None = None
@@ -119,7 +94,6 @@ class Bridge:
         self.board.surfaced = self.isolation.surfaced if self.isolation is not None else None
         self.dead_letters: DeadLetters | None = None
         self._gauges: asyncio.Task[None] | None = None
-        self.credits: CreditsMonitor | None = None
         self.requests: RequestService | None = None
         self.fleet: FleetReporter | None = None
         self.http: Any = None
@@ -127,68 +101,50 @@ class Bridge:
         self.base_url = settings.base_url
 
     # --- start ----------------------------------------------------------------------------------
-    def _api_key(self) -> ApiKey:
-        if self.settings.sandbox:
-            return ApiKey.parse(sandbox_key())
-        if self.settings.api_key is None:
+    def client(self, provider: str) -> Any:
+        """The started client of `provider`, or None while it is off."""
+        running = self.running.get(provider)
+        return running.client if running is not None else None
+
+    def _enabled(self) -> list[plugins.Provider]:
+        """The providers this run starts; a required one that is off stops the start, saying why.
+        Decided before anything starts, so a refused setting leaves nothing to clean up."""
+        installed = plugins.providers()
+        if not installed:  # a checkout whose metadata predates the entry points, most likely
             raise SystemExit(
-                "SLEEPERHIT_API_KEY is not set: export your Story API key, or run with --sandbox "
-                "to use the bundled sandbox"
+                f"no provider is installed (entry point group {plugins.ENTRY_POINT_GROUP}): "
+                "`pip install -e .` registers story and syllaby"
             )
-        return ApiKey.parse(self.settings.api_key)
+        chosen = []
+        for provider in installed.values():
+            reason = provider.disabled_reason(self.settings)
+            if reason is None:
+                chosen.append(provider)
+            elif provider.required:
+                raise SystemExit(reason)
+        return chosen
 
-    def _start_sandbox(self) -> None:
-        from bridge.sandboxes.story import StorySandboxConfig, StorySandboxServer
-
-        self.sandbox = StorySandboxServer(StorySandboxConfig(speed=SANDBOX_SPEED)).start()
-        self.base_url = self.sandbox.base_url
-        log.info("sandbox started", base_url=self.base_url, speed=SANDBOX_SPEED)
-
-    def _syllaby_token(self) -> SyllabyToken | None:
-        s = self.settings
-        if s.syllaby_api_token is not None and not s.sandbox:
-            if not s.syllaby_base_url:
-                raise SystemExit(
-                    "SYLLABY_API_TOKEN is set but SYLLABY_BASE_URL is not: set the base URL the "
-                    "reference's /text-to-scene paths are relative to"
-                )
-            return SyllabyToken(s.syllaby_api_token)
-        if s.sandbox:
-            return SyllabyToken(sandbox_token())
-        return None
-
-    def _start_syllaby_sandbox(self) -> None:
-        from bridge.sandboxes.syllaby import SyllabySandboxConfig, SyllabySandboxServer
-
-        self.syllaby_sandbox = SyllabySandboxServer(
-            SyllabySandboxConfig(speed=SANDBOX_SPEED)
-        ).start()
-        self.syllaby_base_url = self.syllaby_sandbox.base_url
-        log.info("syllaby sandbox started", base_url=self.syllaby_base_url, speed=SANDBOX_SPEED)
-
-    def _start_syllaby(self, token: SyllabyToken | None) -> None:
-        s = self.settings
-        if token is None:
-            return
-        if s.sandbox:
-            self._start_syllaby_sandbox()
-        assert self.syllaby_base_url is not None
-        self.syllaby_circuit = Circuit(
-            "syllaby", probe_seconds=s.circuit_probe_seconds, on_change=self.board.changed
+    def _new_circuit(self, name: str) -> Circuit:
+        circuit = Circuit(
+            name, probe_seconds=self.settings.circuit_probe_seconds, on_change=self.board.changed
         )
-        self.board.add(self.syllaby_circuit)
-        self.syllaby = SyllabyClient(
-            self.syllaby_base_url,
-            token,
-            circuit=self.syllaby_circuit,
-            budget=syllaby_budget(
-                s.syllaby_rate_limit_per_minute,
-                on_wait=self.metrics.observe_rate_wait if self.metrics is not None else None,
-            ),
-            retry=RetryPolicy(budget_seconds=s.retry_budget_seconds),
-            timeout=s.request_timeout_seconds,
+        self.board.add(circuit)
+        return circuit
+
+    async def _start_providers(self, enabled: list[plugins.Provider]) -> None:
+        shared = Shared(
+            settings=self.settings,
+            circuit=self._new_circuit,
+            sandbox_speed=SANDBOX_SPEED,
+            on_rate_wait=self.metrics.observe_rate_wait if self.metrics is not None else None,
             on_request=self.metrics.observe_api_request if self.metrics is not None else None,
         )
+        for provider in enabled:
+            self.running[provider.name] = await provider.start(shared)
+        # The core's own events (command outcomes) name the first required provider's API as
+        # their source, as they did before providers were plugins.
+        sources = [r.base_url for n, r in self.running.items() if plugins.providers()[n].required]
+        self.base_url = sources[0] if sources else self.settings.base_url
 
     def _start_nats(self) -> list[str]:
         if self.settings.nats_servers:
@@ -207,33 +163,12 @@ class Bridge:
 
     async def start(self) -> None:
         s = self.settings
-        key = self._api_key()
-        syllaby_token = self._syllaby_token()
+        enabled = self._enabled()
         if self.tracing is None:
             self.tracing = configure_tracing(s.tracing)
-        if s.sandbox:
-            self._start_sandbox()
+        await self._start_providers(enabled)
         servers = self._start_nats()
         self.nats_url = ",".join(servers)
-        self.circuit = Circuit(
-            "story", probe_seconds=s.circuit_probe_seconds, on_change=self.board.changed
-        )
-        self.board.add(self.circuit)
-        self.api = StoryClient(
-            story_transport(
-                self.base_url,
-                key,
-                circuit=self.circuit,
-                budget=RateBudget(
-                    per_minute=s.rate_limit_per_minute,
-                    on_wait=self.metrics.observe_rate_wait if self.metrics is not None else None,
-                ),
-                retry=RetryPolicy(budget_seconds=s.retry_budget_seconds),
-                timeout=s.request_timeout_seconds,
-                on_request=self.metrics.observe_api_request if self.metrics is not None else None,
-            )
-        )
-        self._start_syllaby(syllaby_token)
         # A refused credential stops the start with one line; the broker would retry it forever.
         await check_credentials(servers, s)
         self.broker = NatsBroker(
@@ -269,19 +204,9 @@ class Bridge:
             )
 
         kv = await declare_all()
-        provider = StoryProvider(
-            self.api,
-            base_url=self.base_url,
-            discovery_per_second=s.rate_limit_per_minute
-            / 60.0
-            * s.poll_budget_share
-            * s.discovery_budget_share,
-        )
-        providers: dict[str, Any] = {provider.name: provider}
-        if self.syllaby is not None:
-            syllaby = SyllabyProvider(self.syllaby, base_url=self.syllaby_base_url)
-            providers[syllaby.name] = syllaby
-        # Every commandId's body is fingerprinted there; Syllaby's commands also claim there.
+        providers = {r.watch.name: r.watch for r in self.running.values()}
+        # Every commandId's body is fingerprinted there; commands of a provider without
+        # Idempotency-Keys also claim there.
         bucket = await ledger_bucket(
             js, replicas=s.stream_replicas, deadline=s.command_deadline_seconds
         )
@@ -298,17 +223,9 @@ class Bridge:
             surfaced=self.isolation.surfaced if self.isolation is not None else None,
         )
         await self.engine.start()
-        self.credits = CreditsMonitor(
-            self.api,
-            js,
-            kv,
-            self.subjects,
-            source=self.base_url,
-            interval=s.credits_interval_seconds,
-            threshold=s.credits_low_threshold,
-            metrics=self.metrics,
-        )
-        self.credits.start()
+        attached = Attached(settings=s, js=js, kv=kv, subjects=self.subjects, metrics=self.metrics)
+        for name, running in self.running.items():
+            await plugins.providers()[name].attach(running, attached)
         outcomes = OutcomePublisher(js, self.subjects, source=self.base_url)
         self.outcomes = outcomes
         self.circuits = await circuits_bucket(js, replicas=s.stream_replicas)
@@ -326,23 +243,26 @@ class Bridge:
             + 60,
         )
         await self.dead_letters.listen()
-        self.circuit.start(self.api.probe)
-        if self.syllaby_circuit is not None and self.syllaby is not None:
-            self.syllaby_circuit.start(self.syllaby.probe)
+        for running in self.running.values():
+            running.circuit.start(running.client.probe)
         # The fleet view (admin.status) and its gauges: bridge/nats/fleet_report.py.
         self.fleet = FleetReporter.of(self, js, await status_bucket(js, replicas=s.stream_replicas))
         self.fleet.start()
+        reconcilers = {
+            name: reconciler
+            for name in self.running
+            if (reconciler := plugins.providers()[name].reconciler) is not None
+        }
         executor = CommandExecutor(
-            self.api,
+            {name: running.client for name, running in self.running.items()},
             EngineWatches(self.engine),
             max_bytes=s.max_command_bytes,
             max_outcome_bytes=s.max_outcome_bytes,
             tracing=self.tracing,
             dead_letters=self.dead_letters,
             extra_fields=s.command_extra_fields,
-            syllaby=self.syllaby,
             ledger=self.ledger,
-            reconcilers={"syllaby": SyllabyReconciler()},
+            reconcilers=reconcilers,
             status=self.fleet,
         )
         self.intake = DurableIntake(
@@ -384,9 +304,8 @@ class Bridge:
         await share_recoveries(nc, self.subjects.route_recovered, self.intake.gates)
         await self.intake.start()
         if self.metrics is not None:
-            self.metrics.set_circuit(self.circuit.provider, False)
-            if self.syllaby_circuit is not None:
-                self.metrics.set_circuit(self.syllaby_circuit.provider, False)
+            for running in self.running.values():
+                self.metrics.set_circuit(running.circuit.provider, False)
             self._gauges = asyncio.create_task(self._refresh_gauges(js), name="storybridge-gauges")
         log.info(
             "storybridge running",
@@ -394,11 +313,11 @@ class Bridge:
             nats_auth=auth_method(s),
             nats_tls=s.nats_tls_ca is not None or s.nats_tls_cert is not None,
             stream_replicas=s.stream_replicas,
-            base_url=self.base_url,
             prefix=s.subject_prefix,
-            key=key.prefix,
-            syllaby=self.syllaby_base_url if self.syllaby is not None else None,
-            syllaby_token=self.syllaby.key.prefix if self.syllaby is not None else None,
+            providers={
+                name: {"base_url": r.base_url, "key": r.client.key.prefix}
+                for name, r in self.running.items()
+            },
         )
 
     def _interval_scale(self) -> float:
@@ -445,8 +364,8 @@ class Bridge:
         # cannot help; the bridge.degraded event and the gauge tell the people who can.
         opened_circuits = {
             c.provider: c.opened_by.code if c.opened_by else "open"
-            for c in (self.circuit, self.syllaby_circuit)
-            if c is not None and c.is_open
+            for c in (r.circuit for r in self.running.values())
+            if c.is_open
         }
         if opened_circuits:
             checks["circuits"] = opened_circuits
@@ -471,24 +390,18 @@ class Bridge:
         if self.dead_letters is not None:
             await self.dead_letters.stop()
         await self.board.stop()
-        if self.credits is not None:
-            await self.credits.stop()
+        for running in self.running.values():
+            await running.stop_services()
         if self.engine is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.engine.stop(), timeout=ENGINE_STOP_SECONDS)
         if self.broker is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.broker.stop(), timeout=BROKER_STOP_SECONDS)
-        if self.api is not None:
-            await self.api.aclose()
-        if self.syllaby is not None:
-            await self.syllaby.aclose()
+        for running in self.running.values():
+            await running.close()
         if self.embedded is not None:
             self.embedded.stop()
-        if self.sandbox is not None:
-            self.sandbox.stop()
-        if self.syllaby_sandbox is not None:
-            self.syllaby_sandbox.stop()
         if self.tracing is not None:
             await self.tracing.aclose()
         log.info("storybridge stopped")

@@ -1,35 +1,21 @@
-"""Thin command handlers, one module per resource: validate -> call the client -> start a watch -> outcome.
+"""Thin command handlers: validate -> call the client -> start a watch -> outcome.
 
-`HANDLERS` maps every contract command name (`<resource>.<action>`) to its handler.
+`HANDLERS` maps every command name (`<resource>.<action>`) to its handler: the core's own (watch.*,
+admin.*) and every installed provider's command table (bridge/plugins.py).
 """
 
 from __future__ import annotations
 
-from handlers import admin, syllaby, watches
+from bridge import plugins
+from handlers import admin, watches
 from handlers.base import CommandHandler
-from handlers.story import (
-    artifacts,
-    jobs,
-    pipeline,
-    plans,
-    projects,
-    reads,
-    series_bible,
-    sources,
-)
 
-HANDLERS: dict[str, CommandHandler] = {
-    **projects.HANDLERS,
-    **sources.HANDLERS,
-    **plans.HANDLERS,
-    **jobs.HANDLERS,
-    **artifacts.HANDLERS,
-    **series_bible.HANDLERS,
-    **watches.HANDLERS,
-    **admin.HANDLERS,
-    # project additions (docs/CONTRACT.md "Project additions")
-    **pipeline.HANDLERS,
-    **reads.HANDLERS,
-    # the second provider (CONTRACT.md, "The second provider: Syllaby Text-to-Scene")
-    **syllaby.HANDLERS,
-}
+
+def _handlers() -> dict[str, CommandHandler]:
+    table: dict[str, CommandHandler] = {**watches.HANDLERS, **admin.HANDLERS}
+    for item in plugins.installed():
+        table.update(item.provider.commands)
+    return table
+
+
+HANDLERS: plugins.Table[CommandHandler] = plugins.Table(_handlers)

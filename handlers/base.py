@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypedDict, TypeVar, Unpack
 
-from bridge.http.routes import ClientRoute
+from bridge.http.errors import RequestValidationError
+from bridge.http.routes import ClientRoute, RouteClient
 from bridge.http.transport import ApiResponse
-from bridge.providers.story.client import StoryClient
-from bridge.providers.syllaby.client import SyllabyClient
 from schemas.wire.commands import Command
 
 C = TypeVar("C", bound=Command)
+T = TypeVar("T")
 
 
 class CommandReply(Protocol):
@@ -96,15 +96,27 @@ class FleetOps(Protocol):
 class CommandContext:
     """Everything a handler may use. `idempotency_key` is derived from the commandId, never random."""
 
-    api: StoryClient
+    # The running providers' clients by provider name (bridge/plugins.py): a provider that is off
+    # has none.
+    clients: Mapping[str, Any]
     watches: Watches
     command_id: str
     idempotency_key: str
+    # The provider the command is for: the one whose command table holds it, or the one a
+    # watch.add/watch.remove names; None for the core's admin commands.
+    provider: str | None = None
     dead_letters: DeadLetterOps | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-    # The second provider's client (None while it is off); its commands carry no Idempotency-Key.
-    syllaby: SyllabyClient | None = None
     status: FleetOps | None = None  # the fleet view (admin.status); None: not wired
+
+    def client(self, kind: type[T], provider: str | None = None) -> T:
+        """The client of `provider` (default: the command's), typed as the handler expects it."""
+        name = provider or self.provider
+        found = self.clients.get(name) if name is not None else None
+        if not isinstance(found, kind):
+            # The executor refuses a command of a provider that is off before its handler runs.
+            raise RequestValidationError(f"the {name} provider is off", field="provider")
+        return found
 
 
 class CommandHandler(Protocol):
@@ -149,7 +161,7 @@ class Calls(Generic[C]):
     async def __call__(self, cmd: Command, ctx: CommandContext) -> CommandReply:
         command = _typed(self.model, cmd)
         body = (command.body(),) if self.model.body_model is not None else ()
-        reply = await ctx.api.serve(
+        reply = await ctx.client(RouteClient).serve(
             self.endpoint.route,
             *command.path().values(),
             *body,

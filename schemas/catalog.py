@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import re
 
-from schemas.story.commands import STORY_COMMANDS
-from schemas.story.commands_pipeline import PIPELINE_COMMANDS
-from schemas.story.reads import READ_COMMANDS
-from schemas.syllaby.commands import SYLLABY_COMMANDS
+from bridge import plugins
 from schemas.wire.commands import (
     AdminRedriveCommand,
     AdminWatchesCommand,
@@ -18,20 +15,24 @@ from schemas.wire.commands import (
 )
 from schemas.wire.status import AdminStatusCommand
 
-_MODELS: tuple[type[Command], ...] = (
-    *STORY_COMMANDS,
+# The core's own commands; every other comes from an installed provider's command table.
+CORE_MODELS: tuple[type[Command], ...] = (
     WatchAddCommand,
     WatchRemoveCommand,
     AdminRedriveCommand,
     AdminWatchesCommand,
     AdminStatusCommand,
-    *READ_COMMANDS,
-    # project additions (docs/CONTRACT.md "Project additions")
-    *PIPELINE_COMMANDS,
-    # the second provider (CONTRACT.md, "The second provider: Syllaby Text-to-Scene")
-    *SYLLABY_COMMANDS,
 )
-COMMAND_MODELS: dict[str, type[Command]] = {model.command: model for model in _MODELS}
+
+
+def _models() -> dict[str, type[Command]]:
+    models = {model.command: model for model in CORE_MODELS}
+    for item in plugins.installed():
+        models.update({name: handler.model for name, handler in item.provider.commands.items()})
+    return models
+
+
+COMMAND_MODELS: plugins.Table[type[Command]] = plugins.Table(_models)
 """Every command of the contract, by its `<resource>.<action>` name (the subject suffix)."""
 
 
@@ -40,7 +41,9 @@ def _route(model: type[Command]) -> str | None:
     return match.group(1) if match else None
 
 
-COMMAND_ROUTES: dict[str, str | None] = {name: _route(m) for name, m in COMMAND_MODELS.items()}
+COMMAND_ROUTES: plugins.Table[str | None] = plugins.Table(
+    lambda: {name: _route(m) for name, m in COMMAND_MODELS.items()}
+)
 """The API route each command calls, for logs and metrics (from the model docstrings)."""
 
 

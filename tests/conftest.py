@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.fixtures.process",
     "tests.fixtures.cluster",
     "tests.fixtures.leaks",
+    "tests.fixtures.plugins",
 ]
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bridge.asyncapi import PROJECT_EVENT_SUBJECTS, asyncapi_document
+from bridge.asyncapi import asyncapi_document
+from bridge.providers.story.channels import PROJECT_EVENT_SUBJECTS
 from schemas.story.commands_pipeline import PIPELINE_COMMANDS
 
 CONTRACT = Path(__file__).resolve().parents[1] / "docs" / "CONTRACT.md"

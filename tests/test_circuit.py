@@ -51,7 +51,7 @@ async def test_a_revoked_key_opens_one_circuit_and_a_valid_key_closes_it(
     assert degraded["data"]["provider"] == "story"
     assert degraded["data"]["code"] == "api_key_revoked"
     assert degraded["data"]["since"].endswith("Z")
-    assert bridge.circuit is not None and bridge.circuit.is_open
+    assert bridge.running["story"].circuit.is_open
 
     before = len(_requests(sandbox))
     answer = await send(nc, outcomes, "request", "project.create", {"name": "refused"})
@@ -86,7 +86,7 @@ async def test_a_revoked_key_opens_one_circuit_and_a_valid_key_closes_it(
     assert len(recorder.on("bridge.degraded")) == 1
     assert len(recorder.on("bridge.recovered")) == 1
     assert recorder.on("watch.stalled") == []
-    assert not bridge.circuit.is_open
+    assert not bridge.running["story"].circuit.is_open
 
 
 async def test_readiness_reports_an_open_circuit_without_failing(

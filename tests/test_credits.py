@@ -21,10 +21,11 @@ def _set_balance(sandbox: Any, balance: int) -> None:
 
 async def _rounds_pass(bridges: list[Bridge], more: int = 3) -> None:
     """Until every replica has checked the balance `more` more times (nothing else would come)."""
-    marks = [b.credits.rounds for b in bridges if b.credits is not None]
+    monitors = [b.running["story"].credits for b in bridges]
+    marks = [m.rounds for m in monitors if m is not None]
     await until(
         lambda: all(
-            b.credits is not None and b.credits.rounds >= m + more
+            b.running["story"].credits is not None and b.running["story"].credits.rounds >= m + more
             for b, m in zip(bridges, marks, strict=True)
         )
     )
@@ -32,8 +33,8 @@ async def _rounds_pass(bridges: list[Bridge], more: int = 3) -> None:
 
 async def test_the_gauge_follows_the_balance(start_bridge: StartBridge, sandbox: Any) -> None:
     bridge = await start_bridge(credits_interval_seconds=0.05)
-    assert bridge.credits is not None
-    bridge.credits.metrics = metrics = Metrics(process=False)
+    assert bridge.running["story"].credits is not None
+    bridge.running["story"].credits.metrics = metrics = Metrics(process=False)
     # Not read yet by this registry: 0, and the timestamp says so (the credits alert needs it).
     assert metrics.credits_checked_timestamp_seconds._value.get() == 0
     _set_balance(sandbox, 777)

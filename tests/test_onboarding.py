@@ -78,7 +78,8 @@ async def test_a_thousand_watch_adds_cost_a_page_per_project(
     assert all(o["ok"] for o in real), [o for o in real if not o["ok"]][:3]
     assert all(o["error"]["code"] == "story_job_not_found" for o in fake), fake
     assert elapsed < 60, elapsed
-    assert listed_lookup(bridge.api).pages_read <= 2 * PROJECTS  # one page per 100 ids, and slack
+    # One page per 100 ids, and slack.
+    assert listed_lookup(bridge.client("story")).pages_read <= 2 * PROJECTS
     # The listing proved the made-up ids absent: none was read singly.
     assert not [e for e in _single_job_reads(sandbox) if "madeup" in e.path]
     onboarding = len(sandbox.state.log.entries()) - before
@@ -105,7 +106,8 @@ async def test_bulk_watch_add_answers_per_id(
     assert outcome["ok"] is True
     assert outcome["result"]["watching"] == ids
     assert outcome["result"]["notFound"] == ["cmj_nope1", "cmj_nope2"]
-    assert listed_lookup(bridge.api).pages_read == 2  # 150 jobs: two pages, no single read
+    # 150 jobs: two pages, no single read.
+    assert listed_lookup(bridge.client("story")).pages_read == 2
     listed, _ = await bridge.engine.list_watches(resource="job", limit=1000)
     assert {w["id"] for w in listed} == set(ids)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.asyncapi import SYLLABY_EVENT_SUBJECTS, asyncapi_document
+from bridge.asyncapi import asyncapi_document
+from bridge.providers.syllaby.channels import SYLLABY_EVENT_SUBJECTS
 from schemas.contract import SyllabyEvent, event_model
 from schemas.syllaby.commands import SYLLABY_COMMANDS
 

@@ -62,8 +62,8 @@ async def test_subscription_off_pauses_syllaby_only_and_on_again_recovers(
     degraded = json.loads(recorder.on("bridge.degraded")[0].data)
     assert degraded["data"]["provider"] == "syllaby"
     assert degraded["data"]["code"] == "subscription_required"
-    assert bridge.syllaby_circuit is not None and bridge.syllaby_circuit.is_open
-    assert bridge.circuit is not None and not bridge.circuit.is_open
+    assert bridge.running["syllaby"].circuit.is_open
+    assert not bridge.running["story"].circuit.is_open
 
     # Request/reply is answered at once with the account's code; nothing reaches Syllaby for it.
     before = len(_syllaby_requests(syllaby_sandbox))
@@ -114,7 +114,7 @@ async def test_subscription_off_pauses_syllaby_only_and_on_again_recovers(
     assert len(recorder.on("bridge.degraded")) == 1
     assert len(recorder.on("bridge.recovered")) == 1
     assert recorder.on("watch.stalled") == []
-    assert not bridge.syllaby_circuit.is_open
+    assert not bridge.running["syllaby"].circuit.is_open
     created_later = (await outcomes.wait_for("held-sb", timeout=60))[-1]
     assert created_later["ok"] is True, created_later
     titles = [b["title"] for b in syllaby_sandbox.control.get("/state").json()["storyboards"]]

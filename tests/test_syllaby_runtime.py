@@ -22,7 +22,7 @@ async def test_syllaby_commands_name_the_fix_while_the_provider_is_off(
 ) -> None:
     """No token, no sandbox: a Syllaby command is refused at once, saying what turns it on."""
     bridge = await start_bridge()
-    assert bridge.syllaby is None
+    assert bridge.client("syllaby") is None
     for path in ("request", "durable"):
         answer = await send(nc, outcomes, path, "syllaby.storyboard.get", {"storyboard_id": 1})
         assert answer["ok"] is False

@@ -1,4 +1,5 @@
-"""The `storybridge` command line: run, sandbox, send, redrive, tail, status, demo, bench, asyncapi."""
+"""The `storybridge` command line: run, sandbox, send, redrive, tail, status, providers, demo, bench,
+asyncapi."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.json import JSON
 
-from bridge.cli import contract, measure, status
+from bridge.cli import contract, measure, providers, status
 from bridge.cli.options import NatsUrl, SubjectPrefix, client_connect_options, nats_servers
 from bridge.config import BridgeSettings
 
@@ -437,6 +438,7 @@ app.command()(measure.bench)
 app.command()(contract.asyncapi)
 app.command()(contract.schemas)
 app.command()(status.status)
+app.command()(providers.providers)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from nats.aio.subscription import Subscription
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from bridge.commands import COMMAND_ID_RE, resolve_command_id
+from bridge.command_ids import COMMAND_ID_RE, resolve_command_id
 from bridge.failures import BRIDGE_ERROR
 from bridge.names import (
     COMMANDS_CONSUMER,

@@ -96,19 +96,17 @@ class FleetReporter:
     @classmethod
     def of(cls, bridge: Any, js: JetStreamContext, status: KeyValue) -> FleetReporter:
         """The reporter of a started `bridge.runtime.Bridge` (its engine, clients, circuits)."""
-        budgets = {"story": bridge.api.budget}
-        if bridge.syllaby is not None:
-            budgets["syllaby"] = bridge.syllaby.budget
+        running = bridge.running.items()
         return cls(
             js,
             engine=bridge.engine,
             status=status,
             circuits=bridge.circuits,
-            budgets=budgets,
+            budgets={name: r.client.budget for name, r in running},
             poll_share=bridge.engine.settings.poll_budget_share,
             prefix=bridge.settings.subject_prefix,
             metrics=bridge.metrics,
-            credits={"story": bridge.credits},
+            credits={name: r.credits for name, r in running if r.credits is not None},
             credits_threshold=bridge.settings.credits_low_threshold,
             # The intake starts after the executor this reporter is handed to: asked lazily.
             running=lambda: bridge.intake.running if bridge.intake is not None else 0,

@@ -10,6 +10,7 @@ from bridge.http.errors import RequestValidationError
 from bridge.http.transport import ApiResponse
 from bridge.providers.story.client import StoryClient as Api
 from handlers.base import CommandContext, CommandReply, calls, handler_table, handles
+from handlers.story import story
 from schemas.story import commands_pipeline as c
 from schemas.wire.commands import Command
 
@@ -35,7 +36,7 @@ async def _watch_release(cmd: Command, reply: ApiResponse[Any], ctx: CommandCont
 
 async def release_list(cmd: c.ReleaseListCommand, ctx: CommandContext) -> CommandReply:
     # The outcome's result is the page as returned: `{releases, nextCursor}`.
-    return await ctx.api.list_releases(
+    return await story(ctx).list_releases(
         cmd.seriesId, status=cmd.status, cursor=cmd.cursor, limit=cmd.limit
     )
 
@@ -43,23 +44,23 @@ async def release_list(cmd: c.ReleaseListCommand, ctx: CommandContext) -> Comman
 async def artifact_start_live(cmd: c.ArtifactStartLiveCommand, ctx: CommandContext) -> CommandReply:
     token = cmd.token
     if token is None:
-        art = await ctx.api.get_artifact(cmd.artifactId)
+        art = await story(ctx).get_artifact(cmd.artifactId)
         token = getattr(art.data.manifest, "shareToken", None) if art.data.manifest else None
         if not token:
             raise RequestValidationError(
                 f"artifact {cmd.artifactId} has no share token yet (is it READY?)", field="token"
             )
-    return await ctx.api.start_live({"token": token})
+    return await story(ctx).start_live({"token": token})
 
 
 async def agent_guidance_get(cmd: c.AgentGuidanceGetCommand, ctx: CommandContext) -> CommandReply:
-    return await ctx.api.get_agent_guidance()
+    return await story(ctx).get_agent_guidance()
 
 
 async def cast_canon_update(cmd: c.CastCanonUpdateCommand, ctx: CommandContext) -> CommandReply:
     body = cmd.body()
     payload: dict[str, Any] = body.to_body() if body is not None else {}
-    return await ctx.api.update_cast_canon(
+    return await story(ctx).update_cast_canon(
         cmd.projectId, payload, idempotency_key=ctx.idempotency_key
     )
 

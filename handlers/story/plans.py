@@ -7,6 +7,7 @@ from typing import Any
 from bridge.http.transport import ApiResponse
 from bridge.providers.story.client import StoryClient as Api
 from handlers.base import CommandContext, CommandReply, calls, handler_table, handles
+from handlers.story import story
 from schemas.story import commands as c
 
 
@@ -20,7 +21,7 @@ async def approve(cmd: c.PlanApproveCommand, ctx: CommandContext) -> CommandRepl
     # No body unless the command carries one (`userConfirmed`, as the production client sends).
     body = cmd.body()
     sent = body if body is not None and body.to_body() else None
-    return await ctx.api.approve_plan(cmd.planId, sent, idempotency_key=ctx.idempotency_key)
+    return await story(ctx).approve_plan(cmd.planId, sent, idempotency_key=ctx.idempotency_key)
 
 
 HANDLERS = handler_table(

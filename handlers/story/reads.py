@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from bridge.http.routes import seg
 from handlers.base import CommandContext, CommandReply, handler_table, handles
+from handlers.story import story
 from schemas.story.reads import READ_COMMANDS
 from schemas.wire.commands import ReadCommand
 
 
 async def read(cmd: ReadCommand, ctx: CommandContext) -> CommandReply:
     path = cmd.route.format(**{k: seg(v) for k, v in cmd.path().items()})
-    return await ctx.api.request("GET", path, params=cmd.query() or None, template=cmd.route)
+    return await story(ctx).request("GET", path, params=cmd.query() or None, template=cmd.route)
 
 
 HANDLERS = handler_table(*(handles(model, read) for model in READ_COMMANDS))

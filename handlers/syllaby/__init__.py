@@ -15,13 +15,14 @@ from schemas.syllaby.commands import SYLLABY_COMMANDS, SyllabyCommand
 
 
 def client_of(ctx: CommandContext) -> SyllabyClient:
-    if ctx.syllaby is None:  # answered invalid_command, naming the fix
+    client = ctx.clients.get("syllaby")
+    if not isinstance(client, SyllabyClient):  # answered invalid_command, naming the fix
         raise RequestValidationError(
             "the syllaby provider is off: set SYLLABY_API_TOKEN and SYLLABY_BASE_URL, or run "
             "with --sandbox",
             field="provider",
         )
-    return ctx.syllaby
+    return client
 
 
 async def call(cmd: SyllabyCommand, ctx: CommandContext) -> CommandReply:

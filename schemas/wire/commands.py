@@ -13,6 +13,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from bridge import plugins
 from schemas.wire.base import RequestModel
 from schemas.wire.extra_fields import allowing_extra
 
@@ -83,13 +84,20 @@ STORY_WATCHED = frozenset({"source", "plan", "job", "artifact", "release"})
 SYLLABY_WATCHED = frozenset({"storyboard", "scene"})
 
 
+def _targets(info: ValidationInfo) -> plugins.WatchTargets | None:
+    """The watch targets of the provider validated so far (None: it failed, or watches nothing)."""
+    name = info.data.get("provider")
+    provider = plugins.provider(name) if isinstance(name, str) else None
+    return provider.watch_targets if provider is not None else None
+
+
 class WatchCommand(Command):
     """Start or stop watching a resource created elsewhere."""
 
-    # Which API the resource lives in (CONTRACT.md, "The second provider"): story by default.
-    provider: Literal["story", "syllaby"] = "story"
-    # `release` is a project addition (docs/CONTRACT.md "Project additions").
-    resource: Literal["source", "plan", "job", "artifact", "release", "storyboard", "scene"]
+    # Which API the resource lives in: a registered provider (bridge/plugins.py), story by default.
+    provider: Annotated[str, Field(min_length=1, max_length=64)] = "story"
+    # Each provider's own (`release` is a project addition, docs/CONTRACT.md "Project additions").
+    resource: Annotated[str, Field(min_length=1, max_length=64)]
     # Syllaby's ids are integers; either spelling names the same resource.
     id: Id | Annotated[int, Field(ge=0, strict=True)]
     # A Syllaby scene is read under its storyboard.
@@ -97,12 +105,21 @@ class WatchCommand(Command):
         default=None, validate_default=True
     )
 
+    @field_validator("provider")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        if plugins.provider(value) is None:
+            known = ", ".join(sorted(plugins.providers()))
+            raise ValueError(f"unknown provider {value!r}; installed: {known}")
+        return value
+
     @field_validator("resource")
     @classmethod
     def _resource_of_provider(cls, value: str, info: ValidationInfo) -> str:
-        provider = info.data.get("provider", "story")
-        allowed = SYLLABY_WATCHED if provider == "syllaby" else STORY_WATCHED
+        targets = _targets(info)
+        allowed = targets.resources if targets is not None else frozenset()
         if value not in allowed:
+            provider = info.data.get("provider", "story")
             raise ValueError(
                 f"provider {provider!r} has no resource {value!r}; it watches {sorted(allowed)}"
             )
@@ -114,8 +131,9 @@ class WatchCommand(Command):
         if value is None:
             return None
         text = str(value)
-        if info.data.get("provider") == "syllaby" and not text.isdigit():
-            raise ValueError("a Syllaby id is an integer")
+        targets = _targets(info)
+        if targets is not None and targets.integer_ids and not text.isdigit():
+            raise ValueError(f"a {info.data.get('provider')} id is an integer")
         return text
 
     @field_validator("storyboard_id")
@@ -171,8 +189,10 @@ class WatchAddCommand(WatchCommand):
         if value is None:
             return None
         texts = [str(item) for item in value]
-        if info.data.get("provider") == "syllaby" and not all(t.isdigit() for t in texts):
-            raise ValueError("a Syllaby id is an integer")
+        targets = _targets(info)
+        integers = targets is not None and targets.integer_ids
+        if integers and not all(t.isdigit() for t in texts):
+            raise ValueError(f"a {info.data.get('provider')} id is an integer")
         return list(dict.fromkeys(texts))  # one watch per id, in the order given
 
     @model_validator(mode="after")

@@ -56,8 +56,8 @@ async def measure_churn(params: ChurnParams, workdir: Path) -> dict[str, Any]:
     from bridge.names import Subjects
     from bridge.nats.embedded import EmbeddedNats
     from bridge.nats.streams import declare_standalone
-    from bridge.runtime import sandbox_key
     from bridge.sandboxes.story import StorySandboxConfig, StorySandboxServer
+    from handlers.story.plugin import sandbox_key
 
     server = EmbeddedNats(workdir / "nats").start()
     sandbox = StorySandboxServer(

@@ -24,9 +24,9 @@ from typing import Any
 from bridge.http.keys import ApiKey
 from bridge.http.ratelimit import RateBudget
 from bridge.providers.story.client import StoryClient, story_transport
-from bridge.runtime import sandbox_key
 from bridge.sandboxes.kit.clock import SandboxClock
 from bridge.sandboxes.story.world.kernel import EPOCH
+from handlers.story.plugin import sandbox_key
 from schemas.story.requests import PlanCreate, ProjectCreate
 
 # A budget nobody reaches: setup traffic and the command benchmark must never wait for a slot.

@@ -113,8 +113,8 @@ async def measure_handover(params: PollParams, workdir: Path, mode: str) -> Hand
         )
         bridge = Bridge(settings)
         await bridge.start()
-        assert bridge.api is not None and bridge.engine is not None
-        use_budget(bridge.api, SandboxTimeBudget(params.rate, clock))
+        assert bridge.client("story") is not None and bridge.engine is not None
+        use_budget(bridge.client("story"), SandboxTimeBudget(params.rate, clock))
         story = bridge.engine.providers["story"]
         story.discovery_pace = DiscoveryPace(  # type: ignore[attr-defined]
             params.rate / 60.0 * params.share * DISCOVERY_SHARE,

@@ -27,8 +27,9 @@ from bridge.cli.bench.common import UNLIMITED_PER_MINUTE, Stats
 from bridge.config import BridgeSettings
 from bridge.names import Subjects
 from bridge.nats.embedded import EmbeddedNats
-from bridge.runtime import Bridge, sandbox_key
+from bridge.runtime import Bridge
 from bridge.sandboxes.story import StorySandboxConfig, StorySandboxServer
+from handlers.story.plugin import sandbox_key
 
 HEALTHY_PER_SECOND = 5.0
 FAILING_ROUTE = "/story-projects"

@@ -48,9 +48,10 @@ from bridge.http.ratelimit import Priority, RateBudget
 from bridge.names import Subjects
 from bridge.nats.embedded import EmbeddedNats
 from bridge.providers.story.client import StoryClient, story_transport
-from bridge.runtime import Bridge, sandbox_key
+from bridge.runtime import Bridge
 from bridge.sandboxes.kit.clock import SandboxClock
 from bridge.sandboxes.story import StorySandboxConfig, StorySandboxServer
+from handlers.story.plugin import sandbox_key
 from schemas.story.requests import JobCreate
 
 TERMINAL = {"READY", "FAILED", "CANCELED"}
@@ -291,8 +292,8 @@ async def measure_bridge(
         )
         bridge = Bridge(settings)
         await bridge.start()
-        assert bridge.api is not None
-        use_budget(bridge.api, RateBudget(per_minute=UNLIMITED_PER_MINUTE))
+        assert bridge.client("story") is not None
+        use_budget(bridge.client("story"), RateBudget(per_minute=UNLIMITED_PER_MINUTE))
         nc = await nats.connect(embedded.url)
         detector = Detector(clock, params.jobs)
         subjects = Subjects(settings.subject_prefix)
@@ -306,7 +307,7 @@ async def measure_bridge(
         budget.on_wait = lambda priority, waited: (
             waits.append(waited) if priority is Priority.COMMAND else None
         )
-        use_budget(bridge.api, budget)
+        use_budget(bridge.client("story"), budget)
         sandbox.state.log.clear()
         clock.resume()
         if params.commands_per_minute > 0:

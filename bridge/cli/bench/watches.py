@@ -139,8 +139,8 @@ async def measure_watches(params: WatchBenchParams, workdir: Path) -> dict[str, 
     from bridge.names import EVENTS_STREAM, Subjects
     from bridge.nats.embedded import EmbeddedNats
     from bridge.nats.streams import declare_standalone
-    from bridge.runtime import sandbox_key
     from bridge.sandboxes.story import StorySandboxConfig, StorySandboxServer
+    from handlers.story.plugin import sandbox_key
 
     server = EmbeddedNats(workdir / "nats").start()
     sandbox = StorySandboxServer(

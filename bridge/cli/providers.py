@@ -1,0 +1,73 @@
+"""`storybridge providers`: the providers installed (entry point group `storybridge.providers`), where
+each comes from, and whether `storybridge run` would start it with this environment, or why not."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bridge import plugins
+from bridge.config import BridgeSettings
+
+console = Console()
+
+
+def _state(provider: plugins.Provider, settings: BridgeSettings) -> tuple[bool, str | None]:
+    try:
+        reason = provider.disabled_reason(settings)
+    except SystemExit as refused:  # a contradiction `run` would stop on: shown, not raised
+        return False, str(refused.code)
+    return reason is None, reason
+
+
+def describe(settings: BridgeSettings) -> list[dict[str, Any]]:
+    """One row per installed provider, by name."""
+    rows = []
+    for item in plugins.installed():
+        enabled, reason = _state(item.provider, settings)
+        rows.append(
+            {
+                "name": item.name,
+                "distribution": item.distribution,
+                "entryPoint": item.entry_point,
+                "enabled": enabled,
+                "reason": reason,
+                "required": item.provider.required,
+                "commands": len(item.provider.commands),
+                "watches": sorted(t.resources) if (t := item.provider.watch_targets) else [],
+            }
+        )
+    return rows
+
+
+def providers(
+    as_json: bool = typer.Option(False, "--json", help="Print the list as JSON."),
+    sandbox: bool = typer.Option(
+        False,
+        "--sandbox",
+        help="As `storybridge run --sandbox` would decide (the environment else).",
+    ),
+) -> None:
+    """The installed providers and whether `storybridge run` would start each (and why not)."""
+    overrides: dict[str, Any] = {"sandbox": True} if sandbox else {}
+    rows = describe(BridgeSettings(**overrides))
+    if as_json:
+        typer.echo(json.dumps({"providers": rows}, indent=2))
+        return
+    table = Table(title="storybridge providers")
+    for column in ("provider", "from", "enabled", "commands", "watches"):
+        table.add_column(column)
+    for row in rows:
+        state = "[green]yes[/]" if row["enabled"] else f"[yellow]no[/]: {row['reason']}"
+        table.add_row(
+            row["name"],
+            f"{row['distribution']} ({row['entryPoint']})",
+            state,
+            str(row["commands"]),
+            ", ".join(row["watches"]),
+        )
+    console.print(table)

@@ -1,0 +1,264 @@
+"""Providers as plugins: what the core needs of one upstream API, and how the installed ones are found.
+
+A provider is one object registered under the entry point group `storybridge.providers` (CONTRACT.md,
+"Providers"); Story and Syllaby register in this project's pyproject.toml exactly as a third one
+registers in its own distribution (docs/PROVIDERS.md). The core iterates over what is installed and
+names no provider.
+
+This module imports nothing of the project's, so every room may use it (the watch commands check
+their `provider` against it) without an import loop; the types the core hands a provider are
+therefore described here in words and structurally, not imported.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+ENTRY_POINT_GROUP = "storybridge.providers"
+
+
+class ProviderError(RuntimeError):
+    """An installed provider cannot be used: it does not load, or two claim one name or command."""
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What the core hands every provider it starts."""
+
+    settings: (
+        Any  # bridge.config.BridgeSettings: the run's settings (a provider may read its own too)
+    )
+    # A new `bridge.http.circuit.Circuit` named for the provider, on the core's circuit board (so it
+    # holds the provider's durable commands, pauses its polls and is reported like every other).
+    circuit: Callable[[str], Any]
+    sandbox_speed: float  # the clock speed the bundled sandboxes run at under --sandbox
+    on_rate_wait: Callable[..., None] | None = None  # metrics hooks for the transport
+    on_request: Callable[..., None] | None = None
+
+
+@dataclass(frozen=True)
+class Attached:
+    """What a started provider may use once NATS and the watch engine are up (Story's credits
+    monitor publishes `credits.low` through these)."""
+
+    settings: Any  # bridge.config.BridgeSettings
+    js: Any  # nats.js.client.JetStreamContext
+    kv: Any  # the watch bucket
+    subjects: Any  # bridge.nats.streams.Subjects
+    metrics: Any
+
+
+class Service(Protocol):
+    async def stop(self) -> None: ...
+
+
+@dataclass
+class Running:
+    """A started provider: its client over the shared transport, its circuit, its watch provider
+    (`bridge.watch.provider.Provider`) and whatever it brought up (sandbox, background services)."""
+
+    name: str
+    client: Any  # a bridge.http.transport.TransportClient: probe(), aclose(), key, budget
+    circuit: Any
+    watch: Any
+    base_url: str
+    sandbox: Any = None  # stop(): a bundled sandbox this run started
+    credits: Any = None  # an object with `.balance` (admin.status shows it), when the API has one
+    services: list[Service] = field(default_factory=list)
+
+    async def stop_services(self) -> None:
+        for service in self.services:
+            await service.stop()
+
+    async def close(self) -> None:
+        await self.client.aclose()
+        if self.sandbox is not None:
+            self.sandbox.stop()
+
+
+class WatchTargets(Protocol):
+    """What `watch.add` / `watch.remove` need for one provider's resources (handlers/watches.py)."""
+
+    resources: frozenset[str]
+    integer_ids: bool  # its ids are integers (either spelling is accepted on the wire)
+
+    async def existing(self, cmd: Any, ctx: Any, ids: list[str]) -> set[str]:
+        """Which of `ids` exist (a single id that does not raises the API's not-found error)."""
+        ...
+
+    def missing(self, cmd: Any, ids: list[str]) -> Exception:
+        """The not-found error for a `watch.add` none of whose ids exist."""
+        ...
+
+    async def start(self, cmd: Any, ctx: Any, id: str) -> None: ...
+
+    def describe(self, cmd: Any) -> dict[str, Any]:
+        """What a watch.add/watch.remove reply says it is about (beside `watching`)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Channels:
+    """The provider's event subjects for the AsyncAPI document: `{p}.evt.<base>.<status>` for each
+    base and status, plus `<base>.*` channels for bases whose API may report statuses not listed."""
+
+    subjects: Mapping[str, tuple[str, ...]]
+    event_type: Callable[[str], str]  # the CloudEvent type published on `{p}.evt.<suffix>`
+    events: tuple[str, ...] = ()  # subjects with no status table (e.g. Story's artifact.revised)
+    open_bases: tuple[str, ...] = ()
+    open_description: str = ""
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """One upstream API, as the core sees it (docs/PROVIDERS.md walks through each member)."""
+
+    name: str  # the first token of its watch keys, circuit and ledger entries
+    required: bool  # a run without it refuses to start (Story: the contract's SLEEPERHIT_API_KEY)
+    enable_hint: str  # what turns it on, for the "provider is off" answer
+    # Command name -> handler (handlers.base.CommandHandler: `.model`, awaitable with (cmd, ctx)).
+    commands: Mapping[str, Any]
+    watch_targets: WatchTargets | None
+    # bridge.ledger.Reconciler for its commands marked `ledger = True`; None when its API takes
+    # Idempotency-Keys.
+    reconciler: Any
+    channels: Channels
+
+    def disabled_reason(self, settings: Any) -> str | None:
+        """None when the run should start it; else why not (raises SystemExit when a setting it
+        needs contradicts another, naming both)."""
+        ...
+
+    async def start(self, shared: Shared) -> Running: ...
+
+    async def attach(self, running: Running, attached: Attached) -> None:
+        """Once NATS and the watch engine are up (most providers do nothing here)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Installed:
+    """One registered provider and where it came from."""
+
+    name: str
+    provider: Provider
+    entry_point: str  # `module:attribute`
+    distribution: str  # `name version`, or "?" for an entry point without one
+
+
+_lock = threading.RLock()
+_installed: tuple[Installed, ...] | None = None
+_generation = 0
+
+
+def _distribution(point: EntryPoint) -> str:
+    dist = point.dist
+    return f"{dist.metadata['Name']} {dist.version}" if dist is not None else "?"
+
+
+def _load() -> tuple[Installed, ...]:
+    found: dict[str, Installed] = {}
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        known = found.get(point.name)
+        # An editable install is seen twice (site-packages and the source tree's egg-info).
+        if known is not None and known.entry_point == point.value:
+            continue
+        if known is not None:
+            raise ProviderError(
+                f"two providers are named {point.name!r}: {known.entry_point} "
+                f"({known.distribution}) and {point.value} ({_distribution(point)})"
+            )
+        try:
+            provider = point.load()
+        except Exception as err:
+            raise ProviderError(
+                f"provider {point.name!r} ({point.value}) failed to load: {err!r}"
+            ) from err
+        if not isinstance(provider, Provider) or provider.name != point.name:
+            raise ProviderError(
+                f"entry point {point.name!r} ({point.value}) is not a Provider named {point.name!r}"
+            )
+        found[point.name] = Installed(point.name, provider, point.value, _distribution(point))
+    commands: dict[str, str] = {}
+    for item in found.values():
+        for command in item.provider.commands:
+            if command in commands:
+                raise ProviderError(
+                    f"command {command!r} is claimed by {commands[command]!r} and {item.name!r}"
+                )
+            commands[command] = item.name
+    return tuple(sorted(found.values(), key=lambda item: item.name))
+
+
+def installed() -> tuple[Installed, ...]:
+    """Every registered provider, by name; loaded once (see `reload`)."""
+    global _installed
+    with _lock:
+        if _installed is None:
+            _installed = _load()
+        return _installed
+
+
+def reload() -> None:
+    """Forget what was loaded: the next look-up reads the entry points again (tests that put a
+    provider's distribution on sys.path call it; a running bridge never does)."""
+    global _installed, _generation
+    with _lock:
+        _installed = None
+        _generation += 1
+
+
+def generation() -> int:
+    """Changes with every `reload`, so caches built from the providers can key on it."""
+    return _generation
+
+
+def providers() -> dict[str, Provider]:
+    return {item.name: item.provider for item in installed()}
+
+
+def provider(name: str) -> Provider | None:
+    return providers().get(name)
+
+
+def owner(command: str) -> str | None:
+    """The provider whose command table holds `command` (None: a command of the core's own)."""
+    for item in installed():
+        if command in item.provider.commands:
+            return item.name
+    return None
+
+
+V = TypeVar("V")
+
+
+class Table(Mapping[str, V]):
+    """A read-only table built from the installed providers on first use (never at import, so a
+    provider's modules may import the modules that hold such tables), rebuilt after `reload`."""
+
+    def __init__(self, build: Callable[[], dict[str, V]]) -> None:
+        self._build = build
+        self._built: tuple[int, dict[str, V]] | None = None
+
+    def _data(self) -> dict[str, V]:
+        built = self._built
+        if built is None or built[0] != _generation:
+            built = (_generation, self._build())
+            self._built = built
+        return built[1]
+
+    def __getitem__(self, key: str) -> V:
+        return self._data()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data())
+
+    def __len__(self) -> int:
+        return len(self._data())
+
+    def __repr__(self) -> str:
+        return f"Table({self._data()!r})"

@@ -1,0 +1,231 @@
+"""Providers are plugins (CONTRACT.md, "Providers"): found through the `storybridge.providers`
+entry points, listed by `storybridge providers`, and a third one (tests/plugins/storybridge_echo)
+gets commands, events and AsyncAPI channels with no edit to bridge/, handlers/ or schemas/."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from asyncio.subprocess import PIPE
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from nats.aio.client import Client as NatsClient
+from typer.testing import CliRunner
+
+from bridge import plugins
+from bridge.cli.app import app
+from bridge.nats.embedded import EmbeddedNats, free_port
+from tests.fixtures.bridge import SUBJECTS, Outcomes, Recorder, StartBridge, send
+from tests.fixtures.plugins import echo_env
+from tests.fixtures.process import BridgeProcess
+
+
+def _listed(*args: str) -> dict[str, dict[str, Any]]:
+    result = CliRunner().invoke(app, ["providers", "--json", *args])
+    assert result.exit_code == 0, result.output
+    return {row["name"]: row for row in json.loads(result.output)["providers"]}
+
+
+def test_story_and_syllaby_are_entry_points_of_this_distribution() -> None:
+    listed = _listed()
+    assert set(listed) == {"story", "syllaby"}
+    assert listed["story"]["entryPoint"] == "handlers.story.plugin:PROVIDER"
+    assert listed["syllaby"]["entryPoint"] == "handlers.syllaby.plugin:PROVIDER"
+    assert all(row["distribution"].startswith("storybridge ") for row in listed.values())
+
+
+def test_providers_says_which_would_start_and_why_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    off = _listed()
+    assert off["story"]["enabled"] is False and "SLEEPERHIT_API_KEY" in off["story"]["reason"]
+    assert off["syllaby"] == {**off["syllaby"], "enabled": False}
+    assert off["syllaby"]["reason"] == "SYLLABY_API_TOKEN is not set"
+    # A contradiction `run` would stop on is a reason here, not a crash.
+    monkeypatch.setenv("SYLLABY_API_TOKEN", "5|abcdefabcdefabcdef")
+    assert "SYLLABY_BASE_URL" in _listed()["syllaby"]["reason"]
+    on = _listed("--sandbox")
+    assert on["story"]["enabled"] and on["syllaby"]["enabled"]
+    assert on["syllaby"]["watches"] == ["scene", "storyboard"]
+    table = CliRunner().invoke(app, ["providers"], env={"COLUMNS": "200"})
+    assert (
+        table.exit_code == 0 and "syllaby" in table.output and "SYLLABY_API_TOKEN" in table.output
+    )
+
+
+def test_a_third_provider_is_listed_once_installed(echo_installed: None) -> None:
+    echo = _listed()["echo"]
+    assert echo["distribution"] == "storybridge-echo 0.1"
+    assert echo["entryPoint"] == "storybridge_echo.plugin:PROVIDER"
+    assert echo["enabled"] is False and echo["reason"] == "STORYBRIDGE_ECHO_BASE_URL is not set"
+    assert _listed("--sandbox")["echo"]["enabled"] is True
+
+
+def test_two_providers_may_not_claim_one_command(
+    echo_installed: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storybridge_echo.plugin import PROVIDER
+
+    monkeypatch.setattr(PROVIDER, "commands", {"project.create": object()})
+    plugins.reload()
+    with pytest.raises(plugins.ProviderError, match=r"'project\.create' is claimed by"):
+        plugins.installed()
+
+
+async def test_a_run_with_no_provider_installed_stops_saying_how_to_install_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from bridge.config import BridgeSettings
+    from bridge.runtime import Bridge
+
+    monkeypatch.setattr(plugins, "entry_points", lambda group: [])
+    plugins.reload()
+    try:
+        with pytest.raises(SystemExit, match="no provider is installed"):
+            await Bridge(BridgeSettings(sandbox=True, data_dir=tmp_path)).start()
+    finally:
+        monkeypatch.undo()
+        plugins.reload()
+    assert {"story", "syllaby"} <= set(plugins.providers())
+
+
+async def test_a_command_of_a_provider_not_installed_is_unknown(
+    start_bridge: StartBridge, nc: NatsClient, outcomes: Outcomes
+) -> None:
+    await start_bridge()
+    answer = await send(nc, outcomes, "request", "echo.thing.create", {"name": "x"})
+    assert answer["error"]["code"] == "invalid_command"
+    assert "unknown command 'echo.thing.create'" in answer["error"]["message"]
+    watched = await send(
+        nc, outcomes, "request", "watch.add", {"provider": "echo", "resource": "thing", "id": "a"}
+    )
+    assert watched["error"]["code"] == "invalid_command"
+    assert "unknown provider 'echo'" in watched["error"]["message"]
+
+
+async def test_the_third_provider_gets_commands_watches_events_and_channels(
+    echo_sandbox: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    start_bridge: StartBridge,
+    nc: NatsClient,
+    outcomes: Outcomes,
+) -> None:
+    monkeypatch.setenv("STORYBRIDGE_ECHO_BASE_URL", echo_sandbox.base_url)
+    events = Recorder()
+    await nc.subscribe(SUBJECTS.event("echo.>"), cb=events.on_msg)
+    bridge = await start_bridge()
+    assert set(bridge.running) == {"story", "echo"}
+
+    def ready(thing: str) -> bool:
+        subject = SUBJECTS.event("echo.thing.ready")
+        return any(m.subject == subject and thing in m.data.decode() for m in events.messages)
+
+    for path in ("request", "durable"):
+        created = await send(nc, outcomes, path, "echo.thing.create", {"name": path})
+        assert created["ok"] is True and created["status"] == 201, created
+        thing = created["result"]["id"]
+        assert await events.wait_for(lambda t=thing: ready(t))
+    posts = echo_sandbox.control.get("/requests", params={"method": "POST"}).json()["requests"]
+    assert [p["path"] for p in posts] == ["/things", "/things"]  # over real HTTP, once each
+    event = json.loads(events.on("echo.thing.ready")[0].data)
+    assert event["type"] == "dev.storybridge.echo.thing.ready"
+    assert event["data"]["status"] == "ready" and event["data"]["provider"] == "echo"
+    statuses = [m.subject.rsplit(".", 1)[1] for m in events.messages]
+    assert statuses[-1] == "ready" and "pending" in statuses
+
+    # watch.add of a thing made elsewhere, checked against the API; a made-up one is its 404.
+    async with httpx.AsyncClient() as http:
+        made = (await http.post(f"{echo_sandbox.base_url}/things", json={"name": "x"})).json()
+    added = await send(
+        nc,
+        outcomes,
+        "request",
+        "watch.add",
+        {"provider": "echo", "resource": "thing", "id": made["id"]},
+    )
+    assert added["ok"] is True and added["result"]["provider"] == "echo", added
+    missing = await send(
+        nc,
+        outcomes,
+        "request",
+        "watch.add",
+        {"provider": "echo", "resource": "thing", "id": "th_nope"},
+    )
+    assert missing["error"]["code"] == "not_found"
+
+    channels = bridge.asyncapi()["channels"]
+    titles = {c.get("title") or key for key, c in channels.items()}
+    assert {"evt.echo.thing.ready", "req.echo.thing.create", "cmd.echo.thing.create"} <= titles
+
+
+async def test_the_third_providers_circuit_is_its_own(
+    echo_sandbox: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    start_bridge: StartBridge,
+    nc: NatsClient,
+    outcomes: Outcomes,
+) -> None:
+    """Its account refused: Echo's circuit opens (bridge.degraded names it), its commands are
+    answered with the account's code, the Story API's go on; the token back, one recovery."""
+    monkeypatch.setenv("STORYBRIDGE_ECHO_BASE_URL", echo_sandbox.base_url)
+    events = Recorder()
+    await nc.subscribe(SUBJECTS.event("bridge.*"), cb=events.on_msg)
+    bridge = await start_bridge(circuit_probe_seconds=0.3)
+    echo_sandbox.control.put("/faults", json=[{"status": 401}]).raise_for_status()
+
+    refused = await send(nc, outcomes, "request", "echo.thing.create", {"name": "no"})
+    assert refused["error"]["code"] == "unauthenticated" and refused["error"]["retryable"]
+    assert await events.wait_for(lambda: bool(events.on("bridge.degraded")))
+    degraded = json.loads(events.on("bridge.degraded")[0].data)["data"]
+    assert degraded["provider"] == "echo" and degraded["code"] == "unauthenticated"
+    assert bridge.running["echo"].circuit.is_open
+    assert not bridge.running["story"].circuit.is_open
+    story = await send(nc, outcomes, "request", "project.create", {"name": "still on"})
+    assert story["ok"] is True
+
+    echo_sandbox.control.delete("/faults").raise_for_status()
+    assert await events.wait_for(lambda: bool(events.on("bridge.recovered")))
+    assert json.loads(events.on("bridge.recovered")[0].data)["data"]["provider"] == "echo"
+    again = await send(nc, outcomes, "request", "echo.thing.create", {"name": "yes"})
+    assert again["ok"] is True, again
+
+
+@pytest.mark.slow
+async def test_run_sandbox_starts_an_installed_provider_in_a_child_process(
+    nats_server: EmbeddedNats, nc: NatsClient, tmp_path: Path
+) -> None:
+    """`storybridge run --sandbox` in a process that has Echo on its PYTHONPATH: found, started
+    with its own sandbox, answering, documented on /asyncapi."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("STORYBRIDGE_", "SLEEPERHIT_", "SYLLABY_"))
+    }
+    env = echo_env(
+        {
+            **env,
+            "STORYBRIDGE_SANDBOX": "1",
+            "STORYBRIDGE_NATS_URL": nats_server.url,
+            "STORYBRIDGE_HTTP_PORT": str(free_port()),
+            "STORYBRIDGE_DATA_DIR": str(tmp_path / "data"),
+        }
+    )
+    listed = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bridge.cli.app", "providers", "--json", env=env, stdout=PIPE
+    )
+    out, _ = await listed.communicate()
+    assert listed.returncode == 0 and "storybridge-echo 0.1" in out.decode()
+    proc = BridgeProcess(env, tmp_path / "bridge.log").start()
+    try:
+        body = json.dumps({"name": "child"}).encode()
+        reply = await nc.request(SUBJECTS.request("echo.thing.create"), body, timeout=30)
+        answer = json.loads(reply.data)
+        assert answer["ok"] is True and answer["status"] == 201, answer
+        async with httpx.AsyncClient() as http:
+            doc = (await http.get(f"http://127.0.0.1:{proc.http_port}/asyncapi")).json()
+        assert any("echo.thing.ready" in key for key in doc["channels"])
+    finally:
+        assert proc.terminate() == 0
