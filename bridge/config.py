@@ -33,21 +33,32 @@ class BridgeSettings(BaseSettings):
     """Every knob of the bridge. Contract names first; the rest are storybridge additions."""
 
     model_config = SettingsConfigDict(
-        env_prefix="STORYBRIDGE_", extra="ignore", populate_by_name=True
+        env_prefix="STORYBRIDGE_",
+        extra="ignore",
+        populate_by_name=True,
+        # Each field's docstring is its description: `storybridge run --help` shows it.
+        use_attribute_docstrings=True,
     )
 
     # --- contract ---------------------------------------------------------------------------
     api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("SLEEPERHIT_API_KEY", "api_key")
     )
+    """The Story API key (`Authorization: Bearer`); prefer the environment. Not needed with --sandbox."""
     base_url: str = Field(
         default=DEFAULT_BASE_URL, validation_alias=AliasChoices("SLEEPERHIT_BASE_URL", "base_url")
     )
+    """The Story API base, /api/v1 included."""
     nats_url: str | None = None
+    """NATS URL(s), comma-separated; none: an embedded nats-server is started."""
     subject_prefix: str = "story"
+    """The first token of every subject (`{p}`)."""
     http_port: int = 8080
+    """Port of /healthz, /readyz, /metrics and /asyncapi."""
     log_format: Literal["json", "console"] = "json"
+    """Log lines as JSON or for a console."""
     sandbox: bool = False
+    """Run against the bundled sandboxes (no key, no token needed)."""
 
     # --- Syllaby Text-to-Scene (CONTRACT.md, "The second provider") ---------------------------
     syllaby_api_token: SecretStr | None = Field(
@@ -80,6 +91,7 @@ class BridgeSettings(BaseSettings):
 
     # --- intake -------------------------------------------------------------------------------
     max_command_bytes: int = 1024 * 1024
+    """The largest command payload accepted; larger ones are answered invalid_command."""
     max_outcome_bytes: int = Field(
         default=256 * 1024,
         ge=4096,
@@ -98,18 +110,27 @@ class BridgeSettings(BaseSettings):
         ),
     )
     max_in_flight: int = 32
+    """Commands run at once by this replica."""
     ack_wait_seconds: float = 30.0
+    """How long a durable command may run before NATS redelivers it (renewed while it runs)."""
     # None: enough deliveries for the retry schedule to reach the deadline, plus
     # PLUMBING_DELIVERIES for failures of our own (see `effective_max_deliver`).
     max_deliver: int | None = None
+    """Deliveries of a durable command before it is dead-lettered (default: enough for the retry schedule to reach the deadline, plus some for the bridge's own failures)."""
     request_timeout_seconds: float = 30.0
+    """Timeout of one API call."""
     retry_budget_seconds: float = 60.0
+    """How long one attempt retries retryable API answers in-process."""
     shutdown_grace_seconds: float = 20.0
+    """How long a stop waits for commands in flight."""
 
     # --- durable retries and dead letters (CONTRACT.md, "No command is lost") -----------------
     command_deadline_seconds: float = Field(default=86400.0, gt=0)
+    """How long a retryable durable command is kept trying before it is dead-lettered."""
     command_retry_base_seconds: float = Field(default=5.0, gt=0)
+    """First wait between durable tries; it doubles."""
     command_retry_max_seconds: float = Field(default=300.0, gt=0)
+    """Longest wait between durable tries."""
 
     # --- isolation (CONTRACT.md, "One part never stalls the rest") -----------------------------
     route_probe_max_seconds: float = Field(
@@ -134,13 +155,17 @@ class BridgeSettings(BaseSettings):
 
     # --- circuits -------------------------------------------------------------------------------
     circuit_probe_seconds: float = Field(default=60.0, gt=0)
+    """Seconds between probes while a provider's circuit is open."""
 
     # --- API pacing -----------------------------------------------------------------------------
     rate_limit_per_minute: int = 120
+    """This replica's share of the Story key's request budget."""
 
     # --- events / watches --------------------------------------------------------------------
     events_duplicate_window_seconds: float = 300.0
+    """The events stream's duplicate window (Nats-Msg-Id)."""
     discovery_interval_seconds: float = 0.0  # 0 = discovery off
+    """Seconds between discovery sweeps; 0: discovery off."""
     discovery_budget_share: float = Field(
         default=0.2,
         gt=0,
@@ -151,10 +176,15 @@ class BridgeSettings(BaseSettings):
         ),
     )
     stall_after_failures: int = 5
+    """Failed reads in a row before a watch is reported stalled."""
     gone_after_not_found: int = Field(default=3, ge=1)
+    """Not-found reads in a row before a watch ends as gone."""
     watch_max_age_seconds: float = Field(default=21600.0, gt=0)
+    """A watch that saw nothing new this long ends as expired."""
     watch_lease_seconds: float = 15.0
+    """How long a replica holds a shard of watches without renewing it."""
     poll_interval_scale: float | None = None  # None: 1.0, or faster with the sandbox's fast clock
+    """Multiplies every poll interval (default 1.0; faster under the sandbox's fast clock)."""
     poll_budget_share: float = Field(
         default=0.8,
         gt=0,
@@ -167,7 +197,9 @@ class BridgeSettings(BaseSettings):
 
     # --- credits ------------------------------------------------------------------------------
     credits_interval_seconds: float = Field(default=300.0, gt=0)  # GET /credits this often
+    """How often GET /credits is read."""
     credits_low_threshold: float | None = None  # below it: one {p}.evt.credits.low per episode
+    """Balance below which one credits.low is published per episode."""
 
     # --- tracing ------------------------------------------------------------------------------
     tracing: bool = Field(
@@ -185,21 +217,35 @@ class BridgeSettings(BaseSettings):
     # Applied to every stream and KV bucket the bridge declares (bridge/nats/streams.py); 3 on a
     # 3-node cluster so one node's loss keeps them available. Changes are applied in place.
     stream_replicas: int = Field(default=1, ge=1, le=5)
+    """Replicas of every stream and KV bucket (3 on a 3-node cluster); applied in place."""
     nats_creds: Path | None = None  # a .creds file: user JWT + NKey seed (decentralized auth)
+    """A NATS .creds file (user JWT and NKey seed)."""
     nats_nkey_seed: SecretStr | None = None
+    """NKey seed; prefer the environment or --nats-nkey-seed-file."""
     nats_nkey_seed_file: Path | None = None
+    """File holding the NKey seed (a mounted Secret)."""
     nats_token: SecretStr | None = None
+    """NATS token; prefer the environment or --nats-token-file."""
     nats_token_file: Path | None = None
+    """File holding the NATS token."""
     nats_user: str | None = None
+    """NATS user (with a password)."""
     nats_password: SecretStr | None = None
+    """NATS password; prefer the environment or --nats-password-file."""
     nats_password_file: Path | None = None
+    """File holding the NATS password."""
     nats_tls_ca: Path | None = None  # CA bundle that signed the servers' certificates
+    """CA bundle that signed the NATS servers' certificates."""
     nats_tls_cert: Path | None = None  # client certificate, when the servers verify clients
+    """Client certificate, when the NATS servers verify clients."""
     nats_tls_key: Path | None = None
+    """The client certificate's key."""
 
     # --- embedded NATS --------------------------------------------------------------------------
     data_dir: Path = Path(".storybridge")
+    """Where the embedded nats-server keeps its store."""
     nats_port: int = 4222  # taken when free, else any free port
+    """The embedded nats-server's port, when free (else any free port)."""
 
     @field_validator("subject_prefix")
     @classmethod

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -15,6 +14,7 @@ from rich.json import JSON
 
 from bridge.cli import contract, measure, providers, status
 from bridge.cli.options import NatsUrl, SubjectPrefix, client_connect_options, nats_servers
+from bridge.cli.settings_options import settings_from, with_options
 from bridge.config import BridgeSettings
 
 app = typer.Typer(
@@ -28,11 +28,6 @@ err_console = Console(stderr=True)
 STORY_SANDBOX_RATE_LIMIT = 120  # the Story API's own default per key
 
 
-def _settings(**overrides: Any) -> BridgeSettings:
-    """Environment first, then explicit options on top (only the ones given)."""
-    return BridgeSettings(**{k: v for k, v in overrides.items() if v is not None})
-
-
 def _scope_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
@@ -44,159 +39,25 @@ def _sandbox_key(spec: str) -> tuple[str, list[str] | None]:
 
 
 @app.command()
-def run(
-    sandbox: bool | None = typer.Option(
-        None, "--sandbox", help="Run against the bundled API sandbox."
-    ),
-    api_key: str | None = typer.Option(
-        None, envvar="SLEEPERHIT_API_KEY", show_envvar=True, help="Story API key."
-    ),
-    base_url: str | None = typer.Option(None, help="API base incl. /api/v1 (SLEEPERHIT_BASE_URL)."),
-    nats_url: str | None = typer.Option(
-        None, help="NATS URL(s), comma-separated (STORYBRIDGE_NATS_URL)."
-    ),
-    subject_prefix: str | None = typer.Option(
-        None, help="First subject token (STORYBRIDGE_SUBJECT_PREFIX)."
-    ),
-    http_port: int | None = typer.Option(None, help="Health/metrics port (STORYBRIDGE_HTTP_PORT)."),
-    log_format: str | None = typer.Option(None, help="json or console (STORYBRIDGE_LOG_FORMAT)."),
-    data_dir: Path | None = typer.Option(None, help="Where the embedded NATS keeps its store."),
-    command_extra_fields: str | None = typer.Option(
-        None,
-        help="pass or forbid: unknown command fields reach the API or are refused "
-        "(STORYBRIDGE_COMMAND_EXTRA_FIELDS, default pass).",
-    ),
-    discovery_interval_seconds: float | None = typer.Option(
-        None,
-        help="Seconds between discovery sweeps; 0 = off (STORYBRIDGE_DISCOVERY_INTERVAL_SECONDS).",
-    ),
-    command_deadline_seconds: float | None = typer.Option(
-        None,
-        help="How long a retryable durable command is kept trying before it is dead-lettered "
-        "(STORYBRIDGE_COMMAND_DEADLINE_SECONDS, default 86400).",
-    ),
-    circuit_probe_seconds: float | None = typer.Option(
-        None,
-        help="Seconds between probes while a provider's circuit is open "
-        "(STORYBRIDGE_CIRCUIT_PROBE_SECONDS, default 60).",
-    ),
-    route_probe_max_seconds: float | None = typer.Option(
-        None,
-        help="Longest wait between probes of a failing route "
-        "(STORYBRIDGE_ROUTE_PROBE_MAX_SECONDS, default 30).",
-    ),
-    route_max_in_flight: int | None = typer.Option(
-        None,
-        help="Durable commands of one route running at once "
-        "(STORYBRIDGE_ROUTE_MAX_IN_FLIGHT, default 3/4 of STORYBRIDGE_MAX_IN_FLIGHT).",
-    ),
-    stream_replicas: int | None = typer.Option(
-        None, help="Replicas of every stream and KV bucket (STORYBRIDGE_STREAM_REPLICAS)."
-    ),
-    nats_creds: Path | None = typer.Option(None, help="NATS .creds file (STORYBRIDGE_NATS_CREDS)."),
-    nats_nkey_seed: str | None = typer.Option(
-        None,
-        help="NKey seed; prefer the env or --nats-nkey-seed-file (STORYBRIDGE_NATS_NKEY_SEED).",
-    ),
-    nats_nkey_seed_file: Path | None = typer.Option(
-        None, help="File holding the NKey seed (STORYBRIDGE_NATS_NKEY_SEED_FILE)."
-    ),
-    nats_token: str | None = typer.Option(
-        None, help="NATS token; prefer the env or --nats-token-file (STORYBRIDGE_NATS_TOKEN)."
-    ),
-    nats_token_file: Path | None = typer.Option(
-        None, help="File holding the NATS token (STORYBRIDGE_NATS_TOKEN_FILE)."
-    ),
-    nats_user: str | None = typer.Option(None, help="NATS user (STORYBRIDGE_NATS_USER)."),
-    nats_password: str | None = typer.Option(
-        None, help="NATS password; prefer the env or a file (STORYBRIDGE_NATS_PASSWORD)."
-    ),
-    nats_password_file: Path | None = typer.Option(
-        None, help="File holding the NATS password (STORYBRIDGE_NATS_PASSWORD_FILE)."
-    ),
-    nats_tls_ca: Path | None = typer.Option(
-        None, help="CA bundle for the NATS servers (STORYBRIDGE_NATS_TLS_CA)."
-    ),
-    nats_tls_cert: Path | None = typer.Option(
-        None, help="Client certificate for NATS (STORYBRIDGE_NATS_TLS_CERT)."
-    ),
-    nats_tls_key: Path | None = typer.Option(
-        None, help="Client certificate's key (STORYBRIDGE_NATS_TLS_KEY)."
-    ),
-    credits_interval_seconds: float | None = typer.Option(
-        None, help="How often to read GET /credits (STORYBRIDGE_CREDITS_INTERVAL_SECONDS)."
-    ),
-    credits_low_threshold: float | None = typer.Option(
-        None,
-        help="Balance below which credits.low is published (STORYBRIDGE_CREDITS_LOW_THRESHOLD).",
-    ),
-    syllaby_api_token: str | None = typer.Option(
-        None,
-        envvar="SYLLABY_API_TOKEN",
-        show_envvar=True,
-        help="Syllaby API token; turns the Syllaby provider on (prefer the env).",
-    ),
-    syllaby_base_url: str | None = typer.Option(
-        None, help="Syllaby base URL, required with the token (SYLLABY_BASE_URL)."
-    ),
-    syllaby_rate_limit_per_minute: int | None = typer.Option(
-        None,
-        help="This replica's share of the Syllaby token's budget "
-        "(STORYBRIDGE_SYLLABY_RATE_LIMIT_PER_MINUTE, default 30).",
-    ),
-    ledger_lease_seconds: float | None = typer.Option(
-        None,
-        help="Seconds a command-ledger claim lasts without renewal "
-        "(STORYBRIDGE_LEDGER_LEASE_SECONDS, default 30).",
-    ),
-    poll_budget_share: float | None = typer.Option(
-        None,
-        help="Share of the rate budget polls spend at most (STORYBRIDGE_POLL_BUDGET_SHARE).",
-    ),
-) -> None:
+@with_options(BridgeSettings)
+def run(**given: Any) -> None:
     """Run the bridge. With no NATS URL it starts an embedded nats-server; --sandbox needs no key."""
     import structlog
+    from pydantic import ValidationError
 
     from bridge.nats.connection import NatsRefused
     from bridge.nats.streams import ReplicasUnavailable
     from bridge.ops.logging import configure_logging
     from bridge.service import serve
 
-    settings = _settings(
-        sandbox=sandbox,
-        api_key=api_key,
-        base_url=base_url,
-        nats_url=nats_url,
-        subject_prefix=subject_prefix,
-        http_port=http_port,
-        log_format=log_format,
-        data_dir=data_dir,
-        command_extra_fields=command_extra_fields,
-        discovery_interval_seconds=discovery_interval_seconds,
-        command_deadline_seconds=command_deadline_seconds,
-        circuit_probe_seconds=circuit_probe_seconds,
-        route_probe_max_seconds=route_probe_max_seconds,
-        route_max_in_flight=route_max_in_flight,
-        stream_replicas=stream_replicas,
-        nats_creds=nats_creds,
-        nats_nkey_seed=nats_nkey_seed,
-        nats_nkey_seed_file=nats_nkey_seed_file,
-        nats_token=nats_token,
-        nats_token_file=nats_token_file,
-        nats_user=nats_user,
-        nats_password=nats_password,
-        nats_password_file=nats_password_file,
-        nats_tls_ca=nats_tls_ca,
-        nats_tls_cert=nats_tls_cert,
-        nats_tls_key=nats_tls_key,
-        credits_interval_seconds=credits_interval_seconds,
-        credits_low_threshold=credits_low_threshold,
-        syllaby_api_token=syllaby_api_token,
-        syllaby_base_url=syllaby_base_url,
-        syllaby_rate_limit_per_minute=syllaby_rate_limit_per_minute,
-        ledger_lease_seconds=ledger_lease_seconds,
-        poll_budget_share=poll_budget_share,
-    )
+    try:
+        settings: BridgeSettings = settings_from(BridgeSettings, given)
+    except ValidationError as err:
+        # A setting to fix: which one and why, without a traceback.
+        for problem in err.errors():
+            where = ".".join(str(part) for part in problem["loc"]) or "settings"
+            err_console.print(f"storybridge run: {where}: {problem['msg']}")
+        raise typer.Exit(2) from None
     configure_logging(settings.log_format)
     try:
         asyncio.run(serve(settings))

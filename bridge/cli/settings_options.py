@@ -1,0 +1,108 @@
+"""`storybridge run`'s options, generated from `BridgeSettings`: one option per setting, named after
+the field (`--max-in-flight`), its help the field's description plus the environment variable it
+also reads. A setting added to `BridgeSettings` is an option at once, and nothing is listed twice.
+
+Every option defaults to None, meaning "not given": the environment (and then the field's default)
+decides, and a given option goes on top of it (`settings_from`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import typer
+from pydantic import AliasChoices, SecretStr
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings
+
+# Flags that only switch on: `--sandbox` has no `--no-sandbox` (off is the default and the env).
+ON_ONLY = frozenset({"sandbox"})
+
+
+def env_name(model: type[BaseSettings], name: str, field: FieldInfo) -> str:
+    """The environment variable a setting is read from (its contract name where it has one)."""
+    alias = field.validation_alias
+    if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str):
+        return alias.choices[0]
+    if isinstance(alias, str):
+        return alias
+    prefix = str(model.model_config.get("env_prefix") or "")
+    return f"{prefix}{name}".upper()
+
+
+def _option_type(annotation: Any) -> tuple[type[Any], tuple[str, ...] | None]:
+    """The type the command line parses for a setting, and its choices for a Literal."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    origin = typing.get_origin(annotation)
+    if origin in (types.UnionType, typing.Union) and len(args) == 1:
+        return _option_type(args[0])
+    if origin is Literal:
+        return str, tuple(str(a) for a in typing.get_args(annotation))
+    if annotation is SecretStr:
+        return str, None
+    if annotation in (bool, int, float, str, Path):
+        return annotation, None
+    return str, None  # pydantic parses the text (it validates every value anyway)
+
+
+def _help(
+    model: type[BaseSettings], name: str, field: FieldInfo, choices: tuple[str, ...] | None
+) -> str:
+    env = env_name(model, name, field)
+    text = (field.description or "").strip()
+    # Descriptions that open with their variable's name say it twice otherwise.
+    if text.startswith(f"{env}:"):
+        text = text[len(env) + 1 :].strip()
+        text = text[:1].upper() + text[1:]
+    text = text.replace("[", "\\[")  # rich markup would take `storybridge[otel]` for a tag
+    if choices:
+        text = f"{' or '.join(choices)}. {text}".strip()
+    default = field.get_default(call_default_factory=True)
+    shown = "" if default is None or isinstance(default, SecretStr) else f", default {default}"
+    return f"{text} ({env}{shown})".strip()
+
+
+def options(model: type[BaseSettings]) -> list[inspect.Parameter]:
+    """One keyword parameter with a `typer.Option` per field of `model`, in field order."""
+    params = []
+    for name, field in model.model_fields.items():
+        kind, choices = _option_type(field.annotation)
+        flag = "--" + name.replace("_", "-")
+        if kind is bool:
+            decls = [flag] if name in ON_ONLY else [f"{flag}/--no-{flag[2:]}"]
+        else:
+            decls = [flag]
+        option = typer.Option(None, *decls, help=_help(model, name, field, choices))
+        params.append(
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind | None
+            )
+        )
+    return params
+
+
+def with_options(
+    model: type[BaseSettings],
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command function `model`'s options: typer reads the generated signature, and the
+    function receives the options given as keyword arguments (None: not given)."""
+
+    def wrap(fn: Callable[..., None]) -> Callable[..., None]:
+        def command(**given: Any) -> None:
+            fn(**given)
+
+        command.__name__, command.__doc__ = fn.__name__, fn.__doc__
+        command.__signature__ = inspect.Signature(options(model))  # type: ignore[attr-defined]
+        return command
+
+    return wrap
+
+
+def settings_from(model: type[BaseSettings], given: dict[str, Any]) -> Any:
+    """`model` from the environment, with the options given on top."""
+    return model(**{k: v for k, v in given.items() if v is not None})

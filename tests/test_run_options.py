@@ -1,0 +1,56 @@
+"""`storybridge run`'s options are generated from `BridgeSettings` (issue 24: "run options generated
+from BridgeSettings rather than listed twice"): every setting is an option, its help names the
+variable it is also read from, a given option goes on top of the environment, and a bad value is
+one line naming the setting, not a traceback."""
+
+from __future__ import annotations
+
+import pytest
+import typer.main
+from typer.testing import CliRunner
+
+from bridge.cli.app import app
+from bridge.cli.settings_options import env_name, settings_from
+from bridge.config import BridgeSettings
+
+RUN = typer.main.get_command(app).commands["run"]  # type: ignore[attr-defined]
+OPTIONS = {param.name: param for param in RUN.params}
+
+
+@pytest.mark.parametrize("name", list(BridgeSettings.model_fields))
+def test_every_setting_is_a_run_option_naming_its_variable(name: str) -> None:
+    field = BridgeSettings.model_fields[name]
+    option = OPTIONS[name]
+    assert option.opts == ["--" + name.replace("_", "-")]
+    assert env_name(BridgeSettings, name, field) in (option.help or "")
+
+
+def test_the_contract_names_are_the_variables_shown() -> None:
+    fields = BridgeSettings.model_fields
+    assert env_name(BridgeSettings, "api_key", fields["api_key"]) == "SLEEPERHIT_API_KEY"
+    assert env_name(BridgeSettings, "syllaby_api_token", fields["syllaby_api_token"]) == (
+        "SYLLABY_API_TOKEN"
+    )
+    assert env_name(BridgeSettings, "max_in_flight", fields["max_in_flight"]) == (
+        "STORYBRIDGE_MAX_IN_FLIGHT"
+    )
+
+
+def test_sandbox_is_a_flag_and_other_switches_go_both_ways() -> None:
+    assert OPTIONS["sandbox"].is_flag and OPTIONS["sandbox"].secondary_opts == []
+    assert OPTIONS["tracing"].secondary_opts == ["--no-tracing"]
+
+
+def test_a_given_option_goes_on_top_of_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STORYBRIDGE_MAX_IN_FLIGHT", "5")
+    monkeypatch.setenv("STORYBRIDGE_HTTP_PORT", "9191")
+    settings = settings_from(BridgeSettings, {"max_in_flight": 7, "http_port": None})
+    assert settings.max_in_flight == 7  # given
+    assert settings.http_port == 9191  # not given: the environment decides
+
+
+def test_a_bad_value_is_one_line_naming_the_setting() -> None:
+    result = CliRunner().invoke(app, ["run", "--log-format", "xml"])
+    assert result.exit_code == 2
+    assert "log_format" in result.output
+    assert "Traceback" not in result.output
