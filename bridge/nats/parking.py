@@ -27,6 +27,7 @@ from nats.aio.msg import Msg
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
+from bridge import plugins
 from bridge.names import PARKED_STREAM, Subjects
 from bridge.nats.deadletters import ORIGINAL_MSG_ID_HEADER, SEQUENCE_HEADER, Grave
 
@@ -158,9 +159,10 @@ OLDEST_SCAN = 100
 async def parked_counts(
     js: JetStreamContext, subjects: Subjects, provider_of: Callable[[str | None], str]
 ) -> tuple[dict[str, int], float]:
-    """Parked commands by provider, and the age of the oldest (since its arrival) near the head."""
+    """Parked commands by provider (every installed one, 0 when none waits: the gauge reads 0,
+    not absent), and the age of the oldest (since its arrival) near the head."""
     info = await js.stream_info(PARKED_STREAM, subjects_filter=subjects.parked_all)
-    counts: dict[str, int] = {"story": 0, "syllaby": 0}
+    counts: dict[str, int] = dict.fromkeys(plugins.providers(), 0)
     for subject, n in (info.state.subjects or {}).items():
         name = subjects.command_name(subject.replace(".parked.", ".cmd.", 1))
         provider = provider_of(name)
