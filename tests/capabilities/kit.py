@@ -93,6 +93,12 @@ class Profile:
         """A sandbox fault rule that applies the command's POST and then holds its answer."""
         raise NotImplementedError
 
+    def check_crash_outcome(self, outcome: dict[str, Any]) -> None:
+        """A command re-sent after a crash: with an Idempotency-Key the API replays its first
+        effect; a provider without one says otherwise (its profile overrides this)."""
+        assert outcome["ok"] is True, outcome
+        assert outcome["replayed"] is True
+
     def process_env(self, world: World) -> dict[str, str]:
         """Environment for a `storybridge run` child process that serves this provider."""
         return {}

@@ -111,6 +111,17 @@ class SyllabyProfile(Profile):
         path = f"/text-to-scene/{payload['storyboard_id']}/prompt"
         return {"path": path, "method": "POST", "respond_latency_ms": 60_000, "times": 1}
 
+    def check_crash_outcome(self, outcome: dict[str, Any]) -> None:
+        # Syllaby's state cannot tell whether a generate took effect, so the ledger says so
+        # honestly rather than send it again (it could charge twice).
+        assert outcome["ok"] is False, outcome
+        error = outcome["error"]
+        assert error["code"] == "outcome_unknown" and error["retryable"] is False
+        ledger = error["details"]["ledger"]
+        assert ledger["commandId"] == outcome["commandId"]
+        assert ledger["command"] == self.command
+        assert ledger["state"] == "started"
+
     def process_env(self, world: World) -> dict[str, str]:
         return {
             "SYLLABY_API_TOKEN": world.secrets["syllaby"],

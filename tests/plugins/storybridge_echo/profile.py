@@ -3,6 +3,7 @@ outside the core brings its own profile, found beside the module its entry point
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from tests.capabilities.kit import Profile, World
@@ -53,7 +54,12 @@ class EchoProfile(Profile):
         return {"path": "/things", "method": "POST", "respond_latency_ms": 60_000, "times": 1}
 
     def process_env(self, world: World) -> dict[str, str]:
-        return {"STORYBRIDGE_ECHO_BASE_URL": self.sandbox(world).base_url}
+        # A child process has Echo installed when the directory holding its dist-info is on its path.
+        installed_at = str(Path(__file__).resolve().parent.parent)
+        return {
+            "STORYBRIDGE_ECHO_BASE_URL": self.sandbox(world).base_url,
+            "PYTHONPATH": installed_at,
+        }
 
 
 PROFILE = EchoProfile()
