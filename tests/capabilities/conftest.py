@@ -10,7 +10,7 @@ from nats.aio.client import Client as NatsClient
 
 from bridge.sandboxes.story import StorySandboxConfig
 from bridge.sandboxes.syllaby import SyllabySandboxConfig
-from tests.capabilities.kit import Profile, World, profile_for
+from tests.capabilities.kit import PROVIDERS, Profile, World, profile_for
 from tests.fixtures.bridge import SUBJECTS, Outcomes, Recorder
 from tests.fixtures.sandbox import TEST_SPEED, SandboxApi
 from tests.fixtures.syllaby_bridge import StartSyllabyBridge
@@ -59,6 +59,6 @@ async def world(
     return made
 
 
-@pytest.fixture(params=["story", "syllaby", "echo"])
+@pytest.fixture(params=PROVIDERS)
 def provider(request: pytest.FixtureRequest, echo_installed: None) -> Profile:
     return profile_for(str(request.param))

@@ -60,10 +60,12 @@ async def test_an_account_fault_opens_one_circuit_and_its_end_closes_it(
     held = await world.outcomes.wait_for(held_payload["commandId"], kinds=("retrying",))
     assert held[0]["error"]["code"] == provider.account_code
 
-    # The other providers go on meanwhile, commands and watches alike.
+    # The other providers go on meanwhile, commands and watches alike, to the watch's end.
     for other in others:
         _, theirs = await other.make(world, "request", f"while-{provider.name}-is-down")
         await until(lambda o=other, r=theirs: o.events_of(world, r))
+        other.finish(world)
+        await until(lambda o=other, r=theirs: o.final_status in statuses(o.events_of(world, r)))
 
     def probes() -> list[dict[str, Any]]:
         return [e for e in requests_of(sandbox)[before:] if e["path"] == provider.probe_path]

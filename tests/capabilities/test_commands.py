@@ -4,9 +4,16 @@ same commandId sent again has no second effect."""
 
 from __future__ import annotations
 
-from tests.capabilities.kit import Profile, World, statuses
+from bridge import plugins
+from tests.capabilities.kit import PROVIDERS, Profile, World, profile_for, statuses
 from tests.fixtures.bridge import send
 from tests.fixtures.waiting import until
+
+
+def test_every_installed_provider_is_asked_through_its_profile(echo_installed: None) -> None:
+    """A provider installed but left out of the shared tests would promise nothing tested."""
+    assert sorted(PROVIDERS) == sorted(item.name for item in plugins.installed())
+    assert [profile_for(name).name for name in PROVIDERS] == PROVIDERS
 
 
 async def test_a_command_over_either_path_acts_once_and_its_watch_publishes(

@@ -21,7 +21,7 @@ class EchoProfile(Profile):
 
     def _state(self, world: World) -> Any:
         # The sandbox runs in this process: its state is the truth of what was created.
-        return self.sandbox(world).app.state.sandbox
+        return self.sandbox(world).state
 
     def setup(self, world: World) -> None:
         # Things stay `pending` until the test moves the clock (as the other sandboxes' manual clocks).
