@@ -80,8 +80,9 @@ class Profile:
         """How many times `payload`'s command took effect at the sandbox (read from its state)."""
         raise NotImplementedError
 
-    def check_resends(self, world: World, payload: dict[str, Any]) -> None:
-        """What this provider promises of re-sends of one commandId beyond a single effect."""
+    def check_resends(self, world: World, payload: dict[str, Any], sends: int) -> None:
+        """What this provider promises of `sends` sends of one commandId beyond a single effect
+        (how many reached the API, under which Idempotency-Key)."""
 
     def break_account(self, world: World) -> None:
         raise NotImplementedError

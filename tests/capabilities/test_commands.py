@@ -55,4 +55,4 @@ async def test_one_command_id_sent_four_times_has_one_effect(
     assert len({provider.created_id(payload, r) for r in results}) == 1
     assert [r["replayed"] for r in results] == [False, True, True, True]
     assert provider.effects(world, payload) == 1
-    provider.check_resends(world, payload)
+    provider.check_resends(world, payload, sends=4)

@@ -34,3 +34,6 @@ async def test_a_command_killed_mid_call_has_one_effect_after_restart(
     outcome = (await world.outcomes.wait_for(payload["commandId"], timeout=60))[-1]
     provider.check_crash_outcome(outcome)
     assert provider.effects(world, payload) == 1
+    provider.check_resends(
+        world, payload, sends=2
+    )  # the killed bridge's send and the replacement's
