@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from tests.fixtures.bridge import SUBJECTS, Outcomes, StartBridge, send
+from tests.fixtures.bridge import SUBJECTS, Flow, Outcomes, StartBridge, send
 from tests.fixtures.requestlog import requests_of
 from tests.fixtures.waiting import commands_settled, until
 
@@ -40,22 +40,6 @@ TABLE_READ = [{"type": "table_read", "mode": "documentary"}]
 def requests_log(sandbox: Any, path: str) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = requests_of(sandbox)
     return [e for e in entries if e["path"].endswith(path)]
-
-
-class Flow:
-    """Drives one contract command after another by `path`, asserting each one succeeds."""
-
-    def __init__(self, nc: NatsClient, outcomes: Outcomes, path: str) -> None:
-        self.nc, self.outcomes, self.path = nc, outcomes, path
-        self.seen: set[str] = set()
-
-    async def ok(self, command: str, payload: dict[str, Any]) -> Any:
-        outcome = await send(self.nc, self.outcomes, self.path, command, payload)
-        assert outcome["ok"] is True, outcome
-        assert outcome["command"] == command
-        assert outcome["replayed"] is False
-        self.seen.add(command)
-        return outcome["result"]
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -160,25 +144,6 @@ async def _plan_status(client: Any, plan_id: str, status: str) -> bool:
 async def _job_if(client: Any, job_id: str, status: str) -> Any:
     job = (await client.get_job(job_id)).data
     return job if job.status == status else None
-
-
-async def test_same_command_id_four_times_makes_one_resource(
-    start_bridge: StartBridge, nc: NatsClient, outcomes: Outcomes, sandbox: Any
-) -> None:
-    """Three durable sends and one request with one commandId: one project, one Idempotency-Key."""
-    await start_bridge()
-    payload = {"name": "only once", "commandId": "order-42"}
-    results = [await send(nc, outcomes, "durable", "project.create", payload) for _ in range(3)]
-    results.append(await send(nc, outcomes, "request", "project.create", payload))
-
-    assert all(r["ok"] for r in results)
-    assert {r["result"]["project"]["id"] for r in results} == {
-        results[0]["result"]["project"]["id"]
-    }
-    assert [r["replayed"] for r in results] == [False, True, True, True]
-    posts = [e for e in requests_log(sandbox, "/story-projects") if e["method"] == "POST"]
-    assert len(posts) == 4
-    assert len({e["idempotencyKey"] for e in posts}) == 1
 
 
 @pytest.mark.parametrize("path", PATHS)

@@ -69,6 +69,8 @@ class EchoPipeline(Pipeline[EchoState, EchoExchange, str]):
             key = ex.request.headers.get("idempotency-key")
             if key is not None and key in state.by_key:  # the same operation: its first answer
                 ex.status, ex.body = 200, state.view(state.by_key[key])
+                # Said as the Story API says it, so an outcome can tell a replay from a first effect.
+                ex.headers["Idempotency-Replayed"] = "true"
                 return
             body = await ex.request.json()
             thing_id = f"th_{uuid.uuid4().hex[:12]}"
