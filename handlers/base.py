@@ -172,7 +172,7 @@ class Calls(Generic[C]):
 
     @property
     def endpoint(self) -> Endpoint:
-        return self.route.route.endpoint
+        return self.route.route.endpoint.named(self.model.path_fields)
 
     async def __call__(self, cmd: Command, ctx: CommandContext) -> CommandReply:
         command = typed(self.model, cmd)
@@ -195,7 +195,9 @@ def handles(
 ) -> CommandHandler:
     """The registry entry of a handler written out as a function of its command model, with the
     route it calls (a client's route, or an `Endpoint` for a call no route attribute describes)."""
-    endpoint = route.route.endpoint if isinstance(route, ClientRoute) else route
+    endpoint = (
+        route.route.endpoint.named(model.path_fields) if isinstance(route, ClientRoute) else route
+    )
     return Handles(model, run, endpoint)
 
 

@@ -153,6 +153,19 @@ class Endpoint:
     def __str__(self) -> str:
         return f"{self.method} /{self.path}"
 
+    def named(self, names: tuple[str, ...]) -> Endpoint:
+        """The same call with its placeholders, in order, named as the command names its path
+        fields (`{projectId}`, not the client's `{project_id}`): logs, metrics, the route gates and
+        the docs then speak the caller's names. Unchanged when the counts differ."""
+        parts = list(string.Formatter().parse(self.path))
+        if sum(1 for _, field, _, _ in parts if field) != len(names):
+            return self
+        given = iter(names)
+        path = "".join(
+            text + (f"{{{next(given)}}}" if field else "") for text, field, _, _ in parts
+        )
+        return Endpoint(self.method, path, self.idempotency)
+
 
 class RouteClient(TransportClient):
     """A client that serves :class:`Route` attributes as methods over one :class:`Transport`.
