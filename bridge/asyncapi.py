@@ -78,26 +78,47 @@ def _documented(handler: CommandHandler) -> Callable[..., Awaitable[Outcome | No
     return documented
 
 
+# How each declared idempotency keeps a command's effect to one (handlers.base, the rows).
+GUARDS = {
+    "key": "sent with an Idempotency-Key derived from the commandId",
+    "ledger": "sent through the command ledger (the API takes no Idempotency-Key)",
+    "none": "safe to repeat",
+}
+
+
+def _call(handler: CommandHandler) -> str:
+    """The API call the handler row declares, as the channel describes it."""
+    endpoint = handler.endpoint
+    if endpoint is None:
+        return "It calls no API."
+    return f"Calls {endpoint}, {GUARDS[endpoint.idempotency]}."
+
+
 def build_doc_broker(prefix: str) -> NatsBroker:
     subjects = Subjects(prefix)
     broker = NatsBroker("nats://storybridge-nats:4222")
     commands = JStream(COMMANDS_STREAM, declare=False)
     events = JStream(EVENTS_STREAM, declare=False)
     for name, handler in sorted(HANDLERS.items()):
-        doc = (handler.model.__doc__ or name).strip().splitlines()[0]
+        doc = (handler.model.__doc__ or name).strip().splitlines()[0].rstrip(".")
         broker.subscriber(
             subjects.command(name),
             stream=commands,
             durable="storybridge",
             pull_sub=PullSub(),
             title=f"cmd.{name}",
-            description=f"Durable command {name}: {doc}. Outcome on {prefix}.evt.command.*",
+            description=(
+                f"Durable command {name}: {doc}. {_call(handler)} Outcome on {prefix}.evt.command.*"
+            ),
         )(_documented(handler))
         broker.subscriber(
             subjects.request(name),
             queue=QUEUE_GROUP,
             title=f"req.{name}",
-            description=f"Request/reply command {name}: {doc}. The reply is the outcome document.",
+            description=(
+                f"Request/reply command {name}: {doc}. {_call(handler)} "
+                "The reply is the outcome document."
+            ),
         )(_documented(handler))
     dead_letters = JStream(DEAD_LETTERS_STREAM, declare=False)
     for name, handler in sorted(HANDLERS.items()):

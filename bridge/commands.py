@@ -44,7 +44,14 @@ from bridge.ops.tracing import Tracing, annotate_command, current_trace
 from bridge.payload import PayloadRejected, parse_payload, unreadable_header
 from bridge.watching import RecordingWatches
 from handlers import HANDLERS
-from handlers.base import CommandContext, CommandReply, DeadLetterOps, Watches, WatchStartFailed
+from handlers.base import (
+    CommandContext,
+    CommandReply,
+    DeadLetterOps,
+    Watches,
+    WatchStartFailed,
+    idempotency,
+)
 from schemas.catalog import COMMAND_MODELS, COMMAND_ROUTES
 from schemas.wire.commands import Command, WatchCommand
 from schemas.wire.extra_fields import (
@@ -243,7 +250,8 @@ class CommandExecutor:
         )
         if provider is not None and self.clients.get(provider) is None:
             return invalid(command_id, name, _off(provider), "subject"), None
-        if getattr(model, "ledger", False) and provider is not None:
+        # The command's row declares whether its API call needs the ledger (no Idempotency-Key).
+        if idempotency(handler) == "ledger" and provider is not None:
             return await self._ledgered(provider, name, cmd, handler, ctx)
         # The same commandId is the same operation: a caller's commandId is fingerprinted (an
         # anonymous durable command's fallback id names one stream message, one body, already).

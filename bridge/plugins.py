@@ -120,10 +120,11 @@ class Provider(Protocol):
     name: str  # the first token of its watch keys, circuit and ledger entries
     required: bool  # a run without it refuses to start (Story: the contract's SLEEPERHIT_API_KEY)
     enable_hint: str  # what turns it on, for the "provider is off" answer
-    # Command name -> handler (handlers.base.CommandHandler: `.model`, awaitable with (cmd, ctx)).
+    # Command name -> handler row (handlers.base.CommandHandler: `.model`, `.endpoint` (the API
+    # call it declares, or None), awaitable with (cmd, ctx)): each command's one declaration.
     commands: Mapping[str, Any]
     watch_targets: WatchTargets | None
-    # bridge.ledger.Reconciler for its commands marked `ledger = True`; None when its API takes
+    # bridge.ledger.Reconciler for its commands whose rows declare "ledger"; None when its API takes
     # Idempotency-Keys.
     reconciler: Any
     channels: Channels

@@ -1,4 +1,10 @@
-"""The contract every handler follows: command model in, one client call, maybe a watch, a reply out."""
+"""The contract every handler follows: command model in, one client call, maybe a watch, a reply out.
+
+A handler row is a command's one declaration: its model, the API call it makes (an `Endpoint`:
+method, route, and how it takes effect at most once) and the watches it starts. The route table,
+`schemas.catalog.COMMAND_ROUTES`, the AsyncAPI document, the executor's choice of the ledger and the
+README checks read the rows; nothing else says which route a command calls.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypedDict, TypeVar, Unpack
 
 from bridge.http.errors import RequestValidationError
-from bridge.http.routes import ClientRoute, RouteClient
+from bridge.http.routes import ClientRoute, Endpoint, Idempotency, RouteClient
 from bridge.http.transport import ApiResponse
 from schemas.wire.commands import Command
 
@@ -120,15 +126,19 @@ class CommandContext:
 
 
 class CommandHandler(Protocol):
-    """What the registry holds for a command name: the command model it takes, and the call."""
+    """What the registry holds for a command name: the command model it takes, the API call it
+    makes (None: it touches no API, e.g. watch.* and admin.*), and the call."""
 
     @property
     def model(self) -> type[Command]: ...
 
+    @property
+    def endpoint(self) -> Endpoint | None: ...
+
     async def __call__(self, cmd: Command, ctx: CommandContext) -> CommandReply: ...
 
 
-def _typed(model: type[C], cmd: Command) -> C:
+def typed(model: type[C], cmd: Command) -> C:
     if not isinstance(cmd, model):  # the executor validated it as this command's model
         raise TypeError(f"{model.command} handler got a {type(cmd).__name__}")
     return cmd
@@ -136,13 +146,15 @@ def _typed(model: type[C], cmd: Command) -> C:
 
 @dataclass(frozen=True)
 class Handles(Generic[C]):
-    """A handler written out as a function of its own command model."""
+    """A handler written out as a function of its own command model; `endpoint` is the API call
+    it makes, declared here even though `run` makes it (None: it calls no API)."""
 
     model: type[C]
     run: Callable[[C, CommandContext], Awaitable[CommandReply]]
+    endpoint: Endpoint | None = None
 
     async def __call__(self, cmd: Command, ctx: CommandContext) -> CommandReply:
-        return await self.run(_typed(self.model, cmd), ctx)
+        return await self.run(typed(self.model, cmd), ctx)
 
 
 After = Callable[[C, ApiResponse[Any], CommandContext], Awaitable[None]]
@@ -155,14 +167,18 @@ class Calls(Generic[C]):
     model has one), the command's Idempotency-Key; then `after` (e.g. start a watch)."""
 
     model: type[C]
-    endpoint: ClientRoute[Any]
+    route: ClientRoute[Any]
     after: After[C] | None = None
 
+    @property
+    def endpoint(self) -> Endpoint:
+        return self.route.route.endpoint.named(self.model.path_fields)
+
     async def __call__(self, cmd: Command, ctx: CommandContext) -> CommandReply:
-        command = _typed(self.model, cmd)
+        command = typed(self.model, cmd)
         body = (command.body(),) if self.model.body_model is not None else ()
         reply = await ctx.client(RouteClient).serve(
-            self.endpoint.route,
+            self.route.route,
             *command.path().values(),
             *body,
             idempotency_key=ctx.idempotency_key,
@@ -173,17 +189,27 @@ class Calls(Generic[C]):
 
 
 def handles(
-    model: type[C], run: Callable[[C, CommandContext], Awaitable[CommandReply]]
+    model: type[C],
+    run: Callable[[C, CommandContext], Awaitable[CommandReply]],
+    route: ClientRoute[Any] | Endpoint | None = None,
 ) -> CommandHandler:
-    """The registry entry of a handler written out as a function of its command model."""
-    return Handles(model, run)
+    """The registry entry of a handler written out as a function of its command model, with the
+    route it calls (a client's route, or an `Endpoint` for a call no route attribute describes)."""
+    endpoint = (
+        route.route.endpoint.named(model.path_fields) if isinstance(route, ClientRoute) else route
+    )
+    return Handles(model, run, endpoint)
 
 
-def calls(
-    model: type[C], endpoint: ClientRoute[Any], after: After[C] | None = None
-) -> CommandHandler:
+def calls(model: type[C], route: ClientRoute[Any], after: After[C] | None = None) -> CommandHandler:
     """The registry entry of a command that is one API call (see `Calls`)."""
-    return Calls(model, endpoint, after)
+    return Calls(model, route, after)
+
+
+def idempotency(handler: CommandHandler) -> Idempotency:
+    """How `handler`'s call takes effect at most once ("none" for a handler that calls no API)."""
+    endpoint = handler.endpoint
+    return endpoint.idempotency if endpoint is not None else "none"
 
 
 def handler_table(*handlers: CommandHandler) -> dict[str, CommandHandler]:
@@ -198,6 +224,7 @@ __all__ = [
     "CommandContext",
     "CommandHandler",
     "CommandReply",
+    "Endpoint",
     "Handles",
     "LocalReply",
     "WatchFilter",
@@ -207,4 +234,6 @@ __all__ = [
     "calls",
     "handler_table",
     "handles",
+    "idempotency",
+    "typed",
 ]

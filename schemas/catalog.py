@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from bridge import plugins
 from schemas.wire.commands import (
     AdminRedriveCommand,
@@ -36,15 +34,19 @@ COMMAND_MODELS: plugins.Table[type[Command]] = plugins.Table(_models)
 """Every command of the contract, by its `<resource>.<action>` name (the subject suffix)."""
 
 
-def _route(model: type[Command]) -> str | None:
-    match = re.search(r"\(((?:GET|POST|PATCH|PUT|DELETE) /[^)]+)\)", model.__doc__ or "")
-    return match.group(1) if match else None
+def _routes() -> dict[str, str | None]:
+    # The route is what each provider's handler row declares (`handlers.base`, read structurally:
+    # schemas sits below the handlers); the core's own commands call no API.
+    routes: dict[str, str | None] = dict.fromkeys((model.command for model in CORE_MODELS), None)
+    for item in plugins.installed():
+        for name, handler in item.provider.commands.items():
+            endpoint = getattr(handler, "endpoint", None)
+            routes[name] = str(endpoint) if endpoint is not None else None
+    return routes
 
 
-COMMAND_ROUTES: plugins.Table[str | None] = plugins.Table(
-    lambda: {name: _route(m) for name, m in COMMAND_MODELS.items()}
-)
-"""The API route each command calls, for logs and metrics (from the model docstrings)."""
+COMMAND_ROUTES: plugins.Table[str | None] = plugins.Table(_routes)
+"""The API call each command makes (`POST /story-jobs`), for logs, from its handler row."""
 
 
 def parse_command(name: str, payload: dict[str, object]) -> Command:

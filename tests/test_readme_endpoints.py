@@ -1,5 +1,6 @@
 """README's endpoint table lists every Story API endpoint the vendored docs name, each with a
-command (or why none), a client method, a sandbox module and a test that exists."""
+command (or why none), a client method, a sandbox module and a test that exists; its rows and the
+Syllaby commands table say what each command's handler row declares (route, ledger)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from bridge import plugins
+from bridge.http.routes import Endpoint
 from bridge.providers.story.client import StoryClient
 from bridge.sandboxes.story import app as sandbox_app
 from bridge.sandboxes.story import routes_share
@@ -81,3 +84,75 @@ def test_each_row_is_complete_and_true(endpoint: tuple[str, str]) -> None:
     source = (ROOT / "tests" / file).read_text()
     for part in node.split("::"):
         assert re.search(rf"(def|class) {part}\b", source), test
+
+
+# --- the rows against the declarations (each command's handler row, handlers/base.py) ------------
+def _declared(provider: str) -> dict[str, Endpoint]:
+    found = plugins.provider(provider)
+    assert found is not None, provider
+    return {
+        name: handler.endpoint
+        for name, handler in found.commands.items()
+        if handler.endpoint is not None
+    }
+
+
+def _key(endpoint: Endpoint) -> tuple[str, str]:
+    (key,) = _norm(endpoint.method, "/" + endpoint.path)
+    return key
+
+
+def test_every_declared_story_command_has_its_row() -> None:
+    """Each Story command's row in the README is at the endpoint its handler row declares."""
+    rows = table()
+    missing = {
+        name: str(endpoint)
+        for name, endpoint in _declared("story").items()
+        if f"`{name}`" not in (rows.get(_key(endpoint)) or [""])[0]
+    }
+    assert not missing, f"README rows to add or fix (command: declared call): {missing}"
+
+
+def test_each_row_names_the_command_that_calls_it() -> None:
+    """A row's command is the one whose handler row declares that endpoint (no stale row)."""
+    declared = _declared("story")
+    for endpoint, (command, *_) in table().items():
+        named = re.match(r"`([a-z_.]+)`", command)
+        if named and named.group(1) in declared:
+            assert _key(declared[named.group(1)]) == endpoint, (named.group(1), endpoint)
+
+
+def syllaby_table() -> dict[str, tuple[str, str, bool]]:
+    """README's Syllaby commands table: command -> (method, path as written, ledger?)."""
+    header = "| command | API call | repeated safely? |"
+    text = (ROOT / "README.md").read_text().partition(header)[2]
+    rows: dict[str, tuple[str, str, bool]] = {}
+    for line in text.partition("\n\n")[0].splitlines()[1:]:
+        names_cell, call, safe = (cell.strip() for cell in line.strip("|").split("|")[:3])
+        names = re.findall(r"`([a-z_.]+)`", names_cell)
+        if not names or not names[0].startswith("syllaby."):
+            continue
+        first = names[0]
+        full = [first] + [first.rsplit(".", 1)[0] + n for n in names[1:]]
+        methods = re.findall(r"\b(GET|POST|PATCH|PUT|DELETE)\b", call)
+        paths = re.findall(r"(?:\.\.\.)?/[\w/{}-]+", call)
+        for i, name in enumerate(full):
+            rows[name] = (
+                methods[min(i, len(methods) - 1)],
+                paths[min(i, len(paths) - 1)],
+                "the ledger" in safe,
+            )
+    return rows
+
+
+def test_the_syllaby_table_says_what_each_row_declares() -> None:
+    """Each Syllaby command is in README's table with its declared method, route and ledger."""
+    rows = syllaby_table()
+    for name, endpoint in _declared("syllaby").items():
+        assert name in rows, f"README's Syllaby table has no row for {name} ({endpoint})"
+        method, path, ledger = rows[name]
+        tail = re.sub(r"\{[^}]*\}", "{}", path.removeprefix("..."))
+        route = re.sub(r"\{[^}]*\}", "{}", "/" + endpoint.path)
+        assert method == endpoint.method, (name, method, str(endpoint))
+        assert route.endswith(tail), (name, path, str(endpoint))
+        assert ledger == (endpoint.idempotency == "ledger"), (name, endpoint.idempotency)

@@ -18,9 +18,12 @@ from bridge.providers.syllaby import errors as se
 from bridge.providers.syllaby.client import SyllabyClient
 from bridge.providers.syllaby.token import SyllabyToken
 from bridge.redaction import redact
+from handlers.syllaby import ROWS
 from schemas.catalog import parse_command
 from tests.fixtures.leaks import collect, exception_texts
 from tests.fixtures.syllaby_sandbox import SyllabyApi
+
+ENDPOINTS = {row.model.command: row.endpoint for row in ROWS}  # each command as its row sends it
 
 
 @pytest.fixture
@@ -63,7 +66,7 @@ class TestErrorMapping:
         """ "A script is required before rendering." shares 403 with the subscription gate."""
         board_id = syllaby_api.storyboard()
         cmd = parse_command("syllaby.storyboard.render", {"storyboard_id": board_id})
-        err = await _failure(client.send(cmd))  # type: ignore[arg-type]
+        err = await _failure(client.send(cmd, ENDPOINTS[cmd.command]))  # type: ignore[arg-type]
         assert err.code == "forbidden" and err.status == 403
         assert not e.is_account_level(err)
         assert err.message == err.details["message"]
@@ -81,7 +84,7 @@ class TestErrorMapping:
         board = syllaby_api.with_clips()
         syllaby_sandbox.control.put("/credits", json={"balance": 0})
         cmd = parse_command("syllaby.storyboard.render", {"storyboard_id": board["id"]})
-        err = await _failure(client.send(cmd))  # type: ignore[arg-type]
+        err = await _failure(client.send(cmd, ENDPOINTS[cmd.command]))  # type: ignore[arg-type]
         assert isinstance(err, e.InsufficientCredits) and err.code == "insufficient_credits"
         assert err.status == 402 and err.details["available"] == 0
 
@@ -100,7 +103,7 @@ class TestErrorMapping:
     ) -> None:
         faults(syllaby_sandbox, {"path": "/text-to-scene", "method": "POST", "status": 500})
         cmd = parse_command("syllaby.storyboard.create", {"title": "t", "mode": "wizard"})
-        err = await _failure(client.send(cmd))  # type: ignore[arg-type]
+        err = await _failure(client.send(cmd, ENDPOINTS[cmd.command]))  # type: ignore[arg-type]
         assert err.retryable and not err.unapplied
         assert len(syllaby_api.logged("/text-to-scene", "POST")) == 1
 
@@ -117,7 +120,7 @@ class TestRetries:
             "syllaby.scene.chain",
             {"storyboard_id": board["id"], "scene_id": second, "chain_scene_id": first},
         )
-        resp = await client.send(cmd)  # type: ignore[arg-type]
+        resp = await client.send(cmd, ENDPOINTS[cmd.command])  # type: ignore[arg-type]
         assert resp.status == 200
         assert [x["status"] for x in syllaby_api.logged(path, "PUT")] == [503, 200]
 
@@ -135,7 +138,7 @@ class TestRetries:
             },
         )
         cmd = parse_command("syllaby.storyboard.create", {"title": "t", "mode": "wizard"})
-        resp = await client.send(cmd)  # type: ignore[arg-type]
+        resp = await client.send(cmd, ENDPOINTS[cmd.command])  # type: ignore[arg-type]
         assert resp.status == 201
         assert [x["status"] for x in syllaby_api.logged("/text-to-scene", "POST")] == [429, 201]
         assert len(syllaby_api.state()["storyboards"]) == 1
@@ -185,7 +188,7 @@ async def test_token_never_leaks_through_errors_retries_or_logs(
         )
         failures.append(await collect(api.get_storyboard(1)))
         cmd = parse_command("syllaby.storyboard.create", {"title": "t", "mode": "wizard"})
-        failures.append(await collect(api.send(cmd)))  # type: ignore[arg-type]
+        failures.append(await collect(api.send(cmd, ENDPOINTS[cmd.command])))  # type: ignore[arg-type]
         syllaby_sandbox.control.put("/subscription", json={"active": False})
         faults(syllaby_sandbox)
         failures.append(await collect(api.get_storyboard(1)))

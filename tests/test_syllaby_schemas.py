@@ -1,4 +1,4 @@
-"""Syllaby command models: the call each describes, the reference's limits, what needs the ledger."""
+"""Syllaby commands: the call each row declares, the reference's limits, what needs the ledger."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from handlers.syllaby import ROWS
 from schemas.catalog import COMMAND_ROUTES, parse_command
 from schemas.syllaby import resources as r
 from schemas.syllaby.commands import SYLLABY_COMMANDS
 
+ENDPOINTS = {row.model.command: row.endpoint for row in ROWS}
 GEN = {"prompt": "Deep sea", "clip_engine_id": 9, "duration": {"min": 30, "max": 60}}
 
 # command -> (payload, method, path, body)
@@ -121,14 +123,18 @@ def test_command_describes_its_call(name: str) -> None:
     """Path parameters fill the route, the rest is the body in the API's own names."""
     payload, method, path, body = SAMPLES[name]
     cmd: Any = parse_command(name, {**payload, "commandId": "c-1"})
-    assert (cmd.method, cmd.url_path(), cmd.request_json()) == (method, path, body)
-    assert COMMAND_ROUTES[name] is not None and COMMAND_ROUTES[name].startswith(method)
+    endpoint = ENDPOINTS[name]
+    filled = endpoint.path.format(**cmd.path_values())
+    assert (endpoint.method, filled, cmd.request_json()) == (method, path, body)
+    assert COMMAND_ROUTES[name] == f"{method} /{endpoint.path}"
 
 
 def test_every_post_and_delete_needs_the_ledger_and_nothing_else_does() -> None:
     """Repeating a POST or DELETE changes the API again; GET, PATCH and PUT set a state."""
-    for model in SYLLABY_COMMANDS:
-        assert model.ledger == (model.method in ("POST", "DELETE")), model.command
+    assert set(ENDPOINTS) == {m.command for m in SYLLABY_COMMANDS}
+    for name, endpoint in ENDPOINTS.items():
+        ledger = endpoint.method in ("POST", "DELETE")
+        assert endpoint.idempotency == ("ledger" if ledger else "none"), name
 
 
 @pytest.mark.parametrize(

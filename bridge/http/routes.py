@@ -35,7 +35,10 @@ from bridge.http.transport import ApiResponse, TransportClient
 __all__ = [
     "ClientRoute",
     "ClientRouteItems",
+    "Endpoint",
+    "Idempotency",
     "ListPage",
+    "Method",
     "Route",
     "RouteClient",
     "RouteMethod",
@@ -51,6 +54,10 @@ log = structlog.get_logger("bridge.api")
 
 Method = Literal["GET", "POST", "PATCH", "PUT", "DELETE"]
 Shape = Literal["one", "optional", "page"]
+Idempotency = Literal["key", "ledger", "none"]
+"""How a command's call takes effect at most once: ``key``, an Idempotency-Key derived from the
+commandId; ``ledger``, the command ledger (the API takes no key and a repeat would act again);
+``none``, nothing to guard (a read, or a call that sets a value and is safe to repeat)."""
 RouteMethod = Callable[..., Awaitable[ApiResponse[T]]]
 """What a route is on a client instance: ids, body, then keywords (see the module docstring)."""
 
@@ -104,6 +111,11 @@ class Route:
         return self.idempotent if self.idempotent is not None else self.method != "GET"
 
     @property
+    def endpoint(self) -> Endpoint:
+        """What a command sending this route declares: a key when the route takes one."""
+        return Endpoint(self.method, self.path, "key" if self.takes_key else "none")
+
+    @property
     def takes_body(self) -> bool:
         return self.body is not None or self.raw_body
 
@@ -127,6 +139,32 @@ class Route:
         if unknown:
             raise TypeError(f"{self.method} {self.path} takes no keyword {', '.join(unknown)}")
         return {self.query.get(k, k): v for k, v in values.items()}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """The API call a command makes, as its handler row declares it (handlers/base.py): the route
+    table, the catalog's routes, the AsyncAPI document and the README checks all read it."""
+
+    method: Method
+    path: str  # the template, relative to the provider's base URL
+    idempotency: Idempotency
+
+    def __str__(self) -> str:
+        return f"{self.method} /{self.path}"
+
+    def named(self, names: tuple[str, ...]) -> Endpoint:
+        """The same call with its placeholders, in order, named as the command names its path
+        fields (`{projectId}`, not the client's `{project_id}`): logs, metrics, the route gates and
+        the docs then speak the caller's names. Unchanged when the counts differ."""
+        parts = list(string.Formatter().parse(self.path))
+        if sum(1 for _, field, _, _ in parts if field) != len(names):
+            return self
+        given = iter(names)
+        path = "".join(
+            text + (f"{{{next(given)}}}" if field else "") for text, field, _, _ in parts
+        )
+        return Endpoint(self.method, path, self.idempotency)
 
 
 class RouteClient(TransportClient):

@@ -72,8 +72,8 @@ HANDLERS = handler_table(
     calls(c.ReleaseDescribeCommand, Api.describe_release),
     calls(c.ReleasePublishCommand, Api.publish_release, after=_watch_release),
     calls(c.ReleaseRefreshMediaCommand, Api.refresh_release_media),
-    handles(c.ReleaseListCommand, release_list),
-    handles(c.ArtifactStartLiveCommand, artifact_start_live),
-    handles(c.AgentGuidanceGetCommand, agent_guidance_get),
-    handles(c.CastCanonUpdateCommand, cast_canon_update),
+    handles(c.ReleaseListCommand, release_list, Api.list_releases),
+    handles(c.ArtifactStartLiveCommand, artifact_start_live, Api.start_live),
+    handles(c.AgentGuidanceGetCommand, agent_guidance_get, Api.get_agent_guidance),
+    handles(c.CastCanonUpdateCommand, cast_canon_update, Api.update_cast_canon),
 )

@@ -26,6 +26,6 @@ async def approve(cmd: c.PlanApproveCommand, ctx: CommandContext) -> CommandRepl
 
 HANDLERS = handler_table(
     calls(c.PlanCreateCommand, Api.create_plan, after=_watch_plan),
-    handles(c.PlanApproveCommand, approve),
+    handles(c.PlanApproveCommand, approve, Api.approve_plan),
     calls(c.PlanRejectCommand, Api.reject_plan),
 )

@@ -7,7 +7,7 @@ Idempotency-Key either.
 
 from __future__ import annotations
 
-from bridge.http.routes import seg
+from bridge.http.routes import Endpoint, seg
 from handlers.base import CommandContext, CommandReply, handler_table, handles
 from handlers.story import story
 from schemas.story.reads import READ_COMMANDS
@@ -19,4 +19,7 @@ async def read(cmd: ReadCommand, ctx: CommandContext) -> CommandReply:
     return await story(ctx).request("GET", path, params=cmd.query() or None, template=cmd.route)
 
 
-HANDLERS = handler_table(*(handles(model, read) for model in READ_COMMANDS))
+# A read's route is its model's (`ReadCommand.route`): the row declares it from there, one GET each.
+HANDLERS = handler_table(
+    *(handles(model, read, Endpoint("GET", model.route, "none")) for model in READ_COMMANDS)
+)

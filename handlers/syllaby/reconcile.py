@@ -30,8 +30,7 @@ from bridge.http.errors import NotFound
 from bridge.ledger.ledger import LedgerEntry
 from bridge.ledger.reconcile import OUTCOME_UNKNOWN
 from handlers.base import CommandContext
-from handlers.syllaby import client_of
-from handlers.syllaby.watching import arm
+from handlers.syllaby import arm, client_of
 from schemas.syllaby.commands import StoryboardGenerateClipsCommand, SyllabyCommand
 from schemas.wire.outcome import Outcome, OutcomeError
 

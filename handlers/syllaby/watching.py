@@ -1,4 +1,5 @@
-"""What each Syllaby command starts watching (CONTRACT.md, the Syllaby events table).
+"""The watches Syllaby commands start (CONTRACT.md, the Syllaby events table); each command's row
+in handlers/syllaby names the function here that it starts with.
 
 - a storyboard's status: after create, generate and context (and watch.add);
 - its video: after render only (before any render the API already shows `video.status:
@@ -8,12 +9,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from handlers.base import CommandContext
 from schemas.syllaby import commands as c
-from schemas.syllaby.commands import SyllabyCommand
 
 PROVIDER = "syllaby"
 WatchCall = dict[str, Any]
@@ -40,42 +38,25 @@ def _created_id(raw: Any) -> Any:
     return data.get("id") if isinstance(data, dict) else None
 
 
-def _create(cmd: c.StoryboardCreateCommand, raw: Any) -> list[WatchCall]:
+def created_storyboard(cmd: c.StoryboardCreateCommand, raw: Any) -> list[WatchCall]:
     created = _created_id(raw)
     return [storyboard(created)] if created is not None else []
 
 
-def _same_storyboard(
+def same_storyboard(
     cmd: c.StoryboardGenerateCommand | c.StoryboardContextCommand, raw: Any
 ) -> list[WatchCall]:
     return [storyboard(cmd.storyboard_id)]
 
 
-def _render(cmd: c.StoryboardRenderCommand, raw: Any) -> list[WatchCall]:
+def video(cmd: c.StoryboardRenderCommand, raw: Any) -> list[WatchCall]:
     return [storyboard(cmd.storyboard_id, "video")]
 
 
-def _clips(cmd: c.StoryboardGenerateClipsCommand, raw: Any) -> list[WatchCall]:
+def clips(cmd: c.StoryboardGenerateClipsCommand, raw: Any) -> list[WatchCall]:
     return [scene(cmd.storyboard_id, item.id) for item in cmd.scenes]
 
 
-def _scene_create(cmd: c.SceneCreateCommand, raw: Any) -> list[WatchCall]:
+def created_scene(cmd: c.SceneCreateCommand, raw: Any) -> list[WatchCall]:
     created = _created_id(raw)
     return [scene(cmd.storyboard_id, created)] if created is not None else []
-
-
-# By command name; each function takes its own command model (the executor validated it as that).
-WATCHES: dict[str, Callable[[Any, Any], list[WatchCall]]] = {
-    "syllaby.storyboard.create": _create,
-    "syllaby.storyboard.generate": _same_storyboard,
-    "syllaby.storyboard.context": _same_storyboard,
-    "syllaby.storyboard.render": _render,
-    "syllaby.storyboard.generate_clips": _clips,
-    "syllaby.scene.create": _scene_create,
-}
-
-
-async def arm(cmd: SyllabyCommand, raw: Any, ctx: CommandContext) -> None:
-    """Start the watches `cmd` calls for (raises WatchStartFailed when one is not recorded)."""
-    for call in WATCHES.get(cmd.command, lambda c, r: [])(cmd, raw):
-        await ctx.watches.watch(**call)

@@ -1,18 +1,17 @@
 """The Syllaby commands of the contract (`syllaby.<resource>.<action>`): path parameters as
 `storyboard_id` / `scene_id`, the API's own body field names, plus `commandId`.
 
-Each model names its HTTP call (`method`, `route`, relative to SYLLABY_BASE_URL) and whether it
-needs the command ledger (`ledger`): Syllaby takes no Idempotency-Key, so a call that changes
-something and would change it AGAIN when repeated (every POST and DELETE) is recorded before it is
-sent and answered from the ledger when it comes back. Reads, PATCHes of fields and PUTs that set a
-value leave the API in the same state however often they are repeated, so they are sent (and
-retried on ambiguous failures) like GETs. The choice per command is the table in README.md
-("Syllaby commands").
+A model is the command's data only. Its call (method, route relative to SYLLABY_BASE_URL) and
+whether it needs the command ledger are declared once, in its handler row (handlers/syllaby):
+Syllaby takes no Idempotency-Key, so a call that changes something and would change it AGAIN when
+repeated (every POST and DELETE) is recorded before it is sent and answered from the ledger when it
+comes back; reads, PATCHes of fields and PUTs that set a value are sent (and retried on ambiguous
+failures) like GETs. The choice per command is the table in README.md ("Syllaby commands").
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -20,23 +19,14 @@ from schemas.syllaby import requests as q
 from schemas.syllaby.requests import IntId
 from schemas.wire.commands import Command
 
-Method = Literal["GET", "POST", "PATCH", "PUT", "DELETE"]
-
 
 class SyllabyCommand(Command):
-    """Base of the Syllaby commands: one HTTP call, described by the class."""
+    """Base of the Syllaby commands: the path ids and body of one HTTP call."""
 
     provider: ClassVar[str] = "syllaby"
-    method: ClassVar[Method]
-    route: ClassVar[str]
-    # True: at most one effect is kept by the ledger (POST, DELETE). False: safe to repeat.
-    ledger: ClassVar[bool] = False
 
     def path_values(self) -> dict[str, int]:
         return {name: int(getattr(self, name)) for name in self.path_fields}
-
-    def url_path(self) -> str:
-        return self.route.format(**self.path_values())
 
     def request_json(self) -> dict[str, Any] | None:
         """The JSON body the API is sent (None: no body)."""
@@ -68,9 +58,6 @@ class StoryboardCreateCommand(SyllabyCommand, q.StoryboardCreate):
     """Create a storyboard in draft state (POST /text-to-scene)."""
 
     command = "syllaby.storyboard.create"
-    method = "POST"
-    route = "text-to-scene"
-    ledger = True
     body_model = q.StoryboardCreate
 
 
@@ -78,16 +65,12 @@ class StoryboardGetCommand(_Storyboard):
     """Read a storyboard with its video and scenes (GET /text-to-scene/{id})."""
 
     command = "syllaby.storyboard.get"
-    method = "GET"
-    route = "text-to-scene/{storyboard_id}"
 
 
 class StoryboardUpdateCommand(_Storyboard, q.StoryboardUpdate):
     """Change the render settings; sets values, safe to repeat (PATCH /text-to-scene/{id})."""
 
     command = "syllaby.storyboard.update"
-    method = "PATCH"
-    route = "text-to-scene/{storyboard_id}"
     body_model = q.StoryboardUpdate
 
 
@@ -95,17 +78,12 @@ class StoryboardEstimateCommand(_Storyboard):
     """Estimate the render's credits (GET /text-to-scene/{storyboard}/estimate)."""
 
     command = "syllaby.storyboard.estimate"
-    method = "GET"
-    route = "text-to-scene/{storyboard_id}/estimate"
 
 
 class StoryboardGenerateCommand(_Storyboard, q.StoryboardGenerate):
     """Generate the storyboard from its prompt; charges credits (POST /text-to-scene/{storyboard}/prompt)."""
 
     command = "syllaby.storyboard.generate"
-    method = "POST"
-    route = "text-to-scene/{storyboard_id}/prompt"
-    ledger = True
     body_model = q.StoryboardGenerate
 
 
@@ -113,9 +91,6 @@ class StoryboardContextCommand(_Storyboard, q.StoryboardContext):
     """Generate narrative context; charges credits (POST /text-to-scene/{storyboard}/context)."""
 
     command = "syllaby.storyboard.context"
-    method = "POST"
-    route = "text-to-scene/{storyboard_id}/context"
-    ledger = True
     body_model = q.StoryboardContext
 
 
@@ -123,18 +98,12 @@ class StoryboardRenderCommand(_Storyboard):
     """Render the storyboard into a video; charges credits (POST /text-to-scene/{storyboard}/render)."""
 
     command = "syllaby.storyboard.render"
-    method = "POST"
-    route = "text-to-scene/{storyboard_id}/render"
-    ledger = True
 
 
 class StoryboardGenerateClipsCommand(_Storyboard, q.StoryboardClips):
     """Queue clip generation for the named scenes; charges credits (POST /text-to-scene/{storyboard}/clips)."""
 
     command = "syllaby.storyboard.generate_clips"
-    method = "POST"
-    route = "text-to-scene/{storyboard_id}/clips"
-    ledger = True
     body_model = q.StoryboardClips
 
 
@@ -143,9 +112,6 @@ class SceneCreateCommand(_Storyboard, q.SceneFields):
     """Add a scene (POST /text-to-scene/{storyboard}/scenes)."""
 
     command = "syllaby.scene.create"
-    method = "POST"
-    route = "text-to-scene/{storyboard_id}/scenes"
-    ledger = True
     body_model = q.SceneFields
 
 
@@ -153,8 +119,6 @@ class SceneUpdateCommand(_Scene, q.SceneFields):
     """Change a scene's order, prompt or duration; sets values (PATCH /text-to-scene/{storyboard}/scenes/{scene})."""
 
     command = "syllaby.scene.update"
-    method = "PATCH"
-    route = "text-to-scene/{storyboard_id}/scenes/{scene_id}"
     body_model = q.SceneFields
 
 
@@ -162,17 +126,12 @@ class SceneDeleteCommand(_Scene):
     """Delete a scene (DELETE /text-to-scene/{storyboard}/scenes/{scene})."""
 
     command = "syllaby.scene.delete"
-    method = "DELETE"
-    route = "text-to-scene/{storyboard_id}/scenes/{scene_id}"
-    ledger = True
 
 
 class SceneStatusCommand(_Scene):
     """Read one scene's clip status (GET /text-to-scene/{storyboard}/scenes/{scene}/status)."""
 
     command = "syllaby.scene.status"
-    method = "GET"
-    route = "text-to-scene/{storyboard_id}/scenes/{scene_id}/status"
 
 
 class SceneSortCommand(_Storyboard, q.SceneSort):
@@ -182,8 +141,6 @@ class SceneSortCommand(_Storyboard, q.SceneSort):
     """
 
     command = "syllaby.scene.sort"
-    method = "PUT"
-    route = "text-to-scene/{storyboard_id}/scenes/sort"
     body_model = q.SceneSort
 
 
@@ -191,8 +148,6 @@ class SceneFramesCommand(_Scene, q.SceneFrames):
     """Set or clear a scene's first/last frame (PUT /text-to-scene/{storyboard}/scenes/{scene}/frames)."""
 
     command = "syllaby.scene.frames"
-    method = "PUT"
-    route = "text-to-scene/{storyboard_id}/scenes/{scene_id}/frames"
     body_model = q.SceneFrames
 
 
@@ -204,8 +159,6 @@ class SceneChainCommand(_Scene):
     """
 
     command = "syllaby.scene.chain"
-    method = "PUT"
-    route = "text-to-scene/{storyboard_id}/scenes/{scene_id}/chain"
     body_model = q.SceneChain
     chain_scene_id: IntId = Field(description="The API's body `scene_id`: the scene chained to.")
 
@@ -218,9 +171,6 @@ class SceneUnchainCommand(_Scene):
     """Remove a scene's chain (DELETE /text-to-scene/{storyboard}/scenes/{scene}/chain)."""
 
     command = "syllaby.scene.unchain"
-    method = "DELETE"
-    route = "text-to-scene/{storyboard_id}/scenes/{scene_id}/chain"
-    ledger = True
 
 
 # --- moodboards --------------------------------------------------------------------------------------
@@ -228,9 +178,6 @@ class MoodboardUploadCommand(_Storyboard, q.Moodboard):
     """Attach moodboard references (POST /text-to-scene/{storyboard}/moodboard/upload)."""
 
     command = "syllaby.moodboard.upload"
-    method = "POST"
-    route = "text-to-scene/{storyboard_id}/moodboard/upload"
-    ledger = True
     body_model = q.Moodboard
 
 
@@ -238,9 +185,6 @@ class MoodboardGenerateCommand(_Storyboard, q.Moodboard):
     """Generate a moodboard image; charges credits (POST /text-to-scene/{storyboard}/moodboard/generate)."""
 
     command = "syllaby.moodboard.generate"
-    method = "POST"
-    route = "text-to-scene/{storyboard_id}/moodboard/generate"
-    ledger = True
     body_model = q.Moodboard
 
 

@@ -20,6 +20,7 @@ from pydantic import SecretStr
 
 from bridge.http.circuit import Circuit
 from bridge.http.ratelimit import Priority, RateBudget
+from bridge.http.routes import Endpoint
 from bridge.http.transport import (
     ApiResponse,
     RequestHook,
@@ -108,15 +109,18 @@ class SyllabyClient(TransportClient):
         data = resp.raw.get("data") if isinstance(resp.raw, dict) else None
         return resp.with_data(data)
 
-    async def send(self, cmd: SyllabyCommand, *, priority: Priority = COMMAND) -> ApiResponse[Any]:
-        """The call a command model describes. Commands without the ledger are safe to repeat."""
+    async def send(
+        self, cmd: SyllabyCommand, endpoint: Endpoint, *, priority: Priority = COMMAND
+    ) -> ApiResponse[Any]:
+        """`cmd` sent as its handler row declares (`endpoint`). A call that needs no ledger is safe
+        to repeat, so the transport may retry it like a read."""
         return await self.request(
-            cmd.method,
-            cmd.url_path(),
+            endpoint.method,
+            endpoint.path.format(**cmd.path_values()),
             json=cmd.request_json(),
             priority=priority,
-            retry_safe=not cmd.ledger,
-            template=cmd.route,
+            retry_safe=endpoint.idempotency != "ledger",
+            template=endpoint.path,
         )
 
     async def probe(self) -> ApiResponse[Any] | None:

@@ -1,4 +1,4 @@
-"""`echo.thing.create` (model and handler in one place) and watch.add/watch.remove of things."""
+"""`echo.thing.create` (model, call and handler in one place) and watch.add/watch.remove of things."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import Field
 
 from bridge.http.errors import NotFound
+from bridge.http.routes import Endpoint
 from handlers.base import CommandContext, CommandReply, handler_table, handles
 from handlers.watches import singly
 from schemas.wire.commands import Command, WatchAddCommand, WatchCommand
@@ -28,7 +29,7 @@ async def create(cmd: ThingCreateCommand, ctx: CommandContext) -> CommandReply:
     return reply
 
 
-COMMANDS = handler_table(handles(ThingCreateCommand, create))
+COMMANDS = handler_table(handles(ThingCreateCommand, create, Endpoint("POST", "things", "key")))
 
 
 async def _read(cmd: WatchAddCommand, ctx: CommandContext, id: str) -> None:
