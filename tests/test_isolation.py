@@ -238,17 +238,16 @@ async def test_a_recovery_seen_by_one_replica_closes_every_replicas_circuit_at_o
     """Each replica probes on its own schedule; the one whose probe passes first deletes the
     circuit's key, and the others probe at once instead of holding commands up to their next
     probe (60 s here)."""
-    quick = await start_bridge(circuit_probe_seconds=1.0)
-    slow = await start_bridge(circuit_probe_seconds=60.0)
+    quick = (await start_bridge(circuit_probe_seconds=1.0)).running["story"].circuit
+    slow = (await start_bridge(circuit_probe_seconds=60.0)).running["story"].circuit
     _key_state(sandbox, sandbox_key, "revoked")
     # Request/reply reaches either replica (a queue group): ask until both have seen the refusal.
     for i in range(40):
-        if quick.circuit and quick.circuit.is_open and slow.circuit and slow.circuit.is_open:
+        if quick.is_open and slow.is_open:
             break
         body = json.dumps({"name": f"r{i}", "commandId": f"open-{i}"}).encode()
         await nc.request(SUBJECTS.request("project.create"), body, timeout=10)
-    assert slow.circuit is not None and slow.circuit.is_open
-    assert quick.circuit is not None and quick.circuit.is_open
+    assert slow.is_open and quick.is_open
     latency = Latency()
     await nc.subscribe(SUBJECTS.event("command.*"), cb=latency.on_msg)
     held = [f"both-{i}" for i in range(40)]
@@ -258,9 +257,9 @@ async def test_a_recovery_seen_by_one_replica_closes_every_replicas_circuit_at_o
     await asyncio.sleep(1.5)  # the slow replica's probe is now about a minute away
 
     _key_state(sandbox, sandbox_key, "active")
-    await until(lambda: not quick.circuit.is_open, limit=10)  # type: ignore[union-attr]
+    await until(lambda: not quick.is_open, limit=10)
     recovered = time.monotonic()
-    await until(lambda: not slow.circuit.is_open, limit=10)  # type: ignore[union-attr]
+    await until(lambda: not slow.is_open, limit=10)
     # Held by either replica, every command runs within seconds of the first recovery.
     await until(lambda: all(cid in latency.done for cid in held), limit=60)
     late = max(latency.done[cid] - recovered for cid in held)
