@@ -42,7 +42,7 @@ from bridge.ledger import (
 )
 from bridge.ops.tracing import Tracing, annotate_command, current_trace
 from bridge.payload import PayloadRejected, parse_payload, unreadable_header
-from bridge.watching import RecordingWatches
+from bridge.watch_starts import RecordingWatches
 from handlers import HANDLERS
 from handlers.base import (
     CommandContext,

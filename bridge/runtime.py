@@ -40,7 +40,7 @@ from bridge.ops.isolation_metrics import IsolationMetrics
 from bridge.ops.tracing import Tracing, configure_tracing
 from bridge.plugins import Attached, Running, Shared
 from bridge.watch import WatchEngine, WatchSettings
-from bridge.watching import EngineWatches
+from bridge.watch_starts import EngineWatches
 
 log = structlog.get_logger(__name__)
 

@@ -20,7 +20,7 @@ C = TypeVar("C", bound=Command)
 Facets = tuple[str, ...]
 
 
-def watching(
+def starts_artifact_watch(
     facets: Facets | Callable[[C], Facets],
     parents: Callable[[ApiResponse[Any]], dict[str, str] | None] | None = None,
 ) -> After[C]:
@@ -74,18 +74,28 @@ def _cast(cmd: c.ArtifactCastCommand) -> Facets:
 
 HANDLERS = handler_table(
     calls(c.ArtifactRefineCommand, Api.artifact_refine, after=_refined),
-    calls(c.ArtifactFinalizeCommand, Api.artifact_finalize, after=watching(_finalized)),
-    calls(c.ArtifactRenderVideoCommand, Api.artifact_render_video, after=watching(("video",))),
-    calls(c.ArtifactCoverageCommand, Api.artifact_coverage, watching(("coverage",), _report)),
-    calls(c.ArtifactMusicCommand, Api.artifact_music, after=watching(_music)),
+    calls(
+        c.ArtifactFinalizeCommand, Api.artifact_finalize, after=starts_artifact_watch(_finalized)
+    ),
+    calls(
+        c.ArtifactRenderVideoCommand,
+        Api.artifact_render_video,
+        after=starts_artifact_watch(("video",)),
+    ),
+    calls(
+        c.ArtifactCoverageCommand,
+        Api.artifact_coverage,
+        starts_artifact_watch(("coverage",), _report),
+    ),
+    calls(c.ArtifactMusicCommand, Api.artifact_music, after=starts_artifact_watch(_music)),
     # The recast is done when the API answers; the watch publishes it (artifact.cast.changed).
-    calls(c.ArtifactVoiceCommand, Api.artifact_voice, after=watching(("cast",))),
-    calls(c.ArtifactSfxCommand, Api.artifact_sfx, after=watching(_sfx)),
-    calls(c.ArtifactCastCommand, Api.artifact_cast, after=watching(_cast)),
-    calls(c.ArtifactAvatarCommand, Api.artifact_avatar, after=watching(("avatar",))),
+    calls(c.ArtifactVoiceCommand, Api.artifact_voice, after=starts_artifact_watch(("cast",))),
+    calls(c.ArtifactSfxCommand, Api.artifact_sfx, after=starts_artifact_watch(_sfx)),
+    calls(c.ArtifactCastCommand, Api.artifact_cast, after=starts_artifact_watch(_cast)),
+    calls(c.ArtifactAvatarCommand, Api.artifact_avatar, after=starts_artifact_watch(("avatar",))),
     calls(
         c.ArtifactVoiceModificationCommand,
         Api.artifact_voice_modification,
-        after=watching(("voice_modification",)),
+        after=starts_artifact_watch(("voice_modification",)),
     ),
 )

@@ -17,7 +17,7 @@ from bridge.http.errors import RequestValidationError
 from bridge.http.routes import Endpoint, Idempotency, Method
 from bridge.providers.syllaby.client import SyllabyClient
 from handlers.base import CommandContext, CommandHandler, CommandReply, handler_table, typed
-from handlers.syllaby import watching as w
+from handlers.syllaby import starts as w
 from schemas.syllaby import commands as c
 from schemas.syllaby.commands import SyllabyCommand
 from schemas.wire.commands import Command

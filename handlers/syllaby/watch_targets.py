@@ -7,7 +7,7 @@ from typing import Any
 from bridge.http.errors import NotFound, RequestValidationError
 from handlers.base import CommandContext
 from handlers.syllaby import client_of
-from handlers.syllaby.watching import scene, storyboard
+from handlers.syllaby.starts import scene, storyboard
 from handlers.watches import singly
 from schemas.wire.commands import SYLLABY_WATCHED, WatchAddCommand, WatchCommand
 
