@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 from asyncio.subprocess import PIPE
 from pathlib import Path
@@ -196,3 +197,23 @@ async def test_run_sandbox_starts_an_installed_provider_in_a_child_process(
         assert any("echo.thing.ready" in key for key in doc["channels"])
     finally:
         assert proc.terminate() == 0
+
+
+def test_the_core_names_no_provider_it_does_not_ship() -> None:
+    """The third provider needed no edit to the core: nothing under bridge/, handlers/ or schemas/
+    (nor the project's metadata) names Echo or its package. A provider the core had to be taught
+    about would show up here first."""
+    root = Path(__file__).resolve().parent.parent
+    named = re.compile(r"storybridge_echo|\bechothing\b|\becho\.thing\b|EchoPlugin|\"echo\"")
+    found = [
+        str(path.relative_to(root))
+        for folder in ("bridge", "handlers", "schemas")
+        for path in (root / folder).rglob("*.py")
+        if named.search(path.read_text())
+    ]
+    found += ["pyproject.toml"] if named.search((root / "pyproject.toml").read_text()) else []
+    assert found == []
+    # ...while the provider itself is installed and takes commands: the check above is not vacuous.
+    assert (
+        "echo.thing.create" in Path(root, "tests/plugins/storybridge_echo/commands.py").read_text()
+    )
