@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,25 +60,10 @@ class BridgeSettings(BaseSettings):
     sandbox: bool = False
     """Run against the bundled sandboxes (no key, no token needed)."""
 
-    # --- Syllaby Text-to-Scene (CONTRACT.md, "The second provider") ---------------------------
-    syllaby_api_token: SecretStr | None = Field(
-        default=None,
-        validation_alias=AliasChoices("SYLLABY_API_TOKEN", "syllaby_api_token"),
-        description="SYLLABY_API_TOKEN: turns the Syllaby provider on. A secret, like the Story key.",
-    )
-    syllaby_base_url: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("SYLLABY_BASE_URL", "syllaby_base_url"),
-        description="SYLLABY_BASE_URL: what the reference's /text-to-scene paths are relative to.",
-    )
-    syllaby_rate_limit_per_minute: int = Field(
-        default=30,
-        ge=2,
-        description=(
-            "STORYBRIDGE_SYLLABY_RATE_LIMIT_PER_MINUTE: this replica's share of the token's "
-            "budget (the API allows 30/min by default); commands go before polls."
-        ),
-    )
+    # --- providers -------------------------------------------------------------------------
+    providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Options given for the providers' own settings, by provider name (`storybridge run`'s
+    `--<provider>-<field>`); each provider reads the rest from its own environment variables."""
     ledger_lease_seconds: float = Field(
         default=30.0,
         gt=0,

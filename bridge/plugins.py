@@ -127,6 +127,9 @@ class Provider(Protocol):
     # bridge.ledger.Reconciler for its commands whose rows declare "ledger"; None when its API takes
     # Idempotency-Keys.
     reconciler: Any
+    # Optional (read with getattr): `settings_model`, a pydantic-settings class of the provider's
+    # own settings under its own env prefix; `storybridge run` offers each field as
+    # `--<name>-<field>` and `own_settings` builds it for a run.
     channels: Channels
 
     def disabled_reason(self, settings: Any) -> str | None:
@@ -232,6 +235,17 @@ def owner(command: str) -> str | None:
         if command in item.provider.commands:
             return item.name
     return None
+
+
+def own_settings(provider: Any, settings: Any) -> Any:
+    """A provider's own settings (its `settings_model`, a pydantic-settings class with its own env
+    prefix), with the options given for it in this run on top (`settings.providers[name]`); None
+    for a provider without one."""
+    model = getattr(provider, "settings_model", None)
+    if model is None:
+        return None
+    given = (getattr(settings, "providers", None) or {}).get(provider.name, {})
+    return model(**given)
 
 
 V = TypeVar("V")

@@ -9,15 +9,18 @@ import pytest
 import typer.main
 from typer.testing import CliRunner
 
+from bridge import plugins
 from bridge.cli.app import app
 from bridge.cli.settings_options import env_name, settings_from
 from bridge.config import BridgeSettings
+from bridge.plugins import own_settings
+from bridge.providers.syllaby.settings import SyllabySettings
 
 RUN = typer.main.get_command(app).commands["run"]  # type: ignore[attr-defined]
 OPTIONS = {param.name: param for param in RUN.params}
 
 
-@pytest.mark.parametrize("name", list(BridgeSettings.model_fields))
+@pytest.mark.parametrize("name", [n for n in BridgeSettings.model_fields if n != "providers"])
 def test_every_setting_is_a_run_option_naming_its_variable(name: str) -> None:
     field = BridgeSettings.model_fields[name]
     option = OPTIONS[name]
@@ -28,12 +31,33 @@ def test_every_setting_is_a_run_option_naming_its_variable(name: str) -> None:
 def test_the_contract_names_are_the_variables_shown() -> None:
     fields = BridgeSettings.model_fields
     assert env_name(BridgeSettings, "api_key", fields["api_key"]) == "SLEEPERHIT_API_KEY"
-    assert env_name(BridgeSettings, "syllaby_api_token", fields["syllaby_api_token"]) == (
-        "SYLLABY_API_TOKEN"
+    own = SyllabySettings.model_fields
+    assert env_name(SyllabySettings, "api_token", own["api_token"]) == "SYLLABY_API_TOKEN"
+    assert env_name(SyllabySettings, "rate_limit_per_minute", own["rate_limit_per_minute"]) == (
+        "STORYBRIDGE_SYLLABY_RATE_LIMIT_PER_MINUTE"
     )
     assert env_name(BridgeSettings, "max_in_flight", fields["max_in_flight"]) == (
         "STORYBRIDGE_MAX_IN_FLIGHT"
     )
+
+
+@pytest.mark.parametrize("name", list(SyllabySettings.model_fields))
+def test_a_providers_own_settings_are_options_under_its_name(name: str) -> None:
+    option = OPTIONS[f"syllaby_{name}"]
+    assert option.opts == ["--syllaby-" + name.replace("_", "-")]
+    assert env_name(SyllabySettings, name, SyllabySettings.model_fields[name]) in (
+        option.help or ""
+    )
+
+
+def test_a_providers_option_reaches_its_own_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYLLABY_BASE_URL", "https://env.example/v2")
+    given = {"syllaby_rate_limit_per_minute": 12, "syllaby_base_url": None, "max_in_flight": 3}
+    settings = settings_from(BridgeSettings, given)
+    assert settings.max_in_flight == 3
+    own = own_settings(plugins.provider("syllaby"), settings)
+    assert own.rate_limit_per_minute == 12  # given
+    assert own.base_url == "https://env.example/v2"  # not given: its environment decides
 
 
 def test_sandbox_is_a_flag_and_other_switches_go_both_ways() -> None:

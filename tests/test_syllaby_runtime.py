@@ -12,6 +12,7 @@ from nats.aio.client import Client as NatsClient
 
 from bridge.config import BridgeSettings
 from bridge.nats.embedded import EmbeddedNats, free_port
+from bridge.providers.syllaby.settings import SyllabySettings
 from bridge.runtime import Bridge
 from tests.fixtures.bridge import SUBJECTS, Outcomes, StartBridge, send
 from tests.fixtures.process import BridgeProcess
@@ -41,7 +42,7 @@ async def test_syllaby_commands_name_the_fix_while_the_provider_is_off(
 async def test_a_token_without_a_base_url_stops_the_start_naming_it(tmp_path: Path) -> None:
     settings = BridgeSettings(
         api_key=f"sh_{'0' * 18}_{'1' * 64}",
-        syllaby_api_token="5|abcdefabcdefabcdef",
+        providers={"syllaby": {"api_token": "5|abcdefabcdefabcdef"}},
         data_dir=tmp_path,
     )
     with pytest.raises(SystemExit, match="SYLLABY_BASE_URL"):
@@ -105,9 +106,10 @@ def test_settings_read_the_contracts_syllaby_names(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("SYLLABY_API_TOKEN", "3|tokensecretvalue")
     monkeypatch.setenv("SYLLABY_BASE_URL", "https://api.syllaby.io/v2")
     monkeypatch.setenv("STORYBRIDGE_SYLLABY_RATE_LIMIT_PER_MINUTE", "15")
-    settings = BridgeSettings()
-    assert settings.syllaby_api_token is not None
+    settings = SyllabySettings()  # the provider's own: the contract's names, read from the env
+    assert settings.api_token is not None
     assert "tokensecretvalue" not in repr(settings)
-    assert settings.syllaby_base_url == "https://api.syllaby.io/v2"
-    assert settings.syllaby_rate_limit_per_minute == 15
-    assert BridgeSettings(syllaby_api_token=None).syllaby_rate_limit_per_minute == 15
+    assert settings.base_url == "https://api.syllaby.io/v2"
+    assert settings.rate_limit_per_minute == 15
+    assert SyllabySettings(api_token=None).rate_limit_per_minute == 15
+    assert not hasattr(BridgeSettings(), "syllaby_api_token")  # the core holds none of them

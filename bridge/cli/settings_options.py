@@ -20,6 +20,8 @@ from pydantic import AliasChoices, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
+from bridge import plugins
+
 # Flags that only switch on: `--sandbox` has no `--no-sandbox` (off is the default and the env).
 ON_ONLY = frozenset({"sandbox"})
 
@@ -67,17 +69,24 @@ def _help(
     return f"{text} ({env}{shown})".strip()
 
 
-def options(model: type[BaseSettings]) -> list[inspect.Parameter]:
-    """One keyword parameter with a `typer.Option` per field of `model`, in field order."""
+CARRIER = "providers"  # BridgeSettings' field carrying the providers' options: not an option
+
+
+def options(model: type[BaseSettings], prefix: str = "") -> list[inspect.Parameter]:
+    """One keyword parameter with a `typer.Option` per field of `model`, in field order; with
+    `prefix` (a provider's name) the parameters are `<prefix>_<field>`."""
     params = []
-    for name, field in model.model_fields.items():
+    for field_name, field in model.model_fields.items():
+        if not prefix and field_name == CARRIER:
+            continue
+        name = f"{prefix}_{field_name}" if prefix else field_name
         kind, choices = _option_type(field.annotation)
         flag = "--" + name.replace("_", "-")
         if kind is bool:
             decls = [flag] if name in ON_ONLY else [f"{flag}/--no-{flag[2:]}"]
         else:
             decls = [flag]
-        option = typer.Option(None, *decls, help=_help(model, name, field, choices))
+        option = typer.Option(None, *decls, help=_help(model, field_name, field, choices))
         params.append(
             inspect.Parameter(
                 name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind | None
@@ -86,23 +95,58 @@ def options(model: type[BaseSettings]) -> list[inspect.Parameter]:
     return params
 
 
+def provider_models() -> dict[str, type[BaseSettings]]:
+    """The installed providers' own settings classes, by provider name."""
+    found = {}
+    for item in plugins.installed():
+        model = getattr(item.provider, "settings_model", None)
+        if model is not None:
+            found[item.name] = model
+    return found
+
+
 def with_options(
     model: type[BaseSettings],
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Give a command function `model`'s options: typer reads the generated signature, and the
-    function receives the options given as keyword arguments (None: not given)."""
+    """Give a command function `model`'s options and every installed provider's (`--<provider>-
+    <field>`): typer reads the generated signature, and the function receives the options given
+    as keyword arguments (None: not given)."""
 
     def wrap(fn: Callable[..., None]) -> Callable[..., None]:
         def command(**given: Any) -> None:
             fn(**given)
 
+        params = options(model)
+        for name, own in provider_models().items():
+            params += options(own, prefix=name)
         command.__name__, command.__doc__ = fn.__name__, fn.__doc__
-        command.__signature__ = inspect.Signature(options(model))  # type: ignore[attr-defined]
+        command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
         return command
 
     return wrap
 
 
 def settings_from(model: type[BaseSettings], given: dict[str, Any]) -> Any:
-    """`model` from the environment, with the options given on top."""
-    return model(**{k: v for k, v in given.items() if v is not None})
+    """`model` from the environment, with the options given on top; a provider's options
+    (`<provider>_<field>`) go to `providers[<provider>]`, which its own settings read."""
+    own: dict[str, dict[str, Any]] = {}
+    core: dict[str, Any] = {}
+    models = provider_models()
+    for key, value in given.items():
+        if value is None:
+            continue
+        provider = next(
+            (
+                p
+                for p, m in models.items()
+                if key.startswith(f"{p}_") and key[len(p) + 1 :] in m.model_fields
+            ),
+            None,
+        )
+        if provider is not None and key not in model.model_fields:
+            own.setdefault(provider, {})[key[len(provider) + 1 :]] = value
+        else:
+            core[key] = value
+    if own:
+        core[CARRIER] = own
+    return model(**core)

@@ -10,9 +10,10 @@ from typing import Any
 import structlog
 
 from bridge.http.transport import RetryPolicy
-from bridge.plugins import Attached, Channels, Running, Shared, WatchTargets
+from bridge.plugins import Attached, Channels, Running, Shared, WatchTargets, own_settings
 from bridge.providers.syllaby.channels import CHANNELS
 from bridge.providers.syllaby.client import SyllabyClient, syllaby_budget
+from bridge.providers.syllaby.settings import SyllabySettings
 from bridge.providers.syllaby.token import SyllabyToken
 from bridge.providers.syllaby.watch import SyllabyProvider
 from handlers.base import CommandHandler
@@ -34,6 +35,7 @@ class SyllabyPlugin:
     enable_hint = "set SYLLABY_API_TOKEN and SYLLABY_BASE_URL, or run with --sandbox"
     channels: Channels = CHANNELS
     watch_targets: WatchTargets | None = SyllabyWatchTargets()
+    settings_model = SyllabySettings
 
     def __init__(self) -> None:
         self.commands: Mapping[str, CommandHandler] = dict(HANDLERS)
@@ -43,9 +45,10 @@ class SyllabyPlugin:
     def disabled_reason(self, settings: Any) -> str | None:
         if settings.sandbox:
             return None
-        if settings.syllaby_api_token is None:
+        own: SyllabySettings = own_settings(self, settings)
+        if own.api_token is None:
             return "SYLLABY_API_TOKEN is not set"
-        if not settings.syllaby_base_url:
+        if not own.base_url:
             raise SystemExit(
                 "SYLLABY_API_TOKEN is set but SYLLABY_BASE_URL is not: set the base URL the "
                 "reference's /text-to-scene paths are relative to"
@@ -54,8 +57,9 @@ class SyllabyPlugin:
 
     async def start(self, shared: Shared) -> Running:
         s = shared.settings
+        own: SyllabySettings = own_settings(self, s)
         sandbox = None
-        base_url: str | None = s.syllaby_base_url
+        base_url: str | None = own.base_url
         if s.sandbox:
             from bridge.sandboxes.syllaby import SyllabySandboxConfig, SyllabySandboxServer
 
@@ -63,13 +67,15 @@ class SyllabyPlugin:
             base_url = sandbox.base_url
             log.info("syllaby sandbox started", base_url=base_url, speed=shared.sandbox_speed)
         assert base_url is not None  # disabled_reason refused a token without one
-        token = SyllabyToken(sandbox_token() if s.sandbox else s.syllaby_api_token)
+        secret = sandbox_token() if s.sandbox else own.api_token
+        assert secret is not None  # disabled_reason: no token, no start
+        token = SyllabyToken(secret)
         circuit = shared.circuit(self.name)
         client = SyllabyClient(
             base_url,
             token,
             circuit=circuit,
-            budget=syllaby_budget(s.syllaby_rate_limit_per_minute, on_wait=shared.on_rate_wait),
+            budget=syllaby_budget(own.rate_limit_per_minute, on_wait=shared.on_rate_wait),
             retry=RetryPolicy(budget_seconds=s.retry_budget_seconds),
             timeout=s.request_timeout_seconds,
             on_request=shared.on_request,

@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bridge.http.ratelimit import RateBudget
 from bridge.http.transport import RetryPolicy
-from bridge.plugins import Attached, Channels, Running, Shared
+from bridge.plugins import Attached, Channels, Running, Shared, own_settings
 from storybridge_echo.client import EchoClient
 from storybridge_echo.commands import COMMANDS, EchoWatchTargets
 from storybridge_echo.watch import NAME, TYPE_PREFIX, EchoWatch
@@ -32,6 +32,7 @@ class EchoPlugin:
     name = NAME
     required = False
     enable_hint = "set STORYBRIDGE_ECHO_BASE_URL, or run with --sandbox"
+    settings_model = EchoSettings
     commands = COMMANDS
     watch_targets = EchoWatchTargets()
     reconciler: Any = None  # POST /things takes an Idempotency-Key: no ledger needed
@@ -40,12 +41,12 @@ class EchoPlugin:
     )
 
     def disabled_reason(self, settings: Any) -> str | None:
-        if settings.sandbox or EchoSettings().base_url:
+        if settings.sandbox or own_settings(self, settings).base_url:
             return None
         return "STORYBRIDGE_ECHO_BASE_URL is not set"
 
     async def start(self, shared: Shared) -> Running:
-        own = EchoSettings()
+        own: EchoSettings = own_settings(self, shared.settings)
         sandbox = None
         base_url = own.base_url
         if shared.settings.sandbox:
