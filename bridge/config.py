@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_BASE_URL = "https://sleeperhit.studio/api/v1"
@@ -41,13 +41,9 @@ class BridgeSettings(BaseSettings):
     )
 
     # --- contract ---------------------------------------------------------------------------
-    api_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("SLEEPERHIT_API_KEY", "api_key")
-    )
+    api_key: SecretStr | None = Field(default=None, validation_alias="SLEEPERHIT_API_KEY")
     """The Story API key (`Authorization: Bearer`); prefer the environment. Not needed with --sandbox."""
-    base_url: str = Field(
-        default=DEFAULT_BASE_URL, validation_alias=AliasChoices("SLEEPERHIT_BASE_URL", "base_url")
-    )
+    base_url: str = Field(default=DEFAULT_BASE_URL, validation_alias="SLEEPERHIT_BASE_URL")
     """The Story API base, /api/v1 included."""
     nats_url: str | None = None
     """NATS URL(s), comma-separated; none: an embedded nats-server is started."""
@@ -61,7 +57,7 @@ class BridgeSettings(BaseSettings):
     """Run against the bundled sandboxes (no key, no token needed)."""
 
     # --- providers -------------------------------------------------------------------------
-    providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    providers: dict[str, dict[str, Any]] = Field(default_factory=dict, repr=False)
     """Options given for the providers' own settings, by provider name (`storybridge run`'s
     `--<provider>-<field>`); each provider reads the rest from its own environment variables."""
     ledger_lease_seconds: float = Field(

@@ -48,7 +48,7 @@ class Attached:
     settings: Any  # bridge.config.BridgeSettings
     js: Any  # nats.js.client.JetStreamContext
     kv: Any  # the watch bucket
-    subjects: Any  # bridge.nats.streams.Subjects
+    subjects: Any  # bridge.names.Subjects
     metrics: Any
 
 
@@ -154,8 +154,18 @@ class Installed:
     distribution: str  # `name version`, or "?" for an entry point without one
 
 
+@dataclass(frozen=True)
+class Failed:
+    """A registered provider that could not be loaded."""
+
+    name: str
+    entry_point: str
+    distribution: str
+    reason: str
+
+
 _lock = threading.RLock()
-_installed: tuple[Installed, ...] | None = None
+_installed: tuple[tuple[Installed, ...], tuple[Failed, ...]] | None = None
 _generation = 0
 
 
@@ -164,8 +174,9 @@ def _distribution(point: EntryPoint) -> str:
     return f"{dist.metadata['Name']} {dist.version}" if dist is not None else "?"
 
 
-def _load() -> tuple[Installed, ...]:
+def _load() -> tuple[tuple[Installed, ...], tuple[Failed, ...]]:
     found: dict[str, Installed] = {}
+    failures: list[Failed] = []
     for point in entry_points(group=ENTRY_POINT_GROUP):
         known = found.get(point.name)
         # An editable install is seen twice (site-packages and the source tree's egg-info).
@@ -179,13 +190,22 @@ def _load() -> tuple[Installed, ...]:
         try:
             provider = point.load()
         except Exception as err:
-            raise ProviderError(
-                f"provider {point.name!r} ({point.value}) failed to load: {err!r}"
-            ) from err
-        if not isinstance(provider, Provider) or provider.name != point.name:
-            raise ProviderError(
-                f"entry point {point.name!r} ({point.value}) is not a Provider named {point.name!r}"
+            # One broken distribution must not take the CLI and every other provider down with
+            # it: it is listed as failed (`storybridge providers`, run's start log) and left out.
+            failures.append(
+                Failed(point.name, point.value, _distribution(point), f"failed to load: {err!r}")
             )
+            continue
+        if not isinstance(provider, Provider) or provider.name != point.name:
+            failures.append(
+                Failed(
+                    point.name,
+                    point.value,
+                    _distribution(point),
+                    f"is not a Provider named {point.name!r}",
+                )
+            )
+            continue
         found[point.name] = Installed(point.name, provider, point.value, _distribution(point))
     commands: dict[str, str] = {}
     for item in found.values():
@@ -195,11 +215,20 @@ def _load() -> tuple[Installed, ...]:
                     f"command {command!r} is claimed by {commands[command]!r} and {item.name!r}"
                 )
             commands[command] = item.name
-    return tuple(sorted(found.values(), key=lambda item: item.name))
+    return tuple(sorted(found.values(), key=lambda item: item.name)), tuple(failures)
 
 
 def installed() -> tuple[Installed, ...]:
-    """Every registered provider, by name; loaded once (see `reload`)."""
+    """Every registered provider that loaded, by name; loaded once (see `reload`)."""
+    return _loaded()[0]
+
+
+def failed() -> tuple[Failed, ...]:
+    """The registered providers that could not be loaded, and why."""
+    return _loaded()[1]
+
+
+def _loaded() -> tuple[tuple[Installed, ...], tuple[Failed, ...]]:
     global _installed
     with _lock:
         if _installed is None:

@@ -110,6 +110,13 @@ class Bridge:
         """The providers this run starts; a required one that is off stops the start, saying why.
         Decided before anything starts, so a refused setting leaves nothing to clean up."""
         installed = plugins.providers()
+        for broken in plugins.failed():  # left out, said once: the rest of the run goes on
+            log.error(
+                "provider not loaded",
+                provider=broken.name,
+                entry_point=broken.entry_point,
+                reason=broken.reason,
+            )
         if not installed:  # a checkout whose metadata predates the entry points, most likely
             raise SystemExit(
                 f"no provider is installed (entry point group {plugins.ENTRY_POINT_GROUP}): "

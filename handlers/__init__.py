@@ -14,6 +14,11 @@ from handlers.base import CommandHandler
 def _handlers() -> dict[str, CommandHandler]:
     table: dict[str, CommandHandler] = {**watches.HANDLERS, **admin.HANDLERS}
     for item in plugins.installed():
+        taken = sorted(set(item.provider.commands) & set(table))
+        if taken:  # a provider's row would silently replace the core's own handler
+            raise plugins.ProviderError(
+                f"provider {item.name!r} declares the core's command(s) {', '.join(taken)}"
+            )
         table.update(item.provider.commands)
     return table
 

@@ -33,7 +33,9 @@ SLOW_POLLS = 20.0
 
 @pytest.fixture
 def sandbox_config() -> StorySandboxConfig:
-    return StorySandboxConfig(speed=1.0, manual_clock=True, rate_limit_per_minute=100_000)
+    return StorySandboxConfig(
+        speed=1.0, manual_clock=True, rate_limit_per_minute=100_000, initial_credits=10**9
+    )
 
 
 @pytest.fixture
@@ -159,3 +161,51 @@ async def test_a_sweep_is_a_poll_of_the_jobs_already_watched(
     await until(ready, limit=30)
     stats = engine.stats()
     assert stats.active == 0  # a READY job is terminal: the sweep's read finished the watches
+
+
+async def test_a_sweep_over_several_pages_is_the_only_read_of_their_jobs(
+    start_engine: Callable[[float], Awaitable[WatchEngine]],
+    js: JetStreamContext,
+    kv: KeyValue,
+    sandbox: StorySandboxServer,
+    sandbox_api: SandboxApi,
+) -> None:
+    """150 running jobs of one project are two pages: the sweep watches them all from those two
+    pages, and the read unit they share (one per project) is served by the pair, not polled again
+    after the second page because the first page's members looked like the whole unit."""
+    _, plan_id = sandbox_api.approved_plan()
+    world = sandbox.state.world
+    ids = [str(world.jobs.create(JobCreate(storyPlanId=plan_id))["id"]) for _ in range(150)]
+    before = len(sandbox.state.log.entries())
+    await start_engine(3600.0)
+    await until(lambda: _watched(kv, ids), limit=60)
+
+    async def published() -> bool:
+        return all((await _statuses(js, ids)).values())
+
+    await until(published, limit=60)
+    reads = _job_reads(sandbox, before)
+    assert len(reads) == 2, reads  # discovery's two pages; the poller's next read is 100 s away
+
+
+async def test_discovery_leaves_a_removed_watch_alone(
+    start_engine: Callable[[float], Awaitable[WatchEngine]],
+    kv: KeyValue,
+    jobs: tuple[str, list[str]],
+) -> None:
+    """A watch removed on request (on any replica: the record says so, not this replica's mirror)
+    is not armed again by a later sweep; a resource never watched is."""
+    project_id, ids = jobs
+    engine = await start_engine(0.0)  # sweeps driven by hand below
+    removed, fresh = ids[0], ids[1]
+    spec = WatchSpec(
+        provider="story", resource="job", id=removed, parents={"projectId": project_id}
+    )
+    await engine.add(spec)
+    assert await engine.remove("story", "job", removed)
+    await engine.add(spec.model_copy(update={"origin": "discovery"}), only_new=True)
+    record = json.loads((await kv.get(spec.key)).value)
+    assert record["done"] is True  # still removed
+    new = WatchSpec(provider="story", resource="job", id=fresh, parents={"projectId": project_id})
+    await engine.add(new.model_copy(update={"origin": "discovery"}), only_new=True)
+    assert json.loads((await kv.get(new.key)).value).get("done", False) is False

@@ -217,3 +217,72 @@ def test_the_core_names_no_provider_it_does_not_ship() -> None:
     assert (
         "echo.thing.create" in Path(root, "tests/plugins/storybridge_echo/commands.py").read_text()
     )
+
+
+@pytest.fixture
+def broken_distributions(tmp_path: Path) -> Any:
+    """Distributions registering a provider that cannot load, and one that claims a core command,
+    installed the way Echo is: a dist-info directory on sys.path."""
+
+    def install(entry_points: str, module: str = "") -> None:
+        info = tmp_path / "storybridge_broken-0.1.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(
+            "Metadata-Version: 2.1\nName: storybridge-broken\nVersion: 0.1\n"
+        )
+        (info / "entry_points.txt").write_text(f"[storybridge.providers]\n{entry_points}\n")
+        if module:
+            (tmp_path / "storybridge_broken.py").write_text(module)
+        sys.path.insert(0, str(tmp_path))
+        plugins.reload()
+
+    yield install
+    if str(tmp_path) in sys.path:
+        sys.path.remove(str(tmp_path))
+    sys.modules.pop("storybridge_broken", None)
+    plugins.reload()
+
+
+def test_a_provider_that_cannot_load_is_listed_as_such_and_the_rest_run(
+    broken_distributions: Any,
+) -> None:
+    broken_distributions("broken = storybridge_missing_module:PROVIDER")
+    assert {item.name for item in plugins.installed()} >= {"story", "syllaby"}
+    assert [f.name for f in plugins.failed()] == ["broken"]
+    result = CliRunner().invoke(app, ["providers", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {row["name"]: row for row in json.loads(result.output)["providers"]}
+    assert rows["broken"]["enabled"] is False
+    assert "failed to load" in rows["broken"]["reason"]
+    assert rows["story"]["reason"] != rows["broken"]["reason"]
+
+
+def test_a_provider_may_not_replace_a_core_command(broken_distributions: Any) -> None:
+    module = """
+from handlers.watches import HANDLERS as CORE
+
+class Thief:
+    name = "thief"
+    required = False
+    enable_hint = "never"
+    commands = {"watch.add": CORE["watch.add"]}
+    watch_targets = None
+    reconciler = None
+    channels = None
+
+    def disabled_reason(self, settings):
+        return "never"
+
+    async def start(self, shared):
+        raise RuntimeError
+
+    async def attach(self, running, attached):
+        return None
+
+PROVIDER = Thief()
+"""
+    broken_distributions("thief = storybridge_broken:PROVIDER", module)
+    from handlers import HANDLERS
+
+    with pytest.raises(plugins.ProviderError, match="core's command"):
+        dict(HANDLERS)

@@ -78,3 +78,34 @@ def test_a_bad_value_is_one_line_naming_the_setting() -> None:
     assert result.exit_code == 2
     assert "log_format" in result.output
     assert "Traceback" not in result.output
+
+
+def test_only_the_contracts_names_are_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A container's unrelated API_TOKEN, API_KEY or BASE_URL must not switch a provider on or point
+    it elsewhere: each setting reads its contract name (and its prefixed name) only."""
+    monkeypatch.setenv("API_TOKEN", "3|unrelatedsecret")
+    monkeypatch.setenv("API_KEY", "unrelated")
+    monkeypatch.setenv("BASE_URL", "http://elsewhere.example")
+    own = SyllabySettings()
+    assert own.api_token is None and own.base_url is None
+    core = BridgeSettings()
+    assert core.api_key is None and core.base_url != "http://elsewhere.example"
+    # By field name in code (own_settings passes the options given that way) still works.
+    assert SyllabySettings(api_token="3|x" * 4).api_token is not None
+
+
+def test_a_token_given_as_an_option_stays_a_secret() -> None:
+    settings = settings_from(BridgeSettings, {"syllaby_api_token": "5|optionsecretvalue"})
+    assert "optionsecretvalue" not in repr(settings)
+    own = own_settings(plugins.provider("syllaby"), settings)
+    assert own.api_token.get_secret_value() == "5|optionsecretvalue"
+
+
+def test_a_bad_provider_setting_is_one_line_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STORYBRIDGE_SYLLABY_RATE_LIMIT_PER_MINUTE", "1")
+    result = CliRunner().invoke(app, ["run"])
+    assert result.exit_code == 2
+    assert "SyllabySettings.rate_limit_per_minute" in result.output
+    assert "Traceback" not in result.output

@@ -12,10 +12,12 @@ import typer
 from rich.console import Console
 from rich.json import JSON
 
+from bridge import plugins
 from bridge.cli import contract, measure, providers, status
 from bridge.cli.options import NatsUrl, SubjectPrefix, client_connect_options, nats_servers
 from bridge.cli.settings_options import settings_from, with_options
 from bridge.config import BridgeSettings
+from bridge.plugins import own_settings
 
 app = typer.Typer(
     name="storybridge",
@@ -52,11 +54,14 @@ def run(**given: Any) -> None:
 
     try:
         settings: BridgeSettings = settings_from(BridgeSettings, given)
+        for item in plugins.installed():  # each provider's own settings, checked before a start
+            own_settings(item.provider, settings)
     except ValidationError as err:
         # A setting to fix: which one and why, without a traceback.
+        owner = "" if err.title == BridgeSettings.__name__ else f"{err.title}."
         for problem in err.errors():
             where = ".".join(str(part) for part in problem["loc"]) or "settings"
-            err_console.print(f"storybridge run: {where}: {problem['msg']}")
+            err_console.print(f"storybridge run: {owner}{where}: {problem['msg']}")
         raise typer.Exit(2) from None
     configure_logging(settings.log_format)
     try:

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -21,6 +22,11 @@ def _state(provider: plugins.Provider, settings: BridgeSettings) -> tuple[bool, 
         reason = provider.disabled_reason(settings)
     except SystemExit as refused:  # a contradiction `run` would stop on: shown, not raised
         return False, str(refused.code)
+    except ValidationError as err:  # its own settings hold a bad value: shown, not raised
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
+        )
+        return False, f"invalid settings: {problems}"
     return reason is None, reason
 
 
@@ -39,6 +45,19 @@ def describe(settings: BridgeSettings) -> list[dict[str, Any]]:
                 "required": item.provider.required,
                 "commands": len(item.provider.commands),
                 "watches": sorted(t.resources) if (t := item.provider.watch_targets) else [],
+            }
+        )
+    for broken in plugins.failed():
+        rows.append(
+            {
+                "name": broken.name,
+                "distribution": broken.distribution,
+                "entryPoint": broken.entry_point,
+                "enabled": False,
+                "reason": broken.reason,
+                "required": False,
+                "commands": 0,
+                "watches": [],
             }
         )
     return rows

@@ -118,7 +118,11 @@ def with_options(
 
         params = options(model)
         for name, own in provider_models().items():
-            params += options(own, prefix=name)
+            taken = {p.name for p in params}
+            # `<provider>_<field>` could be a core setting's name (a provider `nats`, field
+            # `url`): such an option is left out (its variable still sets it) rather than
+            # making the whole CLI unusable.
+            params += [p for p in options(own, prefix=name) if p.name not in taken]
         command.__name__, command.__doc__ = fn.__name__, fn.__doc__
         command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
         return command
@@ -144,7 +148,12 @@ def settings_from(model: type[BaseSettings], given: dict[str, Any]) -> Any:
             None,
         )
         if provider is not None and key not in model.model_fields:
-            own.setdefault(provider, {})[key[len(provider) + 1 :]] = value
+            field = key[len(provider) + 1 :]
+            if models[provider].model_fields[field].annotation in (SecretStr, SecretStr | None):
+                value = SecretStr(
+                    str(value)
+                )  # a token given as an option is as secret as one in the env
+            own.setdefault(provider, {})[field] = value
         else:
             core[key] = value
     if own:

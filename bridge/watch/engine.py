@@ -204,10 +204,13 @@ class WatchEngine(ScheduleMixin):
 
     # -- public ----------------------------------------------------------------------------------
 
-    async def add(self, spec: WatchSpec, *, read_now: bool = True) -> None:
+    async def add(self, spec: WatchSpec, *, read_now: bool = True, only_new: bool = False) -> None:
         """Watch `spec` (idempotent). A finished watch of the same resource is re-armed, keeping its
         facet states, so the chain of previousStatus continues and nothing is re-published.
-        `read_now=False`: the caller holds a read of it (a discovery page) and applies it."""
+        `read_now=False`: the caller holds a read of it (a discovery page) and applies it.
+        `only_new` (discovery): a resource watched, finished, removed or expired is left alone;
+        only one never watched (or so far only seen inside another watch's reads) is armed. The
+        mirror shows only this replica's shards, so the record itself must say it."""
         if spec.provider not in self.providers:
             raise ValueError(f"unknown watch provider {spec.provider!r}")
         for _ in range(ADD_ATTEMPTS):
@@ -221,6 +224,8 @@ class WatchEngine(ScheduleMixin):
                     await self.store.save(record, None)
                     break
                 record, rev = loaded
+                if only_new and (record.polled or record.done):
+                    return
                 defaults = getattr(self.providers[spec.provider], "default_facets", None)
                 if record.polled:
                     merged = merge_specs(record.spec, spec, defaults)
@@ -332,7 +337,7 @@ class WatchEngine(ScheduleMixin):
                         if isinstance(found, Listing):
                             await self._listed(provider, found, served)
                         elif found.key not in self.store.entries:
-                            await self.add(found)
+                            await self.add(found, only_new=True)
                 except Exception as err:
                     log.warning("watch discovery failed", provider=provider.name, error=str(err))
             took = loop.time() - started
@@ -354,14 +359,22 @@ class WatchEngine(ScheduleMixin):
         """A discovery page applied as one read of every watch it holds, and of the ones it starts
         (a job page a sweep read is a poll of those jobs). Its keys are held in flight meanwhile,
         so no poll of them starts while it is applied; a read unit every member of which a page
-        of this sweep served (`served`) waits for its next read from now."""
+        of this sweep served (`served`) waits for its next read from now. The other members of
+        the units it touches are held too: a watch the page starts joins its unit due at once,
+        and that must not poll the members an earlier page of this sweep has just served."""
         fresh = [s for s in listing.sightings if s.spec.key not in self._inflight]
         claimed = {s.spec.key for s in fresh}
+        planner = self._planners.get(provider.name)
+        if planner is not None:
+            for sighting in fresh:
+                unit = planner.units.get(provider.batch_key(sighting.spec) or sighting.spec.key)
+                if unit is not None and not unit.busy:
+                    claimed.update(k for k in unit.members if k not in self._inflight)
         self._inflight.update(claimed)
         try:
             for sighting in fresh:
                 if sighting.wanted and sighting.spec.key not in self.store.entries:
-                    await self.add(sighting.spec, read_now=False)
+                    await self.add(sighting.spec, read_now=False, only_new=True)
             gate = asyncio.Semaphore(APPLY_CONCURRENCY)
 
             async def one(sighting: Sighting) -> str | None:
@@ -386,7 +399,6 @@ class WatchEngine(ScheduleMixin):
             if members.issuperset(unit.members):
                 slots = [s for k in unit.members if (s := self._slots.get(k)) is not None]
                 planner.served(unit_id, now, min((s.next_at for s in slots), default=now))
-                del served[unit_id]
 
     async def _apply_listed(self, provider: Provider, sighting: Sighting) -> str | None:
         """One listed item as a read of its watch; its key when it served one."""

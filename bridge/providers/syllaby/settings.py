@@ -8,11 +8,13 @@ the provider's prefix `STORYBRIDGE_SYLLABY_`. `storybridge run` offers each as
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class SyllabySettings(BaseSettings):
+    # One alias each, the contract's name: a second one (`api_token`) would be read as an
+    # environment variable too, so a container's unrelated API_TOKEN would turn Syllaby on.
     model_config = SettingsConfigDict(
         env_prefix="STORYBRIDGE_SYLLABY_",
         extra="ignore",
@@ -20,14 +22,10 @@ class SyllabySettings(BaseSettings):
         use_attribute_docstrings=True,
     )
 
-    api_token: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("SYLLABY_API_TOKEN", "api_token")
-    )
+    api_token: SecretStr | None = Field(default=None, validation_alias="SYLLABY_API_TOKEN")
     """Turns the Syllaby provider on (sent as `Authorization: Bearer`). A secret, like the Story
     key: prefer the environment."""
-    base_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("SYLLABY_BASE_URL", "base_url")
-    )
+    base_url: str | None = Field(default=None, validation_alias="SYLLABY_BASE_URL")
     """What the reference's /text-to-scene paths are relative to; required with the token."""
     rate_limit_per_minute: int = Field(default=30, ge=2)
     """This replica's share of the token's budget (the API allows 30/min by default); commands go
