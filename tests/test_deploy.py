@@ -12,6 +12,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from bridge.cli.settings_options import CARRIER, env_name, provider_models
 from bridge.config import BridgeSettings
 from bridge.names import COMMANDS_CONSUMER, COMMANDS_STREAM
 from bridge.runtime import shutdown_budget
@@ -81,15 +82,16 @@ def workloads(objs: tuple[Obj, ...] | list[Obj]) -> list[Obj]:
 
 
 def settings_env_names() -> set[str]:
-    """Every environment name BridgeSettings reads: STORYBRIDGE_<FIELD> or its upper-case alias."""
-    names: set[str] = set()
-    for field_name, field in BridgeSettings.model_fields.items():
-        alias = field.validation_alias
-        choices = getattr(alias, "choices", None)
-        if choices:
-            names.update(c for c in choices if isinstance(c, str) and c.isupper())
-        else:
-            names.add(f"STORYBRIDGE_{field_name.upper()}")
+    """Every environment name the bridge reads: BridgeSettings' and each installed provider's own
+    settings', by the rule `storybridge run --help` shows them with (a contract name, or the
+    prefix plus the field)."""
+    names = {
+        env_name(BridgeSettings, name, field)
+        for name, field in BridgeSettings.model_fields.items()
+        if name != CARRIER  # options given for providers: not a variable anyone sets
+    }
+    for model in provider_models().values():
+        names |= {env_name(model, name, field) for name, field in model.model_fields.items()}
     return names
 
 
