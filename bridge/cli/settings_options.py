@@ -133,29 +133,27 @@ def with_options(
 def settings_from(model: type[BaseSettings], given: dict[str, Any]) -> Any:
     """`model` from the environment, with the options given on top; a provider's options
     (`<provider>_<field>`) go to `providers[<provider>]`, which its own settings read."""
+    # `<provider>_<field>` -> (provider, field, type); a core setting of the same name stays the core's
+    # (`with_options` left such an option out).
+    routes = {
+        f"{name}_{field}": (name, field, info.annotation)
+        for name, own_model in provider_models().items()
+        for field, info in own_model.model_fields.items()
+        if f"{name}_{field}" not in model.model_fields
+    }
     own: dict[str, dict[str, Any]] = {}
     core: dict[str, Any] = {}
-    models = provider_models()
     for key, value in given.items():
         if value is None:
             continue
-        provider = next(
-            (
-                p
-                for p, m in models.items()
-                if key.startswith(f"{p}_") and key[len(p) + 1 :] in m.model_fields
-            ),
-            None,
-        )
-        if provider is not None and key not in model.model_fields:
-            field = key[len(provider) + 1 :]
-            if models[provider].model_fields[field].annotation in (SecretStr, SecretStr | None):
-                value = SecretStr(
-                    str(value)
-                )  # a token given as an option is as secret as one in the env
-            own.setdefault(provider, {})[field] = value
-        else:
+        if key not in routes:
             core[key] = value
+            continue
+        provider, field, annotation = routes[key]
+        if SecretStr in (annotation, *typing.get_args(annotation)):
+            # A token given as an option is as secret as one in the environment.
+            value = SecretStr(str(value))
+        own.setdefault(provider, {})[field] = value
     if own:
         core[CARRIER] = own
     return model(**core)

@@ -384,7 +384,8 @@ class WatchEngine(ScheduleMixin):
             applied = await asyncio.gather(*(one(s) for s in fresh))
         finally:
             self._inflight.difference_update(claimed)
-        planner = self._planners.get(provider.name)
+        if planner is None:  # the page's first watch of this provider may have made it
+            planner = self._planners.get(provider.name)
         if planner is None:
             return
         now = time.time()
@@ -415,12 +416,7 @@ class WatchEngine(ScheduleMixin):
             return None  # not ours, finished, or waiting for its outbox: left to the poll
         spec, now = cached[0].spec, time.time()
         fp = fingerprint_of(provider, spec, sighting.reading)
-        if (
-            fp is not None
-            and slot.fingerprint == fp
-            and not slot.failures
-            and key not in self._stalled
-        ):
+        if self._unchanged(key, slot, fp):
             slot.after_read(now, slot.floor)
         else:
             await self._apply_one(provider, spec, sighting.reading, fp)

@@ -45,14 +45,8 @@ class ReadsMixin(FlushMixin):
                 result = results.get(spec.key, ReadError("not read"))
                 fp = fingerprint_of(provider, spec, result)
                 slot = self._slots.get(spec.key)
-                if (
-                    fp is not None
-                    and slot is not None
-                    and slot.fingerprint == fp
-                    and not slot.failures
-                    and spec.key not in self._stalled
-                ):
-                    slot.after_read(now, slot.floor)  # the very snapshot applied last time
+                if slot is not None and self._unchanged(spec.key, slot, fp):
+                    slot.after_read(now, slot.floor)
                 else:
                     full.append((spec, result, fp))
             # Concurrently: each change costs KV and stream round trips, and a listing that
@@ -80,6 +74,16 @@ class ReadsMixin(FlushMixin):
                 # The unit is due when its most eager member is (a listing serves them all).
                 planner.done(unit_id, now, max(now, due) if due != float("inf") else now)
             self._wake.set()
+
+    def _unchanged(self, key: str, slot: Slot, fp: int | None) -> bool:
+        """The very snapshot applied last time, with no failure or stall to recover from: the read
+        only moves the watch's clock (a poll's and a discovery page's alike)."""
+        return (
+            fp is not None
+            and slot.fingerprint == fp
+            and not slot.failures
+            and key not in self._stalled
+        )
 
     async def _apply_one(
         self, provider: Provider, spec: WatchSpec, result: Reading | ReadError, fp: int | None

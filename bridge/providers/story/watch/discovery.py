@@ -111,38 +111,50 @@ class DiscoveryPace:
         return len(self._calls) / WINDOW_SECONDS
 
 
-async def _pages(
-    pace: Pace, list_page: Callable[..., Awaitable[Any]], *args: Any, **query: Any
-) -> AsyncIterator[Any]:
-    """Every item of a listing, one paced page at a time."""
+Page = tuple[list[Any], str | None]  # a page's items and the cursor of the next one
+
+
+async def _walk(
+    pace: Pace, page: Callable[[str | None], Awaitable[Page]]
+) -> AsyncIterator[list[Any]]:
+    """Every page of a listing, one paced call at a time (a cursor seen before ends the walk)."""
     cursor: str | None = None
     seen: set[str] = set()
     while True:
         await pace()
-        page = await list_page(*args, cursor=cursor, limit=PAGE, priority=POLL, **query)
-        for item in page.data.items:
+        items, cursor = await page(cursor)
+        yield items
+        if cursor is None or cursor in seen:
+            return
+        seen.add(cursor)
+
+
+async def _each(pages: AsyncIterator[list[Any]]) -> AsyncIterator[Any]:
+    async for items in pages:
+        for item in items:
             yield item
-        cursor = page.data.next_cursor
-        if cursor is None or cursor in seen:
-            return
-        seen.add(cursor)
 
 
-async def _raw_pages(pace: Pace, client: Any, resource: str, pid: str) -> AsyncIterator[list[Any]]:
-    """The pages of a project's sources, plans or jobs, items as the API returned them: the same
-    pages the poller reads, so an item is a read of its watch."""
-    cursor: str | None = None
-    seen: set[str] = set()
-    while True:
-        await pace()
-        page = await list_page(client, resource, pid, cursor, priority=POLL)
-        raw = page.raw if isinstance(page.raw, dict) else {}
+def _projects(client: Any) -> Callable[[str | None], Awaitable[Page]]:
+    async def page(cursor: str | None) -> Page:
+        got = await client.list_projects(cursor=cursor, limit=PAGE, priority=POLL)
+        return list(got.data.items), got.data.next_cursor
+
+    return page
+
+
+def _listing(client: Any, resource: str, pid: str) -> Callable[[str | None], Awaitable[Page]]:
+    """A project's sources, plans or jobs as the API returned them: the same pages the poller
+    reads, so an item is a read of its watch."""
+
+    async def page(cursor: str | None) -> Page:
+        got = await list_page(client, resource, pid, cursor, priority=POLL)
+        raw = got.raw if isinstance(got.raw, dict) else {}
         items = raw.get(LIST_ITEMS[resource]) or []
-        yield [i for i in items if isinstance(i, dict) and i.get("id") is not None]
-        cursor = raw.get("nextCursor") or None
-        if cursor is None or cursor in seen:
-            return
-        seen.add(cursor)
+        found = [i for i in items if isinstance(i, dict) and i.get("id") is not None]
+        return found, raw.get("nextCursor") or None
+
+    return page
 
 
 def _busy(resource: str, item: dict[str, Any]) -> bool:
@@ -173,10 +185,10 @@ async def discover(
             facets=found, origin="discovery",
         )  # fmt: skip
 
-    async for project in _pages(pace, client.list_projects):
+    async for project in _each(_walk(pace, _projects(client))):
         pid = str(_field(project, "id"))
         for resource in ("plan", "job", "source"):
-            async for items in _raw_pages(pace, client, resource, pid):
+            async for items in _walk(pace, _listing(client, resource, pid)):
                 sightings: list[Sighting] = []
                 for item in items:
                     wanted = _busy(resource, item)
