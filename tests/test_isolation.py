@@ -182,9 +182,18 @@ async def test_a_closing_circuit_releases_held_commands_within_seconds_in_order(
     sandbox_key: str,
 ) -> None:
     """Held by an open circuit on a retry schedule of minutes: when the probe passes, every held
-    command runs within 5 s (not at its next backoff step), the oldest first."""
+    command runs within 5 s (not at its next backoff step), the oldest first.
+
+    The bridge starts a release oldest first; requests in flight together reach the API in
+    whatever order their connections serve them. With the default 32 in flight all 20 run at once
+    and the API's order says little of the bridge's; with 4 (the route allowed all 4, so none
+    waits for the route's share) it shows the start order to within a few places."""
     await start_syllaby_bridge(
-        circuit_probe_seconds=1.0, command_retry_base_seconds=120, command_retry_max_seconds=300
+        circuit_probe_seconds=1.0,
+        command_retry_base_seconds=120,
+        command_retry_max_seconds=300,
+        max_in_flight=4,
+        route_max_in_flight=4,
     )
     recorder = Recorder()
     await nc.subscribe(SUBJECTS.event("bridge.>"), cb=recorder.on_msg)
@@ -215,7 +224,7 @@ async def test_a_closing_circuit_releases_held_commands_within_seconds_in_order(
     names = [e["idempotencyKey"] for e in creates]
     assert len(names) == 20
     order = [_index_of(outcomes, key) for key in names]
-    # Started oldest first; concurrent requests may finish a few places apart.
+    # Started oldest first; the four in flight may reach the API a few places apart.
     assert set(order[:5]) <= set(range(10)) and set(order[-5:]) <= set(range(10, 20)), str(order)
 
 

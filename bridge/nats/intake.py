@@ -47,7 +47,15 @@ from bridge.nats.deadletters import (
     stream_created,
 )
 from bridge.nats.gates import ROUTE_FAILING, Hold, RouteGates
-from bridge.nats.lanes import DurableRetry, Lane, Settled, finish, hand_back_pending, origin_seq
+from bridge.nats.lanes import (
+    DurableRetry,
+    Lane,
+    Settled,
+    WaveOrder,
+    finish,
+    hand_back_pending,
+    origin_seq,
+)
 from bridge.nats.outcomes import OutcomePublisher
 from bridge.nats.parking import (
     CIRCUIT_OPEN,
@@ -70,8 +78,6 @@ CANCEL_WAIT_SECONDS = 5.0
 FETCH_TIMEOUT = 1.0
 FETCH_STOP_SECONDS = FETCH_TIMEOUT + 1.0  # on stop: a fetch under way comes back within this
 
-# Held commands waking together are spread a millisecond per place in the stream, modulo this.
-ORDER_SPREAD = 500
 # A held command asks again at least this often, so a recovery another replica saw reaches this
 # one's holds within it; the price is a fetch and a nak per held command per interval.
 HOLD_MAX_SECONDS = 4.0
@@ -140,6 +146,7 @@ class DurableIntake:
             ),
             Lane("parked", PARKED_STREAM, PARKED_CONSUMER, True, asyncio.Semaphore(max_in_flight)),
         ]
+        self._waves = WaveOrder()
         self._stopping = asyncio.Event()
         self._stream_created = datetime.fromtimestamp(0, UTC)
 
@@ -328,9 +335,9 @@ class DurableIntake:
                 return False, route
         if hold is None:
             return False, None
-        # Held commands that wake together come back oldest first: a millisecond per place in
-        # the stream (at most half a second), so a release keeps the arrival order.
-        spread = (cmd.grave.stream_seq % ORDER_SPREAD) / 1000
+        # Held commands that wake together come back oldest first (bridge/nats/lanes.py).
+        held_by = f"{hold.reason}:{provider if hold.reason == CIRCUIT_OPEN else route}"
+        spread = self._waves.spread(held_by, cmd.grave.stream_seq, now.timestamp())
         seconds = min(
             min(hold.seconds, HOLD_MAX_SECONDS) + spread, (deadline - now).total_seconds()
         )

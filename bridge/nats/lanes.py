@@ -39,6 +39,33 @@ def origin_seq(msg: Msg) -> int:
         return 0
 
 
+class WaveOrder:
+    """The spread that makes held commands waking together come back oldest first, without wrapping.
+
+    Commands held by one circuit or route wake at the same moment (just after its next probe); each
+    adds a millisecond per place after the oldest command this replica holds for it (at most
+    `cap` places), so JetStream redelivers a release in arrival order. A place counted modulo
+    a constant would, once in `cap` releases, wake the newest half of a wave before the oldest.
+    The oldest is forgotten once nothing was held for `forget_seconds` (a later hold is a new wave).
+    """
+
+    def __init__(self, cap: int = 500, forget_seconds: float = 30.0) -> None:
+        self.cap = cap
+        self.forget_seconds = forget_seconds
+        self._oldest: dict[str, tuple[int, float]] = {}  # hold -> (oldest sequence, last held)
+
+    def spread(self, hold: str, seq: int, now: float) -> float:
+        oldest, last = self._oldest.get(hold, (seq, now))
+        if now - last > self.forget_seconds:
+            oldest = seq
+        oldest = min(oldest, seq)
+        self._oldest[hold] = (oldest, now)
+        if len(self._oldest) > 4 * self.cap:  # holds of routes long healthy again
+            cutoff = now - self.forget_seconds
+            self._oldest = {k: v for k, v in self._oldest.items() if v[1] >= cutoff}
+        return min(seq - oldest, self.cap) / 1000
+
+
 async def hand_back_pending(lane: Lane) -> None:
     """Messages the server delivered for a fetch that was cut short wait in the subscription's
     queue (nats-py keeps them for the next fetch): nak them so nobody waits out the ack wait."""
