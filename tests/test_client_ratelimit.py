@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import pytest
+import structlog.testing
 
 from bridge.http.errors import MAX_RATE_WAIT_SECONDS, parse_retry_after
 from bridge.http.ratelimit import Priority, RateBudget
@@ -75,6 +76,20 @@ class TestServerHints:
         """Garbage headers change nothing."""
         budget = RateBudget(per_minute=10, clock=FakeClock())
         budget.observe({"RateLimit-Remaining": "soon", "RateLimit-Reset": "x"})
+        assert budget.delay_for(Priority.POLL) == 0
+
+    def test_warns_about_an_unreadable_header_not_about_a_missing_one(self) -> None:
+        """Syllaby's successes carry a remaining count and no reset: normal, so not a warning
+        (it was one per reply); a count that is not a number still is."""
+        budget = RateBudget(per_minute=10, clock=FakeClock())
+        with structlog.testing.capture_logs() as logs:
+            budget.observe({"X-RateLimit-Remaining": "29"})
+            budget.observe({"RateLimit-Remaining": "29"})
+        assert [e for e in logs if e["log_level"] == "warning"] == []
+        with structlog.testing.capture_logs() as logs:
+            budget.observe({"RateLimit-Remaining": "nan"})
+            budget.observe({"RateLimit-Remaining": "3", "RateLimit-Reset": "soon"})
+        assert [e["event"] for e in logs] == ["rate limit headers ignored: not finite numbers"] * 2
         assert budget.delay_for(Priority.POLL) == 0
 
 

@@ -128,16 +128,19 @@ class RateBudget:
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Learn the server's view from ``RateLimit-Remaining`` / ``RateLimit-Reset``."""
-        remaining = _number(_get(headers, self._remaining_header))
-        reset = _number(_get(headers, self._reset_header))
+        raw_remaining = _get(headers, self._remaining_header)
+        raw_reset = _get(headers, self._reset_header)
+        remaining, reset = _number(raw_remaining), _number(raw_reset)
         if remaining is None or reset is None:
-            # A header that does not parse (absent, `nan`, `inf`, `1e400`, text) teaches nothing;
-            # it must never fail the call it came with, which may have taken effect.
-            if _get(headers, self._remaining_header) or _get(headers, self._reset_header):
+            # Either teaches nothing alone, and a header that does not parse (`nan`, `inf`,
+            # `1e400`, text) must never fail the call it came with, which may have taken effect.
+            # Only the unreadable one is worth a warning: Syllaby sends a remaining count without
+            # a reset on every success, which is its normal answer, not a broken one.
+            if any(raw is not None and _number(raw) is None for raw in (raw_remaining, raw_reset)):
                 log.warning(
                     "rate limit headers ignored: not finite numbers",
-                    remaining=str(_get(headers, self._remaining_header))[:40],
-                    reset=str(_get(headers, self._reset_header))[:40],
+                    remaining=str(raw_remaining)[:40],
+                    reset=str(raw_reset)[:40],
                 )
             return
         self._server_remaining = int(remaining)
