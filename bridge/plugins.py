@@ -13,7 +13,7 @@ therefore described here in words and structurally, not imported.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -113,6 +113,54 @@ class Channels:
     open_description: str = ""
 
 
+@dataclass(frozen=True)
+class SandboxOptions:
+    """`storybridge sandbox`'s options, for the provider whose sandbox it serves alone."""
+
+    host: str
+    port: int
+    speed: float
+    rate_limit: int | None  # requests per minute per key; None: the API's own default
+    credits: int
+    seed: int
+    faults: list[dict[str, Any]]
+    scopes: str | None  # comma-separated: what any accepted key may do; None: every scope
+    keys: tuple[str, ...]  # `KEY` or `KEY=scope,scope`: only these are accepted, unless...
+    accept_any_key: bool | None  # ...this says so (None: any key unless some are listed)
+
+
+@dataclass(frozen=True)
+class SandboxAlone:
+    """A provider's sandbox, configured and ready to serve in the foreground. Building one raises
+    ValueError for an option it cannot take, so the command answers before it serves."""
+
+    banner: str  # where it listens and what it accepts (never a key's secret)
+    serve: Callable[[], None]
+
+
+class DemoSession(Protocol):
+    """What a demo walk drives (`storybridge demo`): commands over request/reply, printed, and
+    waits for the events they cause, printed as they come."""
+
+    async def command(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send `name` and return its outcome's `result`; an ok:false outcome raises RuntimeError."""
+        ...
+
+    async def event(self, suffix: str, resource_id: str) -> dict[str, Any]:
+        """The event on `{p}.evt.<suffix>` about `resource_id` (already seen, or the next)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Demo:
+    """A provider's happy path for `storybridge demo --provider <name>`."""
+
+    what: str  # the sandbox it walks, for the banner
+    steps: str  # the path in a few words, for --help
+    final: str  # what the URL the walk returns points at
+    walk: Callable[[DemoSession], Awaitable[str]]
+
+
 @runtime_checkable
 class Provider(Protocol):
     """One upstream API, as the core sees it (docs/PROVIDERS.md walks through each member)."""
@@ -129,7 +177,9 @@ class Provider(Protocol):
     reconciler: Any
     # Optional (read with getattr): `settings_model`, a pydantic-settings class of the provider's
     # own settings under its own env prefix; `storybridge run` offers each field as
-    # `--<name>-<field>` and `own_settings` builds it for a run.
+    # `--<name>-<field>` and `own_settings` builds it for a run. `sandbox_alone(options:
+    # SandboxOptions) -> SandboxAlone`, what `storybridge sandbox --provider <name>` serves.
+    # `demo`, a `Demo`: what `storybridge demo --provider <name>` walks.
     channels: Channels
 
     def disabled_reason(self, settings: Any) -> str | None:

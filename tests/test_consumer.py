@@ -9,10 +9,10 @@ from collections import Counter
 from nats.aio.client import Client as NatsClient
 from rich.console import Console
 
-from bridge.cli.demo import walk_happy_path
-from bridge.cli.demo_kit import EventWaiter
+from bridge.cli.demo_kit import EventWaiter, Session
 from bridge.client import Event, Storybridge
 from bridge.names import EVENTS_STREAM
+from bridge.providers.story.demo import walk_happy_path
 from schemas.story.commands import PlanApproveCommand, ProjectCreateCommand
 from schemas.wire.events import ResourceEventData
 from schemas.wire.outcome import Outcome
@@ -65,7 +65,7 @@ async def test_a_service_receives_every_happy_path_event_once_across_its_restart
     waiter = EventWaiter(Console(quiet=True))
     await nc.subscribe(SUBJECTS.event(">"), cb=waiter.on_msg)
     walking = asyncio.create_task(
-        walk_happy_path(nc, SUBJECTS, Console(quiet=True), waiter, timeout=60)
+        walk_happy_path(Session(nc, SUBJECTS, Console(quiet=True), waiter, 60))
     )
     await until(lambda: len(handled) >= 5)
     first_run.set()  # the service goes down mid-flow

@@ -13,9 +13,9 @@ import jsonschema
 from nats.aio.client import Client as NatsClient
 from rich.console import Console
 
-from bridge.cli.demo import walk_happy_path
-from bridge.cli.demo_kit import EventWaiter
+from bridge.cli.demo_kit import EventWaiter, Session
 from bridge.names import EVENTS_STREAM
+from bridge.providers.story.demo import walk_happy_path
 from tests.fixtures.bridge import SUBJECTS, StartBridge
 
 
@@ -53,7 +53,7 @@ async def test_happy_path_events_and_replies_validate_against_the_exported_schem
     await start_bridge()
     waiter = EventWaiter(Console(quiet=True))
     await nc.subscribe(SUBJECTS.event(">"), cb=waiter.on_msg)
-    await walk_happy_path(nc, SUBJECTS, Console(quiet=True), waiter, timeout=60)
+    await walk_happy_path(Session(nc, SUBJECTS, Console(quiet=True), waiter, 60))
 
     for command, payload in [
         ("project.create", {"name": "typed"}),

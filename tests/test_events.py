@@ -10,8 +10,8 @@ from cloudevents.core.formats.json import JSONFormat
 from nats.aio.client import Client as NatsClient
 from rich.console import Console
 
-from bridge.cli.demo import walk_happy_path
-from bridge.cli.demo_kit import EventWaiter
+from bridge.cli.demo_kit import EventWaiter, Session
+from bridge.providers.story.demo import walk_happy_path
 from tests.fixtures.bridge import SUBJECTS, Recorder, StartBridge
 from tests.fixtures.waiting import watches_settled
 
@@ -39,7 +39,7 @@ async def test_happy_path_publishes_the_contract_events_in_order(
     await nc.subscribe(SUBJECTS.event(">"), cb=recorder.on_msg)
     await nc.subscribe(SUBJECTS.event(">"), cb=waiter.on_msg)
 
-    await walk_happy_path(nc, SUBJECTS, Console(quiet=True), waiter, timeout=60)
+    await walk_happy_path(Session(nc, SUBJECTS, Console(quiet=True), waiter, 60))
     await watches_settled(nc.jetstream())  # every watch finished and flushed: nothing can follow
 
     events = recorder.resource_events()

@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import re
+import subprocess
 import sys
 from asyncio.subprocess import PIPE
 from pathlib import Path
@@ -22,6 +23,7 @@ from bridge import plugins
 from bridge.cli.app import app
 from bridge.nats.embedded import EmbeddedNats, free_port
 from tests.fixtures.bridge import SUBJECTS, Outcomes, Recorder, StartBridge, send
+from tests.fixtures.cli import CLI, sandbox_process
 from tests.fixtures.plugins import echo_env
 from tests.fixtures.process import BridgeProcess
 
@@ -286,3 +288,43 @@ PROVIDER = Thief()
 
     with pytest.raises(plugins.ProviderError, match="core's command"):
         dict(HANDLERS)
+
+
+def test_sandbox_serves_an_installed_providers_sandbox_alone() -> None:
+    """`storybridge sandbox --provider echo` in a process with Echo on its PYTHONPATH: the bundle's
+    `sandbox_alone` serves it, with no edit to the command; options it cannot take are refused."""
+    env = echo_env(dict(os.environ))
+    options = ("--provider", "echo", "--speed", "5")
+    with sandbox_process(*options, ready_path="/_sandbox/clock", env=env) as (_, port):
+        created = httpx.post(f"http://127.0.0.1:{port}/echo/v1/things", json={"name": "alone"})
+        assert created.status_code == 201 and created.json()["name"] == "alone"
+        assert httpx.get(f"http://127.0.0.1:{port}/_sandbox/clock").json()["speed"] == 5
+    refused = subprocess.run(
+        [*CLI, "sandbox", "--provider", "echo", "--key", "k"],
+        capture_output=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 2
+    assert b"the Echo sandbox takes no keys" in refused.stdout + refused.stderr
+
+
+async def test_demo_walks_an_installed_providers_happy_path(echo_installed: None) -> None:
+    """`storybridge demo --provider echo`: the bundle's `demo` walks on the demo kit (an embedded
+    bridge on every installed provider's sandbox), with no edit to the command."""
+    from rich.console import Console
+
+    from bridge.cli.demo import demos, run_demo
+
+    assert {"story", "syllaby", "echo"} <= set(demos())
+    console = Console(record=True, width=200)
+    assert await run_demo(console, timeout=60, provider="echo")
+    printed = console.export_text()
+    assert "Echo sandbox" in printed and "echo.thing.ready" in printed and "Thing: th_" in printed
+
+
+def test_demo_refuses_a_provider_without_one() -> None:
+    result = CliRunner().invoke(app, ["demo", "--provider", "other"], env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert "--provider is one of story, syllaby, not 'other'" in " ".join(result.output.split())

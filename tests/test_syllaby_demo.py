@@ -5,8 +5,8 @@ from __future__ import annotations
 from nats.aio.client import Client as NatsClient
 from rich.console import Console
 
-from bridge.cli.demo_kit import EventWaiter
-from bridge.cli.demo_syllaby import walk_syllaby
+from bridge.cli.demo_kit import EventWaiter, Session
+from bridge.providers.syllaby.demo import walk_syllaby
 from tests.fixtures.bridge import SUBJECTS
 from tests.fixtures.syllaby_bridge import StartSyllabyBridge
 
@@ -18,7 +18,7 @@ async def test_the_syllaby_demo_ends_with_a_rendered_video(
     console = Console(record=True, width=200)
     waiter = EventWaiter(console)
     await nc.subscribe(SUBJECTS.event(">"), cb=waiter.on_msg)
-    url = await walk_syllaby(nc, SUBJECTS, console, waiter, timeout=60)
+    url = await walk_syllaby(Session(nc, SUBJECTS, console, waiter, 60))
     assert url.startswith("https://")
     printed = console.export_text()
     for seen in ("syllaby.storyboard.ready", "syllaby.scene.clip_completed", "video.completed"):

@@ -69,4 +69,5 @@ def test_an_unknown_provider_is_refused() -> None:
         [*CLI, "sandbox", "--provider", "other"], capture_output=True, timeout=60, check=False
     )
     assert done.returncode == 2
-    assert b"story or syllaby" in done.stdout + done.stderr
+    said = (done.stdout + done.stderr).decode()
+    assert "--provider is one of story, syllaby, not 'other'" in " ".join(said.split()), said

@@ -27,17 +27,6 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
-STORY_SANDBOX_RATE_LIMIT = 120  # the Story API's own default per key
-
-
-def _scope_list(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def _sandbox_key(spec: str) -> tuple[str, list[str] | None]:
-    """`KEY` (every scope) or `KEY=scope,scope`; the secret is never printed back."""
-    raw, sep, scopes = spec.partition("=")
-    return raw.strip(), (_scope_list(scopes) if sep else None)
 
 
 @app.command()
@@ -78,9 +67,9 @@ def sandbox(
     port: int = typer.Option(8000, help="Port to listen on."),
     speed: float = typer.Option(1.0, help="Clock speed: 10 = state machines run 10x faster."),
     rate_limit: int | None = typer.Option(
-        None, help="Requests per minute per key before 429 (default: story 120, syllaby 30)."
+        None, help="Requests per minute per key before 429 (default: the API's own)."
     ),
-    credits: int = typer.Option(1000, help="Starting Studio Credit balance."),
+    credits: int = typer.Option(1000, help="Starting credit balance."),
     seed: int = typer.Option(0, help="Seed for ids and injected faults (runs repeat)."),
     faults: str | None = typer.Option(
         None, help="JSON list of fault rules (see bridge/sandboxes/kit/faults.py)."
@@ -101,49 +90,46 @@ def sandbox(
         help="Whether any well-formed key authenticates (default: yes unless --key is given).",
     ),
     provider: str = typer.Option(
-        "story", "--provider", help="story (at /api/v1) or syllaby (at /v2; --key is a token)."
+        "story",
+        "--provider",
+        help="Whose sandbox: an installed provider that has one (storybridge providers); story "
+        "serves at /api/v1, syllaby at /v2 (--key is a token).",
     ),
 ) -> None:
     """Serve one provider's sandbox alone: the Story API's at http://HOST:PORT/api/v1 (default),
-    or Syllaby's at http://HOST:PORT/v2."""
-    if provider not in ("story", "syllaby"):
-        err_console.print(f"storybridge sandbox: --provider is story or syllaby, not {provider!r}")
-        raise typer.Exit(2)
-    if provider == "syllaby":
-        from bridge.cli.syllaby_sandbox import serve_syllaby
-
-        serve_syllaby(
-            host, port, faults, scopes, key, accept_any_key, speed, rate_limit, credits, seed
+    or another installed provider's (Syllaby's at http://HOST:PORT/v2)."""
+    serving = {
+        item.name: alone
+        for item in plugins.installed()
+        if (alone := getattr(item.provider, "sandbox_alone", None)) is not None
+    }
+    if provider not in serving:
+        err_console.print(
+            f"storybridge sandbox: --provider is one of {', '.join(serving)}, not {provider!r}"
         )
-        return
-    from bridge.sandboxes.story import StorySandboxConfig
-    from bridge.sandboxes.story.server import serve as serve_sandbox
-
-    keys = dict(_sandbox_key(spec) for spec in key)
-    any_key = accept_any_key if accept_any_key is not None else not keys
-    config = StorySandboxConfig(
-        speed=speed,
-        rate_limit_per_minute=rate_limit if rate_limit is not None else STORY_SANDBOX_RATE_LIMIT,
-        initial_credits=credits,
-        seed=seed,
-        faults=json.loads(faults) if faults else [],
-        accept_any_key=any_key,
-        any_key_scopes=_scope_list(scopes) if scopes is not None else None,
-        keys=keys,
-    )
+        raise typer.Exit(2)
     try:
-        from bridge.sandboxes.story.state import StorySandboxState
-
-        StorySandboxState(config)  # bad keys or scopes fail here, naming the problem
-    except ValueError as err:
+        rules = json.loads(faults) if faults else []
+        if not isinstance(rules, list):
+            raise ValueError("--faults is a JSON list of fault rules")
+        options = plugins.SandboxOptions(
+            host=host,
+            port=port,
+            speed=speed,
+            rate_limit=rate_limit,
+            credits=credits,
+            seed=seed,
+            faults=rules,
+            scopes=scopes,
+            keys=tuple(key),
+            accept_any_key=accept_any_key,
+        )
+        alone = serving[provider](options)
+    except ValueError as err:  # pydantic's ValidationError and json's errors are ValueErrors
         err_console.print(f"storybridge sandbox: {err}")
         raise typer.Exit(2) from None
-    accepted = "any sh_<18 hex>_<64 hex> key" if any_key else f"{len(keys)} listed key(s)"
-    granted = f"scopes {scopes}" if scopes is not None else "every scope"
-    console.print(
-        f"Story API sandbox on http://{host}:{port}/api/v1 ({accepted}; {granted} for any key)"
-    )
-    serve_sandbox(config, host=host, port=port)
+    console.print(alone.banner)
+    alone.serve()
 
 
 @app.command()
@@ -283,17 +269,21 @@ def demo(
     timeout: float = typer.Option(300.0, help="Give up after this many seconds."),
     provider: str = typer.Option(
         "story",
-        help="story: project, source, plan, approval, job, finalize; syllaby: storyboard create, "
-        "generate, clips for every scene, render.",
+        help="Whose happy path: story (project, source, plan, approval, job, finalize), syllaby "
+        "(storyboard create, generate, clips for every scene, render), or another installed "
+        "provider that declares one (storybridge providers).",
     ),
 ) -> None:
     """Walk the happy path (project, source, plan, approval, job, finalize) on embedded defaults."""
-    if provider not in ("story", "syllaby"):
-        err_console.print(f"unknown provider {provider!r}: story or syllaby")
-        raise typer.Exit(2)
-    from bridge.cli.demo import run_demo
+    from bridge.cli.demo import demos, run_demo
     from bridge.ops.logging import configure_logging
 
+    known = demos()
+    if provider not in known:
+        err_console.print(
+            f"storybridge demo: --provider is one of {', '.join(known)}, not {provider!r}"
+        )
+        raise typer.Exit(2)
     configure_logging("console", level="WARNING")  # the events are the show
     ok = asyncio.run(run_demo(console, timeout=timeout, provider=provider))
     raise typer.Exit(0 if ok else 1)

@@ -1,8 +1,8 @@
-"""The demo kit: what both demos (`storybridge demo`, `--provider syllaby`) share. An embedded
-bridge on the sandboxes, commands over request/reply, and waits for the events they cause.
+"""The demo kit: what every provider's demo (`storybridge demo --provider <name>`) shares. An
+embedded bridge on the sandboxes, commands over request/reply, and waits for the events they cause.
 
-Each demo is a walk (`Walk`) over this kit; the kit knows no walk, so both demo modules import it
-and neither imports the other.
+Each demo is a walk over a `Session` (bridge.plugins.DemoSession), declared by its provider's bundle
+(`demo`, a bridge.plugins.Demo); the kit knows no walk and no provider.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from rich.panel import Panel
 from bridge.cli.tail import render_event
 from bridge.config import BridgeSettings
 from bridge.names import Subjects
+from bridge.plugins import Demo
 from bridge.runtime import Bridge
 
 
@@ -66,31 +66,47 @@ async def command(
     return dict(outcome["result"])
 
 
-Walk = Callable[[NATS, Subjects, Console, EventWaiter, float], Awaitable[str]]
-"""A demo's flow: drives the commands, returns the URL of what it made."""
+class Session:
+    """A walk's view of the bridge: bridge.plugins.DemoSession over one NATS connection."""
+
+    def __init__(
+        self, nc: NATS, subjects: Subjects, console: Console, waiter: EventWaiter, timeout: float
+    ) -> None:
+        self.nc, self.subjects, self.console = nc, subjects, console
+        self.waiter, self.timeout = waiter, timeout
+
+    async def command(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return await command(self.nc, self.subjects, self.console, name, payload)
+
+    async def event(self, suffix: str, resource_id: str) -> dict[str, Any]:
+        subject = f"{self.subjects.prefix}.evt.{suffix}"
+        return await self.waiter.wait_for(subject, resource_id, self.timeout)
 
 
-async def narrate(console: Console, walk: Walk, *, what: str, final: str, timeout: float) -> bool:
-    """Run `walk` against an embedded bridge on the sandboxes, printing every event it causes.
-    `what` names the sandbox in the banner, `final` what the returned URL points at."""
+async def narrate(console: Console, demo: Demo, *, timeout: float) -> bool:
+    """Run `demo`'s walk against an embedded bridge on the sandboxes, printing every event it
+    causes."""
     with tempfile.TemporaryDirectory(prefix="storybridge-demo-") as tmp:
         settings = BridgeSettings(
             sandbox=True, data_dir=Path(tmp), nats_port=0, log_format="console"
         )
         bridge = Bridge(settings)
-        console.print(Panel(f"storybridge demo: embedded NATS + {what}", style="bold"))
+        console.print(Panel(f"storybridge demo: embedded NATS + {demo.what}", style="bold"))
         await bridge.start()
         subjects = Subjects(settings.subject_prefix)
         nc = await nats.connect(bridge.nats_url)
         waiter = EventWaiter(console)
         await nc.subscribe(subjects.event(">"), cb=waiter.on_msg)
         try:
-            url = await asyncio.wait_for(walk(nc, subjects, console, waiter, timeout), timeout)
+            session = Session(nc, subjects, console, waiter, timeout)
+            url = await asyncio.wait_for(demo.walk(session), timeout)
         except (TimeoutError, RuntimeError) as exc:
             console.print(f"[bold red]demo failed:[/bold red] {exc!r}")
             return False
         finally:
             await nc.drain()
             await bridge.stop()
-        console.print(Panel(f"Done: {len(waiter.events)} events. {final}: {url}", style="green"))
+        console.print(
+            Panel(f"Done: {len(waiter.events)} events. {demo.final}: {url}", style="green")
+        )
         return True

@@ -15,10 +15,20 @@ import structlog
 from bridge.http.keys import ApiKey
 from bridge.http.ratelimit import RateBudget
 from bridge.http.transport import RetryPolicy
-from bridge.plugins import Attached, Channels, Running, Shared, WatchTargets
+from bridge.plugins import (
+    Attached,
+    Channels,
+    Demo,
+    Running,
+    SandboxAlone,
+    SandboxOptions,
+    Shared,
+    WatchTargets,
+)
 from bridge.providers.story.channels import CHANNELS
 from bridge.providers.story.client import StoryClient, story_transport
 from bridge.providers.story.credits import CreditsMonitor
+from bridge.providers.story.demo import DEMO
 from bridge.providers.story.watch.provider import StoryProvider
 from handlers.base import CommandHandler
 from handlers.story import artifacts, jobs, pipeline, plans, projects, reads, series_bible, sources
@@ -44,6 +54,7 @@ class StoryPlugin:
     enable_hint = "set SLEEPERHIT_API_KEY, or run with --sandbox"
     reconciler: Any = None  # every mutating Story route takes an Idempotency-Key
     channels: Channels = CHANNELS
+    demo: Demo = DEMO
     watch_targets: WatchTargets | None = StoryWatchTargets()
 
     def __init__(self) -> None:
@@ -61,6 +72,11 @@ class StoryPlugin:
 
     def disabled_reason(self, settings: Any) -> str | None:
         return None if settings.sandbox or settings.api_key is not None else NO_KEY
+
+    def sandbox_alone(self, options: SandboxOptions) -> SandboxAlone:
+        from bridge.sandboxes.story.alone import sandbox_alone
+
+        return sandbox_alone(options)
 
     async def start(self, shared: Shared) -> Running:
         s = shared.settings

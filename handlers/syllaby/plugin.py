@@ -10,9 +10,20 @@ from typing import Any
 import structlog
 
 from bridge.http.transport import RetryPolicy
-from bridge.plugins import Attached, Channels, Running, Shared, WatchTargets, own_settings
+from bridge.plugins import (
+    Attached,
+    Channels,
+    Demo,
+    Running,
+    SandboxAlone,
+    SandboxOptions,
+    Shared,
+    WatchTargets,
+    own_settings,
+)
 from bridge.providers.syllaby.channels import CHANNELS
 from bridge.providers.syllaby.client import SyllabyClient, syllaby_budget
+from bridge.providers.syllaby.demo import DEMO
 from bridge.providers.syllaby.settings import SyllabySettings
 from bridge.providers.syllaby.token import SyllabyToken
 from bridge.providers.syllaby.watch import SyllabyProvider
@@ -34,6 +45,7 @@ class SyllabyPlugin:
     required = False
     enable_hint = "set SYLLABY_API_TOKEN and SYLLABY_BASE_URL, or run with --sandbox"
     channels: Channels = CHANNELS
+    demo: Demo = DEMO
     watch_targets: WatchTargets | None = SyllabyWatchTargets()
     settings_model = SyllabySettings
 
@@ -54,6 +66,11 @@ class SyllabyPlugin:
                 "reference's /text-to-scene paths are relative to"
             )
         return None
+
+    def sandbox_alone(self, options: SandboxOptions) -> SandboxAlone:
+        from bridge.sandboxes.syllaby.alone import sandbox_alone
+
+        return sandbox_alone(options)
 
     async def start(self, shared: Shared) -> Running:
         s = shared.settings

@@ -9,9 +9,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bridge.http.ratelimit import RateBudget
 from bridge.http.transport import RetryPolicy
-from bridge.plugins import Attached, Channels, Running, Shared, own_settings
+from bridge.plugins import (
+    Attached,
+    Channels,
+    Running,
+    SandboxAlone,
+    SandboxOptions,
+    Shared,
+    own_settings,
+)
 from storybridge_echo.client import EchoClient
 from storybridge_echo.commands import COMMANDS, EchoWatchTargets
+from storybridge_echo.demo import DEMO
 from storybridge_echo.watch import NAME, TYPE_PREFIX, EchoWatch
 
 
@@ -34,6 +43,7 @@ class EchoPlugin:
     enable_hint = "set STORYBRIDGE_ECHO_BASE_URL, or run with --sandbox"
     settings_model = EchoSettings
     commands = COMMANDS
+    demo = DEMO
     watch_targets = EchoWatchTargets()
     reconciler: Any = None  # POST /things takes an Idempotency-Key: no ledger needed
     channels = Channels(
@@ -44,6 +54,11 @@ class EchoPlugin:
         if settings.sandbox or own_settings(self, settings).base_url:
             return None
         return "STORYBRIDGE_ECHO_BASE_URL is not set"
+
+    def sandbox_alone(self, options: SandboxOptions) -> SandboxAlone:
+        from storybridge_echo.sandbox import sandbox_alone
+
+        return sandbox_alone(options)
 
     async def start(self, shared: Shared) -> Running:
         own: EchoSettings = own_settings(self, shared.settings)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -11,6 +12,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Mount, Route
 
+from bridge.plugins import SandboxAlone, SandboxOptions
 from bridge.sandboxes.kit.clock import SandboxClock
 from bridge.sandboxes.kit.control import common_routes
 from bridge.sandboxes.kit.exchange import Exchange
@@ -18,7 +20,7 @@ from bridge.sandboxes.kit.faults import FaultRule, Faults, is_error
 from bridge.sandboxes.kit.pipeline import Pipeline
 from bridge.sandboxes.kit.ratewindow import FixedWindows
 from bridge.sandboxes.kit.requestlog import RequestLog
-from bridge.sandboxes.kit.server import ThreadedServer
+from bridge.sandboxes.kit.server import ThreadedServer, serve_app
 
 BASE_PATH = "/echo/v1"
 RUNNING_AFTER = 1.0  # sandbox seconds from create to `running`
@@ -86,22 +88,37 @@ class EchoPipeline(Pipeline[EchoState, EchoExchange, str]):
         ex.status, ex.body = (200, found) if found is not None else (404, {"error": "not_found"})
 
 
+def echo_app(speed: float) -> Starlette:
+    state = EchoState(speed)
+    pipeline = EchoPipeline(state)
+    api = [
+        Route("/things", pipeline.view("create"), methods=["POST"]),
+        Route("/things/{id}", pipeline.view("get"), methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=[
+            Mount(BASE_PATH, routes=api),
+            Mount("/_sandbox", routes=common_routes(state)),
+        ]
+    )
+    app.state.sandbox = state
+    return app
+
+
 class EchoSandbox(ThreadedServer[EchoState]):
     thread_name = "echo-sandbox"
     base_path = BASE_PATH
 
     def __init__(self, speed: float = 20.0) -> None:
-        state = EchoState(speed)
-        pipeline = EchoPipeline(state)
-        api = [
-            Route("/things", pipeline.view("create"), methods=["POST"]),
-            Route("/things/{id}", pipeline.view("get"), methods=["GET"]),
-        ]
-        app = Starlette(
-            routes=[
-                Mount(BASE_PATH, routes=api),
-                Mount("/_sandbox", routes=common_routes(state)),
-            ]
-        )
-        app.state.sandbox = state
-        super().__init__(app)
+        super().__init__(echo_app(speed))
+
+
+def sandbox_alone(options: SandboxOptions) -> SandboxAlone:
+    """`storybridge sandbox --provider echo`: the same sandbox in the foreground."""
+    if options.keys or options.scopes is not None:
+        raise ValueError("the Echo sandbox takes no keys; drop --key and --scopes")
+    app = echo_app(options.speed)
+    return SandboxAlone(
+        f"Echo sandbox on http://{options.host}:{options.port}{BASE_PATH} (control on /_sandbox)",
+        functools.partial(serve_app, app, options.host, options.port),
+    )
