@@ -120,9 +120,10 @@ class SandboxOptions:
     host: str
     port: int
     speed: float
-    rate_limit: int | None  # requests per minute per key; None: the API's own default
-    credits: int
-    seed: int
+    # None: not given (the sandbox's own default), so a sandbox can refuse what it cannot take.
+    rate_limit: int | None  # requests per minute per key
+    credits: int | None
+    seed: int | None
     faults: list[dict[str, Any]]
     scopes: str | None  # comma-separated: what any accepted key may do; None: every scope
     keys: tuple[str, ...]  # `KEY` or `KEY=scope,scope`: only these are accepted, unless...
@@ -156,7 +157,6 @@ class Demo:
     """A provider's happy path for `storybridge demo --provider <name>`."""
 
     what: str  # the sandbox it walks, for the banner
-    steps: str  # the path in a few words, for --help
     final: str  # what the URL the walk returns points at
     walk: Callable[[DemoSession], Awaitable[str]]
 

@@ -81,9 +81,15 @@ class TestServerHints:
     def test_warns_about_an_unreadable_header_not_about_a_missing_one(self) -> None:
         """Syllaby's successes carry a remaining count and no reset: normal, so not a warning
         (it was one per reply); a count that is not a number still is."""
+        syllaby = RateBudget(
+            per_minute=30,
+            clock=FakeClock(),
+            remaining_header="X-RateLimit-Remaining",
+            reset_header="X-RateLimit-Reset",
+        )
         budget = RateBudget(per_minute=10, clock=FakeClock())
         with structlog.testing.capture_logs() as logs:
-            budget.observe({"X-RateLimit-Remaining": "29"})
+            syllaby.observe({"X-RateLimit-Limit": "30", "X-RateLimit-Remaining": "29"})
             budget.observe({"RateLimit-Remaining": "29"})
         assert [e for e in logs if e["log_level"] == "warning"] == []
         with structlog.testing.capture_logs() as logs:

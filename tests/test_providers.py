@@ -294,9 +294,12 @@ def test_sandbox_serves_an_installed_providers_sandbox_alone() -> None:
     """`storybridge sandbox --provider echo` in a process with Echo on its PYTHONPATH: the bundle's
     `sandbox_alone` serves it, with no edit to the command; options it cannot take are refused."""
     env = echo_env(dict(os.environ))
-    options = ("--provider", "echo", "--speed", "5")
+    fault = json.dumps([{"path": "/things", "method": "POST", "status": 503, "times": 1}])
+    options = ("--provider", "echo", "--speed", "5", "--faults", fault)
     with sandbox_process(*options, ready_path="/_sandbox/clock", env=env) as (_, port):
-        created = httpx.post(f"http://127.0.0.1:{port}/echo/v1/things", json={"name": "alone"})
+        things = f"http://127.0.0.1:{port}/echo/v1/things"
+        assert httpx.post(things, json={"name": "alone"}).status_code == 503  # --faults taken
+        created = httpx.post(things, json={"name": "alone"})
         assert created.status_code == 201 and created.json()["name"] == "alone"
         assert httpx.get(f"http://127.0.0.1:{port}/_sandbox/clock").json()["speed"] == 5
     refused = subprocess.run(
@@ -307,7 +310,10 @@ def test_sandbox_serves_an_installed_providers_sandbox_alone() -> None:
         check=False,
     )
     assert refused.returncode == 2
-    assert b"the Echo sandbox takes no keys" in refused.stdout + refused.stderr
+    assert (
+        b"the Echo sandbox takes no keys and no credits; drop --key"
+        in refused.stdout + refused.stderr
+    )
 
 
 async def test_demo_walks_an_installed_providers_happy_path(echo_installed: None) -> None:
@@ -315,16 +321,35 @@ async def test_demo_walks_an_installed_providers_happy_path(echo_installed: None
     bridge on every installed provider's sandbox), with no edit to the command."""
     from rich.console import Console
 
-    from bridge.cli.demo import demos, run_demo
+    from bridge.cli.demo_kit import narrate
+    from bridge.cli.providers import declared
 
-    assert {"story", "syllaby", "echo"} <= set(demos())
     console = Console(record=True, width=200)
-    assert await run_demo(console, timeout=60, provider="echo")
+    assert await narrate(console, declared("demo", "demo", "echo"), timeout=60)
     printed = console.export_text()
     assert "Echo sandbox" in printed and "echo.thing.ready" in printed and "Thing: th_" in printed
 
 
-def test_demo_refuses_a_provider_without_one() -> None:
-    result = CliRunner().invoke(app, ["demo", "--provider", "other"], env={"COLUMNS": "200"})
+def test_demo_and_sandbox_refuse_an_unknown_provider_naming_the_ones_there_are() -> None:
+    for verb in ("demo", "sandbox"):
+        result = CliRunner().invoke(app, [verb, "--provider", "other"], env={"COLUMNS": "200"})
+        assert result.exit_code == 2
+        said = " ".join(result.output.split())
+        assert f"storybridge {verb}: --provider is one of story, syllaby, not 'other'" in said
+
+
+def test_a_provider_that_failed_to_load_is_named_with_its_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    broken = plugins.Failed("story", "x:y", "x 1", "failed to load: ImportError('gone')")
+    monkeypatch.setattr(plugins, "failed", lambda: (broken,))
+    monkeypatch.setattr(
+        plugins, "installed", lambda: tuple(i for i in _installed() if i.name != "story")
+    )
+    result = CliRunner().invoke(app, ["demo"], env={"COLUMNS": "200"})
     assert result.exit_code == 2
-    assert "--provider is one of story, syllaby, not 'other'" in " ".join(result.output.split())
+    said = " ".join(result.output.split())
+    assert "provider 'story' is installed but failed to load: ImportError('gone')" in said
+
+
+_installed = plugins.installed

@@ -69,8 +69,12 @@ def sandbox(
     rate_limit: int | None = typer.Option(
         None, help="Requests per minute per key before 429 (default: the API's own)."
     ),
-    credits: int = typer.Option(1000, help="Starting credit balance."),
-    seed: int = typer.Option(0, help="Seed for ids and injected faults (runs repeat)."),
+    credits: int | None = typer.Option(
+        None, help="Starting credit balance (default: the sandbox's own, 1000)."
+    ),
+    seed: int | None = typer.Option(
+        None, help="Seed for ids and injected faults, so runs repeat (default 0)."
+    ),
     faults: str | None = typer.Option(
         None, help="JSON list of fault rules (see bridge/sandboxes/kit/faults.py)."
     ),
@@ -98,16 +102,7 @@ def sandbox(
 ) -> None:
     """Serve one provider's sandbox alone: the Story API's at http://HOST:PORT/api/v1 (default),
     or another installed provider's (Syllaby's at http://HOST:PORT/v2)."""
-    serving = {
-        item.name: alone
-        for item in plugins.installed()
-        if (alone := getattr(item.provider, "sandbox_alone", None)) is not None
-    }
-    if provider not in serving:
-        err_console.print(
-            f"storybridge sandbox: --provider is one of {', '.join(serving)}, not {provider!r}"
-        )
-        raise typer.Exit(2)
+    sandbox_alone = providers.declared("sandbox", "sandbox_alone", provider)
     try:
         rules = json.loads(faults) if faults else []
         if not isinstance(rules, list):
@@ -124,9 +119,9 @@ def sandbox(
             keys=tuple(key),
             accept_any_key=accept_any_key,
         )
-        alone = serving[provider](options)
+        alone = sandbox_alone(options)
     except ValueError as err:  # pydantic's ValidationError and json's errors are ValueErrors
-        err_console.print(f"storybridge sandbox: {err}")
+        err_console.print(f"storybridge sandbox: {err}", markup=False)
         raise typer.Exit(2) from None
     console.print(alone.banner)
     alone.serve()
@@ -274,18 +269,14 @@ def demo(
         "provider that declares one (storybridge providers).",
     ),
 ) -> None:
-    """Walk the happy path (project, source, plan, approval, job, finalize) on embedded defaults."""
-    from bridge.cli.demo import demos, run_demo
+    """Walk a provider's happy path on embedded defaults, printing every event: Story's by default
+    (project, source, plan, approval, job, finalize)."""
+    from bridge.cli.demo_kit import narrate
     from bridge.ops.logging import configure_logging
 
-    known = demos()
-    if provider not in known:
-        err_console.print(
-            f"storybridge demo: --provider is one of {', '.join(known)}, not {provider!r}"
-        )
-        raise typer.Exit(2)
+    walk = providers.declared("demo", "demo", provider)
     configure_logging("console", level="WARNING")  # the events are the show
-    ok = asyncio.run(run_demo(console, timeout=timeout, provider=provider))
+    ok = asyncio.run(narrate(console, walk, timeout=timeout))
     raise typer.Exit(0 if ok else 1)
 
 

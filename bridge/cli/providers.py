@@ -90,3 +90,29 @@ def providers(
             ", ".join(row["watches"]),
         )
     console.print(table)
+
+
+def declared(verb: str, member: str, name: str) -> Any:
+    """What the installed provider `name` declares as `member` (`sandbox_alone`, `demo`), for
+    `storybridge <verb> --provider <name>`; else one line saying why not, and exit 2."""
+    err = Console(stderr=True)
+    try:
+        having = {
+            item.name: found
+            for item in plugins.installed()
+            if (found := getattr(item.provider, member, None)) is not None
+        }
+        broken = {item.name: item.reason for item in plugins.failed()}
+    except plugins.ProviderError as refused:  # two providers claim one name or command
+        err.print(f"storybridge {verb}: {refused}", markup=False)
+        raise typer.Exit(2) from None
+    if name in having:
+        return having[name]
+    if name in broken:
+        said = f"provider {name!r} is installed but {broken[name]}"
+    elif not having:
+        said = f"no installed provider declares one (looked for {member!r})"
+    else:
+        said = f"--provider is one of {', '.join(having)}, not {name!r}"
+    err.print(f"storybridge {verb}: {said}", markup=False)
+    raise typer.Exit(2)

@@ -46,7 +46,7 @@ from bridge.nats.deadletters import (
     exhausted_outcome,
     stream_created,
 )
-from bridge.nats.gates import ROUTE_FAILING, Hold, RouteGates
+from bridge.nats.gates import ROUTE_BUSY, ROUTE_FAILING, Hold, RouteGates
 from bridge.nats.lanes import (
     DurableRetry,
     Lane,
@@ -335,9 +335,12 @@ class DurableIntake:
                 return False, route
         if hold is None:
             return False, None
-        # Held commands that wake together come back oldest first (bridge/nats/lanes.py).
-        held_by = f"{hold.reason}:{provider if hold.reason == CIRCUIT_OPEN else route}"
-        spread = self._waves.spread(held_by, cmd.grave.stream_seq, now.timestamp())
+        # What a probe's pass releases at once comes back oldest first (bridge/nats/lanes.py);
+        # a route that is only busy releases a slot at a time, in no wave.
+        spread = 0.0
+        if hold.reason != ROUTE_BUSY:
+            held_by = f"{hold.reason}:{provider if hold.reason == CIRCUIT_OPEN else route}"
+            spread = self._waves.spread(held_by, cmd.grave.stream_seq, now.timestamp())
         seconds = min(
             min(hold.seconds, HOLD_MAX_SECONDS) + spread, (deadline - now).total_seconds()
         )

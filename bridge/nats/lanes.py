@@ -4,6 +4,7 @@ message ends (`Settled`), the retry schedule (`DurableRetry`)."""
 from __future__ import annotations
 
 import asyncio
+import bisect
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -39,31 +40,59 @@ def origin_seq(msg: Msg) -> int:
         return 0
 
 
-class WaveOrder:
-    """The spread that makes held commands waking together come back oldest first, without wrapping.
+@dataclass
+class _Wave:
+    seen: dict[int, float] = field(default_factory=dict)  # stream sequence -> last held
+    order: list[int] = field(default_factory=list)  # the sequences of `seen`, sorted
+    swept: float = 0.0
 
-    Commands held by one circuit or route wake at the same moment (just after its next probe); each
-    adds a millisecond per place after the oldest command this replica holds for it (at most
-    `cap` places), so JetStream redelivers a release in arrival order. A place counted modulo
-    a constant would, once in `cap` releases, wake the newest half of a wave before the oldest.
-    The oldest is forgotten once nothing was held for `forget_seconds` (a later hold is a new wave).
+
+class WaveOrder:
+    """The spread that makes held commands waking together come back oldest first.
+
+    Commands held by one circuit or failing route wake at the same moment (just after its next
+    probe); each adds a millisecond per command of the same hold that arrived before it (its rank
+    among what this replica holds there now, at most `cap`), so JetStream redelivers a release in
+    arrival order. A command not held again within `forget_seconds` has left the hold (it ran, or
+    reached its deadline): held ones ask again at least every HOLD_MAX_SECONDS. Ranks, not
+    distances in the stream, because the stream is shared: a place counted modulo a constant
+    woke the newer part of one wave in 500 first, and a distance from the wave's first member
+    grows past any cap once enough other commands have passed.
     """
 
-    def __init__(self, cap: int = 500, forget_seconds: float = 30.0) -> None:
+    def __init__(self, cap: int = 500, forget_seconds: float = 10.0) -> None:
         self.cap = cap
         self.forget_seconds = forget_seconds
-        self._oldest: dict[str, tuple[int, float]] = {}  # hold -> (oldest sequence, last held)
+        self._waves: dict[str, _Wave] = {}
 
     def spread(self, hold: str, seq: int, now: float) -> float:
-        oldest, last = self._oldest.get(hold, (seq, now))
-        if now - last > self.forget_seconds:
-            oldest = seq
-        oldest = min(oldest, seq)
-        self._oldest[hold] = (oldest, now)
-        if len(self._oldest) > 4 * self.cap:  # holds of routes long healthy again
-            cutoff = now - self.forget_seconds
-            self._oldest = {k: v for k, v in self._oldest.items() if v[1] >= cutoff}
-        return min(seq - oldest, self.cap) / 1000
+        wave = self._waves.get(hold)
+        if wave is None:
+            self._forget_idle(now)
+            wave = self._waves[hold] = _Wave(swept=now)
+        elif now - wave.swept >= 1.0:
+            self._sweep(wave, now)
+        if seq not in wave.seen:
+            bisect.insort(wave.order, seq)
+        wave.seen[seq] = now
+        return min(bisect.bisect_left(wave.order, seq), self.cap) / 1000
+
+    def _sweep(self, wave: _Wave, now: float) -> None:
+        cutoff = now - self.forget_seconds
+        wave.seen = {seq: at for seq, at in wave.seen.items() if at >= cutoff}
+        wave.order = sorted(wave.seen)
+        wave.swept = now
+
+    def _forget_idle(self, now: float) -> None:
+        """Holds nothing asked about for a while (routes long healthy again) are dropped."""
+        cutoff = now - self.forget_seconds
+        idle = [
+            hold
+            for hold, wave in self._waves.items()
+            if not wave.seen or max(wave.seen.values()) < cutoff
+        ]
+        for hold in idle:
+            del self._waves[hold]
 
 
 async def hand_back_pending(lane: Lane) -> None:

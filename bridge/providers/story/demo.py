@@ -54,7 +54,6 @@ async def walk_happy_path(session: DemoSession) -> str:
 
 DEMO = Demo(
     what="Story API sandbox",
-    steps="project, source, plan, approval, job, finalize",
     final="Final MP3",
     walk=walk_happy_path,
 )

@@ -40,7 +40,6 @@ async def walk_syllaby(session: DemoSession) -> str:
 
 DEMO = Demo(
     what="Syllaby sandbox",
-    steps="storyboard create, generate, clips for every scene, render",
     final="Video",
     walk=walk_syllaby,
 )

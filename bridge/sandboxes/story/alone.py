@@ -27,19 +27,22 @@ def sandbox_alone(options: SandboxOptions) -> SandboxAlone:
     scopes = _scopes(options.scopes) if options.scopes is not None else None
     fields: dict[str, Any] = {
         "speed": options.speed,
-        "initial_credits": options.credits,
-        "seed": options.seed,
         "faults": options.faults,
         "accept_any_key": any_key,
         "any_key_scopes": scopes,
         "keys": keys,
     }
-    if options.rate_limit is not None:  # else the sandbox's own default (120, as the API's)
-        fields["rate_limit_per_minute"] = options.rate_limit
+    given = {
+        "initial_credits": options.credits,
+        "seed": options.seed,
+        "rate_limit_per_minute": options.rate_limit,
+    }
+    # What was not given keeps the sandbox's own default (the rate limit: the API's own).
+    fields.update({name: value for name, value in given.items() if value is not None})
     config = StorySandboxConfig.model_validate(fields)
     StorySandboxState(config)  # bad keys or scopes raise ValueError here, naming the problem
     accepted = "any sh_<18 hex>_<64 hex> key" if any_key else f"{len(keys)} listed key(s)"
-    granted = f"scopes {scopes}" if scopes is not None else "every scope"
+    granted = f"scopes {', '.join(scopes)}" if scopes is not None else "every scope"
     host, port = options.host, options.port
     return SandboxAlone(
         f"Story API sandbox on http://{host}:{port}/api/v1 ({accepted}; {granted} for any key)",

@@ -19,14 +19,17 @@ def sandbox_alone(options: SandboxOptions) -> SandboxAlone:
     any_token = options.accept_any_key if options.accept_any_key is not None else not tokens
     fields: dict[str, Any] = {
         "speed": options.speed,
-        "initial_credits": options.credits,
-        "seed": options.seed,
         "faults": options.faults,
         "accept_any_token": any_token,
         "tokens": tokens,
     }
-    if options.rate_limit is not None:  # else the sandbox's own default (30, as the API's)
-        fields["rate_limit_per_minute"] = options.rate_limit
+    given = {
+        "initial_credits": options.credits,
+        "seed": options.seed,
+        "rate_limit_per_minute": options.rate_limit,
+    }
+    # What was not given keeps the sandbox's own default (the rate limit: the API's own).
+    fields.update({name: value for name, value in given.items() if value is not None})
     config = SyllabySandboxConfig.model_validate(fields)
     # The tokens themselves are secrets: say how many, never which.
     accepted = "any <id>|<secret> token" if any_token else f"{len(tokens)} listed token(s)"

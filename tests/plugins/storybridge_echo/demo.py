@@ -11,4 +11,4 @@ async def walk(session: DemoSession) -> str:
     return str(ready["data"]["id"])
 
 
-DEMO = Demo(what="Echo sandbox", steps="thing create, ready", final="Thing", walk=walk)
+DEMO = Demo(what="Echo sandbox", final="Thing", walk=walk)

@@ -28,11 +28,17 @@ READY_AFTER = 3.0  # ... and to `ready`
 
 
 class EchoState:
-    def __init__(self, speed: float) -> None:
+    def __init__(
+        self,
+        speed: float,
+        faults: list[FaultRule] | None = None,
+        seed: int = 0,
+        per_minute: int = 100_000,
+    ) -> None:
         self.clock = SandboxClock(speed)
-        self.faults = Faults([], seed=0)
+        self.faults = Faults(faults or [], seed=seed)
         self.log = RequestLog()
-        self.limiter = FixedWindows(100_000)
+        self.limiter = FixedWindows(per_minute)
         self.things: dict[str, dict[str, Any]] = {}
         self.by_key: dict[str, str] = {}  # Idempotency-Key -> thing id
 
@@ -88,8 +94,8 @@ class EchoPipeline(Pipeline[EchoState, EchoExchange, str]):
         ex.status, ex.body = (200, found) if found is not None else (404, {"error": "not_found"})
 
 
-def echo_app(speed: float) -> Starlette:
-    state = EchoState(speed)
+def echo_app(speed: float, state: EchoState | None = None) -> Starlette:
+    state = state or EchoState(speed)
     pipeline = EchoPipeline(state)
     api = [
         Route("/things", pipeline.view("create"), methods=["POST"]),
@@ -114,11 +120,24 @@ class EchoSandbox(ThreadedServer[EchoState]):
 
 
 def sandbox_alone(options: SandboxOptions) -> SandboxAlone:
-    """`storybridge sandbox --provider echo`: the same sandbox in the foreground."""
-    if options.keys or options.scopes is not None:
-        raise ValueError("the Echo sandbox takes no keys; drop --key and --scopes")
-    app = echo_app(options.speed)
+    """`storybridge sandbox --provider echo`: the same sandbox in the foreground. It has no keys
+    and no credits, so options about them are refused rather than ignored."""
+    refused = {
+        "--key": bool(options.keys),
+        "--scopes": options.scopes is not None,
+        "--accept-any-key/--only-listed-keys": options.accept_any_key is not None,
+        "--credits": options.credits is not None,
+    }
+    if any(refused.values()):
+        given = ", ".join(name for name, said in refused.items() if said)
+        raise ValueError(f"the Echo sandbox takes no keys and no credits; drop {given}")
+    state = EchoState(
+        options.speed,
+        faults=[FaultRule.model_validate(rule) for rule in options.faults],
+        seed=options.seed or 0,
+        per_minute=options.rate_limit or 100_000,
+    )
     return SandboxAlone(
         f"Echo sandbox on http://{options.host}:{options.port}{BASE_PATH} (control on /_sandbox)",
-        functools.partial(serve_app, app, options.host, options.port),
+        functools.partial(serve_app, echo_app(options.speed, state), options.host, options.port),
     )
