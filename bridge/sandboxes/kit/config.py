@@ -6,8 +6,11 @@ window (`rate_limit_per_minute`, a different default per API), credits, credenti
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
+from bridge.plugins import SandboxOptions
 from bridge.sandboxes.kit.faults import FaultRule
 
 
@@ -17,3 +20,17 @@ class BaseSandboxConfig(BaseModel):
     rate_limit_window_seconds: float = Field(default=60.0, gt=0)  # wall seconds per window
     seed: int = 0  # ids, tokens and fault decisions repeat for a seed
     faults: list[FaultRule] = Field(default_factory=list)
+
+
+def knobs_given(options: SandboxOptions) -> dict[str, Any]:
+    """The config fields `storybridge sandbox` sets for every sandbox (clock, faults, seed, rate
+    limit, credits); what was not given is left out, so it keeps the sandbox's own default (the
+    rate limit: its API's own)."""
+    given = {
+        "speed": options.speed,
+        "faults": options.faults,
+        "seed": options.seed,
+        "rate_limit_per_minute": options.rate_limit,
+        "initial_credits": options.credits,
+    }
+    return {name: value for name, value in given.items() if value is not None}

@@ -6,6 +6,7 @@ import functools
 from typing import Any
 
 from bridge.plugins import SandboxAlone, SandboxOptions
+from bridge.sandboxes.kit.config import knobs_given
 from bridge.sandboxes.story.config import StorySandboxConfig
 from bridge.sandboxes.story.server import serve
 from bridge.sandboxes.story.state import StorySandboxState
@@ -26,19 +27,11 @@ def sandbox_alone(options: SandboxOptions) -> SandboxAlone:
     any_key = options.accept_any_key if options.accept_any_key is not None else not keys
     scopes = _scopes(options.scopes) if options.scopes is not None else None
     fields: dict[str, Any] = {
-        "speed": options.speed,
-        "faults": options.faults,
+        **knobs_given(options),
         "accept_any_key": any_key,
         "any_key_scopes": scopes,
         "keys": keys,
     }
-    given = {
-        "initial_credits": options.credits,
-        "seed": options.seed,
-        "rate_limit_per_minute": options.rate_limit,
-    }
-    # What was not given keeps the sandbox's own default (the rate limit: the API's own).
-    fields.update({name: value for name, value in given.items() if value is not None})
     config = StorySandboxConfig.model_validate(fields)
     StorySandboxState(config)  # bad keys or scopes raise ValueError here, naming the problem
     accepted = "any sh_<18 hex>_<64 hex> key" if any_key else f"{len(keys)} listed key(s)"

@@ -6,6 +6,7 @@ import functools
 from typing import Any
 
 from bridge.plugins import SandboxAlone, SandboxOptions
+from bridge.sandboxes.kit.config import knobs_given
 from bridge.sandboxes.syllaby.app import BASE_PATH
 from bridge.sandboxes.syllaby.config import SyllabySandboxConfig
 from bridge.sandboxes.syllaby.server import serve
@@ -18,18 +19,10 @@ def sandbox_alone(options: SandboxOptions) -> SandboxAlone:
     tokens = list(options.keys)
     any_token = options.accept_any_key if options.accept_any_key is not None else not tokens
     fields: dict[str, Any] = {
-        "speed": options.speed,
-        "faults": options.faults,
+        **knobs_given(options),
         "accept_any_token": any_token,
         "tokens": tokens,
     }
-    given = {
-        "initial_credits": options.credits,
-        "seed": options.seed,
-        "rate_limit_per_minute": options.rate_limit,
-    }
-    # What was not given keeps the sandbox's own default (the rate limit: the API's own).
-    fields.update({name: value for name, value in given.items() if value is not None})
     config = SyllabySandboxConfig.model_validate(fields)
     # The tokens themselves are secrets: say how many, never which.
     accepted = "any <id>|<secret> token" if any_token else f"{len(tokens)} listed token(s)"
