@@ -55,17 +55,6 @@ class EventWaiter:
         return found
 
 
-async def command(
-    nc: NATS, subjects: Subjects, console: Console, name: str, payload: dict[str, Any]
-) -> dict[str, Any]:
-    console.print(f"[bold blue]→ {name}[/bold blue] {json.dumps(payload)[:100]}")
-    reply = await nc.request(subjects.request(name), json.dumps(payload).encode(), timeout=60)
-    outcome: dict[str, Any] = json.loads(reply.data)
-    if not outcome.get("ok"):
-        raise RuntimeError(f"{name} failed: {outcome.get('error')}")
-    return dict(outcome["result"])
-
-
 class Session:
     """A walk's view of the bridge: bridge.plugins.DemoSession over one NATS connection."""
 
@@ -76,11 +65,16 @@ class Session:
         self.waiter, self.timeout = waiter, timeout
 
     async def command(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
-        return await command(self.nc, self.subjects, self.console, name, payload)
+        body = json.dumps(payload)
+        self.console.print(f"[bold blue]→ {name}[/bold blue] {body[:100]}")
+        reply = await self.nc.request(self.subjects.request(name), body.encode(), timeout=60)
+        outcome: dict[str, Any] = json.loads(reply.data)
+        if not outcome.get("ok"):
+            raise RuntimeError(f"{name} failed: {outcome.get('error')}")
+        return dict(outcome["result"])
 
     async def event(self, suffix: str, resource_id: str) -> dict[str, Any]:
-        subject = f"{self.subjects.prefix}.evt.{suffix}"
-        return await self.waiter.wait_for(subject, resource_id, self.timeout)
+        return await self.waiter.wait_for(self.subjects.event(suffix), resource_id, self.timeout)
 
 
 async def narrate(console: Console, demo: Demo, *, timeout: float) -> bool:

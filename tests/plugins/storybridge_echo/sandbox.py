@@ -94,8 +94,7 @@ class EchoPipeline(Pipeline[EchoState, EchoExchange, str]):
         ex.status, ex.body = (200, found) if found is not None else (404, {"error": "not_found"})
 
 
-def echo_app(speed: float, state: EchoState | None = None) -> Starlette:
-    state = state or EchoState(speed)
+def echo_app(state: EchoState) -> Starlette:
     pipeline = EchoPipeline(state)
     api = [
         Route("/things", pipeline.view("create"), methods=["POST"]),
@@ -116,7 +115,7 @@ class EchoSandbox(ThreadedServer[EchoState]):
     base_path = BASE_PATH
 
     def __init__(self, speed: float = 20.0) -> None:
-        super().__init__(echo_app(speed))
+        super().__init__(echo_app(EchoState(speed)))
 
 
 def sandbox_alone(options: SandboxOptions) -> SandboxAlone:
@@ -139,5 +138,5 @@ def sandbox_alone(options: SandboxOptions) -> SandboxAlone:
     )
     return SandboxAlone(
         f"Echo sandbox on http://{options.host}:{options.port}{BASE_PATH} (control on /_sandbox)",
-        functools.partial(serve_app, echo_app(options.speed, state), options.host, options.port),
+        functools.partial(serve_app, echo_app(state), options.host, options.port),
     )
